@@ -1,0 +1,37 @@
+{
+  "targets": [
+    {
+      "target_name": "gunicorn_native",
+      "sources": [
+        "native/src/addon.cc",
+        "native/src/connection.cc",
+        "native/src/server.cc",
+        "native/src/request_parser.cc",
+        "native/src/response.cc",
+        "native/src/sockets.cc",
+        "<!@(node scripts/llhttp-sources.cjs sources)"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!(node scripts/llhttp-sources.cjs include)"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags": ["-O3", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fvisibility=hidden", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags!": ["-fno-omit-frame-pointer"],
+      "conditions": [
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "OTHER_CFLAGS": ["-O3"]
+          }
+        }]
+      ]
+    }
+  ]
+}
