@@ -1,0 +1,579 @@
+#include "connection.h"
+
+#include <arpa/inet.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "server.h"
+
+namespace gts {
+namespace {
+
+constexpr size_t kOutHighWater = 64 * 1024;       // stop the app (write() -> backpressure) above this
+constexpr size_t kMaxPipelined = 64 * 1024;       // buffered input beyond the current request before we stop reading
+constexpr uint64_t kDrainMax = 256 * 1024;        // unread request body we still read and discard to keep the connection
+constexpr size_t kLingerDiscardMax = 1024 * 1024; // bytes discarded while lingering before a hard close
+
+struct WriteReq {
+  uv_write_t req;
+  Connection* conn;
+  std::string data;
+};
+
+}  // namespace
+
+Connection::Connection(Server* srv, uint32_t slot, bool is_unix)
+    : srv_(srv), parser_(&srv->cfg().parser, srv->parser_shared()), slot_(slot), is_unix_(is_unix) {
+  if (is_unix_) {
+    uv_pipe_init(srv_->loop(), &h_.pipe, 0);
+  } else {
+    uv_tcp_init(srv_->loop(), &h_.tcp);
+  }
+  h_.handle.data = this;
+}
+
+Connection::~Connection() { std::free(in_); }
+
+void Connection::start(uint8_t listener_index) {
+  listener_index_ = listener_index;
+  bool proxy_allowed = true;
+  if (!is_unix_) {
+    uv_tcp_nodelay(&h_.tcp, 1);
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&h_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      if (ss.ss_family == AF_INET) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        inet_ntop(AF_INET, &a->sin_addr, remote_, sizeof remote_);
+        remote_port_ = ntohs(a->sin_port);
+      } else if (ss.ss_family == AF_INET6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        inet_ntop(AF_INET6, &a->sin6_addr, remote_, sizeof remote_);
+        remote_port_ = ntohs(a->sin6_port);
+      }
+      trusted_ = srv_->cfg().forwarded_allow.contains(reinterpret_cast<sockaddr*>(&ss));
+      proxy_allowed = srv_->cfg().proxy_allow.contains(reinterpret_cast<sockaddr*>(&ss));
+    } else {
+      trusted_ = false;
+      proxy_allowed = false;
+    }
+  }
+  parser_.reset_connection(trusted_, proxy_allowed);
+  enter_wait(2);
+  update_reading();
+}
+
+// ---- reading ---------------------------------------------------------------
+
+void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* c = static_cast<Connection*>(h->data);
+  buf->base = c->srv_->read_buffer();
+  buf->len = c->srv_->read_buffer_size();
+}
+
+void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  auto* c = static_cast<Connection*>(s->data);
+  if (nread == 0 || c->closed_) return;
+  Bridge* br = c->srv_->bridge();
+  br->enter();
+  if (nread < 0) {
+    if (nread == UV_EOF) {
+      c->eof_ = true;
+      c->update_reading();
+      if (c->closing_) {
+        c->close_now();  // lingering close done: the peer has finished sending
+      } else {
+        c->run_buffered();
+      }
+    } else {
+      c->fail_io();
+    }
+  } else if (c->closing_) {
+    // lingering after an error or a final response: discard what the client still sends
+    c->discarded_ += static_cast<size_t>(nread);
+    if (c->discarded_ > kLingerDiscardMax) c->close_now();
+  } else if (c->in_len_ == 0) {
+    size_t n = static_cast<size_t>(nread);
+    size_t used = c->run(buf->base, n);
+    if (used < n && !c->closed_ && !c->closing_) c->keep_input(buf->base + used, n - used);
+    if (!c->closed_) c->update_reading();
+  } else {
+    c->keep_input(buf->base, static_cast<size_t>(nread));
+    c->run_buffered();
+    if (!c->closed_) c->update_reading();
+  }
+  br->leave();
+}
+
+void Connection::keep_input(const char* p, size_t n) {
+  if (in_len_ + n > in_cap_) {
+    size_t cap = in_cap_ ? in_cap_ * 2 : 4096;
+    while (cap < in_len_ + n) cap *= 2;
+    char* nb = static_cast<char*>(std::realloc(in_, cap));
+    if (nb == nullptr) {
+      close_now();
+      return;
+    }
+    in_ = nb;
+    in_cap_ = cap;
+  }
+  std::memcpy(in_ + in_len_, p, n);
+  in_len_ += n;
+}
+
+void Connection::run_buffered() {
+  if (in_run_ || closed_ || closing_) return;
+  size_t used = run(in_, in_len_);
+  if (closed_ || closing_) {
+    in_len_ = 0;
+    return;
+  }
+  if (used > 0) {
+    std::memmove(in_, in_ + used, in_len_ - used);
+    in_len_ -= used;
+  }
+  if (in_len_ == 0 && in_cap_ > 0) {
+    std::free(in_);
+    in_ = nullptr;
+    in_cap_ = 0;
+  }
+  update_reading();
+}
+
+// The per-connection state machine. Consumes bytes from data[0..len) and
+// returns how many were used; the rest is kept by the caller.
+size_t Connection::run(const char* data, size_t len) {
+  in_run_ = true;
+  size_t off = 0;
+  Bridge* br = srv_->bridge();
+  while (!closing_ && !closed_) {
+    if (active_) {
+      if (!parser_.body_done()) {
+        const bool deliver = body_to_js_ && !resp_done_;
+        if (off < len && !(deliver && app_paused_)) {
+          size_t k = parser_.parse_body(data + off, len - off, [&](const char* p, size_t n) {
+            if (body_to_js_ && !resp_done_) br->on_body(req_id_, p, n);
+          });
+          if (parser_.body_error() != Err::kOk) {
+            body_failed(parser_.body_error());
+            break;
+          }
+          off += k;
+          if (closed_ || closing_) break;
+        }
+        if (!parser_.body_done() && eof_ && off == len) {
+          Err e = parser_.body_eof();
+          if (e != Err::kOk) {
+            body_failed(e);
+            break;
+          }
+        }
+        if (!parser_.body_done()) break;  // need more body bytes (or the app paused us)
+        if (body_to_js_ && !resp_done_) {
+          body_to_js_ = false;
+          br->on_body_end(req_id_, Err::kOk);
+          if (closed_ || closing_) break;
+        }
+      }
+      if (!resp_done_) break;  // waiting for the application
+      finish_request();
+      continue;
+    }
+    // between requests
+    if (off == len) {
+      if (eof_) {
+        close_graceful();
+      } else if (wait_list_ == 0) {
+        enter_wait(served_one_ ? 1 : 2);
+      }
+      break;
+    }
+    if (out_.size() + pending_bytes_ > kOutHighWater) break;  // the client is not reading our answers
+    RequestParser::Status st = parser_.parse_head(data + off, len - off, eof_);
+    if (st == RequestParser::Status::kNeedMore) {
+      if (wait_list_ != 2) enter_wait(2);
+      break;
+    }
+    if (st == RequestParser::Status::kError) {
+      send_error(parser_.error(), parser_.error_detail());
+      break;
+    }
+    size_t used = 0;
+    dispatch(data + off, len - off, &used);
+    off += used;
+  }
+  in_run_ = false;
+  if (!out_.empty() && !closed_) flush();
+  return off;
+}
+
+void Connection::dispatch(const char* data, size_t avail, size_t* used) {
+  const RequestHead& h = parser_.head();
+  const size_t hl = parser_.head_length();
+  leave_wait();
+  active_ = true;
+  head_sent_ = resp_done_ = false;
+  app_paused_ = want_drain_ = false;
+  must_close_after_ = false;
+  resp_body_sent_ = 0;
+  req_id_ = srv_->next_request_id(slot_);
+  facts_.version_major = h.version_major;
+  facts_.version_minor = h.version_minor;
+  facts_.is_head = h.is_head;
+  facts_.keep_alive = h.keep_alive && !h.must_close && srv_->cfg().keepalive_ms > 0 && !srv_->draining();
+  const char* body = nullptr;
+  size_t blen = 0;
+  bool follows = false;
+  size_t off = hl;
+  if (h.body == BodyKind::kLength) {
+    uint64_t cl = h.content_length;
+    if (cl <= srv_->cfg().inline_body_max && avail - hl >= cl) {
+      body = data + hl;
+      blen = static_cast<size_t>(cl);
+      parser_.parse_body(body, blen, [](const char*, size_t) {});
+      off += blen;
+    } else {
+      follows = true;
+    }
+  } else if (h.body == BodyKind::kChunked) {
+    follows = true;
+  }
+  body_to_js_ = follows;
+  if (follows && h.expect_continue) {
+    // RFC 9110 §10.1.1; Gunicorn sends it before the application runs.
+    out_append("HTTP/1.1 100 Continue\r\n\r\n", 25);
+  }
+  *used = off;
+  srv_->bridge()->on_request(this, req_id_, h, body, blen, follows);
+}
+
+void Connection::finish_request() {
+  active_ = false;
+  served_one_ = true;
+  req_id_ = 0;
+  body_to_js_ = false;
+  if (must_close_after_ || !plan_.keep_alive) {
+    close_graceful();
+    return;
+  }
+  parser_.reset_request();
+}
+
+void Connection::update_reading() {
+  if (closed_) return;
+  bool want = !eof_;
+  if (active_ && !resp_done_ && body_to_js_ && app_paused_) want = false;
+  if (active_ && parser_.body_done() && in_len_ > kMaxPipelined) want = false;
+  if (!active_ && in_len_ > kMaxPipelined) want = false;
+  if (pending_bytes_ > kOutHighWater && !closing_) want = false;
+  if (want && !reading_) {
+    if (uv_read_start(&h_.stream, on_alloc, on_read) == 0) reading_ = true;
+  } else if (!want && reading_) {
+    uv_read_stop(&h_.stream);
+    reading_ = false;
+  }
+}
+
+void Connection::pause_body(bool pause) {
+  if (app_paused_ == pause) return;
+  app_paused_ = pause;
+  update_reading();
+  if (!pause && !in_run_ && in_len_ > 0) run_buffered();
+}
+
+// ---- errors ----------------------------------------------------------------
+
+void Connection::send_error(Err e, const char* detail) {
+  leave_wait();
+  srv_->bridge()->on_protocol_error(this, e, detail);
+  if (closed_) return;
+  const ErrInfo& info = err_info(e);
+  build_error(out_, info.status, info.reason, detail);
+  close_graceful();
+}
+
+void Connection::body_failed(Err e) {
+  uint64_t id = req_id_;
+  bool was_active = active_ && !resp_done_;
+  if (!head_sent_) {
+    // The request is unusable: answer the error ourselves and tell JS the
+    // request is gone, so that whatever the app does next is ignored.
+    active_ = false;
+    req_id_ = 0;
+    if (was_active) srv_->bridge()->on_abort(id);
+    if (!closed_) send_error(e, parser_.error_detail());
+  } else {
+    srv_->bridge()->on_protocol_error(this, e, parser_.error_detail());
+    if (was_active) {
+      active_ = false;
+      req_id_ = 0;
+      srv_->bridge()->on_abort(id);
+    }
+    close_now();
+  }
+}
+
+void Connection::fail_io() {
+  if (active_ && !resp_done_) {
+    uint64_t id = req_id_;
+    active_ = false;
+    req_id_ = 0;
+    srv_->bridge()->on_abort(id);
+  }
+  close_now();
+}
+
+void Connection::abort_response() {
+  active_ = false;
+  req_id_ = 0;
+  close_now();
+}
+
+// ---- responses ---------------------------------------------------------------
+
+HeadError Connection::respond(const char16_t* status, size_t slen, const char16_t* hdrs, size_t hlen, uint32_t nhdrs,
+                              const char* body, size_t blen, bool final, bool want_close, int64_t known_length,
+                              WriteResult* wr) {
+  if (head_sent_ || resp_done_) {
+    *wr = WriteResult::kInvalidState;
+    return HeadError::kOk;
+  }
+  bool close = want_close || srv_->draining();
+  size_t mark = out_.size();
+  RequestFacts f = facts_;
+  HeadError e = build_head(out_, f, status, slen, hdrs, hlen, nhdrs, known_length, close, srv_->date().get(), &plan_);
+  if (e != HeadError::kOk) {
+    out_.resize(mark);
+    return e;
+  }
+  head_sent_ = true;
+  if (!plan_.keep_alive) must_close_after_ = true;
+  *wr = write(body, blen, final);
+  return HeadError::kOk;
+}
+
+WriteResult Connection::write(const char* p, size_t n, bool final) {
+  if (!head_sent_ || resp_done_) return WriteResult::kInvalidState;
+  if (plan_.send_body && n > 0) {
+    switch (plan_.framing) {
+      case Framing::kLength: {
+        // Bytes beyond Content-Length are dropped (Gunicorn).
+        uint64_t room = plan_.length - resp_body_sent_;
+        size_t take = n < room ? n : static_cast<size_t>(room);
+        out_append(p, take);
+        resp_body_sent_ += take;
+        break;
+      }
+      case Framing::kChunked:
+        append_chunk_header(out_, n);
+        out_append(p, n);
+        out_append("\r\n", 2);
+        resp_body_sent_ += n;
+        break;
+      case Framing::kClose:
+        out_append(p, n);
+        resp_body_sent_ += n;
+        break;
+      case Framing::kNone:
+        break;
+    }
+  }
+  if (final) {
+    if (plan_.framing == Framing::kChunked) out_append("0\r\n\r\n", 5);
+    if (plan_.framing == Framing::kLength && resp_body_sent_ < plan_.length) {
+      must_close_after_ = true;  // shorter than its Content-Length: closing makes the truncation visible
+    }
+    if (!parser_.body_done()) {
+      // Unread request body: drain a small known remainder, otherwise close.
+      const RequestHead& h = parser_.head();
+      bool small = h.body == BodyKind::kLength && h.content_length - parser_.body_received() <= kDrainMax;
+      if (!small) must_close_after_ = true;
+    }
+    resp_done_ = true;
+    body_to_js_ = false;
+    app_paused_ = false;
+    if (!in_run_) {
+      flush();
+      if (closed_) return WriteResult::kOk;
+      if (parser_.body_done()) {
+        finish_request();
+        if (!closed_ && !closing_) {
+          if (in_len_ > 0) run_buffered();
+          else if (wait_list_ == 0) enter_wait(1);
+        }
+      } else if (must_close_after_) {
+        close_graceful();
+      } else {
+        run_buffered();
+        update_reading();
+      }
+      if (eof_ && !active_ && !closed_ && !closing_ && in_len_ == 0) close_graceful();
+    }
+    return WriteResult::kOk;
+  }
+  if (!in_run_) flush();
+  if (out_.size() + pending_bytes_ > kOutHighWater) {
+    want_drain_ = true;
+    return WriteResult::kBackpressure;
+  }
+  return WriteResult::kOk;
+}
+
+void Connection::out_append(const char* p, size_t n) {
+  if (out_.capacity() == 0) out_ = srv_->take_buffer();
+  out_.append(p, n);
+}
+
+void Connection::flush() {
+  if (out_.empty() || closed_) return;
+  if (pending_bytes_ == 0) {
+    uv_buf_t b = uv_buf_init(const_cast<char*>(out_.data()), static_cast<unsigned>(out_.size()));
+    int r = uv_try_write(&h_.stream, &b, 1);
+    if (r == static_cast<int>(out_.size())) {
+      out_.clear();
+      srv_->give_buffer(std::move(out_));
+      out_ = std::string();
+      if (closing_) close_graceful();
+      return;
+    }
+    if (r < 0 && r != UV_EAGAIN) {
+      fail_io();
+      return;
+    }
+    if (r > 0) out_.erase(0, static_cast<size_t>(r));
+  }
+  auto* w = new (std::nothrow) WriteReq();
+  if (w == nullptr) {
+    close_now();
+    return;
+  }
+  w->conn = this;
+  w->data.swap(out_);
+  uv_buf_t b = uv_buf_init(const_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
+  pending_bytes_ += w->data.size();
+  int r = uv_write(&w->req, &h_.stream, &b, 1, on_write);
+  if (r != 0) {
+    pending_bytes_ -= w->data.size();
+    delete w;
+    fail_io();
+    return;
+  }
+  update_reading();
+}
+
+void Connection::on_write(uv_write_t* req, int status) {
+  auto* w = reinterpret_cast<WriteReq*>(req);
+  Connection* c = w->conn;
+  c->pending_bytes_ -= w->data.size();
+  delete w;
+  if (c->closed_) return;
+  Bridge* br = c->srv_->bridge();
+  br->enter();
+  if (status < 0) {
+    c->fail_io();
+  } else if (c->pending_bytes_ == 0) {
+    if (c->closing_) {
+      c->close_graceful();
+    } else {
+      if (c->want_drain_) {
+        c->want_drain_ = false;
+        if (c->active_) br->on_drain(c->req_id_);
+      }
+      if (!c->closed_) {
+        c->update_reading();
+        if (!c->active_ && c->in_len_ > 0) c->run_buffered();
+      }
+    }
+  }
+  br->leave();
+}
+
+// ---- closing -----------------------------------------------------------------
+
+namespace {
+struct ShutdownReq {
+  uv_shutdown_t req;
+  Connection* conn;
+};
+}  // namespace
+
+// Close after everything written has left: flush, half-close our side, then
+// keep reading (and discarding) until the client closes or a short linger
+// timeout, so that unread client bytes never turn our last answer into a reset.
+void Connection::close_graceful() {
+  if (closed_) return;
+  bool first = !closing_;
+  closing_ = true;
+  if (first) {
+    leave_wait();
+    active_ = false;
+    req_id_ = 0;
+    in_len_ = 0;
+  }
+  if (!out_.empty()) {
+    flush();
+    return;
+  }
+  if (pending_bytes_ > 0) return;  // on_write calls us again
+  if (eof_) {
+    close_now();
+    return;
+  }
+  if (wait_list_ == 3) return;  // shutdown already sent
+  auto* sr = new (std::nothrow) ShutdownReq();
+  if (sr == nullptr) {
+    close_now();
+    return;
+  }
+  sr->conn = this;
+  int r = uv_shutdown(&sr->req, &h_.stream, [](uv_shutdown_t* req, int) {
+    auto* s = reinterpret_cast<ShutdownReq*>(req);
+    delete s;
+  });
+  if (r != 0) {
+    delete sr;
+    close_now();
+    return;
+  }
+  enter_wait(3);
+  if (!reading_) update_reading();
+}
+
+void Connection::close_now() {
+  if (closed_) return;
+  closed_ = true;
+  leave_wait();
+  if (reading_) {
+    uv_read_stop(&h_.stream);
+    reading_ = false;
+  }
+  uv_close(&h_.handle, on_close);
+}
+
+void Connection::on_close(uv_handle_t* h) {
+  auto* c = static_cast<Connection*>(h->data);
+  c->srv_->on_connection_closed(c);
+}
+
+// ---- wait lists ------------------------------------------------------------------
+
+void Connection::enter_wait(uint8_t list) {
+  leave_wait();
+  wait_since_ = srv_->now_ms();
+  wait_list_ = list;
+  if (list == 1) srv_->idle_list.push(this);
+  else if (list == 2) srv_->head_list.push(this);
+  else srv_->linger_list.push(this);
+}
+
+void Connection::leave_wait() {
+  if (wait_list_ == 0) return;
+  if (wait_list_ == 1) srv_->idle_list.remove(this);
+  else if (wait_list_ == 2) srv_->head_list.remove(this);
+  else srv_->linger_list.remove(this);
+  wait_list_ = 0;
+}
+
+}  // namespace gts

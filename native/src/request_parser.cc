@@ -1,0 +1,869 @@
+#include "request_parser.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+namespace gts {
+namespace {
+
+// RFC 9110 §5.6.2 tchar.
+struct TcharTable {
+  bool t[256] = {};
+  constexpr TcharTable() {
+    for (int c = '0'; c <= '9'; c++) t[c] = true;
+    for (int c = 'a'; c <= 'z'; c++) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; c++) t[c] = true;
+    const char* specials = "!#$%&'*+-.^_`|~";
+    for (const char* s = specials; *s; s++) t[static_cast<unsigned char>(*s)] = true;
+  }
+};
+constexpr TcharTable kTchar;
+inline bool is_tchar(unsigned char c) { return kTchar.t[c]; }
+// RFC 9110 §5.5: field-value bytes are VCHAR, obs-text, SP and HTAB. Every
+// other control byte (NUL, bare CR/LF, BEL, DEL, ...) is rejected, as Gunicorn does.
+inline bool is_ctl(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
+inline int hexval(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+inline char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
+
+bool ieq(const char* a, size_t n, const char* lit) {
+  size_t m = std::strlen(lit);
+  if (n != m) return false;
+  for (size_t i = 0; i < n; i++) {
+    char x = a[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (x != lit[i]) return false;
+  }
+  return true;
+}
+bool ieq(const Slice& s, const char* lit) { return ieq(s.p, s.n, lit); }
+
+constexpr uint32_t kMaxRequestLine = 8190;   // Gunicorn's MAX_REQUEST_LINE
+constexpr uint32_t kMaxHeaders = 32768;      // MAX_HEADERS
+constexpr uint32_t kMaxFieldSize = 8190;     // MAX_HEADERFIELD_SIZE
+constexpr uint32_t kUnlimitedLineBound = 65536;  // our own bound when limit_request_line = 0
+
+const char kCanonicalLine11[] = "GET / HTTP/1.1\r\n";
+const char kCanonicalLine10[] = "GET / HTTP/1.0\r\n";
+
+}  // namespace
+
+uint32_t ParserConfig::request_line_limit() const {
+  // Gunicorn: 0 means no limit; anything above MAX_REQUEST_LINE is capped to it.
+  if (limit_request_line == 0) return kUnlimitedLineBound;
+  return limit_request_line > kMaxRequestLine ? kMaxRequestLine : limit_request_line;
+}
+uint32_t ParserConfig::fields_limit() const {
+  if (limit_request_fields == 0 || limit_request_fields > kMaxHeaders) return kMaxHeaders;
+  return limit_request_fields;
+}
+uint32_t ParserConfig::field_size_limit() const {
+  // Gunicorn 26 maps values <= 0 back to the default rather than "unlimited".
+  return limit_request_field_size == 0 ? kMaxFieldSize : limit_request_field_size;
+}
+size_t ParserConfig::max_head_bytes() const {
+  // Gunicorn's max_buffer_headers plus the request line (and a PROXY v1 line).
+  return static_cast<size_t>(fields_limit()) * (field_size_limit() + 2) + 4 + request_line_limit() + 2 + 108;
+}
+
+namespace {
+int on_header_field(llhttp_t* p, const char* at, size_t len) {
+  auto* sh = static_cast<ParserShared*>(p->data);
+  if (sh->in_value) {
+    sh->head.headers.push_back(HeaderField{sh->cur_name, sh->cur_value});
+    sh->in_value = false;
+    sh->cur_name = Slice{at, 0};
+  }
+  if (sh->cur_name.n == 0) sh->cur_name.p = at;
+  sh->cur_name.n += static_cast<uint32_t>(len);
+  return 0;
+}
+
+int on_header_value(llhttp_t* p, const char* at, size_t len) {
+  auto* sh = static_cast<ParserShared*>(p->data);
+  if (!sh->in_value) {
+    sh->in_value = true;
+    sh->cur_value = Slice{at, 0};
+  }
+  if (sh->cur_value.n == 0) sh->cur_value.p = at;
+  sh->cur_value.n += static_cast<uint32_t>(len);
+  return 0;
+}
+
+int on_headers_complete(llhttp_t* p) {
+  auto* sh = static_cast<ParserShared*>(p->data);
+  if (sh->in_value) {
+    sh->head.headers.push_back(HeaderField{sh->cur_name, sh->cur_value});
+  } else if (sh->cur_name.n != 0) {
+    sh->head.headers.push_back(HeaderField{sh->cur_name, Slice{sh->cur_name.p, 0}});
+  }
+  sh->done = true;
+  return 2;  // stop here: bodies are decoded by RequestParser::parse_body()
+}
+}  // namespace
+
+ParserShared::ParserShared() {
+  llhttp_settings_init(&settings);
+  settings.on_header_field = on_header_field;
+  settings.on_header_value = on_header_value;
+  settings.on_headers_complete = on_headers_complete;
+  llhttp_init(&llhttp, HTTP_REQUEST, &settings);
+  // Framing is decided by apply_framing_rules() (Gunicorn's rules): llhttp must
+  // not pre-empt it for Transfer-Encoding + Content-Length or non-chunked codings.
+  llhttp_set_lenient_chunked_length(&llhttp, 1);
+  llhttp_set_lenient_transfer_encoding(&llhttp, 1);
+  llhttp.data = this;
+  head.headers.reserve(32);
+}
+
+RequestParser::RequestParser(const ParserConfig* cfg, ParserShared* shared)
+    : cfg_(cfg), sh_(shared), head_(shared->head) {}
+
+void RequestParser::reset_connection(bool peer_trusted, bool proxy_allowed) {
+  trusted_ = peer_trusted;
+  proxy_allowed_ = proxy_allowed;
+  first_request_ = true;
+  proxy_.reset();
+  reset_request();
+}
+
+void RequestParser::reset_request() {
+  pos_ = line_start_ = reqline_start_ = headers_start_ = head_len_ = 0;
+  nfields_ = field_bytes_ = 0;
+  phase_ = 0;
+  need_normalize_ = false;
+  m_off_ = m_len_ = t_off_ = t_len_ = 0;
+  err_ = Err::kOk;
+  detail_ = "";
+  body_kind_ = BodyKind::kNone;
+  body_left_ = body_received_ = 0;
+  body_done_ = true;
+  cstate_ = 0;
+  chunk_digits_ = 0;
+  trailer_count_ = 0;
+  line_bytes_ = 0;
+  trailer_line_.clear();
+}
+
+RequestParser::Status RequestParser::fail(Err e, const char* detail) {
+  err_ = e;
+  detail_ = detail;
+  return Status::kError;
+}
+
+RequestParser::Status RequestParser::parse_head(const char* buf, size_t len, bool eof) {
+  if (err_ != Err::kOk) return Status::kError;
+  // PROXY protocol v2 starts with a binary signature, not a line.
+  if (first_request_ && phase_ == 0 && pos_ == 0 &&
+      (cfg_->proxy_protocol == ProxyMode::kV2 || cfg_->proxy_protocol == ProxyMode::kAuto)) {
+    int r = scan_proxy_v2(buf, len);
+    if (r == -1) return Status::kError;
+    if (r == 0 && !eof) return Status::kNeedMore;
+    if (r > 0) {
+      pos_ = line_start_ = reqline_start_ = static_cast<size_t>(r);
+    }
+  }
+  const size_t line_limit = cfg_->request_line_limit();
+  const size_t field_limit = cfg_->field_size_limit();
+  while (pos_ < len) {
+    const char* lf = static_cast<const char*>(std::memchr(buf + pos_, '\n', len - pos_));
+    if (lf == nullptr) {
+      pos_ = len;
+      size_t partial = len - line_start_;
+      // Reject an over-long line as soon as it is known to be over-long.
+      if (phase_ == 0 && partial > line_limit + 2) return fail(Err::kLimitRequestLine, "request line too long");
+      if (phase_ == 1 && partial > field_limit) return fail(Err::kLimitRequestHeaders, "header line too long");
+      break;
+    }
+    size_t lf_at = static_cast<size_t>(lf - buf);
+    // RFC 9112 §2.2: lines end with CRLF. A bare LF is not a line terminator here.
+    if (lf_at == line_start_ || buf[lf_at - 1] != '\r') {
+      return fail(phase_ == 0 ? Err::kInvalidRequestLine : Err::kInvalidHeader, "bare LF in head");
+    }
+    const char* line = buf + line_start_;
+    size_t n = lf_at - 1 - line_start_;
+    // RFC 9112 §2.2: a bare CR inside a line must be rejected (CVE-2023-30589:
+    // llhttp 8.1 treated it as a line end, letting a second header hide behind it).
+    if (std::memchr(line, '\r', n) != nullptr) {
+      return fail(phase_ == 0 ? Err::kInvalidRequestLine : Err::kInvalidHeader, "bare CR in head");
+    }
+    pos_ = lf_at + 1;
+    if (phase_ == 0) {
+      if (n > line_limit) return fail(Err::kLimitRequestLine, "request line too long");
+      if (first_request_ && !proxy_ && n >= 6 && std::memcmp(line, "PROXY ", 6) == 0 &&
+          (cfg_->proxy_protocol == ProxyMode::kV1 || cfg_->proxy_protocol == ProxyMode::kAuto)) {
+        if (!proxy_allowed_) return fail(Err::kForbiddenProxyRequest, "PROXY line from a peer not in proxy_allow_ips");
+        if (!scan_proxy_v1(line, n)) return Status::kError;
+        line_start_ = reqline_start_ = pos_;
+        continue;
+      }
+      if (!scan_request_line(line, n)) return Status::kError;
+      phase_ = 1;
+      line_start_ = headers_start_ = pos_;
+      continue;
+    }
+    // header section
+    if (n == 0) {  // empty line: end of head
+      head_len_ = pos_;
+      if (!finish_head(buf)) return Status::kError;
+      first_request_ = false;
+      return Status::kDone;
+    }
+    bool normalize = false;
+    if (!scan_header_line(line, n, &normalize)) return Status::kError;
+    need_normalize_ = need_normalize_ || normalize;
+    line_start_ = pos_;
+    if (pos_ - reqline_start_ > cfg_->max_head_bytes()) return fail(Err::kLimitRequestHeaders, "head too large");
+  }
+  if (len - reqline_start_ > cfg_->max_head_bytes()) return fail(Err::kLimitRequestHeaders, "head too large");
+  if (eof && len > 0) return fail(Err::kIncompleteRequest, "stream ended inside the request head");
+  return Status::kNeedMore;
+}
+
+bool RequestParser::scan_request_line(const char* line, size_t n) {
+  // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), split
+  // on single spaces as Gunicorn does.
+  const char* sp1 = static_cast<const char*>(std::memchr(line, ' ', n));
+  if (sp1 == nullptr) { fail(Err::kInvalidRequestLine, "malformed request line"); return false; }
+  size_t mlen = static_cast<size_t>(sp1 - line);
+  const char* rest = sp1 + 1;
+  size_t rn = n - mlen - 1;
+  const char* sp2 = static_cast<const char*>(std::memchr(rest, ' ', rn));
+  if (sp2 == nullptr) { fail(Err::kInvalidRequestLine, "malformed request line"); return false; }
+  size_t tlen = static_cast<size_t>(sp2 - rest);
+  const char* ver = sp2 + 1;
+  size_t vlen = rn - tlen - 1;
+
+  // Method: a token (RFC 9110 §9.1). Gunicorn also requires 3-20 characters and
+  // no lower-case letters or '#', unless permit_unconventional_http_method.
+  if (mlen == 0) { fail(Err::kInvalidRequestMethod, "empty method"); return false; }
+  for (size_t i = 0; i < mlen; i++) {
+    if (!is_tchar(static_cast<unsigned char>(line[i]))) { fail(Err::kInvalidRequestMethod, "method is not a token"); return false; }
+  }
+  if (!cfg_->permit_unconventional_http_method) {
+    if (mlen < 3 || mlen > 20) { fail(Err::kInvalidRequestMethod, "method length outside 3..20"); return false; }
+    for (size_t i = 0; i < mlen; i++) {
+      char c = line[i];
+      if ((c >= 'a' && c <= 'z') || c == '#') { fail(Err::kInvalidRequestMethod, "unconventional method"); return false; }
+    }
+  }
+  // Target: never empty; no control bytes or spaces (RFC 9112 §3.2).
+  if (tlen == 0) { fail(Err::kInvalidRequestLine, "empty request target"); return false; }
+  for (size_t i = 0; i < tlen; i++) {
+    unsigned char c = static_cast<unsigned char>(rest[i]);
+    if (c < 0x21 || c == 0x7f) { fail(Err::kInvalidRequestLine, "control byte in request target"); return false; }
+  }
+  // Version: HTTP/DIGIT.DIGIT (RFC 9112 §2.3); only 1.0 and 1.1 unless permitted.
+  if (vlen != 8 || std::memcmp(ver, "HTTP/", 5) != 0 || ver[5] < '0' || ver[5] > '9' || ver[6] != '.' ||
+      ver[7] < '0' || ver[7] > '9') {
+    fail(Err::kInvalidHttpVersion, "malformed HTTP version");
+    return false;
+  }
+  head_.version_major = static_cast<uint8_t>(ver[5] - '0');
+  head_.version_minor = static_cast<uint8_t>(ver[7] - '0');
+  // Gunicorn accepts 1.0 <= version < 2.0; 1.2-1.9 are served as HTTP/1.1
+  // (RFC 9110 §2.5: same major version, higher minor).
+  if (!cfg_->permit_unconventional_http_version && head_.version_major != 1) {
+    fail(Err::kInvalidHttpVersion, "unsupported HTTP version");
+    return false;
+  }
+  // Offsets relative to the start of the request line (the buffer may move).
+  m_off_ = static_cast<uint32_t>(line_start_);
+  m_len_ = static_cast<uint32_t>(mlen);
+  t_off_ = static_cast<uint32_t>(line_start_ + mlen + 1);
+  t_len_ = static_cast<uint32_t>(tlen);
+  return true;
+}
+
+bool RequestParser::scan_header_line(const char* line, size_t n, bool* normalize) {
+  const size_t field_limit = cfg_->field_size_limit();
+  if (is_ows(line[0])) {
+    // obs-fold (RFC 9112 §5.2): rejected unless permit_obsolete_folding. Even
+    // when permitted, llhttp never sees a fold: the continuation is joined into
+    // the previous value in a normalised copy (closing CVE-2024-27982).
+    if (!cfg_->permit_obsolete_folding) { fail(Err::kObsoleteFolding, "obsolete line folding"); return false; }
+    if (nfields_ == 0) { fail(Err::kInvalidHeader, "continuation line without a field"); return false; }
+    for (size_t i = 0; i < n; i++) {
+      if (is_ctl(static_cast<unsigned char>(line[i]))) { fail(Err::kInvalidHeader, "control byte in field value"); return false; }
+    }
+    field_bytes_ += static_cast<uint32_t>(n + 2);
+    if (field_bytes_ > field_limit) { fail(Err::kLimitRequestHeaders, "header field too large"); return false; }
+    *normalize = true;
+    return true;
+  }
+  if (++nfields_ > cfg_->fields_limit()) { fail(Err::kLimitRequestHeaders, "too many header fields"); return false; }
+  field_bytes_ = static_cast<uint32_t>(n + 2);
+  if (field_bytes_ > field_limit) { fail(Err::kLimitRequestHeaders, "header field too large"); return false; }
+  const char* colon = static_cast<const char*>(std::memchr(line, ':', n));
+  if (colon == nullptr) { fail(Err::kInvalidHeader, "header line without a colon"); return false; }
+  size_t name_len = static_cast<size_t>(colon - line);
+  size_t name_end = name_len;
+  if (name_end > 0 && is_ows(line[name_end - 1])) {
+    // RFC 9112 §5.1: no whitespace between field name and colon (a classic
+    // smuggling shape). Gunicorn's strip_header_spaces strips it instead.
+    if (!cfg_->strip_header_spaces) { fail(Err::kInvalidHeaderName, "whitespace before colon"); return false; }
+    while (name_end > 0 && is_ows(line[name_end - 1])) name_end--;
+    *normalize = true;
+  }
+  if (name_end == 0) { fail(Err::kInvalidHeaderName, "empty header name"); return false; }
+  for (size_t i = 0; i < name_end; i++) {
+    if (!is_tchar(static_cast<unsigned char>(line[i]))) { fail(Err::kInvalidHeaderName, "header name is not a token"); return false; }
+  }
+  for (size_t i = name_len + 1; i < n; i++) {
+    if (is_ctl(static_cast<unsigned char>(line[i]))) { fail(Err::kInvalidHeader, "control byte in field value"); return false; }
+  }
+  return true;
+}
+
+namespace {
+bool parse_port(const char* s, size_t n, uint16_t* out) {
+  if (n == 0 || n > 5) return false;
+  uint32_t v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + static_cast<uint32_t>(s[i] - '0');
+  }
+  if (v > 65535) return false;
+  *out = static_cast<uint16_t>(v);
+  return true;
+}
+bool valid_ip(int af, const std::string& s) {
+  unsigned char tmp[16];
+  return inet_pton(af, s.c_str(), tmp) == 1;
+}
+}  // namespace
+
+bool RequestParser::scan_proxy_v1(const char* line, size_t n) {
+  // PROXY protocol v1: "PROXY TCP4|TCP6 SRC DST SRCPORT DSTPORT" or "PROXY UNKNOWN ...".
+  if (n > 107) { fail(Err::kInvalidProxyLine, "PROXY line too long"); return false; }
+  std::string parts[7];
+  size_t np = 0, i = 0;
+  while (i < n && np < 7) {
+    size_t j = i;
+    while (j < n && line[j] != ' ') j++;
+    if (j == i) { fail(Err::kInvalidProxyLine, "malformed PROXY line"); return false; }
+    parts[np++].assign(line + i, j - i);
+    i = j + 1;
+    if (j == n) break;
+  }
+  if (i < n || np < 2) { fail(Err::kInvalidProxyLine, "malformed PROXY line"); return false; }
+  if (parts[1] == "UNKNOWN") {
+    proxy_.reset(new ProxyInfo());
+    proxy_->present = true;
+    proxy_->proto = "UNKNOWN";
+    return true;
+  }
+  if (np != 6) { fail(Err::kInvalidProxyLine, "malformed PROXY line"); return false; }
+  int af = 0;
+  if (parts[1] == "TCP4") af = AF_INET;
+  else if (parts[1] == "TCP6") af = AF_INET6;
+  else { fail(Err::kInvalidProxyLine, "unsupported PROXY protocol"); return false; }
+  if (!valid_ip(af, parts[2]) || !valid_ip(af, parts[3])) { fail(Err::kInvalidProxyLine, "invalid PROXY address"); return false; }
+  uint16_t sp, dp;
+  if (!parse_port(parts[4].data(), parts[4].size(), &sp) || !parse_port(parts[5].data(), parts[5].size(), &dp)) {
+    fail(Err::kInvalidProxyLine, "invalid PROXY port");
+    return false;
+  }
+  proxy_.reset(new ProxyInfo());
+  proxy_->present = true;
+  proxy_->proto = parts[1];
+  proxy_->src_addr = parts[2];
+  proxy_->dst_addr = parts[3];
+  proxy_->src_port = sp;
+  proxy_->dst_port = dp;
+  return true;
+}
+
+int RequestParser::scan_proxy_v2(const char* buf, size_t len) {
+  static const unsigned char kSig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+  size_t cmp = len < 12 ? len : 12;
+  // The PROXY header is optional in every mode (Gunicorn): no signature, plain HTTP.
+  if (std::memcmp(buf, kSig, cmp) != 0) return -2;
+  if (len < 16) return 0;
+  if (!proxy_allowed_) { fail(Err::kForbiddenProxyRequest, "PROXY header from a peer not in proxy_allow_ips"); return -1; }
+  const unsigned char* b = reinterpret_cast<const unsigned char*>(buf);
+  unsigned ver = b[12] >> 4, cmd = b[12] & 0x0f, fam = b[13] >> 4, proto = b[13] & 0x0f;
+  size_t alen = (static_cast<size_t>(b[14]) << 8) | b[15];
+  if (ver != 2 || cmd > 1) { fail(Err::kInvalidProxyLine, "bad PROXY v2 version/command"); return -1; }
+  if (len < 16 + alen) return 0;
+  proxy_.reset(new ProxyInfo());
+  proxy_->present = true;
+  if (cmd == 0) {  // LOCAL: a health check from the proxy itself; keep the real peer
+    proxy_->proto = "LOCAL";
+    return static_cast<int>(16 + alen);
+  }
+  if (proto != 1) { fail(Err::kInvalidProxyLine, "PROXY v2: only TCP is supported"); return -1; }
+  char tmp[INET6_ADDRSTRLEN];
+  if (fam == 1) {  // AF_INET
+    if (alen < 12) { fail(Err::kInvalidProxyLine, "short PROXY v2 address block"); return -1; }
+    proxy_->proto = "TCP4";
+    inet_ntop(AF_INET, b + 16, tmp, sizeof tmp); proxy_->src_addr = tmp;
+    inet_ntop(AF_INET, b + 20, tmp, sizeof tmp); proxy_->dst_addr = tmp;
+    proxy_->src_port = static_cast<uint16_t>((b[24] << 8) | b[25]);
+    proxy_->dst_port = static_cast<uint16_t>((b[26] << 8) | b[27]);
+  } else if (fam == 2) {  // AF_INET6
+    if (alen < 36) { fail(Err::kInvalidProxyLine, "short PROXY v2 address block"); return -1; }
+    proxy_->proto = "TCP6";
+    inet_ntop(AF_INET6, b + 16, tmp, sizeof tmp); proxy_->src_addr = tmp;
+    inet_ntop(AF_INET6, b + 32, tmp, sizeof tmp); proxy_->dst_addr = tmp;
+    proxy_->src_port = static_cast<uint16_t>((b[48] << 8) | b[49]);
+    proxy_->dst_port = static_cast<uint16_t>((b[50] << 8) | b[51]);
+  } else if (fam == 0) {
+    proxy_->proto = "UNSPEC";
+  } else {
+    fail(Err::kInvalidProxyLine, "PROXY v2: unsupported address family");
+    return -1;
+  }
+  return static_cast<int>(16 + alen);
+}
+
+// Splits the target like Python's urlsplit (what Gunicorn's environ is built
+// from), and applies RFC 9112 §3.2's form rules that Gunicorn enforces.
+bool RequestParser::parse_target() {
+  const char* t = head_.target.p;
+  size_t n = head_.target.n;
+  if (n == 1 && t[0] == '*') {
+    // asterisk-form only for OPTIONS (RFC 9112 §3.2.4)
+    if (!ieq(head_.method, "options")) { fail(Err::kInvalidRequestLine, "'*' target outside OPTIONS"); return false; }
+    head_.path = head_.target;
+    head_.query = Slice{t + n, 0};
+    return true;
+  }
+  // RFC 9112 §3.2: origin-form starts with '/', absolute-form has a scheme,
+  // authority-form is only for CONNECT (Gunicorn 26 rejects the rest, e.g. "foo").
+  if (!head_.is_connect && t[0] != '/') {
+    bool absolute = false;
+    for (size_t i = 0; i + 2 < n; i++) {
+      if (t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/') { absolute = true; break; }
+    }
+    if (!absolute) { fail(Err::kInvalidRequestLine, "request target is neither origin- nor absolute-form"); return false; }
+  }
+  const char* url = t;
+  size_t un = n;
+  if (!(n >= 2 && t[0] == '/' && t[1] == '/')) {
+    // scheme (urlsplit: first char alpha, then alnum or "+-.", up to ':')
+    const char* colon = static_cast<const char*>(std::memchr(t, ':', n));
+    if (colon != nullptr && colon > t && ((t[0] | 0x20) >= 'a' && (t[0] | 0x20) <= 'z')) {
+      bool scheme = true;
+      for (const char* c = t; c < colon; c++) {
+        char x = *c;
+        if (!((x >= 'a' && x <= 'z') || (x >= 'A' && x <= 'Z') || (x >= '0' && x <= '9') || x == '+' || x == '-' || x == '.')) {
+          scheme = false;
+          break;
+        }
+      }
+      if (scheme) {
+        url = colon + 1;
+        un = n - static_cast<size_t>(url - t);
+      }
+    }
+    if (un >= 2 && url[0] == '/' && url[1] == '/') {
+      // authority: up to the first '/', '?' or '#'
+      size_t end = 2;
+      while (end < un && url[end] != '/' && url[end] != '?' && url[end] != '#') end++;
+      const char* auth = url + 2;
+      size_t an = end - 2;
+      const char* ob = static_cast<const char*>(std::memchr(auth, '[', an));
+      const char* cb = static_cast<const char*>(std::memchr(auth, ']', an));
+      if ((ob == nullptr) != (cb == nullptr)) { fail(Err::kInvalidRequestLine, "invalid IPv6 authority"); return false; }
+      if (ob != nullptr) {
+        // host part after any userinfo must be "[IPv6]" optionally followed by ":port"
+        const char* at = nullptr;
+        for (const char* c = auth + an; c > auth; c--) if (c[-1] == '@') { at = c; break; }
+        const char* host = at ? at : auth;
+        if (ob != host || cb < ob) { fail(Err::kInvalidRequestLine, "invalid IPv6 authority"); return false; }
+        if (cb + 1 < auth + an && cb[1] != ':') { fail(Err::kInvalidRequestLine, "invalid IPv6 authority"); return false; }
+        std::string ip(ob + 1, static_cast<size_t>(cb - ob - 1));
+        bool vfuture = !ip.empty() && (ip[0] == 'v' || ip[0] == 'V');
+        if (!vfuture && !valid_ip(AF_INET6, ip)) { fail(Err::kInvalidRequestLine, "invalid IPv6 address"); return false; }
+      }
+      url += end;
+      un -= end;
+    }
+  }
+  const char* hash = static_cast<const char*>(std::memchr(url, '#', un));
+  size_t before_frag = hash ? static_cast<size_t>(hash - url) : un;
+  const char* q = static_cast<const char*>(std::memchr(url, '?', before_frag));
+  if (q != nullptr) {
+    head_.path = Slice{url, static_cast<uint32_t>(q - url)};
+    head_.query = Slice{q + 1, static_cast<uint32_t>(before_frag - static_cast<size_t>(q - url) - 1)};
+  } else {
+    head_.path = Slice{url, static_cast<uint32_t>(before_frag)};
+    head_.query = Slice{url + before_frag, 0};
+  }
+  return true;
+}
+
+bool RequestParser::finish_head(const char* buf) {
+  head_.headers.clear();
+  head_.body = BodyKind::kNone;
+  head_.content_length = 0;
+  head_.keep_alive = head_.must_close = head_.expect_continue = false;
+  head_.is_head = head_.is_connect = head_.upgrade = false;
+  head_.method = Slice{buf + m_off_, m_len_};
+  head_.target = Slice{buf + t_off_, t_len_};
+  if (cfg_->casefold_http_method) {
+    head_.casefolded_method.assign(head_.method.p, head_.method.n);
+    for (auto& c : head_.casefolded_method) c = upper(c);
+    head_.method = Slice{head_.casefolded_method.data(), m_len_};
+  }
+  head_.is_head = m_len_ == 4 && std::memcmp(head_.method.p, "HEAD", 4) == 0;
+  head_.is_connect = m_len_ == 7 && std::memcmp(head_.method.p, "CONNECT", 7) == 0;
+  if (!parse_target()) return false;
+
+  // Header section [headers_start_, head_len_) has been validated line by line.
+  const char* hs = buf + headers_start_;
+  size_t hn = head_len_ - headers_start_;
+  if (need_normalize_) {
+    // Join obs-fold continuation lines into the previous value with one SP and
+    // drop whitespace before colons (both only reachable when permitted).
+    sh_->scratch.clear();
+    sh_->scratch.reserve(hn);
+    size_t i = 0;
+    while (i < hn) {
+      const char* le = static_cast<const char*>(std::memchr(hs + i, '\n', hn - i));
+      size_t end = static_cast<size_t>(le - hs) - 1;  // index of CR
+      const char* ln = hs + i;
+      size_t n = end - i;
+      if (n > 0 && is_ows(ln[0])) {
+        // continuation: trim the previous value's trailing OWS, append SP + trimmed text
+        sh_->scratch.resize(sh_->scratch.size() - 2);  // remove previous CRLF
+        while (!sh_->scratch.empty() && is_ows(sh_->scratch.back())) sh_->scratch.pop_back();
+        size_t a = 0;
+        while (a < n && is_ows(ln[a])) a++;
+        sh_->scratch.push_back(' ');
+        sh_->scratch.append(ln + a, n - a);
+        sh_->scratch.append("\r\n");
+      } else if (n > 0) {
+        const char* colon = static_cast<const char*>(std::memchr(ln, ':', n));
+        size_t ne = static_cast<size_t>(colon - ln);
+        size_t k = ne;
+        while (k > 0 && is_ows(ln[k - 1])) k--;
+        sh_->scratch.append(ln, k);
+        sh_->scratch.append(colon, n - ne);
+        sh_->scratch.append("\r\n");
+      } else {
+        sh_->scratch.append("\r\n");
+      }
+      i = end + 2;
+    }
+    hs = sh_->scratch.data();
+    hn = sh_->scratch.size();
+  }
+
+  llhttp_t* lh = &sh_->llhttp;
+  llhttp_reset(lh);
+  lh->data = sh_;
+  sh_->cur_name = Slice{};
+  sh_->cur_value = Slice{};
+  sh_->in_value = false;
+  sh_->done = false;
+  const bool v10 = head_.version_major == 1 && head_.version_minor == 0;
+  const char* canon = v10 ? kCanonicalLine10 : kCanonicalLine11;
+  llhttp_errno_t e = llhttp_execute(lh, canon, sizeof(kCanonicalLine11) - 1);
+  if (e == HPE_OK) e = llhttp_execute(lh, hs, hn);
+  if (e != HPE_PAUSED_UPGRADE || !sh_->done) {
+    switch (e) {
+      case HPE_INVALID_HEADER_TOKEN:
+        fail(Err::kInvalidHeader, "invalid header (llhttp)");
+        break;
+      case HPE_INVALID_CONTENT_LENGTH:
+      case HPE_UNEXPECTED_CONTENT_LENGTH:
+        fail(Err::kInvalidHeader, "invalid Content-Length");
+        break;
+      default:
+        fail(Err::kInvalidHeader, llhttp_get_error_reason(lh) ? llhttp_get_error_reason(lh) : "invalid header section");
+    }
+    return false;
+  }
+  if (head_.headers.size() != nfields_) { fail(Err::kInvalidHeader, "header section mis-tokenised"); return false; }
+  for (auto& h : head_.headers) {
+    while (h.value.n > 0 && is_ows(h.value.p[h.value.n - 1])) h.value.n--;
+  }
+  // Connection semantics from llhttp's token parsing of Connection.
+  const bool close = (lh->flags & F_CONNECTION_CLOSE) != 0;
+  const bool ka = (lh->flags & F_CONNECTION_KEEP_ALIVE) != 0;
+  head_.keep_alive = v10 ? (ka && !close) : !close;
+  if (head_.version_major != 1) head_.keep_alive = false;
+  return apply_framing_rules();
+}
+
+bool RequestParser::apply_framing_rules() {
+  int n_cl = 0, n_host = 0, n_ctype = 0;
+  bool has_te = false, chunked = false, chunked_seen = false, close_codings = false;
+  Slice cl_value;
+  bool upgrade_hdr = false;
+  auto& hs = head_.headers;
+  size_t w = 0;
+  for (size_t r = 0; r < hs.size(); r++) {
+    HeaderField h = hs[r];
+    if (std::memchr(h.name.p, '_', h.name.n) != nullptr) {
+      // Names with '_' can collide with '-' names once mapped into the CGI
+      // environ (Content_Length vs Content-Length): Gunicorn's header_map.
+      bool forwarder = false;
+      if (trusted_) {
+        for (const auto& f : cfg_->forwarder_headers) {
+          if (ieq(h.name, f.c_str())) { forwarder = true; break; }
+        }
+      }
+      if (!forwarder) {
+        if (cfg_->header_map == HeaderMap::kRefuse) { fail(Err::kInvalidHeaderName, "header name contains '_'"); return false; }
+        if (cfg_->header_map == HeaderMap::kDrop) continue;  // dropped silently
+      }
+      hs[w++] = h;
+      continue;  // an underscore name is never a framing header
+    }
+    hs[w++] = h;
+    if (ieq(h.name, "content-length")) {
+      n_cl++;
+      cl_value = h.value;
+    } else if (ieq(h.name, "transfer-encoding")) {
+      has_te = true;
+      // RFC 9112 §6.1: a comma-separated list; chunked must be the final coding
+      // and appear once. Gunicorn: identity is ignored, gzip/deflate/compress
+      // before chunked force the connection closed, any other coding is 501.
+      const char* v = h.value.p;
+      size_t i = 0, n = h.value.n;
+      while (i <= n) {
+        size_t j = i;
+        while (j < n && v[j] != ',') j++;
+        size_t a = i, b = j;
+        while (a < b && is_ows(v[a])) a++;
+        while (b > a && is_ows(v[b - 1])) b--;
+        Slice tok{v + a, static_cast<uint32_t>(b - a)};
+        bool known = true;
+        if (ieq(tok, "chunked")) {
+          if (chunked_seen) { fail(Err::kInvalidHeader, "chunked transfer coding applied twice"); return false; }
+          chunked_seen = true;
+        } else if (ieq(tok, "identity")) {
+          // no-op (Gunicorn); but nothing may follow chunked (RFC 9112 §6.3 rule 4)
+          if (chunked_seen) { fail(Err::kInvalidHeader, "chunked is not the final transfer coding"); return false; }
+        } else if (ieq(tok, "gzip") || ieq(tok, "x-gzip") || ieq(tok, "deflate") || ieq(tok, "compress") ||
+                   ieq(tok, "x-compress")) {
+          if (chunked_seen) { fail(Err::kInvalidHeader, "chunked is not the final transfer coding"); return false; }
+          close_codings = true;  // never decoded; Gunicorn forces the connection closed
+        } else {
+          known = false;  // includes empty list elements ("chunked,") and parameters
+        }
+        if (!known) { fail(Err::kUnsupportedTransferCoding, "unsupported transfer coding"); return false; }
+        i = j + 1;
+      }
+    } else if (ieq(h.name, "host")) {
+      n_host++;
+    } else if (ieq(h.name, "content-type")) {
+      n_ctype++;
+    } else if (ieq(h.name, "expect")) {
+      // RFC 9110 §10.1.1: only 100-continue is defined; anything else is 417.
+      // HTTP/1.0 senders cannot use it, so it is ignored there.
+      if (!(head_.version_major == 1 && head_.version_minor == 0)) {
+        if (ieq(h.value, "100-continue")) head_.expect_continue = true;
+        else { fail(Err::kExpectationFailed, "unsupported expectation"); return false; }
+      }
+    } else if (ieq(h.name, "upgrade")) {
+      upgrade_hdr = true;
+    }
+  }
+  hs.resize(w);
+  chunked = chunked_seen;
+  // Singleton fields whose duplicates make the request ambiguous (Gunicorn).
+  if (n_host > 1) { fail(Err::kInvalidHeader, "duplicate Host"); return false; }
+  if (n_ctype > 1) { fail(Err::kInvalidHeader, "duplicate Content-Type"); return false; }
+  if (n_cl > 1) { fail(Err::kInvalidHeader, "duplicate Content-Length"); return false; }
+  if (has_te && chunked && (head_.version_major == 1 && head_.version_minor == 0)) {
+    // RFC 9112 §6.1: chunked is not defined for HTTP/1.0 (a CL.TE vector).
+    fail(Err::kInvalidHeader, "chunked transfer coding in HTTP/1.0");
+    return false;
+  }
+  if (chunked && n_cl > 0) {
+    // RFC 9112 §6.3 rule 3: TE + CL is a smuggling attempt; reject it.
+    fail(Err::kInvalidHeader, "Content-Length with chunked Transfer-Encoding");
+    return false;
+  }
+  if (has_te && !chunked && close_codings) {
+    // a compressed body without chunked framing has no defined length
+    fail(Err::kInvalidHeader, "transfer coding without chunked");
+    return false;
+  }
+  head_.must_close = close_codings;
+  head_.upgrade = upgrade_hdr && (sh_->llhttp.flags & F_CONNECTION_UPGRADE) != 0;
+  if (chunked) {
+    head_.body = BodyKind::kChunked;
+  } else if (n_cl == 1) {
+    // RFC 9110 §8.6: 1*DIGIT. llhttp has already rejected signs, lists and
+    // non-digits; re-check so that the rule does not depend on llhttp's version.
+    if (cl_value.n == 0 || cl_value.n > 18) { fail(Err::kInvalidHeader, "invalid Content-Length"); return false; }
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < cl_value.n; i++) {
+      char c = cl_value.p[i];
+      if (c < '0' || c > '9') { fail(Err::kInvalidHeader, "invalid Content-Length"); return false; }
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    head_.content_length = v;
+    head_.body = v > 0 ? BodyKind::kLength : BodyKind::kNone;
+  } else {
+    head_.body = BodyKind::kNone;  // a request without CL or TE has no body (RFC 9112 §6.3 rule 7)
+  }
+  if (cfg_->limit_request_body > 0 && head_.body == BodyKind::kLength && head_.content_length > cfg_->limit_request_body) {
+    fail(Err::kRequestBodyTooLarge, "request body larger than limit_request_body");
+    return false;
+  }
+  body_kind_ = head_.body;
+  body_left_ = head_.body == BodyKind::kLength ? head_.content_length : 0;
+  body_done_ = head_.body == BodyKind::kNone;
+  cstate_ = 0;
+  return true;
+}
+
+// Strict chunked decoder (RFC 9112 §7.1):
+//   chunk-size [ BWS ";" ext ] CRLF data CRLF ... "0" [ext] CRLF trailers CRLF
+// Whitespace after the size is allowed only before an extension (Gunicorn);
+// leading whitespace, signs, '_' and a bare CR/LF in the size line are rejected.
+size_t RequestParser::chunked(const char* p, size_t n, const char** data, size_t* data_len) {
+  enum : uint8_t { kSizeStart, kSize, kSizeWs, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailer };
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    switch (cstate_) {
+      case kSizeStart:
+      case kSize: {
+        int h = hexval(c);
+        if (h >= 0) {
+          if (chunk_digits_ > 0 || h > 0) {
+            // more than 15 significant hex digits overflows 2^60: reject, never wrap
+            if (chunk_digits_ >= 15) { err_ = Err::kInvalidChunkSize; detail_ = "chunk size overflow"; return 0; }
+            body_left_ = (body_left_ << 4) | static_cast<uint64_t>(h);
+            chunk_digits_++;
+          }
+          if (++line_bytes_ > cfg_->field_size_limit()) { err_ = Err::kInvalidChunkSize; detail_ = "chunk size line too long"; return 0; }
+          cstate_ = kSize;
+          i++;
+          continue;
+        }
+        if (cstate_ == kSizeStart) { err_ = Err::kInvalidChunkSize; detail_ = "invalid chunk size"; return 0; }
+        if (c == ';') { cstate_ = kExt; i++; continue; }
+        if (c == ' ' || c == '\t') { cstate_ = kSizeWs; i++; continue; }
+        if (c == '\r') { cstate_ = kSizeLf; i++; continue; }
+        err_ = Err::kInvalidChunkSize;
+        detail_ = "invalid character in chunk size";
+        return 0;
+      }
+      case kSizeWs:
+        if (c == ' ' || c == '\t') { i++; continue; }
+        if (c == ';') { cstate_ = kExt; i++; continue; }
+        err_ = Err::kInvalidChunkSize;
+        detail_ = "whitespace after chunk size";
+        return 0;
+      case kExt:
+        // chunk-ext bytes: no CTL except HTAB; the CR must be followed by LF.
+        if (c == '\r') { cstate_ = kSizeLf; i++; continue; }
+        if (is_ctl(c)) { err_ = Err::kInvalidChunkExtension; detail_ = "control byte in chunk extension"; return 0; }
+        if (++line_bytes_ > cfg_->field_size_limit()) { err_ = Err::kInvalidChunkExtension; detail_ = "chunk extension too long"; return 0; }
+        i++;
+        continue;
+      case kSizeLf:
+        if (c != '\n') { err_ = Err::kInvalidChunkSize; detail_ = "bare CR in chunk size line"; return 0; }
+        i++;
+        line_bytes_ = 0;
+        chunk_digits_ = 0;
+        if (body_left_ == 0) {
+          cstate_ = kTrailer;
+          trailer_line_.clear();
+        } else {
+          if (cfg_->limit_request_body > 0 && body_received_ + body_left_ > cfg_->limit_request_body) {
+            err_ = Err::kRequestBodyTooLarge;
+            detail_ = "request body larger than limit_request_body";
+            return 0;
+          }
+          cstate_ = kData;
+        }
+        continue;
+      case kData: {
+        size_t take = n - i < body_left_ ? n - i : static_cast<size_t>(body_left_);
+        *data = p + i;
+        *data_len = take;
+        body_left_ -= take;
+        body_received_ += take;
+        i += take;
+        if (body_left_ == 0) cstate_ = kDataCr;
+        return i;  // hand the data out before decoding further
+      }
+      case kDataCr:
+        if (c != '\r') { err_ = Err::kChunkMissingTerminator; detail_ = "chunk data not followed by CRLF"; return 0; }
+        cstate_ = kDataLf;
+        i++;
+        continue;
+      case kDataLf:
+        if (c != '\n') { err_ = Err::kChunkMissingTerminator; detail_ = "chunk data not followed by CRLF"; return 0; }
+        cstate_ = kSizeStart;
+        i++;
+        continue;
+      case kTrailer: {
+        const char* lf = static_cast<const char*>(std::memchr(p + i, '\n', n - i));
+        size_t take = lf ? static_cast<size_t>(lf - (p + i)) + 1 : n - i;
+        trailer_line_.append(p + i, take);
+        i += take;
+        if (trailer_line_.size() > cfg_->field_size_limit()) {
+          err_ = Err::kLimitRequestHeaders;
+          detail_ = "trailer field too large";
+          return 0;
+        }
+        if (!lf) continue;
+        if (!trailer_line(trailer_line_)) return 0;
+        trailer_line_.clear();
+        if (body_done_) return i;
+        continue;
+      }
+    }
+  }
+  return i;
+}
+
+bool RequestParser::trailer_line(const std::string& line) {
+  size_t n = line.size();
+  if (n < 2 || line[n - 2] != '\r') { err_ = Err::kInvalidHeader; detail_ = "bare LF in trailer"; return false; }
+  n -= 2;
+  if (n == 0) {
+    body_done_ = true;
+    return true;
+  }
+  const char* s = line.data();
+  if (std::memchr(s, '\r', n) != nullptr) { err_ = Err::kInvalidHeader; detail_ = "bare CR in trailer"; return false; }
+  if (is_ows(s[0])) { err_ = Err::kObsoleteFolding; detail_ = "obsolete folding in trailer"; return false; }
+  if (++trailer_count_ > cfg_->fields_limit()) { err_ = Err::kLimitRequestHeaders; detail_ = "too many trailer fields"; return false; }
+  const char* colon = static_cast<const char*>(std::memchr(s, ':', n));
+  if (colon == nullptr || colon == s) { err_ = Err::kInvalidHeader; detail_ = "malformed trailer field"; return false; }
+  size_t nl = static_cast<size_t>(colon - s);
+  for (size_t i = 0; i < nl; i++) {
+    if (!is_tchar(static_cast<unsigned char>(s[i]))) { err_ = Err::kInvalidHeaderName; detail_ = "trailer name is not a token"; return false; }
+  }
+  for (size_t i = nl + 1; i < n; i++) {
+    if (is_ctl(static_cast<unsigned char>(s[i]))) { err_ = Err::kInvalidHeader; detail_ = "control byte in trailer value"; return false; }
+  }
+  // RFC 9110 §6.5.1: framing, routing and authentication fields must not be
+  // sent as trailers (Gunicorn's list).
+  static const char* kForbidden[] = {"host", "content-length", "transfer-encoding", "trailer", "authorization", "te"};
+  for (const char* f : kForbidden) {
+    if (ieq(s, nl, f)) { err_ = Err::kInvalidHeaderName; detail_ = "forbidden trailer field"; return false; }
+  }
+  return true;
+}
+
+Err RequestParser::body_eof() {
+  if (body_done_) return Err::kOk;
+  if (body_kind_ == BodyKind::kLength) {
+    // Gunicorn hands a short body to the application when the client half-closes.
+    body_done_ = true;
+    return Err::kOk;
+  }
+  err_ = cstate_ == 8 /* kTrailer */ ? Err::kChunkMissingTerminator : Err::kIncompleteRequest;
+  detail_ = "stream ended inside a chunked body";
+  return err_;
+}
+
+}  // namespace gts

@@ -1,0 +1,227 @@
+#include "response.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace gts {
+namespace {
+
+bool is_tchar(char16_t c) {
+  if (c >= 0x80) return false;
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
+    case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+char lower(char16_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : static_cast<char>(c); }
+
+bool name_is(const char16_t* p, size_t n, const char* lit) {
+  size_t m = std::strlen(lit);
+  if (n != m) return false;
+  for (size_t i = 0; i < n; i++) {
+    if (lower(p[i]) != lit[i]) return false;
+  }
+  return true;
+}
+
+// Hop-by-hop fields (RFC 9110 §7.6.1) are the server's business, not the
+// application's: Gunicorn drops them, and also drops Server and Date because
+// it always writes its own.
+bool is_dropped(const char16_t* p, size_t n) {
+  static const char* kDrop[] = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+                                "trailers", "transfer-encoding", "upgrade", "server", "date"};
+  if (n < 2 || n > 19) return false;
+  for (const char* d : kDrop) {
+    if (name_is(p, n, d)) return true;
+  }
+  return false;
+}
+
+void append_u64(std::string& out, uint64_t v) {
+  char tmp[24];
+  int k = std::snprintf(tmp, sizeof tmp, "%llu", static_cast<unsigned long long>(v));
+  out.append(tmp, static_cast<size_t>(k));
+}
+
+}  // namespace
+
+const std::string& DateCache::get() {
+  time_t now = time(nullptr);
+  if (now != last_ || value_.empty()) {
+    last_ = now;
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    char buf[64];
+    size_t k = strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tmv);
+    value_.assign(buf, k);
+  }
+  return value_;
+}
+
+void append_chunk_header(std::string& out, size_t n) {
+  char tmp[24];
+  int k = std::snprintf(tmp, sizeof tmp, "%zX\r\n", n);
+  out.append(tmp, static_cast<size_t>(k));
+}
+
+HeadError build_head(std::string& out, const RequestFacts& req, const char16_t* status, size_t slen,
+                     const char16_t* hdrs, size_t hlen, uint32_t nhdrs, int64_t known_length, bool want_close,
+                     const std::string& date, ResponsePlan* plan) {
+  // Status: "NNN" [SP reason-phrase]; reason = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 §4).
+  if (slen < 3 || status[0] < '1' || status[0] > '9' || status[1] < '0' || status[1] > '9' || status[2] < '0' ||
+      status[2] > '9' || (slen > 3 && status[3] != ' ')) {
+    return HeadError::kBadStatus;
+  }
+  for (size_t i = 3; i < slen; i++) {
+    char16_t c = status[i];
+    if (c > 0xff || (c < 0x20 && c != '\t') || c == 0x7f) return HeadError::kBadStatus;
+  }
+  int code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+
+  // First pass over the application's headers: validate everything before a
+  // single byte is written, find Content-Length.
+  int64_t app_length = -1;
+  uint32_t seen = 0;
+  size_t i = 0;
+  while (i < hlen) {
+    size_t ns = i;
+    while (i < hlen && hdrs[i] != 0) i++;
+    if (i == hlen) return HeadError::kBadHeader;
+    size_t nl = i - ns;
+    i++;  // '\0'
+    size_t vs = i;
+    while (i < hlen && hdrs[i] != '\n') i++;
+    if (i == hlen) return HeadError::kBadHeader;
+    size_t vl = i - vs;
+    i++;  // '\n'
+    if (++seen > nhdrs) return HeadError::kBadHeader;  // a separator smuggled inside a name or value
+    if (nl == 0) return HeadError::kBadHeader;
+    for (size_t k = 0; k < nl; k++) {
+      if (!is_tchar(hdrs[ns + k])) return HeadError::kBadHeader;  // RFC 9110 §5.1 field-name = token
+    }
+    for (size_t k = 0; k < vl; k++) {
+      char16_t c = hdrs[vs + k];
+      // RFC 9110 §5.5: no CR, LF, NUL or other CTL in a field value (response
+      // splitting); only latin-1 can be written (PEP 3333).
+      if (c > 0xff || (c < 0x20 && c != '\t') || c == 0x7f) return HeadError::kBadHeader;
+    }
+    if (name_is(hdrs + ns, nl, "content-length")) {
+      // trim OWS, then 1*DIGIT
+      size_t a = vs, b = vs + vl;
+      while (a < b && (hdrs[a] == ' ' || hdrs[a] == '\t')) a++;
+      while (b > a && (hdrs[b - 1] == ' ' || hdrs[b - 1] == '\t')) b--;
+      if (a == b || b - a > 18) return HeadError::kBadContentLength;
+      int64_t v = 0;
+      for (size_t k = a; k < b; k++) {
+        if (hdrs[k] < '0' || hdrs[k] > '9') return HeadError::kBadContentLength;
+        v = v * 10 + (hdrs[k] - '0');
+      }
+      if (app_length >= 0 && app_length != v) return HeadError::kBadContentLength;
+      app_length = v;
+    }
+  }
+  if (seen != nhdrs) return HeadError::kBadHeader;
+
+  // Framing (RFC 9112 §6.3, RFC 9110 §6.4.1).
+  const bool v11 = req.version_major == 1 && req.version_minor >= 1;
+  const bool bodyless_status = (code >= 100 && code < 200) || code == 204 || code == 304;
+  ResponsePlan p;
+  p.status = code;
+  p.keep_alive = req.keep_alive && !want_close;
+  bool add_length = false;
+  bool drop_app_length = false;
+  if (bodyless_status) {
+    p.framing = Framing::kNone;
+    drop_app_length = code != 304;  // Gunicorn removes Content-Length for 1xx and 204
+  } else if (app_length >= 0) {
+    p.framing = req.is_head ? Framing::kNone : Framing::kLength;
+    p.length = static_cast<uint64_t>(app_length);
+  } else if (known_length >= 0) {
+    p.framing = req.is_head ? Framing::kNone : Framing::kLength;
+    p.length = static_cast<uint64_t>(known_length);
+    add_length = true;
+  } else if (req.is_head) {
+    p.framing = Framing::kNone;
+  } else if (v11) {
+    p.framing = Framing::kChunked;
+  } else {
+    p.framing = Framing::kClose;
+    p.keep_alive = false;
+  }
+  p.send_body = p.framing == Framing::kLength || p.framing == Framing::kChunked || p.framing == Framing::kClose;
+
+  // Write: status line with the request's version, as Gunicorn does.
+  out.append("HTTP/1.");
+  out.push_back(req.version_minor >= 1 ? '1' : '0');
+  out.push_back(' ');
+  for (size_t k = 0; k < slen; k++) out.push_back(static_cast<char>(status[k]));
+  if (slen == 3) out.append(" ");
+  out.append("\r\nServer: gunicorn-ts\r\nDate: ");
+  out.append(date);
+  out.append(p.keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n");
+  if (p.framing == Framing::kChunked) out.append("Transfer-Encoding: chunked\r\n");
+  i = 0;
+  while (i < hlen) {
+    size_t ns = i;
+    while (hdrs[i] != 0) i++;
+    size_t nl = i - ns;
+    i++;
+    size_t vs = i;
+    while (hdrs[i] != '\n') i++;
+    size_t vl = i - vs;
+    i++;
+    if (is_dropped(hdrs + ns, nl)) continue;
+    if (drop_app_length && name_is(hdrs + ns, nl, "content-length")) continue;
+    for (size_t k = 0; k < nl; k++) out.push_back(static_cast<char>(hdrs[ns + k]));
+    out.append(": ");
+    // values are OWS-trimmed (Gunicorn)
+    size_t a = vs, b = vs + vl;
+    while (a < b && (hdrs[a] == ' ' || hdrs[a] == '\t')) a++;
+    while (b > a && (hdrs[b - 1] == ' ' || hdrs[b - 1] == '\t')) b--;
+    for (size_t k = a; k < b; k++) out.push_back(static_cast<char>(hdrs[k]));
+    out.append("\r\n");
+  }
+  if (add_length) {
+    out.append("Content-Length: ");
+    append_u64(out, p.length);
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+  *plan = p;
+  return HeadError::kOk;
+}
+
+void build_error(std::string& out, int status, const char* reason, const char* message) {
+  // HTML-escape the message like Python's html.escape.
+  std::string esc;
+  for (const char* m = message; *m; m++) {
+    switch (*m) {
+      case '&': esc += "&amp;"; break;
+      case '<': esc += "&lt;"; break;
+      case '>': esc += "&gt;"; break;
+      case '"': esc += "&quot;"; break;
+      case '\'': esc += "&#x27;"; break;
+      default: esc.push_back(*m);
+    }
+  }
+  std::string body = "<html>\n  <head>\n    <title>";
+  body += reason;
+  body += "</title>\n  </head>\n  <body>\n    <h1><p>";
+  body += reason;
+  body += "</p></h1>\n    ";
+  body += esc;
+  body += "\n  </body>\n</html>\n";
+  char head[160];
+  int k = std::snprintf(head, sizeof head,
+                        "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: %zu\r\n\r\n",
+                        status, reason, body.size());
+  out.append(head, static_cast<size_t>(k));
+  out.append(body);
+}
+
+}  // namespace gts

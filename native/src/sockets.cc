@@ -1,0 +1,116 @@
+#include "sockets.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace gts {
+
+static int fail_errno(int fd, const char* what, std::string* err) {
+  int e = errno;
+  if (err) *err = std::string(what) + ": " + strerror(e);
+  if (fd >= 0) close(fd);
+  return -e;
+}
+
+int listen_tcp(const std::string& host, int port, int backlog, bool reuse_port, std::string* err) {
+  sockaddr_storage ss{};
+  socklen_t len;
+  int af;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    af = AF_INET;
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    af = AF_INET6;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in6);
+  } else {
+    if (err) *err = "not a numeric address: " + host;
+    return -EINVAL;
+  }
+  int fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail_errno(-1, "socket", err);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return fail_errno(fd, "SO_REUSEPORT", err);
+  if (af == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) return fail_errno(fd, "bind", err);
+  if (listen(fd, backlog) != 0) return fail_errno(fd, "listen", err);
+  return fd;
+}
+
+int listen_unix(const std::string& path, int backlog, int umask_bits, std::string* err) {
+  sockaddr_un sa{};
+  if (path.size() >= sizeof(sa.sun_path)) {
+    if (err) *err = "unix socket path too long: " + path;
+    return -ENAMETOOLONG;
+  }
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      if (err) *err = "not a socket, refusing to replace: " + path;
+      return -EEXIST;
+    }
+    unlink(path.c_str());
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail_errno(-1, "socket", err);
+  sa.sun_family = AF_UNIX;
+  memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  mode_t old = umask(static_cast<mode_t>(umask_bits));
+  int rc = bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  umask(old);
+  if (rc != 0) return fail_errno(fd, "bind", err);
+  if (listen(fd, backlog) != 0) return fail_errno(fd, "listen", err);
+  return fd;
+}
+
+bool sock_name(int fd, std::string* family, std::string* host, int* port) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+    *family = "inet";
+    *host = buf;
+    *port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    *family = "inet6";
+    *host = buf;
+    *port = ntohs(a->sin6_port);
+  } else if (ss.ss_family == AF_UNIX) {
+    auto* a = reinterpret_cast<sockaddr_un*>(&ss);
+    *family = "unix";
+    *host = a->sun_path;
+    *port = 0;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool set_inheritable(int fd, bool inheritable) {
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return false;
+  flags = inheritable ? (flags & ~FD_CLOEXEC) : (flags | FD_CLOEXEC);
+  return fcntl(fd, F_SETFD, flags) == 0;
+}
+
+}  // namespace gts

@@ -1,0 +1,17 @@
+// Listening-socket helpers: plain fds, so that the arbiter can create them once
+// and hand them to worker processes.
+#pragma once
+#include <string>
+
+namespace gts {
+
+// Returns a listening fd, or -errno. `host` must be a numeric IPv4/IPv6 address.
+int listen_tcp(const std::string& host, int port, int backlog, bool reuse_port, std::string* err);
+// Removes a stale socket file first (never a regular file). Returns fd or -errno.
+int listen_unix(const std::string& path, int backlog, int umask_bits, std::string* err);
+// Address a listening fd is bound to: family ("inet", "inet6", "unix"), host, port.
+bool sock_name(int fd, std::string* family, std::string* host, int* port);
+// Clears FD_CLOEXEC so that the fd survives exec (for re-exec / spawned workers).
+bool set_inheritable(int fd, bool inheritable);
+
+}  // namespace gts
