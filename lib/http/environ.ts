@@ -1,0 +1,121 @@
+// Builds the PEP 3333 environ from the native core's flat payload (one latin-1
+// blob + offsets in the shared meta array). The object literal has a fixed
+// shape; request headers are added after it as HTTP_* keys.
+import { F, M } from '../native.js';
+import type { Environ } from '../types.js';
+import type { Input } from './input.js';
+
+export interface ListenerInfo {
+  kind: 'tcp' | 'unix';
+  host: string;   // bound address ('' for unix)
+  port: number;
+  path: string;   // unix socket path
+  url: string;    // http://127.0.0.1:8000, http://[::1]:8000, unix:/path
+}
+
+export interface EnvironContext {
+  listeners: ListenerInfo[];
+  serverSoftware: string;
+  multiprocess: boolean;
+  scriptName: string;                        // $SCRIPT_NAME
+  secureHeaders: Map<string, string> | null; // environ key -> value meaning https
+  errors: Environ['wsgi.errors'];
+  fileWrapper: unknown;
+}
+
+const WSGI_VERSION = Object.freeze([1, 0] as const);
+
+export class SchemeConflict extends Error {}
+export class ScriptNameMismatch extends Error {}
+
+/** Builds environ; throws SchemeConflict / ScriptNameMismatch for Gunicorn's 400 / 500 cases. */
+export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Array, input: Input): Environ {
+  const flags = meta[M.flags]!;
+  const methodEnd = meta[M.methodEnd]!;
+  const targetEnd = meta[M.targetEnd]!;
+  const pathEnd = meta[M.pathEnd]!;
+  const queryEnd = meta[M.queryEnd]!;
+  const remoteEnd = meta[M.remoteEnd]!;
+  const listener = ctx.listeners[flags >>> 24]!;
+  const minor = (flags >>> 4) & 15;
+  const major = flags & 15;
+  const env: Environ = {
+    REQUEST_METHOD: blob.substring(0, methodEnd),
+    SCRIPT_NAME: ctx.scriptName,
+    PATH_INFO: blob.substring(targetEnd, pathEnd),
+    QUERY_STRING: blob.substring(pathEnd, queryEnd),
+    RAW_URI: blob.substring(methodEnd, targetEnd),
+    SERVER_NAME: listener.host,
+    SERVER_PORT: listener.kind === 'tcp' ? String(listener.port) : '',
+    SERVER_PROTOCOL: major === 1 && minor === 1 ? 'HTTP/1.1' : major === 1 && minor === 0 ? 'HTTP/1.0' : `HTTP/${major}.${minor}`,
+    SERVER_SOFTWARE: ctx.serverSoftware,
+    REMOTE_ADDR: blob.substring(queryEnd, remoteEnd),
+    REMOTE_PORT: (flags & F.unix) === 0 ? String(meta[M.remotePort]) : undefined,
+    'wsgi.version': WSGI_VERSION,
+    'wsgi.url_scheme': 'http',
+    'wsgi.input': input,
+    'wsgi.errors': ctx.errors,
+    'wsgi.multithread': false,
+    'wsgi.multiprocess': ctx.multiprocess,
+    'wsgi.run_once': false,
+    'wsgi.input_terminated': true,
+    'wsgi.file_wrapper': ctx.fileWrapper,
+  };
+  let p = (flags & F.proxy) !== 0 ? meta[M.proxyDstEnd]! : remoteEnd;
+  const n = meta[M.count]!;
+  const secure = (flags & F.trusted) !== 0 ? ctx.secureHeaders : null;
+  let scheme: string | null = null;
+  for (let i = 0, k = M.headers; i < n; i++, k += 2) {
+    const ke = meta[k]!;
+    const ve = meta[k + 1]!;
+    const key = blob.substring(p, ke);
+    const value = blob.substring(ke, ve);
+    p = ve;
+    const prev = env[key];
+    env[key] = prev === undefined ? value : `${prev as string},${value}`;
+    if (secure !== null) {
+      const want = secure.get(key);
+      if (want !== undefined) {
+        // Gunicorn: each secure-scheme header from a trusted peer sets the
+        // scheme; two that disagree make the request invalid.
+        const s = value === want ? 'https' : 'http';
+        if (scheme !== null && scheme !== s) throw new SchemeConflict('Contradictory scheme headers');
+        scheme = s;
+      }
+    }
+  }
+  if (scheme !== null) env['wsgi.url_scheme'] = scheme as 'http' | 'https';
+  if (listener.kind === 'unix') {
+    // no TCP address: Gunicorn takes SERVER_NAME/PORT from Host
+    const host = env.HTTP_HOST as string | undefined;
+    if (host !== undefined) {
+      const i = host.lastIndexOf(':');
+      const bracket = host.lastIndexOf(']');
+      if (i > bracket) {
+        env.SERVER_NAME = host.slice(0, i);
+        env.SERVER_PORT = host.slice(i + 1);
+      } else {
+        env.SERVER_NAME = host;
+        env.SERVER_PORT = env['wsgi.url_scheme'] === 'https' ? '443' : '80';
+      }
+    }
+  }
+  if ((flags & F.scriptName) !== 0 && typeof env.HTTP_SCRIPT_NAME === 'string') env.SCRIPT_NAME = env.HTTP_SCRIPT_NAME;
+  if (env.SCRIPT_NAME !== '') {
+    if (!env.PATH_INFO.startsWith(env.SCRIPT_NAME)) {
+      throw new ScriptNameMismatch(`Request path ${env.PATH_INFO} does not start with SCRIPT_NAME ${env.SCRIPT_NAME}`);
+    }
+    env.PATH_INFO = env.PATH_INFO.slice(env.SCRIPT_NAME.length);
+  }
+  if ((flags & F.proxy) !== 0) {
+    const proto = blob.substring(remoteEnd, meta[M.proxyProtoEnd]!);
+    env.PROXY_PROTOCOL = proto;
+    if (proto === 'TCP4' || proto === 'TCP6') {
+      env.REMOTE_ADDR = blob.substring(meta[M.proxyProtoEnd]!, meta[M.proxySrcEnd]!);
+      env.REMOTE_PORT = String(meta[M.proxySrcPort]);
+      env.PROXY_ADDR = blob.substring(meta[M.proxySrcEnd]!, meta[M.proxyDstEnd]!);
+      env.PROXY_PORT = String(meta[M.proxyDstPort]);
+    }
+  }
+  return env;
+}

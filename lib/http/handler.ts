@@ -1,0 +1,360 @@
+// Runs the application for each request the native core hands over, and
+// turns what it returns into native respond()/write() calls.
+//
+// Lifetime rules: a request lives from onRequest until its response is
+// finished or the client disconnects (onAbort). The application's iterable is
+// always closed (close() called once), also on error and on disconnect.
+import { inspect } from 'node:util';
+
+import { CB, F, M, R, Result, type NativeServer } from '../native.js';
+import type { Logger } from '../logging/logger.js';
+import type { Application, Chunk, Environ, ResponseBody, ResponseHeaders, StartResponse, WriteFn } from '../types.js';
+import { buildEnviron, SchemeConflict, ScriptNameMismatch, type EnvironContext } from './environ.js';
+import { bodyError, disconnected, Input, type InputControl } from './input.js';
+import { ErrorCode, errorInfo, errorPage } from './errors.js';
+
+const HTML_HEADER = 'Content-Type\0text/html\n';
+
+export interface RequestHooks {
+  /** called after each response (Gunicorn post_request / access log); may be undefined */
+  after?: (environ: Environ, status: string, sent: number, startedAt: number) => void;
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as any).then === 'function';
+}
+
+function joinChunks(list: readonly unknown[]): Chunk | undefined {
+  const n = list.length;
+  if (n === 0) return undefined;
+  if (n === 1) {
+    const c = list[0];
+    if (typeof c === 'string' || c instanceof Uint8Array) return c;
+    throw new TypeError(`response body items must be strings or Uint8Arrays, got ${inspect(c)}`);
+  }
+  let strings = true;
+  for (const c of list) {
+    if (typeof c !== 'string') {
+      strings = false;
+      if (!(c instanceof Uint8Array)) throw new TypeError(`response body items must be strings or Uint8Arrays, got ${inspect(c)}`);
+    }
+  }
+  if (strings) return (list as string[]).join('');
+  return Buffer.concat(list.map((c) => (typeof c === 'string' ? Buffer.from(c) : (c as Uint8Array))));
+}
+
+export class Dispatcher {
+  readonly meta: Uint32Array;
+  native!: NativeServer;
+  private readonly live = new Map<number, Exchange>();
+  onClosed: () => void = () => {};
+
+  constructor(
+    readonly app: Application,
+    readonly ctx: EnvironContext,
+    readonly log: Logger,
+    fieldsLimit: number,
+    readonly hooks: RequestHooks = {},
+  ) {
+    this.meta = new Uint32Array(16 + 2 * Math.max(1, Math.min(fieldsLimit || 32768, 32768)) + 2);
+  }
+
+  callbacks(): Function[] {
+    const cbs: Function[] = [];
+    cbs[CB.request] = (id: number, blob: string, body: Buffer | undefined) => this.onRequest(id, blob, body);
+    cbs[CB.body] = (id: number, chunk: Buffer) => this.live.get(id)?.input.push(chunk);
+    cbs[CB.bodyEnd] = (id: number, code: number) => {
+      const ex = this.live.get(id);
+      if (ex === undefined) return;
+      if (code === 0) ex.input.end();
+      else ex.input.fail(bodyError(code));
+    };
+    cbs[CB.abort] = (id: number) => this.live.get(id)?.abort();
+    cbs[CB.drain] = (id: number) => this.live.get(id)?.drain();
+    cbs[CB.protocolError] = (code: number, ip: string, detail: string) => {
+      this.log.warning(`Invalid request from ip=${ip || 'unix'}: ${errorInfo(code).code}: ${detail}`);
+    };
+    cbs[CB.closed] = () => this.onClosed();
+    return cbs;
+  }
+
+  track(ex: Exchange): void {
+    this.live.set(ex.id, ex);
+  }
+  untrack(ex: Exchange): void {
+    this.live.delete(ex.id);
+  }
+  get inFlight(): number {
+    return this.live.size;
+  }
+
+  private onRequest(id: number, blob: string, body: Buffer | undefined): void {
+    const flags = this.meta[1]!;
+    const follows = (flags & F.bodyFollows) !== 0;
+    const ex = new Exchange(this, id);
+    const input = new Input(body, follows ? ex : null);
+    ex.input = input;
+    if (follows) ex.keep();
+    let environ: Environ;
+    try {
+      environ = buildEnviron(this.ctx, blob, this.meta, input);
+    } catch (e) {
+      if (e instanceof SchemeConflict) {
+        const info = errorInfo(ErrorCode.INVALID_SCHEME_HEADERS);
+        this.log.warning(`Invalid request from ip=${blob.substring(this.meta[M.queryEnd]!, this.meta[M.remoteEnd]!)}: ${info.code}: ${e.message}`);
+        ex.sendError(`${info.status} ${info.reason}`, e.message);
+      } else if (e instanceof ScriptNameMismatch) {
+        // Gunicorn's ConfigurationProblem
+        ex.sendError('500 Internal Server Error', e.message);
+      } else {
+        ex.fail(e);
+      }
+      return;
+    }
+    ex.start(environ);
+  }
+}
+
+export class Exchange implements InputControl {
+  input!: Input;
+  environ!: Environ;
+  private status = '';
+  private headerBlock = '';
+  private headerCount = 0;
+  private statusSet = false;
+  private headSent = false;
+  private finished = false;
+  aborted = false;
+  private body: ResponseBody | null = null;
+  private closed = false;
+  private tracked = false;
+  private drainWaiter: (() => void) | null = null;
+  private startedAt = 0;
+  private sent = 0;
+
+  constructor(private readonly d: Dispatcher, readonly id: number) {}
+
+  // InputControl: wsgi.input asks the native core to stop/resume reading
+  pause(paused: boolean): void {
+    this.d.native.pause(this.id, paused);
+  }
+
+  start(environ: Environ): void {
+    this.environ = environ;
+    if (this.d.hooks.after) this.startedAt = performance.now();
+    let result: ResponseBody | Promise<ResponseBody>;
+    try {
+      result = this.d.app(environ, this.startResponse);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (isThenable(result)) {
+      this.keep();
+      (result as Promise<ResponseBody>).then(
+        (r) => this.consume(r),
+        (e) => this.fail(e),
+      );
+      return;
+    }
+    this.consume(result);
+  }
+
+  /** keep this exchange reachable for onBody/onAbort/onDrain */
+  keep(): void {
+    if (!this.tracked && !this.finished) {
+      this.tracked = true;
+      this.d.track(this);
+    }
+  }
+
+  readonly startResponse: StartResponse = (status, headers, exc_info) => {
+    if (exc_info !== undefined && exc_info !== null) {
+      if (this.headSent) throw exc_info;  // PEP 3333: re-raise once headers are out
+    } else if (this.statusSet) {
+      throw new Error('start_response() called twice without exc_info');
+    }
+    if (typeof status !== 'string') throw new TypeError(`status must be a string, got ${inspect(status)}`);
+    if (!Array.isArray(headers)) throw new TypeError(`headers must be an array of [name, value] pairs, got ${inspect(headers)}`);
+    let block = '';
+    for (const h of headers) {
+      if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
+        throw new TypeError(`each header must be a [name, value] pair of strings, got ${inspect(h)}`);
+      }
+      block += `${h[0]}\0${h[1]}\n`;
+    }
+    this.status = status;
+    this.headerBlock = block;
+    this.headerCount = headers.length;
+    this.statusSet = true;
+    return this.write;
+  };
+
+  /** PEP 3333's write(): sends body bytes now. Prefer returning an iterable. */
+  private readonly write: WriteFn = (chunk) => {
+    if (this.finished || this.aborted) return;
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+      throw new TypeError(`write() takes a string or Uint8Array, got ${inspect(chunk)}`);
+    }
+    if (!this.headSent) this.sendHead(chunk, 0);
+    else this.d.native.write(this.id, chunk, false);
+  };
+
+  private sendHead(body: Chunk | undefined, flags: number): number {
+    if (!this.statusSet) throw new Error('the application returned a body without calling start_response()');
+    const r = this.d.native.respond(this.id, this.status, this.headerBlock, this.headerCount, body, flags);
+    if (r === Result.ok || r === Result.backpressure) {
+      this.headSent = true;
+      if (body !== undefined) this.sent += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+      return r;
+    }
+    if (r === Result.stale) {
+      this.abort();
+      return r;
+    }
+    const what = r === Result.badStatus ? `invalid status line ${inspect(this.status)}`
+      : r === Result.badContentLength ? 'invalid Content-Length header'
+        : `invalid header in ${inspect(this.headerBlock.split('\n').filter(Boolean).map((l) => l.split('\0')))}`;
+    throw new Error(`Invalid response from the application: ${what}`);
+  }
+
+  private consume(body: ResponseBody): void {
+    this.body = body;
+    if (this.aborted) {
+      this.finish();
+      return;
+    }
+    try {
+      if (Array.isArray(body)) {
+        const whole = joinChunks(body);
+        if (!this.headSent) {
+          this.sendHead(whole, R.final | R.whole);
+        } else {
+          if (whole !== undefined) this.sent += typeof whole === 'string' ? Buffer.byteLength(whole) : whole.length;
+          this.d.native.write(this.id, whole, true);
+        }
+        this.finish();
+        return;
+      }
+      if (body === null || body === undefined || (typeof (body as any)[Symbol.asyncIterator] !== 'function' && typeof (body as any)[Symbol.iterator] !== 'function')) {
+        throw new TypeError(`the application must return an iterable or async iterable, got ${inspect(body)}`);
+      }
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.keep();
+    void this.stream(body);
+  }
+
+  private async stream(body: ResponseBody): Promise<void> {
+    const it: Iterator<unknown> | AsyncIterator<unknown> =
+      typeof (body as any)[Symbol.asyncIterator] === 'function'
+        ? (body as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+        : (body as Iterable<unknown>)[Symbol.iterator]();
+    try {
+      for (;;) {
+        let step = it.next() as IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
+        if (isThenable(step)) step = await step;
+        if (this.aborted) break;
+        if (step.done) break;
+        const chunk = step.value;
+        if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+          throw new TypeError(`response body items must be strings or Uint8Arrays, got ${inspect(chunk)}`);
+        }
+        let r: number;
+        if (!this.headSent) {
+          r = this.sendHead(chunk, 0);
+        } else {
+          r = this.d.native.write(this.id, chunk, false);
+          this.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+        }
+        if (r === Result.stale) this.abort();
+        if (this.aborted) break;
+        if (r === Result.backpressure) await new Promise<void>((resolve) => (this.drainWaiter = resolve));
+        if (this.aborted) break;
+      }
+      if (!this.aborted) {
+        if (!this.headSent) this.sendHead(undefined, R.final | R.whole);
+        else this.d.native.write(this.id, undefined, true);
+      } else if (typeof it.return === 'function') {
+        await it.return();
+      }
+      this.finish();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  drain(): void {
+    const w = this.drainWaiter;
+    this.drainWaiter = null;
+    if (w) w();
+  }
+
+  /** the client went away */
+  abort(): void {
+    if (this.aborted || this.finished) return;
+    this.aborted = true;
+    this.input?.fail(disconnected());
+    this.drain();
+    this.closeBody();
+  }
+
+  fail(err: unknown): void {
+    if (this.finished) return;
+    if (this.aborted) {
+      this.d.log.debug(`Error after client disconnect on ${this.environ?.RAW_URI ?? '?'}: ${String(err)}`);
+      this.finish();
+      return;
+    }
+    const e = this.environ;
+    this.d.log.exception(`Error handling request ${e ? `${e.REQUEST_METHOD} ${e.RAW_URI}` : ''}`.trimEnd(), err);
+    if (!this.headSent) {
+      this.sendError('500 Internal Server Error', '');
+    } else {
+      // headers are out: close so that a truncated response never looks complete
+      this.d.native.abort(this.id);
+      this.finish();
+    }
+  }
+
+  sendError(status: string, message: string): void {
+    const reason = status.slice(4);
+    const page = errorPage(reason, message);
+    this.status = status;
+    this.d.native.respond(this.id, status, HTML_HEADER, 1, page, R.final | R.whole | R.close);
+    this.headSent = true;
+    this.sent = Buffer.byteLength(page);
+    this.finish();
+  }
+
+  private closeBody(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const b = this.body as { close?: () => unknown } | null;
+    if (b !== null && typeof b === 'object' && typeof b.close === 'function') {
+      try {
+        const r = b.close();
+        if (isThenable(r)) (r as Promise<unknown>).then(undefined, (e) => this.d.log.exception('Error closing the response body', e));
+      } catch (e) {
+        this.d.log.exception('Error closing the response body', e);
+      }
+    }
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.closeBody();
+    if (this.tracked) this.d.untrack(this);
+    const after = this.d.hooks.after;
+    if (after !== undefined && this.environ !== undefined) {
+      try {
+        after(this.environ, this.status, this.sent, this.startedAt);
+      } catch (e) {
+        this.d.log.exception('Error in post-request hook', e);
+      }
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// The handler contract: PEP 3333 (WSGI) in TypeScript.
+import type { Input } from './http/input.js';
+
+export type Chunk = string | Uint8Array;
+export type ResponseHeaders = Array<[string, string]>;
+/** PEP 3333's `write(data)`: sends body bytes immediately (prefer returning an iterable). */
+export type WriteFn = (chunk: Chunk) => void;
+export type StartResponse = (status: string, headers: ResponseHeaders, exc_info?: unknown) => WriteFn;
+export type ResponseBody = (Iterable<Chunk> | AsyncIterable<Chunk>) & { close?: () => unknown };
+
+export interface Environ {
+  REQUEST_METHOD: string;
+  SCRIPT_NAME: string;
+  PATH_INFO: string;
+  QUERY_STRING: string;
+  RAW_URI: string;
+  SERVER_NAME: string;
+  SERVER_PORT: string;
+  SERVER_PROTOCOL: string;
+  SERVER_SOFTWARE: string;
+  REMOTE_ADDR: string;
+  REMOTE_PORT?: string;
+  CONTENT_TYPE?: string;
+  CONTENT_LENGTH?: string;
+  'wsgi.version': readonly [1, 0];
+  'wsgi.url_scheme': 'http' | 'https';
+  'wsgi.input': Input;
+  'wsgi.errors': { write(s: string | Uint8Array): void; writelines(lines: Iterable<string>): void; flush(): void };
+  'wsgi.multithread': boolean;
+  'wsgi.multiprocess': boolean;
+  'wsgi.run_once': boolean;
+  'wsgi.input_terminated': boolean;
+  'wsgi.file_wrapper': unknown;
+  [key: string]: unknown;
+}
+
+export type Application = (
+  environ: Environ,
+  start_response: StartResponse,
+) => ResponseBody | Promise<ResponseBody>;
