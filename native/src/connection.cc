@@ -84,7 +84,13 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
       c->update_reading();
       if (c->closing_) {
         c->close_now();  // lingering close done: the peer has finished sending
+      } else if (c->active_ && c->head_sent_ && !c->resp_done_) {
+        // The client closed while a response is streaming to it: it is gone
+        // (a half-close is only meaningful before the response starts).
+        c->fail_io();
       } else {
+        // Before the response starts a FIN may be a half-close (the request is
+        // complete, or a Content-Length body ends short, as in Gunicorn): answer.
         c->run_buffered();
       }
     } else {
@@ -387,8 +393,7 @@ WriteResult Connection::write(const char* p, size_t n, bool final) {
     }
     if (!parser_.body_done()) {
       // Unread request body: drain a small known remainder, otherwise close.
-      const RequestHead& h = parser_.head();
-      bool small = h.body == BodyKind::kLength && h.content_length - parser_.body_received() <= kDrainMax;
+      bool small = parser_.body_kind() == BodyKind::kLength && parser_.body_left() <= kDrainMax;
       if (!small) must_close_after_ = true;
     }
     resp_done_ = true;

@@ -265,11 +265,13 @@ bool RequestParser::scan_request_line(const char* line, size_t n) {
     fail(Err::kInvalidHttpVersion, "malformed HTTP version");
     return false;
   }
-  head_.version_major = static_cast<uint8_t>(ver[5] - '0');
-  head_.version_minor = static_cast<uint8_t>(ver[7] - '0');
+  // Kept per connection: the shared head belongs to whichever connection
+  // finishes a head next.
+  ver_major_ = static_cast<uint8_t>(ver[5] - '0');
+  ver_minor_ = static_cast<uint8_t>(ver[7] - '0');
   // Gunicorn accepts 1.0 <= version < 2.0; 1.2-1.9 are served as HTTP/1.1
   // (RFC 9110 §2.5: same major version, higher minor).
-  if (!cfg_->permit_unconventional_http_version && head_.version_major != 1) {
+  if (!cfg_->permit_unconventional_http_version && ver_major_ != 1) {
     fail(Err::kInvalidHttpVersion, "unsupported HTTP version");
     return false;
   }
@@ -501,6 +503,8 @@ bool RequestParser::parse_target() {
 }
 
 bool RequestParser::finish_head(const char* buf) {
+  head_.version_major = ver_major_;
+  head_.version_minor = ver_minor_;
   head_.headers.clear();
   head_.body = BodyKind::kNone;
   head_.content_length = 0;

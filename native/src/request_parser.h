@@ -148,6 +148,10 @@ class RequestParser {
   bool body_done() const { return body_done_; }
   Err body_error() const { return err_; }
   uint64_t body_received() const { return body_received_; }
+  // Per-connection body framing of the current request (the shared head() is
+  // only valid right after parse_head()).
+  BodyKind body_kind() const { return body_kind_; }
+  uint64_t body_left() const { return body_left_; }
   // The stream ended: returns the error to report if the body was incomplete.
   Err body_eof();
 
@@ -182,6 +186,7 @@ class RequestParser {
   bool proxy_allowed_ = true;
   // request line, as offsets (slices are built in finish_head)
   uint32_t m_off_ = 0, m_len_ = 0, t_off_ = 0, t_len_ = 0;
+  uint8_t ver_major_ = 1, ver_minor_ = 1;
 
   std::unique_ptr<ProxyInfo> proxy_;
   Err err_ = Err::kOk;
