@@ -1,0 +1,356 @@
+// The WSGI handler contract over real sockets: bodies of every kind, close(),
+// errors before and after headers, framing rules, wsgi.input, environ.
+import net from 'node:net';
+import t from 'tap';
+
+import { exchange, request } from './helpers/client.mjs';
+import { startServer } from './helpers/server.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+t.test('array body: Content-Length set, one response with Server and Date', async (t) => {
+  const { port } = await startServer(t, (env, sr) => { sr('200 OK', [['Content-Type', 'text/plain']]); return ['Hello, ', 'World']; });
+  const r = await request(port);
+  t.equal(r.status, 200);
+  t.equal(r.get('content-length'), '12');
+  t.equal(r.get('transfer-encoding'), undefined);
+  t.equal(r.get('server'), 'gunicorn-ts');
+  t.match(r.get('date'), /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+  t.equal(r.get('connection'), 'keep-alive');
+  t.equal(r.body.toString(), 'Hello, World');
+});
+
+t.test('strings are sent as UTF-8; Uint8Array as bytes', async (t) => {
+  const { port } = await startServer(t, (env, sr) => { sr('200 OK', []); return ['é', new Uint8Array([0x41, 0x42])]; });
+  const r = await request(port);
+  t.equal(r.get('content-length'), '4');
+  t.same([...r.body], [0xc3, 0xa9, 0x41, 0x42]);
+});
+
+t.test('a Promise of an array', async (t) => {
+  const { port } = await startServer(t, async (env, sr) => { await sleep(5); sr('201 Created', [['X-A', 'b']]); return ['ok']; });
+  const r = await request(port);
+  t.equal(r.status, 201);
+  t.equal(r.reason, 'Created');
+  t.equal(r.get('x-a'), 'b');
+  t.equal(r.body.toString(), 'ok');
+});
+
+t.test('generators: chunked on HTTP/1.1, close-delimited on HTTP/1.0', async (t) => {
+  const { port } = await startServer(t, (env, sr) => {
+    sr('200 OK', []);
+    return (function* () { yield 'a'; yield ''; yield 'b'; yield 'c'; })();
+  });
+  const r11 = await request(port);
+  t.equal(r11.get('transfer-encoding'), 'chunked');
+  t.equal(r11.body.toString(), 'abc');
+  t.equal(r11.get('connection'), 'keep-alive');
+  const r10 = await request(port, { version: '1.0' });
+  t.equal(r10.get('transfer-encoding'), undefined);
+  t.equal(r10.get('content-length'), undefined);
+  t.equal(r10.get('connection'), 'close');
+  t.equal(r10.body.toString(), 'abc');
+  t.ok(r10.closed, 'HTTP/1.0 body ends with the connection');
+});
+
+t.test('async generators stream every chunk', async (t) => {
+  const { port } = await startServer(t, (env, sr) => {
+    sr('200 OK', [['Content-Type', 'text/plain']]);
+    return (async function* () { for (let i = 0; i < 5; i++) { await sleep(2); yield `${i},`; } })();
+  });
+  const r = await request(port);
+  t.equal(r.body.toString(), '0,1,2,3,4,');
+});
+
+t.test('close() is called exactly once: after success, after an error, after a disconnect', async (t) => {
+  let closes = 0;
+  let mode = 'ok';
+  let gate;
+  const app = (env, sr) => {
+    sr('200 OK', []);
+    const it = (async function* () {
+      yield 'first';
+      if (mode === 'throw') throw new Error('boom after headers');
+      if (mode === 'hang') { await new Promise((r) => (gate = r)); yield 'late'; }
+      yield 'last';
+    })();
+    it.close = () => { closes++; };
+    return it;
+  };
+  const { port } = await startServer(t, app);
+  await request(port);
+  t.equal(closes, 1, 'after success');
+  mode = 'throw';
+  const r = await exchange(port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', { timeoutMs: 1500 });
+  t.equal(closes, 2, 'after an error');
+  t.ok(r.closed, 'connection closed after a failure mid-body');
+  t.notOk(r.buf.toString().endsWith('0\r\n\r\n'), 'the truncated chunked body is not terminated');
+  mode = 'hang';
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise((r) => sock.on('connect', r));
+  sock.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+  await new Promise((r) => sock.once('data', r));
+  sock.destroy();
+  for (let i = 0; i < 100 && closes < 3; i++) await sleep(20);
+  t.equal(closes, 3, 'after the client went away (detected while the app waits)');
+  gate?.();
+  await sleep(20);
+  t.equal(closes, 3, 'still once');
+});
+
+t.test('exceptions: 500 before headers; the worker keeps serving', async (t) => {
+  let n = 0;
+  const { port } = await startServer(t, (env, sr) => {
+    n++;
+    if (env.PATH_INFO === '/sync') throw new Error('sync boom');
+    if (env.PATH_INFO === '/async') return Promise.reject(new Error('async boom'));
+    if (env.PATH_INFO === '/nostart') return ['no start_response'];
+    if (env.PATH_INFO === '/twice') { sr('200 OK', []); sr('200 OK', []); }
+    if (env.PATH_INFO === '/notiter') { sr('200 OK', []); return 42; }
+    if (env.PATH_INFO === '/badchunk') { sr('200 OK', []); return [{}]; }
+    sr('200 OK', []);
+    return ['fine'];
+  });
+  for (const p of ['/sync', '/async', '/nostart', '/twice', '/notiter', '/badchunk']) {
+    const r = await request(port, { path: p });
+    t.equal(r.status, 500, `${p}: 500`);
+    t.equal(r.get('connection'), 'close', `${p}: Connection: close`);
+    t.match(r.body.toString(), /Internal Server Error/, `${p}: Gunicorn's error page`);
+  }
+  const ok = await request(port, { path: '/fine' });
+  t.equal(ok.status, 200);
+  t.equal(ok.body.toString(), 'fine');
+  t.equal(n, 7);
+});
+
+t.test('start_response with exc_info replaces the status before headers are sent', async (t) => {
+  const { port } = await startServer(t, (env, sr) => {
+    sr('200 OK', [['X-A', '1']]);
+    sr('503 Service Unavailable', [['Retry-After', '1']], new Error('x'));
+    return ['try later'];
+  });
+  const r = await request(port);
+  t.equal(r.status, 503);
+  t.equal(r.get('retry-after'), '1');
+  t.equal(r.get('x-a'), undefined);
+});
+
+t.test('Content-Length from the app: extra bytes dropped, a short body closes the connection', async (t) => {
+  const { port } = await startServer(t, (env, sr) => {
+    if (env.PATH_INFO === '/long') { sr('200 OK', [['Content-Length', '3']]); return ['abcdef']; }
+    sr('200 OK', [['Content-Length', '10']]);
+    return (function* () { yield 'abc'; })();
+  });
+  const long = await exchange(port, 'GET /long HTTP/1.1\r\nHost: a\r\n\r\nGET /long HTTP/1.1\r\nHost: a\r\n\r\n', { expect: 2 });
+  t.equal(long.responses.length, 2, 'keep-alive survives truncation');
+  t.equal(long.responses[0].body.toString(), 'abc');
+  const short = await exchange(port, 'GET /short HTTP/1.1\r\nHost: a\r\n\r\n', { timeoutMs: 1500 });
+  t.ok(short.closed, 'a response shorter than its Content-Length ends with a close');
+});
+
+t.test('no body for HEAD, 204 and 304; hop-by-hop headers from the app are dropped', async (t) => {
+  const { port } = await startServer(t, (env, sr) => {
+    const st = env.PATH_INFO === '/204' ? '204 No Content' : env.PATH_INFO === '/304' ? '304 Not Modified' : '200 OK';
+    sr(st, [['Connection', 'close'], ['Transfer-Encoding', 'gzip'], ['Server', 'evil'], ['Date', 'x'], ['Keep-Alive', '1'], ['X-Kept', 'yes']]);
+    return ['body bytes'];
+  });
+  const raw = 'HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /204 HTTP/1.1\r\nHost: a\r\n\r\nGET /304 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n';
+  const r = await exchange(port, raw, { expect: 4, bodiless: [true] });
+  // HEAD's response carries the GET's Content-Length but no body
+  const text = r.buf.toString('latin1');
+  const parts = text.split('HTTP/1.1 ').slice(1);
+  t.equal(parts.length, 4, 'four responses, in order');
+  t.match(parts[0], /^200 OK\r\n[\s\S]*Content-Length: 10\r\n\r\n$/);
+  t.match(parts[1], /^204 No Content\r\n[\s\S]*\r\n\r\n$/);
+  t.notMatch(parts[1], /Content-Length/);
+  t.match(parts[2], /^304 Not Modified\r\n[\s\S]*\r\n\r\n$/);
+  t.match(parts[3], /body bytes$/);
+  for (const p of parts) {
+    t.match(p, /Server: gunicorn-ts\r\n/);
+    t.notMatch(p, /evil|Transfer-Encoding|Keep-Alive|Date: x/);
+    t.match(p, /Connection: keep-alive/);
+    t.match(p, /X-Kept: yes/);
+  }
+});
+
+t.test('PEP 3333 write() callable', async (t) => {
+  const { port } = await startServer(t, (env, sr) => { const w = sr('200 OK', []); w('one,'); w('two,'); return ['three']; });
+  const r = await request(port);
+  t.equal(r.body.toString(), 'one,two,three');
+});
+
+t.test('wsgi.input: read, read(n), readline, readlines, for await', async (t) => {
+  const { port } = await startServer(t, async (env, sr) => {
+    const inp = env['wsgi.input'];
+    let out;
+    switch (env.PATH_INFO) {
+      case '/read': out = (await inp.read()).toString(); break;
+      case '/readn': out = [(await inp.read(3)).toString(), (await inp.read(100)).toString(), (await inp.read(5)).length].join('|'); break;
+      case '/readline': out = [(await inp.readline()).toString(), (await inp.readline(2)).toString(), (await inp.readline()).toString()].join('|'); break;
+      case '/readlines': out = (await inp.readlines()).map(String).join('|'); break;
+      default: { const parts = []; for await (const c of inp) parts.push(c.toString()); out = parts.join(''); }
+    }
+    sr('200 OK', []);
+    return [out];
+  });
+  const body = 'line1\nline2\nline3';
+  t.equal((await request(port, { method: 'POST', path: '/read', body })).body.toString(), body);
+  t.equal((await request(port, { method: 'POST', path: '/readn', body })).body.toString(), 'lin|e1\nline2\nline3|0');
+  t.equal((await request(port, { method: 'POST', path: '/readline', body })).body.toString(), 'line1\n|li|ne2\n');
+  t.equal((await request(port, { method: 'POST', path: '/readlines', body })).body.toString(), 'line1\n|line2\n|line3');
+  t.equal((await request(port, { method: 'POST', path: '/iter', body })).body.toString(), body);
+  // chunked upload with trailers, delivered in small pieces
+  const chunked = await exchange(port, 'POST /read HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\n', { pieces: 4 });
+  t.equal(chunked.responses[0].body.toString(), 'hello world');
+  // a body larger than one read, streamed
+  const big = 'x'.repeat(3 * 1024 * 1024);
+  t.equal((await request(port, { method: 'POST', path: '/read', body: big, timeoutMs: 10000 })).body.length, big.length);
+});
+
+t.test('request-body backpressure: the server stops reading while the app does not', async (t) => {
+  let release;
+  const released = new Promise((r) => (release = r));
+  const { port } = await startServer(t, async (env, sr) => {
+    await released;
+    let n = 0;
+    for await (const c of env['wsgi.input']) n += c.length;
+    sr('200 OK', []);
+    return [String(n)];
+  });
+  const size = 64 * 1024 * 1024;
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise((r) => sock.on('connect', r));
+  const chunks = [];
+  sock.on('data', (d) => chunks.push(d));
+  sock.write(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${size}\r\n\r\n`);
+  sock.write(Buffer.alloc(size, 0x61));
+  await sleep(800);
+  t.ok(sock.writableLength > size / 2, `the client is still holding ${sock.writableLength} bytes: the server paused reading`);
+  release();
+  await new Promise((r) => sock.on('drain', r));
+  for (let i = 0; i < 200 && !Buffer.concat(chunks).toString().endsWith(String(size)); i++) await sleep(25);
+  t.match(Buffer.concat(chunks).toString(), new RegExp(`\\r\\n\\r\\n${size}$`), 'the whole body arrived once the app read it');
+  sock.destroy();
+});
+
+t.test('Expect: 100-continue is answered before the body is sent', async (t) => {
+  const { port } = await startServer(t, async (env, sr) => { const b = await env['wsgi.input'].read(); sr('200 OK', []); return [b]; });
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise((r) => sock.on('connect', r));
+  let buf = '';
+  sock.on('data', (d) => { buf += d.toString(); });
+  sock.write('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+  for (let i = 0; i < 100 && !buf.includes('100 Continue'); i++) await sleep(10);
+  t.equal(buf, 'HTTP/1.1 100 Continue\r\n\r\n');
+  sock.write('hello');
+  for (let i = 0; i < 100 && !buf.endsWith('hello'); i++) await sleep(10);
+  t.match(buf, /HTTP\/1\.1 200 OK[\s\S]*\r\n\r\nhello$/);
+  sock.destroy();
+});
+
+t.test('pipelining: 16 requests in one write, answered strictly in order', async (t) => {
+  const { port } = await startServer(t, async (env, sr) => {
+    await sleep(Math.random() * 10);
+    sr('200 OK', []);
+    return [env.PATH_INFO];
+  });
+  let raw = '';
+  for (let i = 0; i < 16; i++) raw += `GET /${i} HTTP/1.1\r\nHost: a\r\n\r\n`;
+  const r = await exchange(port, raw, { expect: 16, timeoutMs: 5000 });
+  t.same(r.responses.map((x) => x.body.toString()), Array.from({ length: 16 }, (_, i) => `/${i}`));
+});
+
+t.test('keep-alive rules and the idle timeout', async (t) => {
+  const { port } = await startServer(t, (env, sr) => { sr('200 OK', []); return ['x']; }, { keepalive: 1 });
+  let r = await exchange(port, 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n', { expect: 2, timeoutMs: 1500 });
+  t.equal(r.responses.length, 2, 'HTTP/1.0 keep-alive keeps the connection for exactly one more request');
+  t.equal(r.responses[0].get('connection'), 'keep-alive');
+  t.equal(r.responses[1].get('connection'), 'close');
+  r = await exchange(port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n', { timeoutMs: 1500 });
+  t.equal(r.responses.length, 1, 'Connection: close is honoured');
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise((res) => sock.on('connect', res));
+  const t0 = Date.now();
+  sock.resume();
+  sock.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+  await new Promise((res) => sock.on('close', res));
+  const idle = Date.now() - t0;
+  t.ok(idle >= 900 && idle < 3000, `idle keep-alive connection closed after ${idle} ms (keepalive=1)`);
+});
+
+t.test('keepalive=0 disables keep-alive', async (t) => {
+  const { port } = await startServer(t, (env, sr) => { sr('200 OK', []); return ['x']; }, { keepalive: 0 });
+  const r = await request(port);
+  t.equal(r.get('connection'), 'close');
+  t.ok(r.closed);
+});
+
+t.test('a client that trickles its head is cut off after header_timeout; others are served', async (t) => {
+  const { port } = await startServer(t, (env, sr) => { sr('200 OK', []); return ['x']; }, { header_timeout: 1 });
+  const slow = net.connect(port, '127.0.0.1');
+  await new Promise((res) => slow.on('connect', res));
+  slow.resume();
+  slow.write('GET / HTTP/1.1\r\n');
+  const t0 = Date.now();
+  const timer = setInterval(() => slow.write('X-Slow: 1\r\n'), 200);
+  const ok = await request(port);
+  t.equal(ok.status, 200, 'a normal client is served meanwhile');
+  await new Promise((res) => slow.on('close', res));
+  clearInterval(timer);
+  const took = Date.now() - t0;
+  t.ok(took >= 900 && took < 3000, `slow client closed after ${took} ms`);
+});
+
+t.test('limits: request line 400, header count 431, header size 431', async (t) => {
+  const { port } = await startServer(t, (env, sr) => { sr('200 OK', []); return ['x']; }, { limit_request_line: 100, limit_request_fields: 5, limit_request_field_size: 200 });
+  t.equal((await request(port, { path: `/${'a'.repeat(100)}` })).status, 400);
+  t.equal((await request(port, { path: `/${'a'.repeat(80)}` })).status, 200);
+  const many = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`X-${i}`, 'v']));
+  t.equal((await request(port, { headers: { ...many, Host: null } })).status, 431);
+  t.equal((await request(port, { headers: { 'X-Big': 'v'.repeat(200) } })).status, 431);
+  t.equal((await request(port, { headers: { 'X-Big': 'v'.repeat(150) } })).status, 200);
+});
+
+t.test('limit_request_body: 413 for a body over the limit', async (t) => {
+  const { port } = await startServer(t, async (env, sr) => { const b = await env['wsgi.input'].read(); sr('200 OK', []); return [String(b.length)]; }, { limit_request_body: 10 });
+  t.equal((await request(port, { method: 'POST', body: 'x'.repeat(10) })).status, 200);
+  t.equal((await request(port, { method: 'POST', body: 'x'.repeat(11) })).status, 413);
+  const r = await exchange(port, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n');
+  t.equal(r.responses[0].status, 413, 'chunked bodies are counted too');
+});
+
+t.test('environ carries the PEP 3333 keys with Gunicorn values', async (t) => {
+  let env;
+  const { port } = await startServer(t, (e, sr) => { env = e; sr('200 OK', []); return []; });
+  await request(port, { path: '/a%20b/c%2Fd?x=1&y=%20#frag', headers: { 'X-Forwarded-Proto': 'https', 'X-Dup': 'a', 'x-dup': 'b', 'Content-Type': 'text/plain' }, method: 'PUT', body: 'q' });
+  t.equal(env.REQUEST_METHOD, 'PUT');
+  t.equal(env.SCRIPT_NAME, '');
+  t.equal(env.PATH_INFO, '/a b/c/d', 'percent-decoded');
+  t.equal(env.QUERY_STRING, 'x=1&y=%20', 'not decoded');
+  t.equal(env.RAW_URI, '/a%20b/c%2Fd?x=1&y=%20#frag');
+  t.equal(env.SERVER_NAME, '127.0.0.1');
+  t.equal(env.SERVER_PORT, String(port));
+  t.equal(env.SERVER_PROTOCOL, 'HTTP/1.1');
+  t.equal(env.REMOTE_ADDR, '127.0.0.1');
+  t.match(env.REMOTE_PORT, /^\d+$/);
+  t.equal(env.CONTENT_TYPE, 'text/plain');
+  t.equal(env.CONTENT_LENGTH, '1');
+  t.equal(env.HTTP_CONTENT_TYPE, undefined);
+  t.equal(env.HTTP_X_DUP, 'a,b');
+  t.equal(env.HTTP_HOST, 'localhost');
+  t.same(env['wsgi.version'], [1, 0]);
+  t.equal(env['wsgi.url_scheme'], 'https', 'X-Forwarded-Proto from a trusted peer (127.0.0.1)');
+  t.equal(env['wsgi.multithread'], false);
+  t.equal(env['wsgi.multiprocess'], false);
+  t.equal(env['wsgi.run_once'], false);
+  t.equal(env['wsgi.input_terminated'], true);
+  t.equal(typeof env['wsgi.errors'].write, 'function');
+  t.match(env.SERVER_SOFTWARE, /^gunicorn-ts\/\d+\.\d+\.\d+/);
+  // an untrusted peer cannot set the scheme
+  const { port: p2 } = await startServer(t, (e, sr) => { env = e; sr('200 OK', []); return []; }, { forwarded_allow_ips: '10.0.0.1' });
+  await request(p2, { headers: { 'X-Forwarded-Proto': 'https' } });
+  t.equal(env['wsgi.url_scheme'], 'http');
+  // contradictory scheme headers from a trusted peer are a 400
+  const bad = await request(port, { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Ssl': 'off' } });
+  t.equal(bad.status, 400);
+});
