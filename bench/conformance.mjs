@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Runs ../shared/tools/conformance/run.mjs (the independent judge) against
+// serve() with its echo app, once per settings group of the corpus.
+import { execFileSync, spawn } from 'node:child_process';
+import path from 'node:path';
+
+const root = path.join(import.meta.dirname, '..');
+const tools = path.join(root, '..', 'shared', 'tools', 'conformance');
+const corpus = path.join(root, '..', 'shared', 'http-corpus');
+const runner = path.join(tools, 'run.mjs');
+const groups = execFileSync(process.execPath, [runner, '--corpus', corpus, '--list-settings'], { encoding: 'utf8' })
+  .trim().split('\n').map((l) => JSON.parse(l).settings);
+
+let failed = 0;
+for (const settings of groups) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `
+    import { serve } from ${JSON.stringify(path.join(root, 'dist', 'index.js'))};
+    import { application } from ${JSON.stringify(path.join(tools, 'echo-app.mjs'))};
+    const srv = await serve(application, { bind: '127.0.0.1:0', errorlog: '/dev/null', ...${JSON.stringify(settings)} });
+    console.log('port', srv.addresses[0].port);
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; const m = /port (\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+    child.on('exit', (c) => reject(new Error(`server exited ${c}`)));
+  });
+  for (const chunk of [0, 1]) {
+    const a = [runner, '--port', String(port), '--corpus', corpus, '--settings', JSON.stringify(settings), '--quiet'];
+    if (chunk) a.push('--write-chunk', String(chunk));
+    try {
+      const out = execFileSync(process.execPath, a, { encoding: 'utf8' });
+      process.stdout.write(`${JSON.stringify(settings)}${chunk ? ' (1-byte writes)' : ''}: ${out.trim().split('\n').pop()}\n`);
+    } catch (e) {
+      failed++;
+      process.stdout.write(`${JSON.stringify(settings)}: FAILED\n${e.stdout}\n`);
+    }
+  }
+  child.kill();
+}
+process.exit(failed ? 1 : 0);

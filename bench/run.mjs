@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+// Benchmark runner: gunicorn-ts vs node:http on the same application logic.
+//
+//   node bench/run.mjs                 full run, writes bench/RESULTS.md + bench/results.json
+//   node bench/run.mjs --ci            short run (CI): fails if a server errors or if
+//                                      gunicorn-ts costs more CPU per request than node:http on hello
+//   options: --rounds N --duration S --workloads hello,... --servers a,b --out DIR
+//
+// Method: each single-process server is pinned to CPU 1 (taskset -c 1), wrk to CPU 0; runs of
+// different servers are interleaved round by round; each run starts a fresh server, checks one
+// response, warms up, then measures. Reported: req/s, p50/p99 latency, and requests per server
+// CPU-second (server utime+stime from /proc during the measured run), which does not depend on
+// wrk keeping up. Medians over rounds with min-max. Loopback only; every run is bounded in time.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+
+const here = import.meta.dirname;
+const root = path.join(here, '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const CI = args.includes('--ci');
+const ROUNDS = Number(opt('rounds', CI ? 3 : 5));
+const DURATION = Number(opt('duration', CI ? 2 : 5));
+const WARMUP = 1; // wrk takes whole seconds
+const CONNECTIONS = 64;
+const OUT = opt('out', CI ? path.join(here, 'out') : here);
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+const PORT = 18300 + (process.pid % 1000);
+
+export const SERVERS = {
+  'node:http': { script: 'servers/node-http.mjs', baseline: true },
+  'gunicorn-ts serve()': { script: 'servers/gunicorn-ts-serve.mjs' },
+};
+
+export const WORKLOADS = {
+  hello: { desc: 'GET /, 12-byte body', path: '/', check: (r) => r.status === 200 && r.body === 'Hello, World' },
+};
+
+const wanted = (list, all) => (list ? list.split(',').filter((x) => x in all) : Object.keys(all));
+const serverNames = wanted(opt('servers'), SERVERS);
+const workloadNames = wanted(opt('workloads'), WORKLOADS);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function cpuTicks(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15)
+}
+
+function get(port, p) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.setTimeout(2000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+async function startServer(name, workload) {
+  const s = SERVERS[name];
+  const child = spawn('taskset', ['-c', '1', process.execPath, path.join(here, s.script), String(PORT), workload], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  for (let i = 0; i < 100 && !/listening/.test(out); i++) {
+    if (child.exitCode !== null) break;
+    await sleep(50);
+  }
+  if (!/listening/.test(out)) {
+    child.kill('SIGKILL');
+    throw new Error(`${name} did not start: ${out.trim()}`);
+  }
+  // taskset execs node, so the child pid is the server's pid
+  return { child, pid: child.pid, log: () => out };
+}
+
+async function stopServer(srv) {
+  if (srv.child.exitCode !== null) return;
+  srv.child.kill('SIGTERM');
+  for (let i = 0; i < 40 && srv.child.exitCode === null; i++) await sleep(50);
+  if (srv.child.exitCode === null) srv.child.kill('SIGKILL');
+}
+
+function wrk(url, seconds, script) {
+  const a = ['-c', '0', 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '--timeout', '2s'];
+  if (script) a.push('-s', path.join(here, script));
+  a.push(url);
+  const outText = execFileSync('taskset', a, { encoding: 'utf8', timeout: (seconds + 15) * 1000 });
+  const num = (re) => {
+    const m = re.exec(outText);
+    return m ? Number(m[1]) : NaN;
+  };
+  const lat = (p) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(outText);
+    if (!m) return NaN;
+    return Number(m[1]) * (m[2] === 'us' ? 1e-3 : m[2] === 's' ? 1e3 : 1);
+  };
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(outText);
+  return {
+    requests: num(/(\d+) requests in/),
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    p50: lat(50),
+    p99: lat(99),
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
+    socketErrors: errs ? errs.slice(1).reduce((s, x) => s + Number(x), 0) : 0,
+    text: outText,
+  };
+}
+
+async function runOne(name, workload) {
+  const w = WORKLOADS[workload];
+  const srv = await startServer(name, workload);
+  try {
+    const url = `http://127.0.0.1:${PORT}${w.path}`;
+    const r = await get(PORT, w.path);
+    if (!w.check(r)) throw new Error(`${name} ${workload}: unexpected response ${r.status} ${JSON.stringify(r.body.slice(0, 80))}`);
+    wrk(url, WARMUP, w.script);
+    const t0 = cpuTicks(srv.pid);
+    const res = wrk(url, DURATION, w.script);
+    const cpu = (cpuTicks(srv.pid) - t0) / CLK_TCK;
+    return { ...res, cpu, perCpuSec: res.requests / cpu };
+  } finally {
+    await stopServer(srv);
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+
+async function main() {
+  const results = {};
+  for (const wl of workloadNames) for (const s of serverNames) results[`${wl}|${s}`] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const wl of workloadNames) {
+      // interleave: rotate the server order each round
+      const order = serverNames.map((_, i) => serverNames[(i + round) % serverNames.length]);
+      for (const s of order) {
+        const r = await runOne(s, wl);
+        results[`${wl}|${s}`].push(r);
+        process.stdout.write(`round ${round} ${wl.padEnd(10)} ${s.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  ${r.perCpuSec.toFixed(0).padStart(7)} req/CPU-s  p99 ${r.p99.toFixed(2)} ms${r.non2xx || r.socketErrors ? `  ERRORS non2xx=${r.non2xx} socket=${r.socketErrors}` : ''}\n`);
+      }
+    }
+  }
+  const summary = [];
+  let failed = false;
+  for (const wl of workloadNames) {
+    const base = serverNames.find((s) => SERVERS[s].baseline);
+    const baseRuns = base ? results[`${wl}|${base}`] : null;
+    for (const s of serverNames) {
+      const runs = results[`${wl}|${s}`];
+      const m = (k) => median(runs.map((r) => r[k]));
+      const row = {
+        workload: wl, server: s,
+        rps: m('rps'), rpsMin: Math.min(...runs.map((r) => r.rps)), rpsMax: Math.max(...runs.map((r) => r.rps)),
+        perCpuSec: m('perCpuSec'), perCpuSecMin: Math.min(...runs.map((r) => r.perCpuSec)), perCpuSecMax: Math.max(...runs.map((r) => r.perCpuSec)),
+        p50: m('p50'), p99: m('p99'),
+        errors: runs.reduce((a, r) => a + r.non2xx + r.socketErrors, 0),
+      };
+      if (baseRuns) {
+        row.cpuRatio = row.perCpuSec / median(baseRuns.map((r) => r.perCpuSec));
+        row.rpsRatio = row.rps / median(baseRuns.map((r) => r.rps));
+      }
+      if (row.errors > 0) failed = true;
+      summary.push(row);
+    }
+  }
+  const table = [
+    '| workload | server | req/s median (min–max) | req per server CPU-s median (min–max) | p50 ms | p99 ms | CPU ratio vs node:http | req/s ratio | errors |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...summary.map((r) => `| ${r.workload} | ${r.server} | ${r.rps.toFixed(0)} (${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)}) | ${r.perCpuSec.toFixed(0)} (${r.perCpuSecMin.toFixed(0)}–${r.perCpuSecMax.toFixed(0)}) | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${r.rpsRatio?.toFixed(2) ?? '–'} | ${r.errors} |`),
+  ].join('\n');
+  process.stdout.write(`\n${table}\n`);
+  fs.mkdirSync(OUT, { recursive: true });
+  const meta = {
+    date: new Date().toISOString(),
+    machine: `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
+    node: process.version,
+    command: `node bench/run.mjs ${args.join(' ')}`.trim(),
+    rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS,
+  };
+  fs.writeFileSync(path.join(OUT, 'results.json'), `${JSON.stringify({ meta, summary, runs: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map(({ text, ...r }) => r)])) }, null, 2)}\n`);
+  fs.writeFileSync(path.join(OUT, 'RESULTS.md'), `# Benchmark results\n\n- date: ${meta.date}\n- machine: ${meta.machine}\n- node: ${meta.node}\n- command: \`${meta.command}\`\n- method: server pinned to CPU 1, wrk (1 thread, ${CONNECTIONS} connections) pinned to CPU 0, ${ROUNDS} interleaved rounds of ${DURATION} s after a ${WARMUP} s warm-up; medians with min–max. "req per server CPU-s" = requests completed / server user+system CPU seconds during the measured run.\n\n${table}\n`);
+  if (CI) {
+    const hello = summary.find((r) => r.workload === 'hello' && !SERVERS[r.server].baseline);
+    if (hello && hello.cpuRatio < 1.0) {
+      process.stdout.write(`bench: FAIL: gunicorn-ts costs more CPU per request than node:http on hello (ratio ${hello.cpuRatio.toFixed(2)})\n`);
+      failed = true;
+    }
+  }
+  if (failed) {
+    process.stdout.write('bench: FAIL\n');
+    process.exit(1);
+  }
+  process.stdout.write('bench: ok\n');
+}
+
+await main();
