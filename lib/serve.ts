@@ -6,6 +6,7 @@ import { native, type NativeServer } from './native.js';
 import { openListeners, unlinkListener, type OpenListener } from './listeners.js';
 import { resolveSettings, type Settings } from './config/settings.js';
 import { SERVER_SOFTWARE } from './version.js';
+import { FileWrapper } from './http/file-wrapper.js';
 import type { Application } from './types.js';
 
 export interface ServerHandle {
@@ -56,7 +57,7 @@ export function environContext(cfg: Settings, listeners: ListenerInfo[], log: Lo
     scriptName: process.env.SCRIPT_NAME ?? '',
     secureHeaders: secure.size > 0 ? secure : null,
     errors: log.errors,
-    fileWrapper: undefined,
+    fileWrapper: FileWrapper,
   };
 }
 

@@ -354,3 +354,25 @@ t.test('environ carries the PEP 3333 keys with Gunicorn values', async (t) => {
   const bad = await request(port, { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Ssl': 'off' } });
   t.equal(bad.status, 400);
 });
+
+t.test('wsgi.file_wrapper streams a file in blocks and closes it', async (t) => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const p = `${os.tmpdir()}/gts-fw-${process.pid}.bin`;
+  const data = Buffer.alloc(100_000, 'z');
+  fs.writeFileSync(p, data);
+  t.teardown(() => fs.rmSync(p, { force: true }));
+  let wrapper;
+  const { port } = await startServer(t, async (env, sr) => {
+    sr('200 OK', [['Content-Type', 'application/octet-stream']]);
+    const fh = await fs.promises.open(p);
+    wrapper = new env['wsgi.file_wrapper'](fh, 4096);
+    return wrapper;
+  });
+  const r = await request(port, { timeoutMs: 5000 });
+  t.equal(r.status, 200);
+  t.equal(r.get('transfer-encoding'), 'chunked');
+  t.ok(r.body.equals(data), 'the whole file');
+  await sleep(20);
+  t.equal(wrapper.closed, true, 'close() closed the file');
+});
