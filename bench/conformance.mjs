@@ -24,12 +24,13 @@ for (const settings of groups) {
     child.stdout.on('data', (d) => { out += d; const m = /port (\d+)/.exec(out); if (m) resolve(Number(m[1])); });
     child.on('exit', (c) => reject(new Error(`server exited ${c}`)));
   });
-  for (const chunk of [0, 1]) {
+  // whole, then in 5-byte pieces (test/corpus.test.mjs also replays 1-byte and random splits)
+  for (const chunk of [0, 5]) {
     const a = [runner, '--port', String(port), '--corpus', corpus, '--settings', JSON.stringify(settings), '--quiet'];
-    if (chunk) a.push('--write-chunk', String(chunk));
+    if (chunk) a.push('--write-chunk', String(chunk), '--write-delay-ms', '0');
     try {
       const out = execFileSync(process.execPath, a, { encoding: 'utf8' });
-      process.stdout.write(`${JSON.stringify(settings)}${chunk ? ' (1-byte writes)' : ''}: ${out.trim().split('\n').pop()}\n`);
+      process.stdout.write(`${JSON.stringify(settings)}${chunk ? ` (${chunk}-byte writes)` : ''}: ${out.trim().split('\n').pop()}\n`);
     } catch (e) {
       failed++;
       process.stdout.write(`${JSON.stringify(settings)}: FAILED\n${e.stdout}\n`);

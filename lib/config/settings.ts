@@ -1,10 +1,18 @@
 // THE settings registry: one declaration per setting. Validation of options
-// passed to serve(), config files and (later) the command line all derive
-// from this list. Names, defaults and meanings are Gunicorn's; settings that
-// gunicorn-ts adds are marked `extension: true`.
+// passed to serve(), config files, the command line (lib/config/argv.ts),
+// GUNICORN_CMD_ARGS, --print-config and docs/settings.md all derive from this
+// list. Names, flags, defaults and meanings are Gunicorn's; settings that
+// gunicorn-ts adds are marked `extension: true`. Gunicorn settings that do not
+// apply to this server are listed in NOT_APPLICABLE with the reason.
 import {
   validateAddrList,
   validateBool,
+  validateCallable,
+  validateChdir,
+  validateEnvList,
+  validateGroup,
+  validateNullableString,
+  validateUser,
   validateChoice,
   validateDict,
   validateList,
@@ -17,11 +25,20 @@ import {
   type Validator,
 } from './validators.js';
 
+/**
+ * How a command-line flag takes its value: `store` (one value, the last wins),
+ * `append` (repeatable), `flag` (no value: true), `optional` (value optional:
+ * `const` when absent).
+ */
+export type CliAction = 'store' | 'append' | 'flag' | 'optional';
+
 export interface SettingDef<T = unknown> {
   name: string;
   section: string;
   cli?: string[];
   meta?: string;
+  action?: CliAction;
+  const?: string;
   validator: Validator<T>;
   default: () => T;
   defaultDoc?: string;
@@ -38,9 +55,67 @@ const env = (k: string): string | undefined => {
   return v === undefined || v === '' ? undefined : v;
 };
 
+// Server hooks: Gunicorn's names, arguments and processes (see lib/arbiter/types.ts for the objects).
+type Hook = (...args: any[]) => unknown;
+const noop: Hook = () => {};
+const hook = <const N extends string>(name: N, args: string, where: string, desc: string, dflt: Hook = noop) =>
+  def({ name, section: 'Server Hooks', validator: validateCallable(), default: () => dflt, defaultDoc: `${name}(${args}): no-op`, desc: `${desc} Runs in the ${where}.` });
+
+export const HOOK_SETTINGS = [
+  hook('on_starting', 'server', 'master', 'Called just before the master process is initialized.'),
+  hook('on_reload', 'server', 'master', 'Called to recycle workers during a reload via SIGHUP.'),
+  hook('when_ready', 'server', 'master', 'Called just after the server is started (listening, before the first workers).'),
+  hook('pre_fork', 'server, worker', 'master', 'Called just before a worker is spawned.'),
+  hook('post_fork', 'server, worker', 'worker', 'Called just after a worker has been spawned, before it loads the application.'),
+  hook('post_worker_init', 'worker', 'worker', 'Called just after a worker has initialized the application.'),
+  hook('worker_int', 'worker', 'worker', 'Called just after a worker exited on SIGINT or SIGQUIT.'),
+  hook('worker_abort', 'worker', 'worker', 'Called when a worker received the SIGABRT signal (normally on timeout).'),
+  hook('pre_exec', 'server', 'master', 'Called just before a new master process is started (USR2).'),
+  hook('pre_request', 'worker, req', 'worker', 'Called just before a worker processes the request.',
+    (worker: { log: { debug(m: string): void } }, req: { method: string; path: string }) => worker.log.debug(`${req.method} ${req.path}`)),
+  hook('post_request', 'worker, req, environ, resp', 'worker', 'Called after a worker processes the request (2, 3 or 4 parameters).'),
+  hook('child_exit', 'server, worker', 'master', 'Called just after a worker has been exited.'),
+  hook('worker_exit', 'server, worker', 'worker', 'Called just after a worker has been exited, in the worker process.'),
+  hook('nworkers_changed', 'server, new_value, old_value', 'master', 'Called just after num_workers has been changed.'),
+  hook('on_exit', 'server', 'master', 'Called just before exiting gunicorn-ts.'),
+] as const;
+
+export const HOOK_NAMES: readonly string[] = HOOK_SETTINGS.map((h) => h.name);
+
+/** Gunicorn settings that gunicorn-ts does not have, and why (docs/settings.md lists them). */
+export const NOT_APPLICABLE: ReadonlyArray<[string, string]> = [
+  ['threads', 'A worker is one Node.js event loop; it serves many connections at once without threads (like gthread for I/O, like sync for CPU).'],
+  ['spew', 'Python line tracing; use `node --inspect` or `--cpu-prof`.'],
+  ['sendfile', 'The native core has no sendfile path yet; wsgi.file_wrapper is not provided.'],
+  ['worker_tmp_dir', 'The heartbeat goes over the IPC channel, not through a temporary file.'],
+  ['tmp_upload_dir', 'Request bodies are streamed to the application, never spooled to disk.'],
+  ['logger_class, logconfig, logconfig_dict, logconfig_json', "Python logging configuration; gunicorn-ts's logger is fixed (Gunicorn's formats)."],
+  ['syslog, syslog_addr, syslog_prefix, syslog_facility, disable_redirect_access_to_syslog', 'Not implemented: Node has no datagram unix sockets; log to stderr/stdout and let journald or a collector ship them.'],
+  ['statsd_host, statsd_prefix, dogstatsd_tags, enable_backlog_metric', 'Not implemented yet.'],
+  ['pythonpath', 'Python import path; Node resolves modules from --chdir (use NODE_PATH for more).'],
+  ['paste, raw_paste_global_conf', 'PasteDeploy is Python-only.'],
+  ['keyfile, certfile, ssl_version, cert_reqs, ca_certs, suppress_ragged_eofs, do_handshake_on_connect, ciphers, ssl_context', 'The native core speaks plain HTTP/1.1; terminate TLS in a proxy in front.'],
+  ['http_protocols, http2_*', 'HTTP/2 is not implemented by the native core.'],
+  ['asgi_loop, asgi_lifespan, asgi_disconnect_grace_period, root_path', 'ASGI is Python-only; the handler contract is WSGI-style.'],
+  ['http_parser', 'There is one parser: the native core (llhttp plus strict checks).'],
+  ['dirty_apps, dirty_workers, dirty_timeout, dirty_threads, dirty_graceful_timeout, on_dirty_starting, dirty_post_fork, dirty_worker_init, dirty_worker_exit', 'Gunicorn 25+ dirty arbiters are not ported.'],
+  ['control_socket, control_socket_mode, control_socket_disable', 'Gunicorn 25.1+ control socket is not ported; use signals.'],
+];
+
 export const SETTINGS = [
+  // ---- Config File
   def({
-    name: 'bind', section: 'Server Socket', cli: ['-b', '--bind'], meta: 'ADDRESS', validator: validateList,
+    name: 'config', section: 'Config File', cli: ['-c', '--config'], meta: 'CONFIG', validator: validateNullableString,
+    default: () => null, defaultDoc: "'./gunicorn.conf.js' (also .mjs, .cjs)",
+    desc: 'The gunicorn-ts config file: a JS module exporting settings and server hooks.',
+  }),
+  def({
+    name: 'wsgi_app', section: 'Config File', validator: validateNullableString, default: () => null,
+    desc: 'A WSGI-style application path in the pattern MODULE:VARIABLE (config file only; the command line argument wins).',
+  }),
+  // ---- Server Socket
+  def({
+    name: 'bind', section: 'Server Socket', cli: ['-b', '--bind'], meta: 'ADDRESS', action: 'append', validator: validateList,
     default: () => ['127.0.0.1:8000'],
     desc: 'The socket(s) to bind: HOST, HOST:PORT, [IPv6]:PORT, unix:PATH or fd://FD. Repeatable.',
   }),
@@ -48,10 +123,16 @@ export const SETTINGS = [
     name: 'backlog', section: 'Server Socket', cli: ['--backlog'], meta: 'INT', validator: validatePosInt,
     default: () => 2048, desc: 'The maximum number of pending connections.',
   }),
+  // ---- Worker Processes
   def({
     name: 'workers', section: 'Worker Processes', cli: ['-w', '--workers'], meta: 'INT', validator: validatePosInt,
     default: () => Number(env('WEB_CONCURRENCY') ?? 1), defaultDoc: '$WEB_CONCURRENCY or 1',
     desc: 'The number of worker processes for handling requests.',
+  }),
+  def({
+    name: 'worker_class', section: 'Worker Processes', cli: ['-k', '--worker-class'], meta: 'STRING',
+    validator: validateChoice(['sync'] as const), default: () => 'sync' as const,
+    desc: "The type of workers to use. gunicorn-ts has one: 'sync', an event-loop worker on the native core.",
   }),
   def({
     name: 'worker_connections', section: 'Worker Processes', cli: ['--worker-connections'], meta: 'INT',
@@ -59,9 +140,23 @@ export const SETTINGS = [
     desc: 'The maximum number of simultaneous client connections per worker; more wait in the backlog.',
   }),
   def({
+    name: 'max_requests', section: 'Worker Processes', cli: ['--max-requests'], meta: 'INT', validator: validatePosInt,
+    default: () => 0, desc: 'The maximum number of requests a worker will process before restarting (0 = never).',
+  }),
+  def({
+    name: 'max_requests_jitter', section: 'Worker Processes', cli: ['--max-requests-jitter'], meta: 'INT',
+    validator: validatePosInt, default: () => 0,
+    desc: 'The maximum jitter to add to max_requests, so that workers do not all restart at once.',
+  }),
+  def({
+    name: 'timeout', section: 'Worker Processes', cli: ['-t', '--timeout'], meta: 'INT', validator: validateNumber,
+    default: () => 30,
+    desc: 'Workers silent (event loop blocked) for more than this many seconds are killed and restarted (0 = off).',
+  }),
+  def({
     name: 'graceful_timeout', section: 'Worker Processes', cli: ['--graceful-timeout'], meta: 'INT',
     validator: validateNumber, default: () => 30,
-    desc: 'Seconds in-flight requests get to finish after a graceful stop before connections are closed.',
+    desc: 'Timeout for graceful workers restart: seconds in-flight requests get before the worker is killed.',
   }),
   def({
     name: 'keepalive', section: 'Worker Processes', cli: ['--keep-alive'], meta: 'INT', validator: validateNumber,
@@ -69,9 +164,10 @@ export const SETTINGS = [
   }),
   def({
     name: 'header_timeout', section: 'Worker Processes', cli: ['--header-timeout'], meta: 'INT',
-    validator: validateNumber, default: () => 30, extension: true,
-    desc: 'Seconds a client has to send a complete request head; slower clients are disconnected.',
+    validator: validateNumber, default: () => 60, extension: true,
+    desc: 'Seconds a client has to send a complete request head; slower clients are disconnected (as Node\'s headersTimeout).',
   }),
+  // ---- Security
   def({
     name: 'limit_request_line', section: 'Security', cli: ['--limit-request-line'], meta: 'INT',
     validator: validatePosInt, default: () => 4094,
@@ -92,18 +188,77 @@ export const SETTINGS = [
     validator: validatePosInt, default: () => 0, extension: true,
     desc: 'The maximum size of a request body in bytes; larger bodies get 413 (0 = unlimited).',
   }),
+  // ---- Debugging
   def({
-    name: 'reuse_port', section: 'Server Mechanics', cli: ['--reuse-port'], validator: validateBool,
+    name: 'reload', section: 'Debugging', cli: ['--reload'], action: 'flag', validator: validateBool, default: () => false,
+    desc: 'Restart workers when code changes (development only; incompatible with preload_app).',
+  }),
+  def({
+    name: 'reload_engine', section: 'Debugging', cli: ['--reload-engine'], meta: 'STRING',
+    validator: validateChoice(['auto', 'poll', 'inotify'] as const), default: () => 'auto' as const,
+    desc: "The implementation that should be used to power reload: 'auto', 'poll' (stat every second) or 'inotify' (fs.watch).",
+  }),
+  def({
+    name: 'reload_extra_files', section: 'Debugging', cli: ['--reload-extra-file'], meta: 'FILES', action: 'append',
+    validator: validateList, default: () => [],
+    desc: 'Extends reload option to also watch and reload on additional files (globs with * are expanded each check).',
+  }),
+  def({
+    name: 'check_config', section: 'Debugging', cli: ['--check-config'], action: 'flag', validator: validateBool,
+    default: () => false, desc: 'Check the configuration and the application, then exit (0 if fine, 1 if not).',
+  }),
+  def({
+    name: 'print_config', section: 'Debugging', cli: ['--print-config'], action: 'flag', validator: validateBool,
+    default: () => false, desc: 'Print the configuration settings as fully resolved. Implies check-config.',
+  }),
+  // ---- Server Mechanics
+  def({
+    name: 'preload_app', section: 'Server Mechanics', cli: ['--preload'], action: 'flag', validator: validateBool,
+    default: () => false,
+    desc: 'Load application code in the master before the workers start, so a broken application fails fast.',
+  }),
+  def({
+    name: 'reuse_port', section: 'Server Mechanics', cli: ['--reuse-port'], action: 'flag', validator: validateBool,
     default: () => false, desc: 'Set the SO_REUSEPORT flag on the listening socket.',
+  }),
+  def({
+    name: 'chdir', section: 'Server Mechanics', cli: ['--chdir'], meta: 'CHDIR', validator: validateChdir,
+    default: () => process.cwd(), defaultDoc: "'.'", desc: 'Change directory to the specified directory before loading apps.',
+  }),
+  def({
+    name: 'daemon', section: 'Server Mechanics', cli: ['-D', '--daemon'], action: 'flag', validator: validateBool,
+    default: () => false, desc: 'Daemonize the gunicorn-ts process (detach from the terminal and run in the background).',
+  }),
+  def({
+    name: 'raw_env', section: 'Server Mechanics', cli: ['-e', '--env'], meta: 'ENV', action: 'append',
+    validator: validateEnvList, default: () => [], desc: 'Set environment variables in the execution environment (KEY=VALUE; repeatable).',
+  }),
+  def({
+    name: 'pidfile', section: 'Server Mechanics', cli: ['-p', '--pid'], meta: 'FILE', validator: validateNullableString,
+    default: () => null, desc: 'A filename to use for the PID file (none if not set).',
+  }),
+  def({
+    name: 'user', section: 'Server Mechanics', cli: ['-u', '--user'], meta: 'USER', validator: validateUser,
+    default: () => process.geteuid?.() ?? 0, defaultDoc: 'the current user',
+    desc: 'Switch worker processes to run as this user (a name or a uid).',
+  }),
+  def({
+    name: 'group', section: 'Server Mechanics', cli: ['-g', '--group'], meta: 'GROUP', validator: validateGroup,
+    default: () => process.getegid?.() ?? 0, defaultDoc: 'the current group',
+    desc: 'Switch worker process to run as this group (a name or a gid).',
   }),
   def({
     name: 'umask', section: 'Server Mechanics', cli: ['-m', '--umask'], meta: 'INT', validator: validateUmask,
     default: () => 0, desc: 'A bit mask for the file mode on files written by gunicorn-ts (unix sockets).',
   }),
   def({
+    name: 'initgroups', section: 'Server Mechanics', cli: ['--initgroups'], action: 'flag', validator: validateBool,
+    default: () => false, desc: "If true, set the worker process's group access list with all of the groups of which the specified username is a member.",
+  }),
+  def({
     name: 'secure_scheme_headers', section: 'Server Mechanics', validator: validateDict,
     default: () => ({ 'X-FORWARDED-PROTOCOL': 'ssl', 'X-FORWARDED-PROTO': 'https', 'X-FORWARDED-SSL': 'on' }),
-    desc: 'A dictionary of header/value pairs that mark a request from a trusted proxy as HTTPS.',
+    desc: 'A dictionary of header/value pairs that mark a request from a trusted proxy as HTTPS (config file only).',
   }),
   def({
     name: 'forwarded_allow_ips', section: 'Server Mechanics', cli: ['--forwarded-allow-ips'], meta: 'STRING',
@@ -111,15 +266,49 @@ export const SETTINGS = [
     defaultDoc: "$FORWARDED_ALLOW_IPS or '127.0.0.1,::1'",
     desc: "Front-end IPs or networks (comma-separated, '*' for all) trusted to set secure headers.",
   }),
+  // ---- Logging
   def({
-    name: 'forwarder_headers', section: 'Server Mechanics', cli: ['--forwarder-headers'], meta: 'STRING',
-    validator: validateStringList, default: () => ['SCRIPT_NAME', 'PATH_INFO'],
-    desc: 'Header names containing "_" that a trusted proxy may set.',
+    name: 'accesslog', section: 'Logging', cli: ['--access-logfile'], meta: 'FILE', validator: validateNullableString,
+    default: () => null, desc: "The Access log file to write to ('-' for stdout; none if not set).",
   }),
   def({
-    name: 'proxy_protocol', section: 'Server Mechanics', cli: ['--proxy-protocol'], meta: 'MODE',
+    name: 'access_log_format', section: 'Logging', cli: ['--access-logformat'], meta: 'STRING', validator: validateString,
+    default: () => '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+    desc: 'The access log format, with Gunicorn\'s %(atom)s atoms.',
+  }),
+  def({
+    name: 'errorlog', section: 'Logging', cli: ['--error-logfile', '--log-file'], meta: 'FILE',
+    validator: validateString, default: () => '-', desc: "The Error log file to write to ('-' for stderr).",
+  }),
+  def({
+    name: 'loglevel', section: 'Logging', cli: ['--log-level'], meta: 'LEVEL',
+    validator: validateChoice(['debug', 'info', 'warning', 'error', 'critical'] as const), default: () => 'info' as const,
+    desc: 'The granularity of Error log outputs.',
+  }),
+  def({
+    name: 'capture_output', section: 'Logging', cli: ['--capture-output'], action: 'flag', validator: validateBool,
+    default: () => false, desc: 'Redirect stdout/stderr to the file given in errorlog.',
+  }),
+  def({
+    name: 'enable_stdio_inheritance', section: 'Logging', cli: ['-R', '--enable-stdio-inheritance'], action: 'flag',
+    validator: validateBool, default: () => false, desc: 'Keep stdio open in daemon mode (otherwise it goes to /dev/null).',
+  }),
+  // ---- Process Naming
+  def({
+    name: 'proc_name', section: 'Process Naming', cli: ['-n', '--name'], meta: 'STRING', validator: validateNullableString,
+    default: () => null, desc: 'A base to use with the process title (ps, top); default_proc_name when not set.',
+  }),
+  def({
+    name: 'default_proc_name', section: 'Process Naming', validator: validateString, default: () => 'gunicorn-ts',
+    desc: 'Internal setting that is adjusted for each type of application (the application path).',
+  }),
+  // ---- Server Hooks
+  ...HOOK_SETTINGS,
+  // ---- HTTP parsing (Server Mechanics in Gunicorn)
+  def({
+    name: 'proxy_protocol', section: 'Server Mechanics', cli: ['--proxy-protocol'], meta: 'MODE', action: 'optional', const: 'auto',
     validator: validateChoice(['off', 'v1', 'v2', 'auto'] as const), default: () => 'off' as const,
-    desc: 'Accept the PROXY protocol preamble (off, v1, v2, auto).',
+    desc: "Accept the PROXY protocol preamble (off, v1, v2, auto; the flag alone means 'auto').",
   }),
   def({
     name: 'proxy_allow_ips', section: 'Server Mechanics', cli: ['--proxy-allow-from'], meta: 'STRING',
@@ -127,40 +316,36 @@ export const SETTINGS = [
     desc: "Front-end IPs or networks allowed to send PROXY protocol headers ('*' for all).",
   }),
   def({
-    name: 'permit_obsolete_folding', section: 'Server Mechanics', cli: ['--permit-obsolete-folding'],
+    name: 'permit_obsolete_folding', section: 'Server Mechanics', cli: ['--permit-obsolete-folding'], action: 'flag',
     validator: validateBool, default: () => false, desc: 'Accept obsolete folding of header lines (joined with one space).',
   }),
   def({
-    name: 'strip_header_spaces', section: 'Server Mechanics', cli: ['--strip-header-spaces'],
+    name: 'strip_header_spaces', section: 'Server Mechanics', cli: ['--strip-header-spaces'], action: 'flag',
     validator: validateBool, default: () => false, desc: 'Strip spaces between a header name and its colon (unsafe).',
   }),
   def({
-    name: 'permit_unconventional_http_method', section: 'Server Mechanics',
+    name: 'permit_unconventional_http_method', section: 'Server Mechanics', action: 'flag',
     cli: ['--permit-unconventional-http-method'], validator: validateBool, default: () => false,
     desc: 'Allow methods with lower-case letters or "#", or outside 3 to 20 characters.',
   }),
   def({
-    name: 'permit_unconventional_http_version', section: 'Server Mechanics',
+    name: 'permit_unconventional_http_version', section: 'Server Mechanics', action: 'flag',
     cli: ['--permit-unconventional-http-version'], validator: validateBool, default: () => false,
     desc: 'Allow HTTP versions other than 1.x.',
   }),
   def({
-    name: 'casefold_http_method', section: 'Server Mechanics', cli: ['--casefold-http-method'],
+    name: 'casefold_http_method', section: 'Server Mechanics', cli: ['--casefold-http-method'], action: 'flag',
     validator: validateBool, default: () => false, desc: 'Upper-case the request method (deprecated Gunicorn behaviour).',
+  }),
+  def({
+    name: 'forwarder_headers', section: 'Server Mechanics', cli: ['--forwarder-headers'], meta: 'STRING',
+    validator: validateStringList, default: () => ['SCRIPT_NAME', 'PATH_INFO'],
+    desc: 'Header names containing "_" that a trusted proxy may set.',
   }),
   def({
     name: 'header_map', section: 'Server Mechanics', cli: ['--header-map'], meta: 'MODE',
     validator: validateChoice(['drop', 'refuse', 'dangerous'] as const), default: () => 'drop' as const,
     desc: 'What to do with header names containing "_": drop them, refuse the request (400), or keep them (dangerous).',
-  }),
-  def({
-    name: 'errorlog', section: 'Logging', cli: ['--error-logfile', '--log-file'], meta: 'FILE',
-    validator: validateString, default: () => '-', desc: "The error log file to write to ('-' for stderr).",
-  }),
-  def({
-    name: 'loglevel', section: 'Logging', cli: ['--log-level'], meta: 'LEVEL',
-    validator: validateChoice(['debug', 'info', 'warning', 'error', 'critical'] as const), default: () => 'info' as const,
-    desc: 'The granularity of error log output.',
   }),
 ] as const;
 

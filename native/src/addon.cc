@@ -142,7 +142,7 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       i = j + 1;
     }
     cfg.keepalive_ms = static_cast<uint64_t>(num("keepalive", 2) * 1000);
-    cfg.header_timeout_ms = static_cast<uint64_t>(num("header_timeout", 30) * 1000);
+    cfg.header_timeout_ms = static_cast<uint64_t>(num("header_timeout", 60) * 1000);
     cfg.max_connections = static_cast<uint32_t>(num("worker_connections", 0));
     std::string bad;
     if (!cfg.forwarded_allow.parse(str("forwarded_allow_ips", "127.0.0.1,::1"), &bad)) {

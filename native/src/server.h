@@ -35,7 +35,7 @@ struct AllowList {
 struct ServerConfig {
   ParserConfig parser;
   uint64_t keepalive_ms = 2000;        // Gunicorn keepalive (0 = no keep-alive)
-  uint64_t header_timeout_ms = 30000;  // a request head must arrive within this
+  uint64_t header_timeout_ms = 60000;  // a request head must arrive within this
   uint32_t max_connections = 0;        // worker_connections; 0 = unlimited
   size_t inline_body_max = 64 * 1024;  // bodies this small and already read go along with the request
   AllowList forwarded_allow;           // forwarded_allow_ips
