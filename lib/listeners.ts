@@ -67,10 +67,10 @@ export interface OpenListener {
 function describe(fd: number, spec: BindSpec): ListenerInfo {
   const n = native.sockName(fd);
   if (n === null) throw new BindError(`fd ${fd} is not a socket`);
-  if (n.family === 'unix') return { kind: 'unix', host: '', port: 0, path: n.host, url: `unix:${n.host}` };
+  if (n.family === 'unix') return { kind: 'unix', host: '', port: 0, portText: '', path: n.host, url: `unix:${n.host}` };
   const url = n.family === 'inet6' ? `http://[${n.host}]:${n.port}` : `http://${n.host}:${n.port}`;
   void spec;
-  return { kind: 'tcp', host: n.host, port: n.port, path: '', url };
+  return { kind: 'tcp', host: n.host, port: n.port, portText: String(n.port), path: '', url };
 }
 
 async function resolveHost(host: string): Promise<string> {

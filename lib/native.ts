@@ -28,6 +28,8 @@ export interface NativeBinding {
   setInheritable(fd: number, inheritable: boolean): boolean;
   closeFd(fd: number): void;
   errors: NativeErrorInfo[];
+  /** environ keys of common request headers, indexed by meta slot values with KNOWN_KEY set */
+  headerKeys: string[];
   llhttpVersion: string;
 }
 
@@ -40,7 +42,7 @@ export const M = {
   pathEnd: 4,
   queryEnd: 5,
   remoteEnd: 6,
-  remotePort: 7,
+  remotePortEnd: 7,
   proxyProtoEnd: 8,
   proxySrcEnd: 9,
   proxyDstEnd: 10,
@@ -64,6 +66,9 @@ export const F = {
   scriptName: 1 << 17,
   hasLength: 1 << 18,
 } as const;
+
+/** a meta key slot with this bit set holds an index into headerKeys instead of an end offset */
+export const KNOWN_KEY = 0x80000000;
 
 /** respond() flags */
 export const R = { final: 1, close: 2, whole: 4 } as const;

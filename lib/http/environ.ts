@@ -1,7 +1,7 @@
 // Builds the PEP 3333 environ from the native core's flat payload (one latin-1
 // blob + offsets in the shared meta array). The object literal has a fixed
 // shape; request headers are added after it as HTTP_* keys.
-import { F, M } from '../native.js';
+import { F, KNOWN_KEY, M, native } from '../native.js';
 import type { Environ } from '../types.js';
 import type { Input } from './input.js';
 
@@ -9,6 +9,7 @@ export interface ListenerInfo {
   kind: 'tcp' | 'unix';
   host: string;   // bound address ('' for unix)
   port: number;
+  portText: string; // SERVER_PORT as text ('' for unix)
   path: string;   // unix socket path
   url: string;    // http://127.0.0.1:8000, http://[::1]:8000, unix:/path
 }
@@ -25,6 +26,10 @@ export interface EnvironContext {
 
 const WSGI_VERSION = Object.freeze([1, 0] as const);
 
+// The native header-key table as internalised strings (property keys), so that
+// environ[key] needs no string hashing for common headers.
+const HEADER_KEYS: string[] = native.headerKeys.map((k) => Object.keys({ [k]: 0 })[0]!);
+
 export class SchemeConflict extends Error {}
 export class ScriptNameMismatch extends Error {}
 
@@ -36,6 +41,7 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
   const pathEnd = meta[M.pathEnd]!;
   const queryEnd = meta[M.queryEnd]!;
   const remoteEnd = meta[M.remoteEnd]!;
+  const portEnd = meta[M.remotePortEnd]!;
   const listener = ctx.listeners[flags >>> 24]!;
   const minor = (flags >>> 4) & 15;
   const major = flags & 15;
@@ -46,11 +52,11 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
     QUERY_STRING: blob.substring(pathEnd, queryEnd),
     RAW_URI: blob.substring(methodEnd, targetEnd),
     SERVER_NAME: listener.host,
-    SERVER_PORT: listener.kind === 'tcp' ? String(listener.port) : '',
+    SERVER_PORT: listener.portText,
     SERVER_PROTOCOL: major === 1 && minor === 1 ? 'HTTP/1.1' : major === 1 && minor === 0 ? 'HTTP/1.0' : `HTTP/${major}.${minor}`,
     SERVER_SOFTWARE: ctx.serverSoftware,
     REMOTE_ADDR: blob.substring(queryEnd, remoteEnd),
-    REMOTE_PORT: (flags & F.unix) === 0 ? String(meta[M.remotePort]) : undefined,
+    REMOTE_PORT: (flags & F.unix) === 0 ? blob.substring(remoteEnd, portEnd) : undefined,
     'wsgi.version': WSGI_VERSION,
     'wsgi.url_scheme': 'http',
     'wsgi.input': input,
@@ -61,15 +67,21 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
     'wsgi.input_terminated': true,
     'wsgi.file_wrapper': ctx.fileWrapper,
   };
-  let p = (flags & F.proxy) !== 0 ? meta[M.proxyDstEnd]! : remoteEnd;
+  let p = (flags & F.proxy) !== 0 ? meta[M.proxyDstEnd]! : portEnd;
   const n = meta[M.count]!;
   const secure = (flags & F.trusted) !== 0 ? ctx.secureHeaders : null;
   let scheme: string | null = null;
   for (let i = 0, k = M.headers; i < n; i++, k += 2) {
     const ke = meta[k]!;
     const ve = meta[k + 1]!;
-    const key = blob.substring(p, ke);
-    const value = blob.substring(ke, ve);
+    let key: string;
+    if (ke >= KNOWN_KEY) {
+      key = HEADER_KEYS[ke - KNOWN_KEY]!;
+    } else {
+      key = blob.substring(p, ke);
+      p = ke;
+    }
+    const value = blob.substring(p, ve);
     p = ve;
     const prev = env[key];
     env[key] = prev === undefined ? value : `${prev as string},${value}`;
@@ -108,7 +120,7 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
     env.PATH_INFO = env.PATH_INFO.slice(env.SCRIPT_NAME.length);
   }
   if ((flags & F.proxy) !== 0) {
-    const proto = blob.substring(remoteEnd, meta[M.proxyProtoEnd]!);
+    const proto = blob.substring(portEnd, meta[M.proxyProtoEnd]!);
     env.PROXY_PROTOCOL = proto;
     if (proto === 'TCP4' || proto === 'TCP6') {
       env.REMOTE_ADDR = blob.substring(meta[M.proxyProtoEnd]!, meta[M.proxySrcEnd]!);

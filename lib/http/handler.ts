@@ -14,6 +14,7 @@ import { bodyError, disconnected, Input, type InputControl } from './input.js';
 import { ErrorCode, errorInfo, errorPage } from './errors.js';
 
 const HTML_HEADER = 'Content-Type\0text/html\n';
+const EMPTY_INPUT = new Input(undefined, null);
 
 export interface RequestHooks {
   /** called after each response (Gunicorn post_request / access log); may be undefined */
@@ -92,7 +93,8 @@ export class Dispatcher {
     const flags = this.meta[1]!;
     const follows = (flags & F.bodyFollows) !== 0;
     const ex = new Exchange(this, id);
-    const input = new Input(body, follows ? ex : null);
+    // a request without a body shares one ended, empty input
+    const input = follows || body !== undefined ? new Input(body, follows ? ex : null) : EMPTY_INPUT;
     ex.input = input;
     if (follows) ex.keep();
     let environ: Environ;

@@ -73,6 +73,30 @@ inline int hexv(char c) {
   return -1;
 }
 
+// Common request headers: their environ keys cross as an index into a table
+// JS holds as internalised strings, so building environ hashes no key text.
+const char* const kKnownHeaders[] = {
+    "HOST", "USER-AGENT", "ACCEPT", "ACCEPT-ENCODING", "ACCEPT-LANGUAGE", "ACCEPT-CHARSET", "CONNECTION",
+    "CACHE-CONTROL", "COOKIE", "REFERER", "ORIGIN", "AUTHORIZATION", "IF-NONE-MATCH", "IF-MODIFIED-SINCE",
+    "UPGRADE-INSECURE-REQUESTS", "X-FORWARDED-FOR", "X-FORWARDED-PROTO", "X-FORWARDED-HOST", "X-REAL-IP",
+    "X-REQUEST-ID", "PRAGMA", "DNT", "TE", "UPGRADE", "RANGE", "EXPECT", "X-REQUESTED-WITH", "SEC-FETCH-SITE",
+    "SEC-FETCH-MODE", "SEC-FETCH-DEST", "SEC-FETCH-USER", "SEC-CH-UA", "SEC-CH-UA-MOBILE", "SEC-CH-UA-PLATFORM",
+    "CONTENT-ENCODING", "TRANSFER-ENCODING", "VIA", "FORWARDED"};
+constexpr uint32_t kKnownCount = sizeof(kKnownHeaders) / sizeof(kKnownHeaders[0]);
+constexpr uint32_t kKnownFlag = 0x80000000u;
+
+bool name_eq(const Slice& s, const char* lit);
+
+// Index of a header name in kKnownHeaders, or -1.
+int known_header(const Slice& s) {
+  if (s.n < 2 || s.n > 25) return -1;
+  for (uint32_t i = 0; i < kKnownCount; i++) {
+    const char* k = kKnownHeaders[i];
+    if (k[0] == up(s.p[0]) && name_eq(s, k)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 bool name_eq(const Slice& s, const char* lit) {
   size_t n = std::strlen(lit);
   if (s.n != n) return false;
@@ -226,7 +250,12 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     m[kMetaQueryEnd] = static_cast<uint32_t>(b.size());
     b.append(c->remote_addr());
     m[kMetaRemoteEnd] = static_cast<uint32_t>(b.size());
-    m[kMetaRemotePort] = c->remote_port();
+    if (!c->is_unix()) {
+      char digits[8];
+      int nd = std::snprintf(digits, sizeof digits, "%u", static_cast<unsigned>(c->remote_port()));
+      b.append(digits, static_cast<size_t>(nd));
+    }
+    m[kMetaRemotePort] = static_cast<uint32_t>(b.size());  // end of REMOTE_PORT text
     uint32_t flags = h.version_major | (static_cast<uint32_t>(h.version_minor) << 4) |
                      (static_cast<uint32_t>(c->listener_index()) << 24);
     if (h.keep_alive) flags |= kFlagKeepAlive;
@@ -258,19 +287,24 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     for (const HeaderField& f : h.headers) {
       // environ key (PEP 3333 / CGI): CONTENT_TYPE and CONTENT_LENGTH bare,
       // everything else HTTP_ + upper-case name with '-' as '_'.
-      if (name_eq(f.name, "CONTENT-TYPE")) {
-        b.append("CONTENT_TYPE");
-      } else if (name_eq(f.name, "CONTENT-LENGTH")) {
-        b.append("CONTENT_LENGTH");
+      int known = known_header(f.name);
+      if (known >= 0) {
+        m[k++] = kKnownFlag | static_cast<uint32_t>(known);
       } else {
-        if (name_eq(f.name, "SCRIPT_NAME")) flags |= kFlagScriptName;
-        b.append("HTTP_");
-        for (uint32_t i = 0; i < f.name.n; i++) {
-          char ch = f.name.p[i];
-          b.push_back(ch == '-' ? '_' : up(ch));
+        if (name_eq(f.name, "CONTENT-TYPE")) {
+          b.append("CONTENT_TYPE");
+        } else if (name_eq(f.name, "CONTENT-LENGTH")) {
+          b.append("CONTENT_LENGTH");
+        } else {
+          if (name_eq(f.name, "SCRIPT_NAME")) flags |= kFlagScriptName;
+          b.append("HTTP_");
+          for (uint32_t i = 0; i < f.name.n; i++) {
+            char ch = f.name.p[i];
+            b.push_back(ch == '-' ? '_' : up(ch));
+          }
         }
+        m[k++] = static_cast<uint32_t>(b.size());
       }
-      m[k++] = static_cast<uint32_t>(b.size());
       b.append(f.value.p, f.value.n);
       m[k++] = static_cast<uint32_t>(b.size());
     }
@@ -384,10 +418,16 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       return true;
     }
     if (t == napi_string) {
+      // One copy for the common small body; measure and copy again only if it
+      // filled the scratch buffer (it may have been cut at a character boundary).
       size_t len = 0;
-      napi_get_value_string_utf8(env_, v, nullptr, 0, &len);
-      body_.resize(len + 1);
+      if (body_.size() < 16384) body_.resize(16384);
       napi_get_value_string_utf8(env_, v, &body_[0], body_.size(), &len);
+      if (len + 4 >= body_.size()) {
+        napi_get_value_string_utf8(env_, v, nullptr, 0, &len);
+        body_.resize(len + 1);
+        napi_get_value_string_utf8(env_, v, &body_[0], body_.size(), &len);
+      }
       *p = body_.data();
       *n = len;
       return true;
@@ -577,6 +617,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     errors.Set(i, o);
   }
   exports.Set("errors", errors);
+  Napi::Array keys = Napi::Array::New(env);
+  for (uint32_t i = 0; i < kKnownCount; i++) {
+    std::string k = "HTTP_";
+    for (const char* c = kKnownHeaders[i]; *c; c++) k.push_back(*c == '-' ? '_' : *c);
+    keys.Set(i, k);
+  }
+  exports.Set("headerKeys", keys);
   exports.Set("llhttpVersion", std::to_string(LLHTTP_VERSION_MAJOR) + "." + std::to_string(LLHTTP_VERSION_MINOR) +
                                    "." + std::to_string(LLHTTP_VERSION_PATCH));
   return exports;

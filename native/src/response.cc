@@ -33,13 +33,17 @@ bool name_is(const char16_t* p, size_t n, const char* lit) {
 // application's: Gunicorn drops them, and also drops Server and Date because
 // it always writes its own.
 bool is_dropped(const char16_t* p, size_t n) {
-  static const char* kDrop[] = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-                                "trailers", "transfer-encoding", "upgrade", "server", "date"};
   if (n < 2 || n > 19) return false;
-  for (const char* d : kDrop) {
-    if (name_is(p, n, d)) return true;
+  switch (lower(p[0])) {
+    case 'c': return name_is(p, n, "connection");
+    case 'k': return name_is(p, n, "keep-alive");
+    case 'p': return name_is(p, n, "proxy-authenticate") || name_is(p, n, "proxy-authorization");
+    case 't': return name_is(p, n, "te") || name_is(p, n, "trailers") || name_is(p, n, "transfer-encoding");
+    case 'u': return name_is(p, n, "upgrade");
+    case 's': return name_is(p, n, "server");
+    case 'd': return name_is(p, n, "date");
+    default: return false;
   }
-  return false;
 }
 
 void append_u64(std::string& out, uint64_t v) {
