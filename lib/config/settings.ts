@@ -58,8 +58,10 @@ const env = (k: string): string | undefined => {
 // Server hooks: Gunicorn's names, arguments and processes (see lib/arbiter/types.ts for the objects).
 type Hook = (...args: any[]) => unknown;
 const noop: Hook = () => {};
-const hook = <const N extends string>(name: N, args: string, where: string, desc: string, dflt: Hook = noop) =>
-  def({ name, section: 'Server Hooks', validator: validateCallable(), default: () => dflt, defaultDoc: `${name}(${args}): no-op`, desc: `${desc} Runs in the ${where}.` });
+const hook = <const N extends string>(name: N, args: string, where: string, desc: string, body: Hook = noop) => {
+  const dflt: Hook = Object.defineProperty((...a: unknown[]) => body(...a), 'name', { value: name });
+  return def({ name, section: 'Server Hooks', validator: validateCallable(), default: () => dflt, defaultDoc: `${name}(${args})`, desc: `${desc} Runs in the ${where}.` });
+};
 
 export const HOOK_SETTINGS = [
   hook('on_starting', 'server', 'master', 'Called just before the master process is initialized.'),

@@ -1,6 +1,9 @@
 // Setting validators: each takes a raw value (from code, a config file or the
 // command line) and returns the typed value or throws a SettingError.
 
+import fs from 'node:fs';
+import path from 'node:path';
+
 export class SettingError extends Error {
   readonly code = 'GTS_ERR_INVALID_SETTING';
   constructor(readonly setting: string, readonly value: unknown, why?: string) {
@@ -114,4 +117,79 @@ export const validateAddrList: Validator<string[]> = (name, v) => {
     if (!okAddr || !okPrefix || extra !== undefined) throw new SettingError(name, v, `not an IP address or network: ${item}`);
   }
   return list;
+};
+
+/** A function (server hooks). Gunicorn checks the arity; JS arity is unreliable, so only the type is checked. */
+export function validateCallable(): Validator<(...args: any[]) => unknown> {
+  return (name, v) => {
+    if (typeof v === 'function') return v as (...args: any[]) => unknown;
+    throw new SettingError(name, v, 'expected a function');
+  };
+}
+
+/** A string or nothing (null): pidfile, accesslog, proc_name, wsgi_app ... */
+export const validateNullableString: Validator<string | null> = (name, v) => {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  throw new SettingError(name, v, 'expected a string');
+};
+
+function lookup(file: string, key: string): number | undefined {
+  try {
+    for (const line of fs.readFileSync(file, 'latin1').split('\n')) {
+      const f = line.split(':');
+      if (f[0] === key && f[2] !== undefined && /^\d+$/.test(f[2])) return Number(f[2]);
+    }
+  } catch {
+    /* no such database: names cannot be resolved */
+  }
+  return undefined;
+}
+
+/** user: a uid or a user name (looked up in /etc/passwd), as Gunicorn's validate_user. */
+export const validateUser: Validator<number> = (name, v) => {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  if (typeof v === 'string') {
+    if (/^\d+$/.test(v.trim())) return Number(v.trim());
+    const id = lookup('/etc/passwd', v.trim());
+    if (id !== undefined) return id;
+    throw new SettingError(name, v, `no such user: '${v}'`);
+  }
+  throw new SettingError(name, v, 'expected a user name or uid');
+};
+
+/** group: a gid or a group name (looked up in /etc/group). */
+export const validateGroup: Validator<number> = (name, v) => {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  if (typeof v === 'string') {
+    if (/^\d+$/.test(v.trim())) return Number(v.trim());
+    const id = lookup('/etc/group', v.trim());
+    if (id !== undefined) return id;
+    throw new SettingError(name, v, `no such group: '${v}'`);
+  }
+  throw new SettingError(name, v, 'expected a group name or gid');
+};
+
+/** chdir: must be an existing directory; stored absolute. */
+export const validateChdir: Validator<string> = (name, v) => {
+  const s = validateString(name, v);
+  const abs = path.resolve(s);
+  let ok = false;
+  try {
+    ok = fs.statSync(abs).isDirectory();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new SettingError(name, v, `can't chdir to '${s}'`);
+  return abs;
+};
+
+/** raw_env: KEY=VALUE strings; repeatable. */
+export const validateEnvList: Validator<string[]> = (name, v) => {
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new SettingError(name, v, 'expected KEY=VALUE strings');
+  for (const s of list) {
+    if (!/^[^=]+=/.test(s)) throw new SettingError(name, v, `expected KEY=VALUE, got '${s}'`);
+  }
+  return [...list];
 };

@@ -38,6 +38,18 @@ export class Logger {
     fs.closeSync(old);
   }
 
+  /** closes the log file (not stderr) */
+  close(): void {
+    if (this.fd !== 2) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+      this.fd = 2;
+    }
+  }
+
   setLevel(level: LevelName): void {
     this.level = LEVELS[level];
   }

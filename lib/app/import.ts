@@ -1,0 +1,122 @@
+// Application URIs, as Gunicorn's util.import_app: MODULE[:VARIABLE] or
+// MODULE:factory(literal args). MODULE is a dotted path (myapp.wsgi ->
+// myapp/wsgi.js), a file path, or a package, resolved from the cwd (--chdir).
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import type { Application } from '../types.js';
+import { parseLiteralArgs } from './literals.js';
+
+/** Gunicorn's AppImportError: the worker exits with APP_LOAD_ERROR (4). */
+export class AppImportError extends Error {
+  readonly code = 'GTS_ERR_APP_IMPORT';
+}
+
+const EXTS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
+const pyRepr = (s: string) => (s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/'/g, "\\'")}'`);
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Finds the file of MODULE, or throws AppImportError("No module named ..."). */
+export function resolveModule(module: string, cwd: string): string {
+  const candidates: string[] = [];
+  const looksLikePath = module.includes('/') || EXTS.some((e) => module.endsWith(e));
+  if (looksLikePath) candidates.push(path.resolve(cwd, module));
+  const dotted = path.resolve(cwd, ...module.split('.'));
+  for (const base of looksLikePath ? [path.resolve(cwd, module)] : [dotted, path.resolve(cwd, module)]) {
+    for (const e of EXTS) candidates.push(base + e);
+    for (const e of EXTS) candidates.push(path.join(base, `index${e}`));
+  }
+  for (const c of candidates) if (isFile(c)) return c;
+  // a package (node_modules) or a directory with package.json "main"/"exports"
+  try {
+    return createRequire(path.join(cwd, 'noop.js')).resolve(module);
+  } catch {
+    /* not found */
+  }
+  if (fs.existsSync(path.resolve(cwd, module)) && fs.statSync(path.resolve(cwd, module)).isDirectory()) {
+    try {
+      return createRequire(path.join(cwd, 'noop.js')).resolve(path.resolve(cwd, module));
+    } catch {
+      /* no entry point */
+    }
+  }
+  throw new AppImportError(`No module named ${pyRepr(module)}`);
+}
+
+/** Splits "mod:obj" (obj defaults to "application"). */
+export function splitUri(uri: string): { module: string; obj: string } {
+  const i = uri.lastIndexOf(':');
+  // a Windows drive or a path with ':' is not supported; the last ':' separates
+  if (i < 0) return { module: uri, obj: 'application' };
+  return { module: uri.slice(0, i), obj: uri.slice(i + 1) };
+}
+
+/** Parses the object part: a name, or name(args) with literal args. */
+export function parseObject(obj: string): { name: string; args: unknown[] | null } {
+  const m = /^\s*([A-Za-z_$][\w$]*)\s*(?:\(([\s\S]*)\))?\s*$/.exec(obj);
+  if (!m) {
+    if (/^[^(]*\(/.test(obj)) {
+      const f = /^\s*([^(]*)\(/.exec(obj)![1]!.trim();
+      if (!/^[A-Za-z_$][\w$]*$/.test(f)) throw new AppImportError(`Function reference must be a simple name: ${pyRepr(obj)}`);
+    }
+    throw new AppImportError(`Failed to parse ${pyRepr(obj)} as an attribute name or function call.`);
+  }
+  if (m[2] === undefined) return { name: m[1]!, args: null };
+  try {
+    return { name: m[1]!, args: parseLiteralArgs(m[2]) };
+  } catch {
+    throw new AppImportError(`Failed to parse arguments as literal values: ${pyRepr(obj)}`);
+  }
+}
+
+/** Loads a module (ESM or CommonJS) and returns its namespace. */
+async function loadModule(file: string, module: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err?.code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+      throw new AppImportError(`Cannot load ${pyRepr(module)}: no TypeScript loader is active (run node with --import tsx, or compile to .js)`);
+    }
+    throw e;
+  }
+}
+
+/** Gunicorn's import_app: returns the application callable or throws AppImportError. */
+export async function importApp(uri: string, cwd: string = process.cwd()): Promise<Application> {
+  const { module, obj } = splitUri(uri);
+  const { name, args } = parseObject(obj);
+  let file: string;
+  try {
+    file = resolveModule(module, cwd);
+  } catch (e) {
+    if (/\.(m|c)?[jt]s$/.test(module) && isFile(path.resolve(cwd, module)) === false && uri.indexOf(':') < 0) {
+      throw new AppImportError(`Failed to find application, did you mean '${module.replace(/\.(m|c)?[jt]s$/, '')}:${name}'?`);
+    }
+    throw e;
+  }
+  const ns = await loadModule(file, module);
+  let found: unknown = ns[name];
+  if (found === undefined && ns.default !== null && (typeof ns.default === 'object' || typeof ns.default === 'function')) {
+    found = (ns.default as Record<string, unknown>)[name];
+  }
+  if (found === undefined) throw new AppImportError(`Failed to find attribute ${pyRepr(name)} in ${pyRepr(module)}.`);
+  let app: unknown = found;
+  if (args !== null) {
+    if (typeof found !== 'function') throw new AppImportError(`${pyRepr(name)} object is not callable`);
+    app = (found as (...a: unknown[]) => unknown)(...args);
+    if (app !== null && typeof app === 'object' && typeof (app as PromiseLike<unknown>).then === 'function') app = await app;
+  }
+  if (app === null || app === undefined) throw new AppImportError(`Failed to find application object: ${pyRepr(obj)}`);
+  if (typeof app !== 'function') throw new AppImportError('Application object must be callable.');
+  return app as Application;
+}

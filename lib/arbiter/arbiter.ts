@@ -1,0 +1,588 @@
+// The master process, Gunicorn's Arbiter: binds the listeners, keeps
+// `num_workers` worker processes alive, and reacts to signals. Signal
+// handlers only queue; the main loop (run) dispatches to handle<Signal>()
+// and then murders silent workers and adjusts the pool.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+
+import type { Config } from '../config/config.js';
+import { Logger } from '../logging/logger.js';
+import { closeListener, openListeners, type OpenListener } from '../listeners.js';
+import { VERSION } from '../version.js';
+import type { Application } from '../types.js';
+import { AppImportError } from '../app/import.js';
+import { FIRST_LISTENER_SLOT, WORKER_ENV, type WorkerBootState, type WorkerMessage } from '../workers/protocol.js';
+import { APP_LOAD_ERROR, WORKER_BOOT_ERROR } from '../workers/worker.js';
+import { Pidfile } from './pidfile.js';
+import { listenFds, sdNotify, SD_LISTEN_FDS_START } from './systemd.js';
+import { WorkerHandle } from './worker-handle.js';
+
+/** What the arbiter needs from the application object. */
+export interface ArbiterApp {
+  cfg: Config;
+  wsgi(): Promise<Application>;
+  /** re-reads the configuration (HUP) */
+  reload(): Promise<void>;
+  /** forget a preloaded application so that wsgi() loads it again */
+  callable: Application | null;
+}
+
+export class HaltServer extends Error {
+  constructor(readonly reason: string | null, readonly exitStatus = 1) {
+    super(reason ?? 'halt');
+  }
+}
+class StopServer extends Error {}
+
+const SIGNALS = ['SIGHUP', 'SIGQUIT', 'SIGINT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+type Sig = (typeof SIGNALS)[number] | 'SIGCHLD';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** What a re-executed master (USR2) or worker must be started with: this process's own command line. */
+export interface StartContext {
+  execPath: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export class Arbiter {
+  readonly pid = process.pid;
+  cfg: Config;
+  log: Logger;
+  readonly WORKERS = new Map<number, WorkerHandle>();
+  LISTENERS: OpenListener[] = [];
+  master_name = 'Master';
+  /** the old master while this one is a USR2 child not yet promoted */
+  master_pid = 0;
+  reexec_pid = 0;
+  systemd = false;
+  private _num_workers: number | null = null;
+  private worker_age = 0;
+  private pidfile: Pidfile | null = null;
+  private readonly queue: Sig[] = [];
+  private readonly exited: Array<{ pid: number; code: number | null; signal: NodeJS.Signals | null }> = [];
+  private wake: (() => void) | null = null;
+  private readonly handlers = new Map<string, () => void>();
+  private procName: string;
+  private lastCount = -1;
+  private halted = false;
+  private readonly ctx: StartContext;
+  private readonly envSetByRawEnv = new Map<string, string | undefined>();
+
+  constructor(readonly app: ArbiterApp, ctx?: Partial<StartContext>) {
+    this.cfg = app.cfg;
+    this.log = new Logger({ errorlog: this.cfg.get('errorlog'), loglevel: this.cfg.get('loglevel') });
+    this.procName = this.cfg.procName;
+    this.ctx = {
+      execPath: process.execPath,
+      args: [...process.execArgv, ...process.argv.slice(1)],
+      cwd: process.cwd(),
+      env: { ...process.env },
+      ...ctx,
+    };
+  }
+
+  get num_workers(): number {
+    return this._num_workers ?? 0;
+  }
+
+  set num_workers(value: number) {
+    const old = this._num_workers;
+    this._num_workers = value;
+    this.hook('nworkers_changed', this, value, old);
+  }
+
+  // ---------------------------------------------------------------- main loop
+
+  /** Runs until stopped; resolves with the exit status. */
+  async run(): Promise<number> {
+    try {
+      await this.start();
+      await this.manageWorkers();
+      for (;;) {
+        this.maybePromoteMaster();
+        await this.sleep();
+        for (const sig of this.queue.splice(0)) await this.dispatch(sig);
+        this.murderWorkers();
+        await this.manageWorkers();
+      }
+    } catch (e) {
+      if (e instanceof StopServer) return this.halt();
+      if (e instanceof HaltServer) return this.halt(e.reason, e.exitStatus);
+      this.log.exception('Unhandled exception in main loop', e);
+      await this.stop(false).catch(() => {});
+      this.pidfile?.unlink();
+      this.removeSignals();
+      return 255;
+    }
+  }
+
+  private async dispatch(sig: Sig): Promise<void> {
+    const name = sig.slice(3).toLowerCase();
+    if (sig === 'SIGCHLD') this.log.debug(`Handling signal: ${name}`);
+    else this.log.info(`Handling signal: ${name}`);
+    switch (sig) {
+      case 'SIGHUP': return this.handleHup();
+      case 'SIGTERM': return this.handleTerm();
+      case 'SIGINT': return this.handleInt();
+      case 'SIGQUIT': return this.handleQuit();
+      case 'SIGTTIN': return this.handleTtin();
+      case 'SIGTTOU': return this.handleTtou();
+      case 'SIGUSR1': return this.handleUsr1();
+      case 'SIGUSR2': return this.handleUsr2();
+      case 'SIGWINCH': return this.handleWinch();
+      case 'SIGCHLD': return this.handleChld();
+    }
+  }
+
+  /** waits up to 1 s for a signal, a child exit or a worker message */
+  private sleep(): Promise<void> {
+    if (this.queue.length > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(done, 1000);
+      const self = this;
+      function done() {
+        clearTimeout(t);
+        self.wake = null;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private signal(sig: Sig): void {
+    if (sig !== 'SIGCHLD' && this.queue.length >= 5) return;  // Gunicorn caps its queue at 5
+    this.queue.push(sig);
+    this.wake?.();
+  }
+
+  /** Asks the running loop to stop, as the signal would (used by serve()'s close()). */
+  shutdown(graceful = true): void {
+    this.signal(graceful ? 'SIGTERM' : 'SIGQUIT');
+  }
+
+  // ---------------------------------------------------------------- start / stop
+
+  private async start(): Promise<void> {
+    this.log.info(`Starting gunicorn-ts ${VERSION}`);
+    if (process.env.GUNICORN_PID) {
+      this.master_pid = Number(process.env.GUNICORN_PID);
+      this.procName = `${this.procName}.2`;
+      this.master_name = 'Master.2';
+    }
+    this.applyRawEnv();
+    const pidfile = this.cfg.get('pidfile');
+    if (pidfile !== null) {
+      this.pidfile = new Pidfile(this.master_pid ? `${pidfile}.2` : pidfile);
+      this.pidfile.create(this.pid);
+    }
+    this.hook('on_starting', this);
+    this.initSignals();
+    this.setTitle();
+    if (this.cfg.get('preload_app')) await this.preload();
+    this.LISTENERS = await this.createListeners();
+    this.log.info(`Listening at: ${this.LISTENERS.map((l) => l.info.url).join(',')} (${this.pid})`);
+    this.log.info(`Using worker: ${this.cfg.get('worker_class')}`);
+    this.log.debug(`sd_notify: ${sdNotify('READY=1\nSTATUS=Gunicorn arbiter booted')}`);
+    if (this.log.isEnabled('debug')) {
+      this.log.debug('Current configuration:');
+      for (const line of this.cfg.toString().split('\n')) this.log.debug(`  ${line.replace(/\s+=\s/, ': ')}`);
+    }
+    this.num_workers = this.cfg.get('workers');
+    if (this.cfg.get('reload')) this.log.warning('Reloader is on. Use in development only!');
+    this.log.debug('Arbiter booted');
+    this.hook('when_ready', this);
+  }
+
+  private async preload(): Promise<void> {
+    try {
+      await this.app.wsgi();
+    } catch (e) {
+      if (e instanceof AppImportError) {
+        process.stderr.write(`${e.message}\n`);
+        throw new HaltServer('App failed to load.', APP_LOAD_ERROR);
+      }
+      this.log.exception('Exception while preloading the application', e);
+      throw new HaltServer('App failed to load.', APP_LOAD_ERROR);
+    }
+  }
+
+  /** systemd LISTEN_FDS > GUNICORN_FD (USR2) > bind */
+  private async createListeners(): Promise<OpenListener[]> {
+    const opts = { backlog: this.cfg.get('backlog'), reusePort: this.cfg.get('reuse_port'), umask: this.cfg.get('umask') };
+    const n = listenFds();
+    if (n > 0) {
+      this.systemd = true;
+      return openListeners(Array.from({ length: n }, (_, i) => `fd://${SD_LISTEN_FDS_START + i}`), opts);
+    }
+    const inherited = process.env.GUNICORN_FD;
+    if (inherited) {
+      delete process.env.GUNICORN_FD;
+      return openListeners(inherited.split(',').map((fd) => `fd://${fd.trim()}`), opts);
+    }
+    return openListeners(this.cfg.get('bind'), opts);
+  }
+
+  /** stop(graceful): close listeners, TERM (or QUIT) workers, wait graceful_timeout, then KILL. */
+  async stop(graceful = true): Promise<void> {
+    const unlink = this.reexec_pid === 0 && this.master_pid === 0 && !this.systemd && !this.cfg.get('reuse_port');
+    for (const l of this.LISTENERS) {
+      if (unlink) closeListener(l);
+      else l.owned = false, closeListener(l);
+    }
+    this.LISTENERS = [];
+    const sig = graceful ? 'SIGTERM' : 'SIGQUIT';
+    const limit = performance.now() + this.cfg.get('graceful_timeout') * 1000;
+    this.killWorkers(sig);
+    while (this.WORKERS.size > 0 && performance.now() < limit) {
+      await sleep(100);
+      this.reapWorkers(false);
+    }
+    this.killWorkers('SIGKILL');
+    const hard = performance.now() + 2000;
+    while (this.WORKERS.size > 0 && performance.now() < hard) {
+      await sleep(50);
+      this.reapWorkers(false);
+    }
+  }
+
+  private async halt(reason: string | null = null, exitStatus = 0): Promise<number> {
+    if (this.halted) return exitStatus;
+    this.halted = true;
+    await this.stop();
+    const logf = exitStatus === 0 ? (m: string) => this.log.info(m) : (m: string) => this.log.error(m);
+    logf(`Shutting down: ${this.master_name}`);
+    if (reason !== null) logf(`Reason: ${reason}`);
+    this.pidfile?.unlink();
+    this.hook('on_exit', this);
+    this.removeSignals();
+    return exitStatus;
+  }
+
+  // ---------------------------------------------------------------- signals
+
+  private initSignals(): void {
+    for (const sig of SIGNALS) {
+      const h = () => this.signal(sig);
+      this.handlers.set(sig, h);
+      process.on(sig, h);
+    }
+  }
+
+  private removeSignals(): void {
+    for (const [sig, h] of this.handlers) process.removeListener(sig, h);
+    this.handlers.clear();
+  }
+
+  /** HUP: re-read the configuration, start new workers, gracefully stop the old ones. */
+  async handleHup(): Promise<void> {
+    this.log.info(`Hang up: ${this.master_name}`);
+    await this.reload();
+  }
+
+  handleTerm(): never {
+    throw new StopServer();
+  }
+
+  async handleInt(): Promise<never> {
+    await this.stop(false);
+    throw new StopServer();
+  }
+
+  async handleQuit(): Promise<never> {
+    await this.stop(false);
+    throw new StopServer();
+  }
+
+  handleTtin(): void {
+    this.num_workers += 1;
+  }
+
+  handleTtou(): void {
+    if (this.num_workers <= 1) return;
+    this.num_workers -= 1;
+  }
+
+  handleUsr1(): void {
+    this.log.reopen();
+    this.killWorkers('SIGUSR1');
+  }
+
+  handleUsr2(): void {
+    this.reexec();
+  }
+
+  handleWinch(): void {
+    if (this.cfg.get('daemon')) {
+      this.log.info('graceful stop of workers');
+      this.num_workers = 0;
+      this.killWorkers('SIGTERM');
+    } else {
+      this.log.debug('SIGWINCH ignored. Not daemonized');
+    }
+  }
+
+  handleChld(): void {
+    this.reapWorkers(true);
+  }
+
+  // ---------------------------------------------------------------- reload / reexec
+
+  private applyRawEnv(): void {
+    for (const [k, v] of Object.entries(this.cfg.env)) {
+      if (!this.envSetByRawEnv.has(k)) this.envSetByRawEnv.set(k, process.env[k]);
+      process.env[k] = v;
+    }
+  }
+
+  private restoreEnv(): void {
+    for (const [k, v] of this.envSetByRawEnv) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    this.envSetByRawEnv.clear();
+  }
+
+  async reload(): Promise<void> {
+    const oldBind = this.cfg.get('bind').join('\n');
+    this.restoreEnv();
+    await this.app.reload();
+    this.cfg = this.app.cfg;
+    this.applyRawEnv();
+    const old = this.log;
+    this.log = new Logger({ errorlog: this.cfg.get('errorlog'), loglevel: this.cfg.get('loglevel') });
+    old.close();
+    if (this.cfg.get('preload_app')) {
+      this.app.callable = null;
+      await this.preload();
+    }
+    if (this.cfg.get('bind').join('\n') !== oldBind && !this.systemd) {
+      const fresh = await openListeners(this.cfg.get('bind'), { backlog: this.cfg.get('backlog'), reusePort: this.cfg.get('reuse_port'), umask: this.cfg.get('umask') });
+      for (const l of this.LISTENERS) closeListener(l);
+      this.LISTENERS = fresh;
+      this.log.info(`Listening at: ${this.LISTENERS.map((l) => l.info.url).join(',')} (${this.pid})`);
+    }
+    this.hook('on_reload', this);
+    this.procName = this.master_pid ? `${this.cfg.procName}.2` : this.cfg.procName;
+    this.setTitle();
+    const pidfile = this.cfg.get('pidfile');
+    if (pidfile !== null) {
+      const want = this.master_pid ? `${pidfile}.2` : pidfile;
+      if (this.pidfile === null) {
+        this.pidfile = new Pidfile(want);
+        this.pidfile.create(this.pid);
+      } else if (this.pidfile.fname !== want) this.pidfile.rename(want);
+    }
+    this.num_workers = this.cfg.get('workers');
+    // new workers first; manageWorkers() then stops the oldest once they are up
+    for (let i = 0; i < this.cfg.get('workers'); i++) this.spawnWorker();
+  }
+
+  /** USR2: start a new master that inherits the listening sockets. */
+  reexec(): void {
+    if (this.reexec_pid !== 0) {
+      this.log.warning('USR2 signal ignored. Child exists.');
+      return;
+    }
+    if (this.master_pid !== 0) {
+      this.log.warning('USR2 signal ignored. Parent exists.');
+      return;
+    }
+    this.hook('pre_exec', this);
+    const fds = this.LISTENERS.map((l) => l.fd);
+    const env: NodeJS.ProcessEnv = { ...this.ctx.env, GUNICORN_PID: String(this.pid), GUNICORN_FD: fds.map((_, i) => String(3 + i)).join(',') };
+    delete env[WORKER_ENV];
+    let child: ChildProcess;
+    try {
+      child = spawn(this.ctx.execPath, this.ctx.args, { cwd: this.ctx.cwd, env, stdio: ['inherit', 'inherit', 'inherit', ...fds] });
+    } catch (e) {
+      this.log.exception('Failed to start a new master', e);
+      return;
+    }
+    if (child.pid === undefined) {
+      this.log.error('Failed to start a new master');
+      return;
+    }
+    this.reexec_pid = child.pid;
+    child.on('exit', (code, signal) => {
+      this.exited.push({ pid: child.pid!, code, signal });
+      this.signal('SIGCHLD');
+    });
+  }
+
+  /** A USR2 child becomes the master when its parent (the old master) is gone. */
+  private maybePromoteMaster(): void {
+    if (this.master_pid === 0 || process.ppid === this.master_pid) return;
+    this.log.info('Master has been promoted.');
+    this.master_name = 'Master';
+    this.master_pid = 0;
+    this.procName = this.cfg.procName;
+    delete process.env.GUNICORN_PID;
+    this.setTitle();
+    const pidfile = this.cfg.get('pidfile');
+    if (this.pidfile !== null && pidfile !== null) this.pidfile.rename(pidfile);
+  }
+
+  // ---------------------------------------------------------------- workers
+
+  /** Spawns or stops workers so that `num_workers` are running. */
+  async manageWorkers(): Promise<void> {
+    let active = this.active();
+    if (active.length < this.num_workers) {
+      await this.spawnWorkers();
+      active = this.active();
+    }
+    // stop the oldest extras, but not while their replacements are still booting
+    while (active.length > this.num_workers) {
+      const victim = active[0]!;
+      const rest = active.slice(1);
+      const booting = rest.some((w) => !w.booted);
+      if (victim.booted && booting && rest.filter((w) => w.booted).length < this.num_workers) break;
+      this.killWorker(victim, 'SIGTERM');
+      active = rest;
+    }
+    if (active.length !== this.lastCount) {
+      this.lastCount = active.length;
+      this.log.debug(`${active.length} workers`);
+    }
+  }
+
+  /** workers that count toward the pool, oldest first */
+  private active(): WorkerHandle[] {
+    return [...this.WORKERS.values()].filter((w) => !w.terminating).sort((a, b) => a.age - b.age);
+  }
+
+  private async spawnWorkers(): Promise<void> {
+    const missing = this.num_workers - this.active().length;
+    for (let i = 0; i < missing; i++) {
+      this.spawnWorker();
+      await sleep(Math.random() * 100);
+    }
+  }
+
+  spawnWorker(): WorkerHandle {
+    this.worker_age += 1;
+    const w = new WorkerHandle(this.worker_age, this.pid, this.cfg, this.log);
+    this.hook('pre_fork', this, w);
+    const state: WorkerBootState = {
+      age: w.age,
+      ppid: this.pid,
+      listeners: this.LISTENERS.map((l, i) => ({ fd: FIRST_LISTENER_SLOT + i, info: l.info })),
+      settings: this.cfg.serializable(),
+    };
+    const out = this.captureFd();
+    const stdio: Array<number | 'inherit' | 'ipc'> = [out ?? 'inherit', out ?? 'inherit', out ?? 'inherit', 'ipc', ...this.LISTENERS.map((l) => l.fd)];
+    const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: JSON.stringify(state) };
+    delete env.GUNICORN_FD;
+    delete env.GUNICORN_PID;
+    const child = spawn(this.ctx.execPath, this.ctx.args, { cwd: this.ctx.cwd, env, stdio });
+    if (out !== null) fs.closeSync(out);
+    child.on('error', (e) => this.log.error(`Failed to spawn a worker: ${e.message}`));
+    if (child.pid === undefined) return w;
+    w.pid = child.pid;
+    w.child = child;
+    this.WORKERS.set(w.pid, w);
+    child.on('message', (m: WorkerMessage) => {
+      if (m?.gts === 'hb') w.lastBeat = performance.now();
+      else if (m?.gts === 'booted') {
+        w.booted = true;
+        w.lastBeat = performance.now();
+        this.wake?.();
+      }
+    });
+    child.on('exit', (code, signal) => {
+      this.exited.push({ pid: w.pid, code, signal });
+      this.signal('SIGCHLD');
+    });
+    return w;
+  }
+
+  /** capture_output: workers write stdout/stderr into the error log file */
+  private captureFd(): number | null {
+    const errorlog = this.cfg.get('errorlog');
+    if (!this.cfg.get('capture_output') || errorlog === '-') return null;
+    return fs.openSync(errorlog, 'a');
+  }
+
+  killWorker(w: WorkerHandle, sig: NodeJS.Signals): void {
+    if (sig === 'SIGTERM' || sig === 'SIGQUIT') w.terminating = true;
+    try {
+      process.kill(w.pid, sig);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') {
+        this.WORKERS.delete(w.pid);
+        this.hook('worker_exit', this, w);
+      }
+    }
+  }
+
+  killWorkers(sig: NodeJS.Signals): void {
+    for (const w of [...this.WORKERS.values()]) this.killWorker(w, sig);
+  }
+
+  /** Heartbeat check: silent for `timeout` s -> SIGABRT, still there on a later tick -> SIGKILL. */
+  murderWorkers(): void {
+    const timeout = this.cfg.get('timeout');
+    if (!timeout) return;
+    const now = performance.now();
+    for (const w of this.WORKERS.values()) {
+      if (now - w.lastBeat <= timeout * 1000) continue;
+      if (!w.aborted) {
+        this.log.critical(`WORKER TIMEOUT (pid:${w.pid})`);
+        w.aborted = true;
+        this.killWorker(w, 'SIGABRT');
+      } else {
+        this.killWorker(w, 'SIGKILL');
+      }
+    }
+  }
+
+  /** CHLD: account for exited workers; exit status 3/4 halts the server. */
+  reapWorkers(mayHalt: boolean): void {
+    for (const { pid, code, signal } of this.exited.splice(0)) {
+      if (pid === this.reexec_pid) {
+        this.reexec_pid = 0;
+        continue;
+      }
+      const w = this.WORKERS.get(pid);
+      if (w === undefined) {
+        this.log.debug(`Reaped unknown process pid:${pid}`);
+        continue;
+      }
+      w.exitCode = code;
+      w.exitSignal = signal;
+      this.WORKERS.delete(pid);
+      if (code !== null && code !== 0) this.log.error(`Worker (pid:${pid}) exited with code ${code}.`);
+      if (signal !== null) {
+        if (signal === 'SIGKILL') this.log.error(`Worker (pid:${pid}) was sent SIGKILL! Perhaps out of memory?`);
+        else if (signal === 'SIGTERM') this.log.info(`Worker (pid:${pid}) was sent SIGTERM!`);
+        else this.log.warning(`Worker (pid:${pid}) was sent ${signal}!`);
+      }
+      this.hook('child_exit', this, w);
+      if (mayHalt && code === WORKER_BOOT_ERROR) throw new HaltServer('Worker failed to boot.', WORKER_BOOT_ERROR);
+      if (mayHalt && code === APP_LOAD_ERROR) throw new HaltServer('App failed to load.', APP_LOAD_ERROR);
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private setTitle(): void {
+    try {
+      process.title = `gunicorn-ts: master [${this.procName}]`;
+    } catch {
+      /* not permitted */
+    }
+  }
+
+  /** Calls a server hook; an exception is logged, never fatal (as Gunicorn's hooks in the master). */
+  private hook(name: 'on_starting' | 'on_reload' | 'when_ready' | 'pre_fork' | 'pre_exec' | 'child_exit' | 'worker_exit' | 'nworkers_changed' | 'on_exit', ...args: unknown[]): void {
+    try {
+      const r = this.cfg.get(name)(...args);
+      if (r && typeof (r as Promise<unknown>).then === 'function') (r as Promise<unknown>).catch((e) => this.log.exception(`Exception in ${name} hook`, e));
+    } catch (e) {
+      this.log.exception(`Exception in ${name} hook`, e);
+    }
+  }
+}

@@ -1,0 +1,8 @@
+// gunicorn-ts [OPTIONS] [APP_MODULE]
+import { WSGIApplication } from '../app/wsgiapp.js';
+
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<never> {
+  return new WSGIApplication('%(prog)s [OPTIONS] [APP_MODULE]', 'gunicorn-ts', argv).run();
+}
+
+await main();

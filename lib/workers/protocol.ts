@@ -1,0 +1,29 @@
+// What a master tells a worker it spawns (one env variable, read once and
+// removed), and what a worker tells its master over the IPC channel.
+import type { ListenerInfo } from '../http/environ.js';
+
+export const WORKER_ENV = 'GUNICORN_TS_WORKER';
+
+/** fds of the listeners start at this stdio slot in a worker (0-2 stdio, 3 IPC) */
+export const FIRST_LISTENER_SLOT = 4;
+
+export interface WorkerBootState {
+  age: number;
+  ppid: number;
+  listeners: Array<{ fd: number; info: ListenerInfo }>;
+  settings: Record<string, unknown>;
+}
+
+export type WorkerMessage = { gts: 'hb' } | { gts: 'booted' };
+
+export function isWorkerProcess(): boolean {
+  return typeof process.env[WORKER_ENV] === 'string' && typeof process.send === 'function';
+}
+
+/** Reads (and removes from the environment) the state the master passed. */
+export function takeBootState(): WorkerBootState {
+  const raw = process.env[WORKER_ENV];
+  delete process.env[WORKER_ENV];
+  if (raw === undefined) throw new Error(`${WORKER_ENV} is not set: not a worker process`);
+  return JSON.parse(raw) as WorkerBootState;
+}

@@ -1,0 +1,127 @@
+// Runs the gunicorn-ts command (or an example script) as a real process for
+// tests: collects its error log, waits for log lines, sends signals, and
+// drives bounded load over loopback.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = path.join(ROOT, 'bin/gunicorn-ts.js');
+export const APPS = path.join(ROOT, 'test/fixtures/apps');
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `node <script> ...args`; returns a handle with the output so far and helpers. */
+export function run(t, args, { script = BIN, env = {}, cwd = ROOT } = {}) {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd,
+    env: { ...process.env, TZ: 'UTC', GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const h = {
+    child,
+    pid: child.pid,
+    stdout: '',
+    stderr: '',
+    exited: null,
+    waiters: [],
+    exit: null,
+  };
+  const poke = () => {
+    for (const w of [...h.waiters]) w();
+  };
+  child.stdout.on('data', (d) => { h.stdout += d; poke(); });
+  child.stderr.on('data', (d) => { h.stderr += d; poke(); });
+  h.exit = new Promise((resolve) => child.on('exit', (code, signal) => { h.exited = { code, signal }; poke(); resolve({ code, signal }); }));
+  /** waits until `re` matches stderr (or stdout) `count` times; rejects after timeoutMs */
+  h.waitFor = (re, { timeoutMs = 10000, count = 1, from = 'stderr' } = {}) => new Promise((resolve, reject) => {
+    const g = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
+    const check = () => {
+      const all = [...h[from].matchAll(g)];
+      if (all.length >= count) { done(); resolve(all[count - 1]); return true; }
+      return false;
+    };
+    const timer = setTimeout(() => { done(); reject(new Error(`timed out waiting for ${re} in:\n${h.stderr}`)); }, timeoutMs);
+    const w = () => { check(); };
+    const done = () => { clearTimeout(timer); h.waiters = h.waiters.filter((x) => x !== w); };
+    if (!check()) h.waiters.push(w);
+  });
+  h.port = async () => Number((await h.waitFor(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/))[1]);
+  h.kill = (sig) => { try { process.kill(child.pid, sig); } catch { /* gone */ } };
+  /** pids of live workers, from the log (booted minus exited) */
+  h.workers = () => {
+    const booted = [...h.stderr.matchAll(/Booting worker with pid: (\d+)/g)].map((m) => Number(m[1]));
+    const gone = new Set([...h.stderr.matchAll(/Worker exiting \(pid: (\d+)\)|Worker \(pid:(\d+)\) (?:exited|was sent)/g)].map((m) => Number(m[1] ?? m[2])));
+    return booted.filter((p) => !gone.has(p) && alive(p));
+  };
+  t.teardown(async () => {
+    if (h.exited === null) {
+      h.kill('SIGKILL');
+      await h.exit;
+    }
+    for (const p of [...h.stderr.matchAll(/Booting worker with pid: (\d+)/g)].map((m) => Number(m[1]))) {
+      try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    }
+  });
+  return h;
+}
+
+export function alive(pid) {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+/** One GET over a fresh connection (Connection: close). Resolves {status, body, headers} or {error}. */
+export function get(port, p = '/', { timeoutMs = 5000, headers = {} } = {}) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false, headers: { Connection: 'close', ...headers }, timeout: timeoutMs }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', (e) => resolve({ error: e.code ?? e.message }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve({ error: e.code ?? e.message }));
+  });
+}
+
+/**
+ * Continuous load: `concurrency` loops of GETs until stop() is called (or
+ * maxMs passes). Returns {stop(): Promise<{ok, failed, errors, bodies}>}.
+ */
+export function load(port, { concurrency = 4, maxMs = 20000, path: p = '/' } = {}) {
+  let running = true;
+  const stats = { ok: 0, failed: 0, errors: [], bodies: new Map() };
+  const deadline = Date.now() + maxMs;
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (running && Date.now() < deadline) {
+      const r = await get(port, p);
+      if (r.status === 200) {
+        stats.ok++;
+        stats.bodies.set(r.body, (stats.bodies.get(r.body) ?? 0) + 1);
+      } else {
+        stats.failed++;
+        if (stats.errors.length < 10) stats.errors.push(r.error ?? r.status);
+      }
+    }
+  });
+  return {
+    stats,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return stats;
+    },
+  };
+}
+
+/** Polls fn() until it returns truthy or timeoutMs passes; returns the last value. */
+export async function until(fn, { timeoutMs = 10000, everyMs = 50 } = {}) {
+  const end = Date.now() + timeoutMs;
+  let v;
+  while (Date.now() < end) {
+    v = await fn();
+    if (v) return v;
+    await sleep(everyMs);
+  }
+  return v;
+}
