@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# libFuzzer over the pure C++ request parser with ASan + UBSan (clang).
+#   npm run fuzz -- -max_total_time=600        (any libFuzzer flags)
+#   FUZZ_JOBS=2 npm run fuzz -- -max_total_time=600   (parallel workers)
+#   npm run fuzz -- test/native/build/fuzz/crash-...   (re-run one input)
+# Builds into test/native/build/fuzz/ (never build/), writes the seeds from the
+# corpus into test/native/seeds/, keeps the growing corpus in
+# test/native/build/fuzz/corpus/ and crashes in test/native/build/fuzz/.
+# A crash is fixed in native/src and its input committed to
+# test/native/regressions/ (replayed by test/native-parser.test.mjs).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/fuzz-common.sh"
+cd "$ROOT"
+llhttp_locate
+CC=${FUZZ_CC:-clang}; CXX=${FUZZ_CXX:-clang++}
+if ! command -v "$CXX" >/dev/null; then
+  echo "fuzz: $CXX not found; on Debian 12: apt-get install -y clang libclang-rt-14-dev" >&2
+  exit 1
+fi
+OUT=test/native/build/fuzz
+BIN="$OUT/fuzz_parser"
+mkdir -p "$OUT/corpus"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+if stale "$BIN" test/native/fuzz_parser.cc test/native/parser_harness.h native/src/request_parser.cc \
+    native/src/request_parser.h native/src/errors.h scripts/fuzz.sh $LLHTTP_C; then
+  for f in $LLHTTP_C; do
+    $CC -O2 -g $SAN -fsanitize=fuzzer-no-link -fvisibility=hidden -I"$LLHTTP_INC" -c "$f" \
+      -o "$OUT/llhttp_$(basename "$f" .c).o"
+  done
+  $CXX -std=c++17 -O2 -g $SAN -fsanitize=fuzzer -fno-exceptions -Wall -Wextra -Wno-unused-parameter \
+    -Inative/src -I"$LLHTTP_INC" native/src/request_parser.cc test/native/fuzz_parser.cc \
+    "$OUT"/llhttp_*.o -o "$BIN.tmp"
+  mv "$BIN.tmp" "$BIN"
+  echo "fuzz: built $BIN" >&2
+fi
+# a file argument re-runs inputs instead of fuzzing
+for a in "$@"; do
+  if [ -f "$a" ]; then exec "$BIN" "$@"; fi
+done
+node test/native/make-seeds.mjs >&2
+export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+ARGS=(-max_len=2048 -dict=test/native/http.dict -artifact_prefix="$OUT/" -print_final_stats=1)
+if [ -n "${FUZZ_JOBS:-}" ]; then ARGS+=(-fork="$FUZZ_JOBS" -ignore_crashes=0); fi
+# Without a time or run limit a run would go on for ever: default to 60 s.
+case " $* " in *" -max_total_time="*|*" -runs="*) ;; *) ARGS+=(-max_total_time=60) ;; esac
+exec "$BIN" "${ARGS[@]}" "$@" "$OUT/corpus" test/native/seeds
