@@ -182,6 +182,13 @@ RequestParser::Status RequestParser::parse_head(const char* buf, size_t len, boo
       break;
     }
     size_t lf_at = static_cast<size_t>(lf - buf);
+    // Size limits first, judged on the bytes before the LF exactly as the
+    // partial-line checks below judge a line whose LF has not arrived yet, so that
+    // the verdict (Gunicorn's LimitRequestLine 400 / LimitRequestHeaders 431) does
+    // not depend on how TCP split the head (found by test/native/fuzz_parser.cc).
+    if (phase_ == 0 && lf_at - line_start_ > line_limit + 2) return fail(Err::kLimitRequestLine, "request line too long");
+    if (phase_ == 1 && lf_at - line_start_ > field_limit) return fail(Err::kLimitRequestHeaders, "header line too long");
+    if (lf_at - reqline_start_ > cfg_->max_head_bytes()) return fail(Err::kLimitRequestHeaders, "head too large");
     // RFC 9112 §2.2: lines end with CRLF. A bare LF is not a line terminator here.
     if (lf_at == line_start_ || buf[lf_at - 1] != '\r') {
       return fail(phase_ == 0 ? Err::kInvalidRequestLine : Err::kInvalidHeader, "bare LF in head");
