@@ -400,8 +400,7 @@ WriteResult Connection::write(const char* p, size_t n, bool final) {
     body_to_js_ = false;
     app_paused_ = false;
     if (!in_run_) {
-      flush();
-      if (closed_) return WriteResult::kOk;
+      schedule_flush();
       if (parser_.body_done()) {
         finish_request();
         if (!closed_ && !closing_) {
@@ -418,12 +417,30 @@ WriteResult Connection::write(const char* p, size_t n, bool final) {
     }
     return WriteResult::kOk;
   }
-  if (!in_run_) flush();
+  if (!in_run_) schedule_flush();
   if (out_.size() + pending_bytes_ > kOutHighWater) {
     want_drain_ = true;
     return WriteResult::kBackpressure;
   }
   return WriteResult::kOk;
+}
+
+void Connection::schedule_flush() {
+  if (flush_queued_ || closed_) return;
+  flush_queued_ = true;
+  srv_->queue_flush(this);
+}
+
+void Connection::flush_queued() {
+  flush_queued_ = false;
+  if (closed_) return;
+  flush();
+  // Everything went out at once (no uv_write pending): a writer waiting for
+  // room can go on now.
+  if (!closed_ && want_drain_ && pending_bytes_ == 0 && out_.empty()) {
+    want_drain_ = false;
+    if (active_) srv_->bridge()->on_drain(req_id_);
+  }
 }
 
 void Connection::out_append(const char* p, size_t n) {

@@ -54,6 +54,8 @@ class Connection {
   const ProxyInfo* proxy() const { return parser_.proxy(); }
   uint32_t slot() const { return slot_; }
   bool headers_sent() const { return head_sent_; }
+  void flush_queued();  // Server's check phase
+  bool flush_queued_ = false;
 
   // wait-list links (Server::idle_list / head_list)
   Connection* prev_ = nullptr;
@@ -82,6 +84,7 @@ class Connection {
   void update_reading();
   void out_append(const char* p, size_t n);
   void flush();
+  void schedule_flush();
   void write_out(const char* p, size_t n);
   void close_graceful();
   void fail_io();

@@ -122,6 +122,38 @@ Server::Server(uv_loop_t* loop, ServerConfig cfg, Bridge* bridge)
   timer_.data = this;
   uv_timer_start(&timer_, on_timer, kSweepMs, kSweepMs);
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));  // listeners and connections keep the loop alive, not the sweep
+  uv_check_init(loop_, &check_);
+  check_.data = this;
+  uv_idle_init(loop_, &idle_);
+  idle_.data = this;
+}
+
+void Server::queue_flush(Connection* c) {
+  flush_queue_.push_back(c);
+  if (!flush_armed_) {
+    flush_armed_ = true;
+    uv_check_start(&check_, on_check);
+    uv_idle_start(&idle_, [](uv_idle_t*) {});
+  }
+}
+
+void Server::on_check(uv_check_t* h) {
+  auto* srv = static_cast<Server*>(h->data);
+  srv->bridge_->enter();
+  // Flushing may run JS (drain, abort), which may queue more: loop until quiet.
+  for (int rounds = 0; !srv->flush_queue_.empty() && rounds < 8; rounds++) {
+    std::vector<Connection*> q;
+    q.swap(srv->flush_queue_);
+    for (Connection* c : q) {
+      if (c != nullptr) c->flush_queued();
+    }
+  }
+  if (srv->flush_queue_.empty()) {
+    srv->flush_armed_ = false;
+    uv_check_stop(&srv->check_);
+    uv_idle_stop(&srv->idle_);
+  }
+  srv->bridge_->leave();
 }
 
 Server::~Server() { std::free(read_buf_); }
@@ -191,6 +223,11 @@ void Server::accept_one(Listener* l) {
 }
 
 void Server::on_connection_closed(Connection* c) {
+  if (c->flush_queued_) {
+    for (auto& q : flush_queue_) {
+      if (q == c) q = nullptr;
+    }
+  }
   slots_[c->slot()] = nullptr;
   free_slots_.push_back(c->slot());
   nconns_--;
@@ -302,6 +339,8 @@ void Server::maybe_finish_close() {
   close_reported_ = true;
   closed_ = true;
   uv_timer_stop(&timer_);
+  uv_check_stop(&check_);
+  uv_idle_stop(&idle_);
   bridge_->enter();
   bridge_->on_closed();
   bridge_->leave();

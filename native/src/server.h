@@ -111,6 +111,11 @@ class Server {
   WaitList head_list;  // new connection or partial head, waiting header_timeout
   WaitList linger_list;  // closing: our side is shut down, reading until the client closes
 
+  // Corking: responses written outside a read callback (promises, timers,
+  // streaming iterators) are flushed once per loop iteration, in the check
+  // phase, so every chunk produced in one tick leaves in one write.
+  void queue_flush(Connection* c);
+
   // connection lifecycle
   void on_connection_closed(Connection* c);
   std::string take_buffer();
@@ -121,6 +126,7 @@ class Server {
  private:
   static void on_connection(uv_stream_t* server, int status);
   static void on_timer(uv_timer_t* t);
+  static void on_check(uv_check_t* h);
   void accept_one(Listener* l);
   void sweep();
   void maybe_finish_close();
@@ -136,6 +142,10 @@ class Server {
   std::vector<uint32_t> seq_;
   std::vector<std::string> buffer_pool_;
   uv_timer_t timer_;
+  uv_check_t check_;
+  uv_idle_t idle_;  // keeps poll from blocking while a flush is queued
+  std::vector<Connection*> flush_queue_;
+  bool flush_armed_ = false;
   char* read_buf_;
   bool read_buf_busy_ = false;
   size_t nconns_ = 0;
