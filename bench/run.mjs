@@ -33,45 +33,74 @@ const OUT = opt('out', CI ? path.join(here, 'out') : here);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const PORT = 18300 + (process.pid % 1000);
 
+// Each server: argv to start it (a fresh process per run), whether it is pinned
+// to CPU 1 (single-process servers) or free to use both cores (multi-worker).
 export const SERVERS = {
-  'node:http': { script: 'servers/node-http.mjs', baseline: true },
-  'gunicorn-ts serve()': { script: 'servers/gunicorn-ts-serve.mjs' },
+  'node:http': { argv: (port, wl) => [process.execPath, path.join(here, 'servers/node-http.mjs'), port, wl], pin: true, baseline: true },
+  'gunicorn-ts serve()': { argv: (port, wl) => [process.execPath, path.join(here, 'servers/gunicorn-ts-serve.mjs'), port, wl], pin: true },
 };
 
+const hello = (r) => r.status === 200 && r.body === 'Hello, World';
 export const WORKLOADS = {
-  hello: { desc: 'GET /, 12-byte body', path: '/', check: (r) => r.status === 200 && r.body === 'Hello, World' },
+  hello: { desc: 'GET /, 12-byte body', path: '/', check: hello },
+  environ: {
+    desc: 'the app reads method, path, query and 10 request headers, answers small JSON',
+    path: '/echo/path?x=1&y=two', script: 'wrk/environ.lua',
+    check: (r) => r.status === 200 && JSON.parse(r.body).path === '/echo/path',
+  },
+  body2k: { desc: 'GET, 2 KB body', path: '/', check: (r) => r.status === 200 && r.body.length === 2048 },
+  post4k: {
+    desc: 'POST with a 4 KB body the app reads', path: '/', script: 'wrk/post4k.lua',
+    probe: { method: 'POST', body: 'p'.repeat(4096) }, check: (r) => r.status === 200 && r.body === '4096',
+  },
+  stream64k: { desc: '64 KB response streamed from an async iterator (16 × 4 KB)', path: '/', check: (r) => r.status === 200 && r.body.length === 65536 },
+  close: { desc: 'hello with Connection: close (a connection per request)', path: '/', script: 'wrk/close.lua', check: hello },
+  pipelined: { desc: 'hello, 16 pipelined requests per connection', path: '/', script: 'wrk/pipelined.lua', check: hello },
 };
 
 const wanted = (list, all) => (list ? list.split(',').filter((x) => x in all) : Object.keys(all));
 const serverNames = wanted(opt('servers'), SERVERS);
-const workloadNames = wanted(opt('workloads'), WORKLOADS);
+const workloadNames = wanted(opt('workloads'), WORKLOADS).filter((w) => !CI || opt('workloads') || w === 'hello' || w === 'environ');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// utime + stime of a process and all its descendants (a master and its workers)
 function cpuTicks(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15)
+  let total = 0;
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    total += Number(fields[11]) + Number(fields[12]);
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      const kids = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      for (const k of kids ? kids.split(' ') : []) total += cpuTicks(Number(k));
+    }
+  } catch {
+    /* exited */
+  }
+  return total;
 }
 
-function get(port, p) {
+function get(port, p, probe = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path: p, agent: false, method: probe.method ?? 'GET' }, (res) => {
       let body = '';
-      res.setEncoding('utf8');
+      res.setEncoding('latin1');
       res.on('data', (d) => { body += d; });
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
     });
     req.setTimeout(2000, () => req.destroy(new Error('timeout')));
     req.on('error', reject);
+    req.end(probe.body);
   });
 }
 
 async function startServer(name, workload) {
   const s = SERVERS[name];
-  const child = spawn('taskset', ['-c', '1', process.execPath, path.join(here, s.script), String(PORT), workload], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const argv = s.argv(String(PORT), workload);
+  const child = s.pin
+    ? spawn('taskset', ['-c', '1', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
@@ -94,8 +123,8 @@ async function stopServer(srv) {
   if (srv.child.exitCode === null) srv.child.kill('SIGKILL');
 }
 
-function wrk(url, seconds, script) {
-  const a = ['-c', '0', 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '--timeout', '2s'];
+function wrk(url, seconds, script, pinned) {
+  const a = [...(pinned ? ['-c', '0'] : ['-c', '0-1']), 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '--timeout', '2s'];
   if (script) a.push('-s', path.join(here, script));
   a.push(url);
   const outText = execFileSync('taskset', a, { encoding: 'utf8', timeout: (seconds + 15) * 1000 });
@@ -125,11 +154,12 @@ async function runOne(name, workload) {
   const srv = await startServer(name, workload);
   try {
     const url = `http://127.0.0.1:${PORT}${w.path}`;
-    const r = await get(PORT, w.path);
+    const r = await get(PORT, w.path, w.probe);
     if (!w.check(r)) throw new Error(`${name} ${workload}: unexpected response ${r.status} ${JSON.stringify(r.body.slice(0, 80))}`);
-    wrk(url, WARMUP, w.script);
+    const pinned = SERVERS[name].pin;
+    wrk(url, WARMUP, w.script, pinned);
     const t0 = cpuTicks(srv.pid);
-    const res = wrk(url, DURATION, w.script);
+    const res = wrk(url, DURATION, w.script, pinned);
     const cpu = (cpuTicks(srv.pid) - t0) / CLK_TCK;
     return { ...res, cpu, perCpuSec: res.requests / cpu };
   } finally {

@@ -1,15 +1,9 @@
+// gunicorn-ts through serve(), one process, serving the apps in apps.mjs.
 import { serve } from '../../dist/index.js';
+import { wsgi } from './apps.mjs';
 
-const app = process.argv[3] || 'hello';
 const port = Number(process.argv[2] || 0);
-const BODY = 'Hello, World';
-
-const apps = {
-  hello(environ, start_response) {
-    start_response('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '12']]);
-    return [BODY];
-  },
-};
-
-const srv = await serve(apps[app], { bind: `127.0.0.1:${port}`, keepalive: 5 });
+const app = wsgi[process.argv[3] || 'hello'];
+const srv = await serve(app, { bind: `127.0.0.1:${port}`, keepalive: 300, worker_connections: 20000, errorlog: '/dev/null' });
 console.log(`listening ${srv.url}`);
+process.on('SIGTERM', () => process.exit(0));

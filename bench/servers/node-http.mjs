@@ -1,17 +1,12 @@
-// Baseline: the same applications written the node:http way.
+// Baseline: node:http serving the same application logic (see apps.mjs).
 import http from 'node:http';
+import { node } from './apps.mjs';
 
-const app = process.argv[3] || 'hello';
 const port = Number(process.argv[2] || 0);
-const BODY = 'Hello, World';
-
-const handlers = {
-  hello(req, res) {
-    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 12 });
-    res.end(BODY);
-  },
-};
-
-const server = http.createServer(handlers[app]);
-server.keepAliveTimeout = 5000;
-server.listen(port, '127.0.0.1', () => console.log(`listening http://127.0.0.1:${server.address().port}`));
+const app = node[process.argv[3] || 'hello'];
+const server = http.createServer(app);
+server.keepAliveTimeout = 300_000;
+server.headersTimeout = 310_000;
+server.maxHeadersCount = 0;
+server.listen({ port, host: '127.0.0.1', backlog: 2048 }, () => console.log(`listening http://127.0.0.1:${server.address().port}`));
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,2 @@
+-- a new connection for every request
+wrk.headers["Connection"] = "close"

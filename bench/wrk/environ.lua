@@ -1,0 +1,11 @@
+-- environ echo: 10 request headers the app reads
+wrk.path = "/echo/path?x=1&y=two"
+wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+wrk.headers["Accept"] = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+wrk.headers["Accept-Language"] = "en-US,en;q=0.5"
+wrk.headers["Accept-Encoding"] = "gzip, deflate, br"
+wrk.headers["Cookie"] = "session=0123456789abcdef; theme=dark"
+wrk.headers["Referer"] = "http://127.0.0.1/previous/page"
+wrk.headers["X-Request-Id"] = "3f0c5a8e-9d1b-4c2e-8f7a-6b5d4c3b2a19"
+wrk.headers["X-Forwarded-For"] = "203.0.113.7"
+wrk.headers["Cache-Control"] = "no-cache"
