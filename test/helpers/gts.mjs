@@ -2,6 +2,7 @@
 // tests: collects its error log, waits for log lines, sends signals, and
 // drives bounded load over loopback.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,4 +125,18 @@ export async function until(fn, { timeoutMs = 10000, everyMs = 50 } = {}) {
     await sleep(everyMs);
   }
   return v;
+}
+
+/** pids whose parent is `ppid` (from /proc) */
+export function children(ppid) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === ppid) out.push(Number(d));
+    } catch { /* exited */ }
+  }
+  return out;
 }
