@@ -14,7 +14,7 @@ export interface ServerHandle {
   readonly addresses: readonly ListenerInfo[];
   /** first address as a URL, e.g. http://127.0.0.1:8000 */
   readonly url: string;
-  /** currently open client connections */
+  /** currently open client connections (0 in the master of a worker pool: connections live in the workers) */
   connections(): number;
   /** graceful: stop accepting, finish in-flight requests (up to graceful_timeout), close idle connections */
   close(): Promise<void>;
@@ -90,6 +90,9 @@ export function startServer(
  *     await srv.close();
  *
  * Options take Gunicorn's setting names (keepalive, limit_request_line, ...).
+ * With `workers: N > 1` this process becomes the arbiter (master) and the
+ * entry script runs again in each worker, where serve() serves (see
+ * lib/app/serve-app.ts).
  */
 export async function serve(application: Application, bindOrOptions: string | string[] | ServeOptions = {}): Promise<ServerHandle> {
   if (typeof application !== 'function') {
@@ -100,7 +103,9 @@ export async function serve(application: Application, bindOrOptions: string | st
     : { ...bindOrOptions };
   const cfg = resolveSettings(options as Record<string, unknown>);
   if (cfg.workers > 1) {
-    throw new RangeError('serve(): workers > 1 needs the pre-fork arbiter, which this release does not include yet; use workers: 1');
+    // the pre-fork arbiter; loaded lazily (it imports this module)
+    const { serveWorkers } = await import('./app/serve-app.js');
+    return serveWorkers(application, options as Record<string, unknown>);
   }
   const log = new Logger({ errorlog: cfg.errorlog, loglevel: cfg.loglevel });
   const listeners = await openListeners(cfg.bind, { backlog: cfg.backlog, reusePort: cfg.reuse_port, umask: cfg.umask });

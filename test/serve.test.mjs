@@ -60,7 +60,7 @@ t.test('bad options are refused with a message naming them', async (t) => {
   await t.rejects(serve(hello, { bind: '127.0.0.1:0', header_map: 'maybe' }), /header_map/);
   await t.rejects(serve(hello, { bind: '127.0.0.1:0', forwarded_allow_ips: '10.0.0.300' }), /forwarded_allow_ips/);
   await t.rejects(serve(hello, { bind: 'nonsense:port' }), /not a valid port number/);
-  await t.rejects(serve(hello, { bind: '127.0.0.1:0', workers: 2 }), /workers > 1/);
+  await t.rejects(serve(hello, { bind: '127.0.0.1:0', workers: 'two' }), /Invalid value for workers: two/);  // workers > 1: test/arbiter-app.test.mjs
   await t.rejects(serve('not a function', '127.0.0.1:0'), /application must be a function/);
   // a port in use is reported like Gunicorn
   const taken = await serve(hello, { bind: '127.0.0.1:0', ...quiet });

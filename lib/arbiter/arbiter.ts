@@ -70,6 +70,9 @@ export class Arbiter {
   private halted = false;
   private readonly ctx: StartContext;
   private readonly envSetByRawEnv = new Map<string, string | undefined>();
+  private markReady: () => void = () => {};
+  /** resolves once the listeners are bound (after when_ready) */
+  readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
   constructor(readonly app: ArbiterApp, ctx?: Partial<StartContext>) {
     this.cfg = app.cfg;
@@ -194,6 +197,7 @@ export class Arbiter {
     if (this.cfg.get('reload')) this.log.warning('Reloader is on. Use in development only!');
     this.log.debug('Arbiter booted');
     this.hook('when_ready', this);
+    this.markReady();
   }
 
   private async preload(): Promise<void> {
