@@ -103,6 +103,15 @@ export class Arbiter {
   async run(): Promise<number> {
     try {
       await this.start();
+    } catch (e) {
+      if (e instanceof HaltServer) return this.halt(e.reason, e.exitStatus);
+      // a pidfile naming a live master, a bind failure: Gunicorn's "Error: ..." and exit 1
+      process.stderr.write(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
+      this.pidfile?.unlink();
+      this.removeSignals();
+      return 1;
+    }
+    try {
       await this.manageWorkers();
       for (;;) {
         this.maybePromoteMaster();
