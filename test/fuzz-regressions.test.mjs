@@ -37,3 +37,15 @@ t.test('over-long request line with a bare CR: one verdict however the bytes arr
   });
   t.equal(bodies.size, 1, 'the same error page every time');
 });
+
+t.test('endless BWS after a chunk size is refused, not consumed for ever', async (t) => {
+  // test/native/regressions/chunk-size-endless-bws.bin: the spaces between a
+  // chunk size and ';' were not counted toward the size line's bound.
+  const { port } = await startServer(t, echoApp, { limit_request_field_size: 80 });
+  const raw = `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5${' '.repeat(200)};x\r\nhello\r\n0\r\n\r\n`;
+  const r = await exchange(port, raw, { expect: 1, settleMs: 100, timeoutMs: 3000 });
+  const finals = r.responses.filter((x) => x.status >= 200);
+  t.equal(finals.length, 1, 'one answer');
+  t.equal(finals[0]?.status, 400, '400');
+  t.ok(r.closed, 'connection closed');
+});

@@ -765,7 +765,14 @@ size_t RequestParser::chunked(const char* p, size_t n, const char** data, size_t
         return 0;
       }
       case kSizeWs:
-        if (c == ' ' || c == '\t') { i++; continue; }
+        if (c == ' ' || c == '\t') {
+          // BWS before ';' (RFC 9112 §7.1.1) counts toward the size line's bound like
+          // the digits and the extension do: an endless run of spaces is refused,
+          // not consumed for ever (found reviewing fuzz coverage).
+          if (++line_bytes_ > cfg_->field_size_limit()) { err_ = Err::kInvalidChunkSize; detail_ = "chunk size line too long"; return 0; }
+          i++;
+          continue;
+        }
         if (c == ';') { cstate_ = kExt; i++; continue; }
         err_ = Err::kInvalidChunkSize;
         detail_ = "whitespace after chunk size";
