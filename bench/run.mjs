@@ -35,9 +35,19 @@ const PORT = 18300 + (process.pid % 1000);
 
 // Each server: argv to start it (a fresh process per run), whether it is pinned
 // to CPU 1 (single-process servers) or free to use both cores (multi-worker).
+const cli = path.join(root, 'bin', 'gunicorn-ts.js');
+const cliArgs = (port, wl, workers) => [process.execPath, cli, '-w', String(workers), '-b', `127.0.0.1:${port}`, '--keep-alive', '300',
+  '--worker-connections', '20000', '--error-logfile', '/dev/null', `${path.join(here, 'servers', 'cli-apps.mjs')}:${wl}`];
+
+// Each server: argv to start it (a fresh process per run), whether it is pinned
+// to CPU 1 (single-process servers) or free to use both cores (multi-worker),
+// and its comparison group (ratios are taken against the group's baseline).
 export const SERVERS = {
-  'node:http': { argv: (port, wl) => [process.execPath, path.join(here, 'servers/node-http.mjs'), port, wl], pin: true, baseline: true },
-  'gunicorn-ts serve()': { argv: (port, wl) => [process.execPath, path.join(here, 'servers/gunicorn-ts-serve.mjs'), port, wl], pin: true },
+  'node:http': { argv: (port, wl) => [process.execPath, path.join(here, 'servers/node-http.mjs'), port, wl], pin: true, group: 'single', baseline: true },
+  'gunicorn-ts serve()': { argv: (port, wl) => [process.execPath, path.join(here, 'servers/gunicorn-ts-serve.mjs'), port, wl], pin: true, group: 'single' },
+  'gunicorn-ts CLI -w 1': { argv: (port, wl) => cliArgs(port, wl, 1), pin: true, group: 'single' },
+  'node:cluster 2 workers': { argv: (port, wl) => [process.execPath, path.join(here, 'servers/node-cluster.mjs'), port, wl, '2'], pin: false, group: 'multi', baseline: true, workloads: ['hello'] },
+  'gunicorn-ts CLI -w 2': { argv: (port, wl) => cliArgs(port, wl, 2), pin: false, group: 'multi', workloads: ['hello'] },
 };
 
 const hello = (r) => r.status === 200 && r.body === 'Hello, World';
@@ -104,13 +114,20 @@ async function startServer(name, workload) {
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
-  for (let i = 0; i < 100 && !/listening/.test(out); i++) {
-    if (child.exitCode !== null) break;
+  // ready when the port answers (the CLI's master listens before its workers are up)
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${out.trim()}`);
+    const ok = await new Promise((resolve) => {
+      const r = http.get({ host: '127.0.0.1', port: PORT, path: '/', agent: false }, (res) => { res.resume(); res.on('end', () => resolve(true)); });
+      r.on('error', () => resolve(false));
+      r.setTimeout(1000, () => { r.destroy(); resolve(false); });
+    });
+    if (ok) break;
+    if (i >= 100) {
+      child.kill('SIGKILL');
+      throw new Error(`${name} did not start: ${out.trim()}`);
+    }
     await sleep(50);
-  }
-  if (!/listening/.test(out)) {
-    child.kill('SIGKILL');
-    throw new Error(`${name} did not start: ${out.trim()}`);
   }
   // taskset execs node, so the child pid is the server's pid
   return { child, pid: child.pid, log: () => out };
@@ -175,11 +192,13 @@ const median = (xs) => {
 
 async function main() {
   const results = {};
-  for (const wl of workloadNames) for (const s of serverNames) results[`${wl}|${s}`] = [];
+  const runsFor = (wl) => serverNames.filter((s) => !SERVERS[s].workloads || SERVERS[s].workloads.includes(wl));
+  for (const wl of workloadNames) for (const s of runsFor(wl)) results[`${wl}|${s}`] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const wl of workloadNames) {
       // interleave: rotate the server order each round
-      const order = serverNames.map((_, i) => serverNames[(i + round) % serverNames.length]);
+      const names = runsFor(wl);
+      const order = names.map((_, i) => names[(i + round) % names.length]);
       for (const s of order) {
         const r = await runOne(s, wl);
         results[`${wl}|${s}`].push(r);
@@ -190,9 +209,9 @@ async function main() {
   const summary = [];
   let failed = false;
   for (const wl of workloadNames) {
-    const base = serverNames.find((s) => SERVERS[s].baseline);
-    const baseRuns = base ? results[`${wl}|${base}`] : null;
-    for (const s of serverNames) {
+    for (const s of runsFor(wl)) {
+      const base = serverNames.find((b) => SERVERS[b].baseline && SERVERS[b].group === SERVERS[s].group && results[`${wl}|${b}`]);
+      const baseRuns = base ? results[`${wl}|${base}`] : null;
       const runs = results[`${wl}|${s}`];
       const m = (k) => median(runs.map((r) => r[k]));
       const row = {
@@ -202,6 +221,7 @@ async function main() {
         p50: m('p50'), p99: m('p99'),
         errors: runs.reduce((a, r) => a + r.non2xx + r.socketErrors, 0),
       };
+      row.baseline = base ?? null;
       if (baseRuns) {
         row.cpuRatio = row.perCpuSec / median(baseRuns.map((r) => r.perCpuSec));
         row.rpsRatio = row.rps / median(baseRuns.map((r) => r.rps));
@@ -211,9 +231,9 @@ async function main() {
     }
   }
   const table = [
-    '| workload | server | req/s median (min–max) | req per server CPU-s median (min–max) | p50 ms | p99 ms | CPU ratio vs node:http | req/s ratio | errors |',
+    '| workload | server | req/s median (min–max) | req per server CPU-s median (min–max) | p50 ms | p99 ms | CPU ratio vs baseline | req/s ratio | errors |',
     '|---|---|---|---|---|---|---|---|---|',
-    ...summary.map((r) => `| ${r.workload} | ${r.server} | ${r.rps.toFixed(0)} (${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)}) | ${r.perCpuSec.toFixed(0)} (${r.perCpuSecMin.toFixed(0)}–${r.perCpuSecMax.toFixed(0)}) | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${r.rpsRatio?.toFixed(2) ?? '–'} | ${r.errors} |`),
+    ...summary.map((r) => `| ${r.workload} | ${r.server}${r.baseline && r.baseline !== r.server ? ` (vs ${r.baseline})` : r.baseline === r.server ? ' (baseline)' : ''} | ${r.rps.toFixed(0)} (${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)}) | ${r.perCpuSec.toFixed(0)} (${r.perCpuSecMin.toFixed(0)}–${r.perCpuSecMax.toFixed(0)}) | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${r.rpsRatio?.toFixed(2) ?? '–'} | ${r.errors} |`),
   ].join('\n');
   process.stdout.write(`\n${table}\n`);
   fs.mkdirSync(OUT, { recursive: true });
