@@ -246,6 +246,7 @@ async function main() {
   };
   fs.writeFileSync(path.join(OUT, 'results.json'), `${JSON.stringify({ meta, summary, runs: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map(({ text, ...r }) => r)])) }, null, 2)}\n`);
   fs.writeFileSync(path.join(OUT, 'RESULTS.md'), `# Benchmark results\n\n- date: ${meta.date}\n- machine: ${meta.machine}\n- node: ${meta.node}\n- command: \`${meta.command}\`\n- method: server pinned to CPU 1, wrk (1 thread, ${CONNECTIONS} connections) pinned to CPU 0, ${ROUNDS} interleaved rounds of ${DURATION} s after a ${WARMUP} s warm-up; medians with min–max. "req per server CPU-s" = requests completed / server user+system CPU seconds during the measured run.\n\n${table}\n`);
+  if (!CI) execFileSync(process.execPath, [path.join(here, 'chart.mjs'), path.join(OUT, 'results.json'), path.join(OUT, 'ratios.svg')], { stdio: 'inherit' });
   if (CI) {
     const hello = summary.find((r) => r.workload === 'hello' && !SERVERS[r.server].baseline);
     if (hello && hello.cpuRatio < 1.0) {
