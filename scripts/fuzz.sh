@@ -3,6 +3,7 @@
 #   npm run fuzz -- -max_total_time=600        (any libFuzzer flags)
 #   FUZZ_JOBS=2 npm run fuzz -- -max_total_time=600   (parallel workers)
 #   npm run fuzz -- test/native/build/fuzz/crash-...   (re-run one input)
+#   FUZZ_TARGET=response npm run fuzz -- ...    (the response-head builder instead)
 # Builds into test/native/build/fuzz/ (never build/), writes the seeds from the
 # corpus into test/native/seeds/, keeps the growing corpus in
 # test/native/build/fuzz/corpus/ and crashes in test/native/build/fuzz/.
@@ -18,30 +19,42 @@ if ! command -v "$CXX" >/dev/null; then
   exit 1
 fi
 OUT=test/native/build/fuzz
-BIN="$OUT/fuzz_parser"
-mkdir -p "$OUT/corpus"
+TARGET="${FUZZ_TARGET:-parser}"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-if stale "$BIN" test/native/fuzz_parser.cc test/native/parser_harness.h native/src/request_parser.cc \
-    native/src/request_parser.h native/src/errors.h scripts/fuzz.sh $LLHTTP_C; then
-  for f in $LLHTTP_C; do
-    $CC -O2 -g $SAN -fsanitize=fuzzer-no-link -fvisibility=hidden -I"$LLHTTP_INC" -c "$f" \
-      -o "$OUT/llhttp_$(basename "$f" .c).o"
-  done
-  $CXX -std=c++17 -O2 -g $SAN -fsanitize=fuzzer -fno-exceptions -Wall -Wextra -Wno-unused-parameter \
-    -Inative/src -I"$LLHTTP_INC" native/src/request_parser.cc test/native/fuzz_parser.cc \
-    "$OUT"/llhttp_*.o -o "$BIN.tmp"
-  mv "$BIN.tmp" "$BIN"
-  echo "fuzz: built $BIN" >&2
-fi
+CXXFLAGS_F="-std=c++17 -O2 -g $SAN -fsanitize=fuzzer -fno-exceptions -Wall -Wextra -Wno-unused-parameter -Inative/src"
+case "$TARGET" in
+  parser)
+    BIN="$OUT/fuzz_parser"; CORPUS="$OUT/corpus"; SEEDS=test/native/seeds; DICT=(-dict=test/native/http.dict)
+    if stale "$BIN" test/native/fuzz_parser.cc test/native/parser_harness.h native/src/request_parser.cc \
+        native/src/request_parser.h native/src/errors.h scripts/fuzz.sh $LLHTTP_C; then
+      for f in $LLHTTP_C; do
+        $CC -O2 -g $SAN -fsanitize=fuzzer-no-link -fvisibility=hidden -I"$LLHTTP_INC" -c "$f" \
+          -o "$OUT/llhttp_$(basename "$f" .c).o"
+      done
+      $CXX $CXXFLAGS_F -I"$LLHTTP_INC" native/src/request_parser.cc test/native/fuzz_parser.cc \
+        "$OUT"/llhttp_*.o -o "$BIN.tmp"
+      mv "$BIN.tmp" "$BIN"
+      echo "fuzz: built $BIN" >&2
+    fi ;;
+  response)
+    BIN="$OUT/fuzz_response"; CORPUS="$OUT/corpus-response"; SEEDS=""; DICT=()
+    if stale "$BIN" test/native/fuzz_response.cc native/src/response.cc native/src/response.h scripts/fuzz.sh; then
+      $CXX $CXXFLAGS_F native/src/response.cc test/native/fuzz_response.cc -o "$BIN.tmp"
+      mv "$BIN.tmp" "$BIN"
+      echo "fuzz: built $BIN" >&2
+    fi ;;
+  *) echo "fuzz: FUZZ_TARGET is parser or response" >&2; exit 2 ;;
+esac
+mkdir -p "$CORPUS"
 # a file argument re-runs inputs instead of fuzzing
 for a in "$@"; do
   if [ -f "$a" ]; then exec "$BIN" "$@"; fi
 done
-node test/native/make-seeds.mjs >&2
+if [ -n "$SEEDS" ]; then node test/native/make-seeds.mjs >&2; fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-ARGS=(-max_len=2048 -dict=test/native/http.dict -artifact_prefix="$OUT/" -print_final_stats=1)
+ARGS=(-max_len=2048 "${DICT[@]}" -artifact_prefix="$OUT/" -print_final_stats=1)
 if [ -n "${FUZZ_JOBS:-}" ]; then ARGS+=(-fork="$FUZZ_JOBS" -ignore_crashes=0); fi
 # Without a time or run limit a run would go on for ever: default to 60 s.
 case " $* " in *" -max_total_time="*|*" -runs="*) ;; *) ARGS+=(-max_total_time=60) ;; esac
-exec "$BIN" "${ARGS[@]}" "$@" "$OUT/corpus" test/native/seeds
+exec "$BIN" "${ARGS[@]}" "$@" "$CORPUS" $SEEDS
