@@ -242,8 +242,8 @@ export class Arbiter {
   async stop(graceful = true): Promise<void> {
     const unlink = this.reexec_pid === 0 && this.master_pid === 0 && !this.systemd && !this.cfg.get('reuse_port');
     for (const l of this.LISTENERS) {
-      if (unlink) closeListener(l);
-      else l.owned = false, closeListener(l);
+      if (!unlink) l.owned = false;  // a USR2 pair, systemd or reuse_port: the socket file stays
+      closeListener(l);
     }
     this.LISTENERS = [];
     const sig = graceful ? 'SIGTERM' : 'SIGQUIT';
