@@ -435,12 +435,14 @@ void Connection::flush_queued() {
   flush_queued_ = false;
   if (closed_) return;
   flush();
-  // Everything went out at once (no uv_write pending): a writer waiting for
-  // room can go on now.
-  if (!closed_ && want_drain_ && pending_bytes_ == 0 && out_.empty()) {
-    want_drain_ = false;
-    if (active_) srv_->bridge()->on_drain(req_id_);
-  }
+}
+
+// A writer told to wait (kBackpressure) may go on once everything it wrote has
+// been handed to the kernel.
+void Connection::maybe_drain() {
+  if (closed_ || !want_drain_ || pending_bytes_ != 0 || !out_.empty()) return;
+  want_drain_ = false;
+  if (active_ && !resp_done_) srv_->bridge()->on_drain(req_id_);
 }
 
 void Connection::out_append(const char* p, size_t n) {
@@ -458,6 +460,7 @@ void Connection::flush() {
       srv_->give_buffer(std::move(out_));
       out_ = std::string();
       if (closing_) close_graceful();
+      else maybe_drain();
       return;
     }
     if (r < 0 && r != UV_EAGAIN) {
@@ -499,10 +502,7 @@ void Connection::on_write(uv_write_t* req, int status) {
     if (c->closing_) {
       c->close_graceful();
     } else {
-      if (c->want_drain_) {
-        c->want_drain_ = false;
-        if (c->active_) br->on_drain(c->req_id_);
-      }
+      c->maybe_drain();
       if (!c->closed_) {
         c->update_reading();
         if (!c->active_ && c->in_len_ > 0) c->run_buffered();

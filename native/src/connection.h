@@ -85,6 +85,7 @@ class Connection {
   void out_append(const char* p, size_t n);
   void flush();
   void schedule_flush();
+  void maybe_drain();
   void write_out(const char* p, size_t n);
   void close_graceful();
   void fail_io();
