@@ -111,3 +111,47 @@ t.test('close() forces remaining connections after graceful_timeout', async (t) 
   t.equal(r.status, 0, 'the stuck request got no response');
   t.ok(r.closed);
 });
+
+t.test('graceful close does not reset a request already sent on a fresh or idle connection', async (t) => {
+  const srv = await serve((env, sr) => { sr('200 OK', []); return [env.PATH_INFO]; }, { bind: '127.0.0.1:0', ...quiet });
+  const port = srv.addresses[0].port;
+  const conns = [];
+  for (let i = 0; i < 20; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = '';
+    const done = new Promise((resolve) => {
+      s.on('data', (d) => { buf += d; });
+      s.on('error', (e) => resolve({ error: e.code, buf }));
+      s.on('close', () => resolve({ buf }));
+    });
+    await new Promise((r) => s.on('connect', r));
+    conns.push({ s, done, i });
+  }
+  // half of them have already served a request (idle keep-alive), half are fresh
+  for (const c of conns.slice(10)) c.s.write(`GET /warm HTTP/1.1\r\nHost: a\r\n\r\n`);
+  for (let i = 0; i < 100 && srv.connections() < 20; i++) await sleep(10);
+  await sleep(100);
+  t.equal(srv.connections(), 20, 'all 20 accepted');
+  // the requests leave now; the server is told to stop in the same tick
+  for (const c of conns) c.s.write(`GET /last${c.i} HTTP/1.1\r\nHost: a\r\n\r\n`);
+  const closing = srv.close();
+  const results = await Promise.all(conns.map((c) => c.done));
+  results.forEach((r, i) => {
+    t.notOk(r.error, `connection ${i}: no reset`);
+    t.match(r.buf, new RegExp(`/last${i}$`), `connection ${i}: its last request was answered`);
+    t.match(r.buf.split('HTTP/1.1 200 OK').pop(), /Connection: close/, `connection ${i}: with Connection: close`);
+  });
+  await closing;
+});
+
+t.test('graceful close: a silent connection is closed after a short grace', async (t) => {
+  const srv = await serve(hello, { bind: '127.0.0.1:0', ...quiet });
+  const s = net.connect(srv.addresses[0].port, '127.0.0.1');
+  s.resume();
+  await new Promise((r) => s.on('connect', r));
+  for (let i = 0; i < 100 && srv.connections() < 1; i++) await sleep(10);
+  const t0 = Date.now();
+  await srv.close();
+  const took = Date.now() - t0;
+  t.ok(took >= 700 && took < 3000, `closed after ${took} ms`);
+});

@@ -192,7 +192,7 @@ size_t Connection::run(const char* data, size_t len) {
       if (eof_) {
         close_graceful();
       } else if (wait_list_ == 0) {
-        enter_wait(served_one_ ? 1 : 2);
+        enter_wait(srv_->draining() ? 4 : served_one_ ? 1 : 2);
       }
       break;
     }
@@ -582,20 +582,26 @@ void Connection::on_close(uv_handle_t* h) {
 // ---- wait lists ------------------------------------------------------------------
 
 void Connection::enter_wait(uint8_t list) {
+  if (list == 1 && srv_->draining()) list = 4;  // idle while closing: short grace, then close
   leave_wait();
   wait_since_ = srv_->now_ms();
   wait_list_ = list;
-  if (list == 1) srv_->idle_list.push(this);
-  else if (list == 2) srv_->head_list.push(this);
-  else srv_->linger_list.push(this);
+  list_of(list).push(this);
 }
 
 void Connection::leave_wait() {
   if (wait_list_ == 0) return;
-  if (wait_list_ == 1) srv_->idle_list.remove(this);
-  else if (wait_list_ == 2) srv_->head_list.remove(this);
-  else srv_->linger_list.remove(this);
+  list_of(wait_list_).remove(this);
   wait_list_ = 0;
+}
+
+WaitList& Connection::list_of(uint8_t list) {
+  switch (list) {
+    case 1: return srv_->idle_list;
+    case 2: return srv_->head_list;
+    case 3: return srv_->linger_list;
+    default: return srv_->drain_list;
+  }
 }
 
 }  // namespace gts

@@ -18,6 +18,7 @@
 namespace gts {
 
 class Server;
+struct WaitList;
 
 // Result codes of respond()/write()/end(), shared with JS.
 enum class WriteResult : int {
@@ -61,8 +62,9 @@ class Connection {
   Connection* prev_ = nullptr;
   Connection* next_ = nullptr;
   uint64_t wait_since_ = 0;
-  uint8_t wait_list_ = 0;  // 0 none, 1 idle, 2 head
+  uint8_t wait_list_ = 0;  // 0 none, 1 idle, 2 head, 3 linger, 4 drain
   void close_idle() { close_graceful(); }
+  void enter_wait(uint8_t list);
   bool waiting_idle() const { return !active_ && in_len_ == 0 && !parser_.head_started(); }
 
   friend class Server;
@@ -79,8 +81,8 @@ class Connection {
   void finish_request();
   void send_error(Err e, const char* detail);
   void body_failed(Err e);
-  void enter_wait(uint8_t list);
   void leave_wait();
+  WaitList& list_of(uint8_t list);
   void update_reading();
   void out_append(const char* p, size_t n);
   void flush();

@@ -10,6 +10,10 @@
 namespace gts {
 namespace {
 constexpr uint64_t kLingerMs = 2000;
+// Graceful close: an open connection with nothing received yet may have a
+// request on the wire (or in the socket buffer). It gets this long to arrive
+// and is then answered with Connection: close; silence means it was idle.
+constexpr uint64_t kDrainGraceMs = 1000;
 constexpr uint64_t kSweepMs = 250;
 constexpr uint32_t kSlotBits = 20;  // request id = seq << 20 | slot
 }  // namespace
@@ -300,6 +304,7 @@ void Server::sweep() {
   // slow or silent clients that have not completed a request head
   expire(head_list, cfg_.header_timeout_ms, false);
   expire(linger_list, kLingerMs, false);
+  expire(drain_list, kDrainGraceMs, false);
 }
 
 void Server::close(bool graceful) {
@@ -319,12 +324,17 @@ void Server::close(bool graceful) {
     }
   }
   listeners_.clear();
-  // idle keep-alive connections go now; fresh ones without a byte too
-  while (idle_list.head) idle_list.head->close_now();
-  for (Connection* c = head_list.head; c != nullptr;) {
-    Connection* next = c->next_;
-    if (c->waiting_idle()) c->close_now();
-    c = next;
+  // Idle keep-alive connections and fresh ones without a byte yet: closing
+  // them at once resets a request that is already on its way (the classic
+  // reload race). Give them a short grace; whatever arrives is served with
+  // Connection: close. Partial heads keep their header_timeout.
+  if (graceful) {
+    while (idle_list.head) idle_list.head->enter_wait(4);
+    for (Connection* c = head_list.head; c != nullptr;) {
+      Connection* next = c->next_;
+      if (c->waiting_idle()) c->enter_wait(4);
+      c = next;
+    }
   }
   if (!graceful) {
     for (Connection* c : slots_) {

@@ -110,6 +110,7 @@ class Server {
   WaitList idle_list;  // between requests, waiting keepalive
   WaitList head_list;  // new connection or partial head, waiting header_timeout
   WaitList linger_list;  // closing: our side is shut down, reading until the client closes
+  WaitList drain_list;   // graceful close: a last chance to send a request (already in flight)
 
   // Corking: responses written outside a read callback (promises, timers,
   // streaming iterators) are flushed once per loop iteration, in the check
