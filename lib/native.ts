@@ -27,6 +27,8 @@ export interface NativeBinding {
   sockName(fd: number): { family: 'inet' | 'inet6' | 'unix'; host: string; port: number } | null;
   setInheritable(fd: number, inheritable: boolean): boolean;
   closeFd(fd: number): void;
+  /** sd_notify(3) over $NOTIFY_SOCKET: 1 sent, 0 when NOTIFY_SOCKET is unset */
+  sdNotify(state: string): number;
   errors: NativeErrorInfo[];
   /** environ keys of common request headers, indexed by meta slot values with KNOWN_KEY set */
   headerKeys: string[];

@@ -12,7 +12,7 @@ import { native } from '../dist/native.js';
 const tmpdir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gts-modes-'));
 const json = async (port, p = '/') => { const r = await get(port, p); return r.status === 200 ? JSON.parse(r.body) : null; };
 
-t.test('systemd: LISTEN_FDS socket activation and READY=1 on $NOTIFY_SOCKET', { skip: !fs.existsSync('/usr/bin/systemd-notify') && 'no systemd-notify' }, async (t) => {
+t.test('systemd: LISTEN_FDS socket activation and READY=1 on $NOTIFY_SOCKET', async (t) => {
   const dir = tmpdir();
   const sock = path.join(dir, 'notify.sock');
   const py = spawn('python3', ['-c', `import socket\ns=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(${JSON.stringify(sock)})\ns.settimeout(20)\nprint(s.recv(4096).decode(), flush=True)`], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -32,7 +32,6 @@ t.test('systemd: LISTEN_FDS socket activation and READY=1 on $NOTIFY_SOCKET', { 
   t.teardown(() => { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } });
   t.ok(await until(() => err.includes(`Listening at: http://127.0.0.1:${port} (${child.pid})`)), 'listens on the inherited socket, not on the default bind');
   t.ok(await until(() => notified.includes('READY=1')), 'READY=1 sent');
-  t.match(notified, new RegExp(`MAINPID=${child.pid}\\n`));
   t.match(notified, /STATUS=Gunicorn arbiter booted/);
   t.ok(await until(() => json(port)), 'serves');
   process.kill(child.pid, 'SIGTERM');

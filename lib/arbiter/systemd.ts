@@ -1,5 +1,5 @@
 // systemd socket activation and readiness, as Gunicorn's systemd.py.
-import { spawnSync } from 'node:child_process';
+import { native } from '../native.js';
 
 export const SD_LISTEN_FDS_START = 3;
 
@@ -16,13 +16,15 @@ export function listenFds(unsetEnvironment = true): number {
 }
 
 /**
- * sd_notify(state) when $NOTIFY_SOCKET is set. Node cannot send AF_UNIX
- * datagrams, so this runs `systemd-notify --pid=<master>` (the unit needs
- * NotifyAccess=all). Returns what happened, for the debug log.
+ * sd_notify(state) when $NOTIFY_SOCKET is set: one AF_UNIX datagram sent by
+ * this (the main) process, so the default NotifyAccess=main works. Returns what
+ * happened, for the debug log.
  */
-export function sdNotify(state: string, pid = process.pid): string {
+export function sdNotify(state: string): string {
   if (!process.env.NOTIFY_SOCKET) return 'no NOTIFY_SOCKET';
-  const r = spawnSync('systemd-notify', [`--pid=${pid}`, ...state.split('\n')], { stdio: 'ignore', timeout: 5000 });
-  if (r.error) return `systemd-notify failed: ${r.error.message}`;
-  return r.status === 0 ? 'sent' : `systemd-notify exited with ${r.status}`;
+  try {
+    return native.sdNotify(state) === 1 ? 'sent' : 'no NOTIFY_SOCKET';
+  } catch (e) {
+    return `sd_notify failed: ${(e as Error).message}`;
+  }
 }

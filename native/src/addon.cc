@@ -542,39 +542,33 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
 
 // ---- socket helpers ------------------------------------------------------------
 
+// Returns the fd, or throws an Error with errno/code (EADDRINUSE, ...) for -errno.
+Napi::Value fd_or_throw(Napi::Env env, int fd, const std::string& err) {
+  if (fd >= 0) return Napi::Number::New(env, fd);
+  Napi::Error e = Napi::Error::New(env, err);
+  e.Set("errno", Napi::Number::New(env, -fd));
+  e.Set("code", Napi::String::New(env, uv_err_name(fd)));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 Napi::Value ListenTcp(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   std::string host = info[0].As<Napi::String>().Utf8Value();
   int port = info[1].As<Napi::Number>().Int32Value();
   int backlog = info[2].As<Napi::Number>().Int32Value();
   bool reuse = info.Length() > 3 && info[3].ToBoolean().Value();
   std::string err;
   int fd = listen_tcp(host, port, backlog, reuse, &err);
-  if (fd < 0) {
-    Napi::Error e = Napi::Error::New(env, err);
-    e.Set("errno", Napi::Number::New(env, -fd));
-    e.Set("code", Napi::String::New(env, uv_err_name(fd)));
-    e.ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, fd);
+  return fd_or_throw(info.Env(), fd, err);
 }
 
 Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>().Utf8Value();
   int backlog = info[1].As<Napi::Number>().Int32Value();
   int um = info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : 0;
   std::string err;
   int fd = listen_unix(path, backlog, um, &err);
-  if (fd < 0) {
-    Napi::Error e = Napi::Error::New(env, err);
-    e.Set("errno", Napi::Number::New(env, -fd));
-    e.Set("code", Napi::String::New(env, uv_err_name(fd)));
-    e.ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, fd);
+  return fd_or_throw(info.Env(), fd, err);
 }
 
 Napi::Value SockName(const Napi::CallbackInfo& info) {
@@ -593,6 +587,14 @@ Napi::Value SetInheritable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), set_inheritable(info[0].As<Napi::Number>().Int32Value(), info[1].ToBoolean().Value()));
 }
 
+// sdNotify("READY=1\nSTATUS=...") -> 1 sent, 0 no $NOTIFY_SOCKET; throws on a send error
+Napi::Value SdNotify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int r = sd_notify(info[0].As<Napi::String>().Utf8Value());
+  if (r < 0) return fd_or_throw(env, r, std::string("sd_notify: ") + uv_strerror(r));
+  return Napi::Number::New(env, r);
+}
+
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   uv_fs_t req;
   uv_fs_close(nullptr, &req, info[0].As<Napi::Number>().Int32Value(), nullptr);
@@ -607,6 +609,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sockName", Napi::Function::New(env, SockName));
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
   Napi::Array errors = Napi::Array::New(env);
   for (uint32_t i = 0; i < static_cast<uint32_t>(Err::kCount); i++) {
     const ErrInfo& e = err_info(static_cast<Err>(i));

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -104,6 +106,24 @@ bool sock_name(int fd, std::string* family, std::string* host, int* port) {
     return false;
   }
   return true;
+}
+
+int sd_notify(const std::string& state) {
+  const char* path = getenv("NOTIFY_SOCKET");
+  if (path == nullptr || path[0] == 0) return 0;
+  size_t n = strlen(path);
+  sockaddr_un sa{};
+  if (n >= sizeof(sa.sun_path)) return -ENAMETOOLONG;
+  sa.sun_family = AF_UNIX;
+  memcpy(sa.sun_path, path, n);
+  if (path[0] == '@') sa.sun_path[0] = 0;  // abstract namespace
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  ssize_t r = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa), len);
+  int e = errno;
+  close(fd);
+  return r < 0 ? -e : 1;
 }
 
 bool set_inheritable(int fd, bool inheritable) {

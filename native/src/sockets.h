@@ -11,6 +11,9 @@ int listen_tcp(const std::string& host, int port, int backlog, bool reuse_port, 
 int listen_unix(const std::string& path, int backlog, int umask_bits, std::string* err);
 // Address a listening fd is bound to: family ("inet", "inet6", "unix"), host, port.
 bool sock_name(int fd, std::string* family, std::string* host, int* port);
+// sd_notify(3): sends `state` as one datagram to $NOTIFY_SOCKET (a path, or
+// an abstract name starting with '@'). Returns 1 sent, 0 no NOTIFY_SOCKET, -errno.
+int sd_notify(const std::string& state);
 // Clears FD_CLOEXEC so that the fd survives exec (for re-exec / spawned workers).
 bool set_inheritable(int fd, bool inheritable);
 
