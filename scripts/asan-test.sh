@@ -13,7 +13,7 @@ LIBASAN="$(gcc -print-file-name=libasan.so)"
 [ -f "$LIBASAN" ] || { echo "asan-test: no libasan.so (gcc's sanitizer runtimes)" >&2; exit 1; }
 export GUNICORN_TS_NATIVE="$ADDON"
 export LD_PRELOAD="$LIBASAN${LD_PRELOAD:+:$LD_PRELOAD}"
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1:detect_odr_violation=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1:detect_odr_violation=0:malloc_context_size=5${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 echo "asan-test: addon $ADDON, LD_PRELOAD=$LD_PRELOAD" >&2
 # the unit driver has its own sanitizer build; the addon check is what runs here
