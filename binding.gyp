@@ -4,6 +4,7 @@
       "target_name": "gunicorn_native",
       "sources": [
         "native/src/addon.cc",
+        "native/src/balance.cc",
         "native/src/connection.cc",
         "native/src/server.cc",
         "native/src/request_parser.cc",

@@ -27,6 +27,10 @@ export interface NativeBinding {
   sockName(fd: number): { family: 'inet' | 'inet6' | 'unix'; host: string; port: number } | null;
   setInheritable(fd: number, inheritable: boolean): boolean;
   closeFd(fd: number): void;
+  /** the shared accept-balancing page for `slots` workers (master); returns its fd */
+  balanceCreate(slots: number): number;
+  /** marks a worker slot as empty (master, when a worker exits) */
+  balanceVacate(fd: number, slot: number): boolean;
   /** sd_notify(3) over $NOTIFY_SOCKET: 1 sent, 0 when NOTIFY_SOCKET is unset */
   sdNotify(state: string): number;
   errors: NativeErrorInfo[];

@@ -23,8 +23,10 @@ export interface ServerHandle {
 export type ServeOptions = Partial<Record<keyof Settings, unknown>> & { bind?: string | string[] };
 
 /** The native core's options, derived from the settings registry. */
-export function nativeOptions(cfg: Settings): Record<string, unknown> {
+export function nativeOptions(cfg: Settings, balance?: { fd: number; slot: number }): Record<string, unknown> {
   return {
+    balance_fd: balance?.fd ?? -1,
+    balance_slot: balance?.slot ?? 0,
     limit_request_line: cfg.limit_request_line,
     limit_request_fields: cfg.limit_request_fields,
     limit_request_field_size: cfg.limit_request_field_size,
@@ -67,11 +69,11 @@ export function startServer(
   cfg: Settings,
   listeners: OpenListener[],
   log: Logger,
-  opts: { multiprocess?: boolean; hooks?: RequestHooks } = {},
+  opts: { multiprocess?: boolean; hooks?: RequestHooks; balance?: { fd: number; slot: number } } = {},
 ): { server: NativeServer; dispatcher: Dispatcher; closed: Promise<void> } {
   const infos = listeners.map((l) => l.info);
   const d = new Dispatcher(app, environContext(cfg, infos, log, opts.multiprocess ?? false), log, cfg.limit_request_fields, opts.hooks);
-  const server = new native.NativeServer(nativeOptions(cfg), d.callbacks(), d.meta);
+  const server = new native.NativeServer(nativeOptions(cfg, opts.balance), d.callbacks(), d.meta);
   d.native = server;
   const closed = new Promise<void>((resolve) => {
     d.onClosed = () => {

@@ -11,6 +11,7 @@ import { closeListener, openListeners, type OpenListener } from '../listeners.js
 import { VERSION } from '../version.js';
 import type { Application } from '../types.js';
 import { AppImportError } from '../app/import.js';
+import { native } from '../native.js';
 import { FIRST_LISTENER_SLOT, WORKER_ENV, type WorkerBootState, type WorkerMessage } from '../workers/protocol.js';
 import { APP_LOAD_ERROR, WORKER_BOOT_ERROR } from '../workers/worker.js';
 import { Pidfile } from './pidfile.js';
@@ -47,6 +48,9 @@ export interface StartContext {
   env: NodeJS.ProcessEnv;
 }
 
+/** worker slots in the accept-balancing page; more workers than this accept unbalanced */
+const BALANCE_SLOTS = 1024;
+
 export class Arbiter {
   readonly pid = process.pid;
   cfg: Config;
@@ -60,6 +64,8 @@ export class Arbiter {
   systemd = false;
   private _num_workers: number | null = null;
   private worker_age = 0;
+  /** shared accept-balancing page (native/src/balance.h), -1 if unavailable */
+  private balanceFd = -1;
   private pidfile: Pidfile | null = null;
   private readonly queue: Sig[] = [];
   private readonly exited: Array<{ pid: number; code: number | null; signal: NodeJS.Signals | null }> = [];
@@ -195,6 +201,7 @@ export class Arbiter {
     this.setTitle();
     if (this.cfg.get('preload_app')) await this.preload();
     this.LISTENERS = await this.createListeners();
+    this.balanceFd = this.createBalance();
     this.log.info(`Listening at: ${this.LISTENERS.map((l) => l.info.url).join(',')} (${this.pid})`);
     this.log.info(`Using worker: ${this.cfg.get('worker_class')}`);
     this.log.debug(`sd_notify: ${sdNotify('READY=1\nSTATUS=Gunicorn arbiter booted')}`);
@@ -479,14 +486,24 @@ export class Arbiter {
     this.worker_age += 1;
     const w = new WorkerHandle(this.worker_age, this.pid, this.cfg, this.log);
     this.hook('pre_fork', this, w);
+    // accept balancing: the lowest slot no live worker holds
+    const taken = new Set([...this.WORKERS.values()].map((x) => x.slot));
+    let slot = 0;
+    while (taken.has(slot)) slot++;
+    w.slot = slot;
+    const balance = this.balanceFd >= 0 && slot < BALANCE_SLOTS
+      ? { fd: FIRST_LISTENER_SLOT + this.LISTENERS.length, slot }
+      : undefined;
     const state: WorkerBootState = {
       age: w.age,
       ppid: this.pid,
       listeners: this.LISTENERS.map((l, i) => ({ fd: FIRST_LISTENER_SLOT + i, info: l.info })),
       settings: this.cfg.serializable(),
+      balance,
     };
     const out = this.captureFd();
     const stdio: Array<number | 'inherit' | 'ipc'> = [out ?? 'inherit', out ?? 'inherit', out ?? 'inherit', 'ipc', ...this.LISTENERS.map((l) => l.fd)];
+    if (balance) stdio.push(this.balanceFd);
     const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: JSON.stringify(state) };
     delete env.GUNICORN_FD;
     delete env.GUNICORN_PID;
@@ -512,6 +529,20 @@ export class Arbiter {
     return w;
   }
 
+  /** Workers publish their connection counts here so that they accept in turns (even keep-alive spread). */
+  private createBalance(): number {
+    try {
+      return native.balanceCreate(BALANCE_SLOTS);
+    } catch (e) {
+      this.log.warning(`Accept balancing disabled: ${(e as Error).message}`);
+      return -1;
+    }
+  }
+
+  private vacate(w: WorkerHandle): void {
+    if (this.balanceFd >= 0 && w.slot >= 0) native.balanceVacate(this.balanceFd, w.slot);
+  }
+
   /** capture_output: workers write stdout/stderr into the error log file */
   private captureFd(): number | null {
     const errorlog = this.cfg.get('errorlog');
@@ -526,6 +557,7 @@ export class Arbiter {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ESRCH') {
         this.WORKERS.delete(w.pid);
+        this.vacate(w);
         this.hook('worker_exit', this, w);
       }
     }
@@ -567,6 +599,7 @@ export class Arbiter {
       w.exitCode = code;
       w.exitSignal = signal;
       this.WORKERS.delete(pid);
+      this.vacate(w);
       if (code !== null && code !== 0) this.log.error(`Worker (pid:${pid}) exited with code ${code}.`);
       if (signal !== null) {
         if (signal === 'SIGKILL') this.log.error(`Worker (pid:${pid}) was sent SIGKILL! Perhaps out of memory?`);

@@ -16,6 +16,8 @@ export class WorkerHandle {
   /** SIGTERM/SIGQUIT sent: no longer counted in the pool */
   terminating = false;
   exitCode: number | null = null;
+  /** slot in the master's accept-balancing page */
+  slot = -1;
   exitSignal: NodeJS.Signals | null = null;
 
   constructor(readonly age: number, readonly ppid: number, readonly cfg: Config, readonly log: Logger) {}

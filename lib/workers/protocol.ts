@@ -12,6 +12,8 @@ export interface WorkerBootState {
   ppid: number;
   listeners: Array<{ fd: number; info: ListenerInfo }>;
   settings: Record<string, unknown>;
+  /** shared accept-balancing page (fd in this process) and this worker's slot in it */
+  balance?: { fd: number; slot: number };
 }
 
 export type WorkerMessage = { gts: 'hb' } | { gts: 'booted' };

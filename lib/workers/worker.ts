@@ -56,6 +56,7 @@ export class Worker {
   private stopping = false;
   private readonly master: MasterView;
   private reloader: Reloader | null = null;
+  private readonly balance: WorkerBootState['balance'];
   private readonly responses = new WeakMap<Environ, ResponseState>();
 
   constructor(readonly app: WorkerApp, state: WorkerBootState) {
@@ -70,6 +71,7 @@ export class Worker {
     const jitter = this.cfg.get('max_requests_jitter');
     this.max_requests = max > 0 ? max + Math.floor(Math.random() * (jitter + 1)) : Number.MAX_SAFE_INTEGER;
     this.sockets = state.listeners.map((l) => ({ fd: l.fd, info: l.info, owned: false }));
+    this.balance = state.balance;
     this.master = { pid: this.ppid, cfg: this.cfg, log: this.log, app };
   }
 
@@ -113,6 +115,7 @@ export class Worker {
     const wantAfter = this.access !== null || post !== this.cfg.settings.post_request!.default();
     this.server = startServer(this.handler(this.wsgi, wantAfter), this.cfg.all, this.sockets, this.log, {
       multiprocess: this.cfg.get('workers') > 1,
+      balance: this.balance,
       hooks: wantAfter ? { after: (env, status, sent, started) => this.afterRequest(env, status, sent, started) } : {},
     });
     void this.server.closed.then(() => this.exit(0));

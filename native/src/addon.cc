@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "balance.h"
 #include "connection.h"
 #include "errors.h"
 #include "server.h"
@@ -168,6 +169,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     cfg.keepalive_ms = static_cast<uint64_t>(num("keepalive", 2) * 1000);
     cfg.header_timeout_ms = static_cast<uint64_t>(num("header_timeout", 60) * 1000);
     cfg.max_connections = static_cast<uint32_t>(num("worker_connections", 0));
+    cfg.balance_fd = static_cast<int>(num("balance_fd", -1));
+    cfg.balance_slot = static_cast<uint32_t>(num("balance_slot", 0));
     std::string bad;
     if (!cfg.forwarded_allow.parse(str("forwarded_allow_ips", "127.0.0.1,::1"), &bad)) {
       Napi::TypeError::New(env, "invalid forwarded_allow_ips entry: " + bad).ThrowAsJavaScriptException();
@@ -595,6 +598,18 @@ Napi::Value SdNotify(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r);
 }
 
+// balanceCreate(slots) -> fd of the shared accept-balancing page (master)
+Napi::Value BalanceCreate(const Napi::CallbackInfo& info) {
+  int fd = Balance::create(info[0].As<Napi::Number>().Uint32Value());
+  return fd_or_throw(info.Env(), fd, std::string("balance: ") + (fd < 0 ? uv_strerror(fd) : ""));
+}
+
+// balanceVacate(fd, slot): no live worker in this slot any more (master)
+Napi::Value BalanceVacate(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Balance::vacate(info[0].As<Napi::Number>().Int32Value(),
+                                                        info[1].As<Napi::Number>().Uint32Value()));
+}
+
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   uv_fs_t req;
   uv_fs_close(nullptr, &req, info[0].As<Napi::Number>().Int32Value(), nullptr);
@@ -610,6 +625,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
+  exports.Set("balanceCreate", Napi::Function::New(env, BalanceCreate));
+  exports.Set("balanceVacate", Napi::Function::New(env, BalanceVacate));
   Napi::Array errors = Napi::Array::New(env);
   for (uint32_t i = 0; i < static_cast<uint32_t>(Err::kCount); i++) {
     const ErrInfo& e = err_info(static_cast<Err>(i));

@@ -126,6 +126,9 @@ Server::Server(uv_loop_t* loop, ServerConfig cfg, Bridge* bridge)
   timer_.data = this;
   uv_timer_start(&timer_, on_timer, kSweepMs, kSweepMs);
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));  // listeners and connections keep the loop alive, not the sweep
+  uv_timer_init(loop_, &accept_timer_);
+  accept_timer_.data = this;
+  if (cfg_.balance_fd >= 0) balance_.attach(cfg_.balance_fd, cfg_.balance_slot);
   uv_check_init(loop_, &check_);
   check_.data = this;
   uv_idle_init(loop_, &idle_);
@@ -190,14 +193,46 @@ void Server::on_connection(uv_stream_t* s, int status) {
   auto* l = static_cast<Listener*>(s->data);
   if (status < 0) return;  // e.g. EMFILE: libuv retries
   Server* srv = l->server;
-  if (srv->draining_ || l->closed) return;
+  if (l->closed) return;
+  if (srv->draining_) {
+    // libuv has already taken this connection off the queue: serve it (with
+    // Connection: close) rather than drop it with the listener.
+    srv->accept_one(l);
+    return;
+  }
   if (srv->cfg_.max_connections > 0 && srv->nconns_ >= srv->cfg_.max_connections) {
     // worker_connections reached: leave it in the kernel backlog. libuv stops
     // watching this listener until uv_accept() is called again.
     l->accept_pending = true;
     return;
   }
+  if (srv->balance_.active() && srv->balance_.should_defer(static_cast<uint32_t>(srv->nconns_))) {
+    // Hold this one (libuv stops polling the listener until uv_accept) so that
+    // less-loaded workers take the next connections; accept it in 1 ms.
+    l->accept_deferred = true;
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&srv->accept_timer_))) {
+      uv_timer_start(&srv->accept_timer_, on_accept_timer, 1, 0);
+    }
+    return;
+  }
   srv->accept_one(l);
+}
+
+void Server::on_accept_timer(uv_timer_t* t) {
+  auto* srv = static_cast<Server*>(t->data);
+  srv->bridge_->enter();
+  for (Listener* l : srv->listeners_) {
+    if (l->accept_deferred && !l->closed) {
+      l->accept_deferred = false;
+      srv->accept_one(l);
+    }
+  }
+  srv->bridge_->leave();
+}
+
+void Server::set_conns(size_t n) {
+  nconns_ = n;
+  balance_.publish(static_cast<uint32_t>(n));
 }
 
 void Server::accept_one(Listener* l) {
@@ -222,7 +257,7 @@ void Server::accept_one(Listener* l) {
     return;
   }
   slots_[slot] = c;
-  nconns_++;
+  set_conns(nconns_ + 1);
   c->start(l->index);
 }
 
@@ -234,7 +269,7 @@ void Server::on_connection_closed(Connection* c) {
   }
   slots_[c->slot()] = nullptr;
   free_slots_.push_back(c->slot());
-  nconns_--;
+  set_conns(nconns_ - 1);
   delete c;
   if (!draining_ && (cfg_.max_connections == 0 || nconns_ < cfg_.max_connections)) {
     for (Listener* l : listeners_) {
@@ -310,6 +345,15 @@ void Server::sweep() {
 void Server::close(bool graceful) {
   if (closed_) return;
   draining_ = true;
+  balance_.leave();  // a stopping worker takes no share of new connections
+  uv_timer_stop(&accept_timer_);
+  for (Listener* l : listeners_) {
+    // a connection held back for balancing is ours: serve it, do not drop it
+    if (l->accept_deferred && !l->closed) {
+      l->accept_deferred = false;
+      accept_one(l);
+    }
+  }
   for (Listener* l : listeners_) {
     if (!l->closed) {
       l->closed = true;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "balance.h"
 #include "request_parser.h"
 #include "response.h"
 
@@ -40,6 +41,8 @@ struct ServerConfig {
   size_t inline_body_max = 64 * 1024;  // bodies this small and already read go along with the request
   AllowList forwarded_allow;           // forwarded_allow_ips
   AllowList proxy_allow;               // proxy_allow_ips
+  int balance_fd = -1;                 // shared accept-balancing page (arbiter), or -1
+  uint32_t balance_slot = 0;
 };
 
 // What the native core tells JS. Each call happens inside a JS scope opened by
@@ -78,6 +81,7 @@ struct Listener {
   } h;
   bool is_unix = false;
   bool accept_pending = false;  // a connection is queued but we are at max_connections
+  bool accept_deferred = false; // holding an accepted connection while other workers catch up
   uint8_t index = 0;
   bool closed = false;
 };
@@ -128,6 +132,8 @@ class Server {
   static void on_connection(uv_stream_t* server, int status);
   static void on_timer(uv_timer_t* t);
   static void on_check(uv_check_t* h);
+  static void on_accept_timer(uv_timer_t* t);
+  void set_conns(size_t n);
   void accept_one(Listener* l);
   void sweep();
   void maybe_finish_close();
@@ -144,6 +150,8 @@ class Server {
   std::vector<std::string> buffer_pool_;
   uv_timer_t timer_;
   uv_check_t check_;
+  uv_timer_t accept_timer_;
+  Balance balance_;
   uv_idle_t idle_;  // keeps poll from blocking while a flush is queued
   std::vector<Connection*> flush_queue_;
   bool flush_armed_ = false;
