@@ -53,7 +53,10 @@ t.test('TTIN/TTOU change the worker count; kill -9 of a worker is repaired fast'
   g.kill('SIGTTIN');
   await g.waitFor(/Booting worker/, { count: 3 });
   t.equal((await until(() => g.workers().length === 3 && g.workers())).length, 3, 'TTIN: 3 workers');
-  const oldest = g.workers()[0];
+  // the oldest by spawn order (process start time): boot log lines of workers
+  // spawned together can appear in either order
+  const started = (pid) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19]);
+  const oldest = [...g.workers()].sort((a, b) => started(a) - started(b) || a - b)[0];
   g.kill('SIGTTOU');
   await g.waitFor(/Handling signal: ttou/);
   t.ok(await until(() => !alive(oldest)), 'TTOU stops the oldest worker');
