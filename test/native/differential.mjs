@@ -240,8 +240,8 @@ const JUSTIFIED = [
     ? 'field value: Gunicorn allows obs-text/VCHAR that llhttp strict refuses in some values' : null),
   (o, n, raw) => (o.ok && !n.ok && n.why === 'HPE_INVALID_TRANSFER_ENCODING' && /transfer-encoding:[^\r\n]*\t\r\n/i.test(raw)
     ? 'Transfer-Encoding with trailing HTAB: OWS around a field value is not part of it (RFC 9110 §5.5, Gunicorn strips it); llhttp 9 rejects a trailing HTAB after chunked' : null),
-  (o, n, raw) => (o.ok && !n.ok && n.why === 'HPE_STRICT' && /\r\n[0-9a-fA-F]+[ \t]*;[^\r\n]*[ \t]/.test(raw)
-    ? 'chunk extension with BWS ("5; name=v"): allowed by RFC 9112 §7.1.1 and Gunicorn; llhttp strict refuses whitespace there' : null),
+  (o, n, raw) => (o.ok && !n.ok && /HPE_STRICT|HPE_INVALID_CHUNK_SIZE/.test(n.why) && /\r\n[0-9a-fA-F]+([ \t]+;|[ \t]*;[^\r\n]*[ \t])/.test(raw)
+    ? 'chunk extension with BWS ("5 ;x", "5; name=v"): allowed by RFC 9112 §7.1.1 and Gunicorn; llhttp strict refuses whitespace there' : null),
   (o, n) => (o.ok && !n.ok && n.why === 'HPE_HEADER_OVERFLOW'
     ? 'head size: Gunicorn limits each field line (8190) and the field count (100); node limits the whole head (16 KiB)' : null),
   (o, n) => (o.ok && !n.ok && n.status === 501 && n.why === 'UPGRADE'
