@@ -61,7 +61,7 @@ async function measure(n) {
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
   const total = Number(/summary: (\d+)/.exec(fs.readFileSync(out, 'utf8'))?.[1] ?? NaN);
-  fs.rmSync(out, { force: true });
+  if (process.env.KEEP_CALLGRIND) console.log(`kept ${out}`); else fs.rmSync(out, { force: true });
   return total;
 }
 

@@ -46,10 +46,31 @@ bool is_dropped(const char16_t* p, size_t n) {
   }
 }
 
-void append_u64(std::string& out, uint64_t v) {
-  char tmp[24];
-  int k = std::snprintf(tmp, sizeof tmp, "%llu", static_cast<unsigned long long>(v));
-  out.append(tmp, static_cast<size_t>(k));
+// Decimal digits of v written backwards into the end of buf; returns the start.
+char* format_u64(char* end, uint64_t v) {
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  return p;
+}
+
+// Narrows UTF-16 code units already checked to be <= 0xFF.
+inline char* narrow(char* dst, const char16_t* src, size_t n) {
+  for (size_t i = 0; i < n; i++) dst[i] = static_cast<char>(src[i]);
+  return dst + n;
+}
+
+inline char* put(char* dst, const char* src, size_t n) {
+  std::memcpy(dst, src, n);
+  return dst + n;
+}
+
+// String literals: the length comes from the array type, never from counting.
+template <size_t N>
+inline char* put(char* dst, const char (&lit)[N]) {
+  return put(dst, lit, N - 1);
 }
 
 }  // namespace
@@ -68,9 +89,17 @@ const std::string& DateCache::get() {
 }
 
 void append_chunk_header(std::string& out, size_t n) {
+  static const char kHex[] = "0123456789ABCDEF";
   char tmp[24];
-  int k = std::snprintf(tmp, sizeof tmp, "%zX\r\n", n);
-  out.append(tmp, static_cast<size_t>(k));
+  char* end = tmp + sizeof tmp;
+  char* p = end;
+  *--p = '\n';
+  *--p = '\r';
+  do {
+    *--p = kHex[n & 15];
+    n >>= 4;
+  } while (n != 0);
+  out.append(p, static_cast<size_t>(end - p));
 }
 
 HeadError build_head(std::string& out, const RequestFacts& req, const char16_t* status, size_t slen,
@@ -92,6 +121,7 @@ HeadError build_head(std::string& out, const RequestFacts& req, const char16_t* 
   int64_t app_length = -1;
   uint32_t seen = 0;
   size_t i = 0;
+  size_t header_bytes = 0;  // "Name: value\r\n" for every header that will be written
   while (i < hlen) {
     size_t ns = i;
     while (i < hlen && hdrs[i] != 0) i++;
@@ -128,6 +158,7 @@ HeadError build_head(std::string& out, const RequestFacts& req, const char16_t* 
       if (app_length >= 0 && app_length != v) return HeadError::kBadContentLength;
       app_length = v;
     }
+    header_bytes += nl + vl + 4;  // upper bound (values are trimmed when written)
   }
   if (seen != nhdrs) return HeadError::kBadHeader;
 
@@ -159,16 +190,22 @@ HeadError build_head(std::string& out, const RequestFacts& req, const char16_t* 
   }
   p.send_body = p.framing == Framing::kLength || p.framing == Framing::kChunked || p.framing == Framing::kClose;
 
-  // Write: status line with the request's version, as Gunicorn does.
-  out.append("HTTP/1.");
-  out.push_back(req.version_minor >= 1 ? '1' : '0');
-  out.push_back(' ');
-  for (size_t k = 0; k < slen; k++) out.push_back(static_cast<char>(status[k]));
-  if (slen == 3) out.append(" ");
-  out.append("\r\nServer: gunicorn-ts\r\nDate: ");
-  out.append(date);
-  out.append(p.keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n");
-  if (p.framing == Framing::kChunked) out.append("Transfer-Encoding: chunked\r\n");
+  // Write: status line with the request's version, as Gunicorn does. The head
+  // is sized once (an upper bound) and filled through a pointer.
+  const size_t start = out.size();
+  // fixed text is under 140 bytes; 256 leaves a margin (the fuzzer checks the bound)
+  out.resize(start + 256 + slen + date.size() + header_bytes);
+  char* w = &out[start];
+  w = put(w, "HTTP/1.");
+  *w++ = req.version_minor >= 1 ? '1' : '0';
+  *w++ = ' ';
+  w = narrow(w, status, slen);
+  if (slen == 3) *w++ = ' ';
+  w = put(w, "\r\nServer: gunicorn-ts\r\nDate: ");
+  w = put(w, date.data(), date.size());
+  if (p.keep_alive) w = put(w, "\r\nConnection: keep-alive\r\n");
+  else w = put(w, "\r\nConnection: close\r\n");
+  if (p.framing == Framing::kChunked) w = put(w, "Transfer-Encoding: chunked\r\n");
   i = 0;
   while (i < hlen) {
     size_t ns = i;
@@ -181,21 +218,28 @@ HeadError build_head(std::string& out, const RequestFacts& req, const char16_t* 
     i++;
     if (is_dropped(hdrs + ns, nl)) continue;
     if (drop_app_length && name_is(hdrs + ns, nl, "content-length")) continue;
-    for (size_t k = 0; k < nl; k++) out.push_back(static_cast<char>(hdrs[ns + k]));
-    out.append(": ");
+    w = narrow(w, hdrs + ns, nl);
+    *w++ = ':';
+    *w++ = ' ';
     // values are OWS-trimmed (Gunicorn)
     size_t a = vs, b = vs + vl;
     while (a < b && (hdrs[a] == ' ' || hdrs[a] == '\t')) a++;
     while (b > a && (hdrs[b - 1] == ' ' || hdrs[b - 1] == '\t')) b--;
-    for (size_t k = a; k < b; k++) out.push_back(static_cast<char>(hdrs[k]));
-    out.append("\r\n");
+    w = narrow(w, hdrs + a, b - a);
+    *w++ = '\r';
+    *w++ = '\n';
   }
   if (add_length) {
-    out.append("Content-Length: ");
-    append_u64(out, p.length);
-    out.append("\r\n");
+    w = put(w, "Content-Length: ");
+    char tmp[24];
+    char* d = format_u64(tmp + sizeof tmp, p.length);
+    w = put(w, d, static_cast<size_t>(tmp + sizeof tmp - d));
+    *w++ = '\r';
+    *w++ = '\n';
   }
-  out.append("\r\n");
+  *w++ = '\r';
+  *w++ = '\n';
+  out.resize(static_cast<size_t>(w - out.data()));
   *plan = p;
   return HeadError::kOk;
 }
