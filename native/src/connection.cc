@@ -114,8 +114,15 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void Connection::keep_input(const char* p, size_t n) {
+  // Unconsumed input is bounded (a head is at most 64 MiB; beyond the current
+  // request we stop reading at 64 KiB), so 32-bit sizes are enough; refuse
+  // anything that would not fit rather than wrap.
+  if (static_cast<uint64_t>(in_len_) + n > (1u << 30)) {
+    close_now();
+    return;
+  }
   if (in_len_ + n > in_cap_) {
-    size_t cap = in_cap_ ? in_cap_ * 2 : 4096;
+    size_t cap = in_cap_ ? static_cast<size_t>(in_cap_) * 2 : 4096;
     while (cap < in_len_ + n) cap *= 2;
     char* nb = static_cast<char*>(std::realloc(in_, cap));
     if (nb == nullptr) {
@@ -123,7 +130,7 @@ void Connection::keep_input(const char* p, size_t n) {
       return;
     }
     in_ = nb;
-    in_cap_ = cap;
+    in_cap_ = static_cast<uint32_t>(cap);
   }
   std::memcpy(in_ + in_len_, p, n);
   in_len_ += n;

@@ -106,12 +106,12 @@ class Connection {
 
   // unconsumed input (partial head, pipelined requests, unread body)
   char* in_ = nullptr;
-  size_t in_len_ = 0;
-  size_t in_cap_ = 0;
+  uint32_t in_len_ = 0;  // bounded by the head limit plus 64 KiB of pipelined input
+  uint32_t in_cap_ = 0;
 
   std::string out_;             // response bytes not yet handed to the kernel
   size_t pending_bytes_ = 0;    // handed to uv_write, not yet written
-  size_t discarded_ = 0;        // bytes read and dropped while lingering
+  uint32_t discarded_ = 0;      // bytes read and dropped while lingering (capped at 1 MiB)
 
   RequestFacts facts_;
   ResponsePlan plan_;

@@ -48,6 +48,8 @@ constexpr uint32_t kMaxRequestLine = 8190;   // Gunicorn's MAX_REQUEST_LINE
 constexpr uint32_t kMaxHeaders = 32768;      // MAX_HEADERS
 constexpr uint32_t kMaxFieldSize = 8190;     // MAX_HEADERFIELD_SIZE
 constexpr uint32_t kUnlimitedLineBound = 65536;  // our own bound when limit_request_line = 0
+constexpr uint32_t kFieldSizeBound = 1u << 20;   // our own bound on one header line
+constexpr size_t kHeadBound = 64u << 20;         // our own bound on a whole head
 
 const char kCanonicalLine11[] = "GET / HTTP/1.1\r\n";
 const char kCanonicalLine10[] = "GET / HTTP/1.0\r\n";
@@ -64,12 +66,16 @@ uint32_t ParserConfig::fields_limit() const {
   return limit_request_fields;
 }
 uint32_t ParserConfig::field_size_limit() const {
-  // Gunicorn 26 maps values <= 0 back to the default rather than "unlimited".
-  return limit_request_field_size == 0 ? kMaxFieldSize : limit_request_field_size;
+  // Gunicorn 26 maps values <= 0 back to the default rather than "unlimited",
+  // and honours values above 8190. Our own bound: 1 MiB per header line.
+  if (limit_request_field_size == 0) return kMaxFieldSize;
+  return limit_request_field_size > kFieldSizeBound ? kFieldSizeBound : limit_request_field_size;
 }
 size_t ParserConfig::max_head_bytes() const {
-  // Gunicorn's max_buffer_headers plus the request line (and a PROXY v1 line).
-  return static_cast<size_t>(fields_limit()) * (field_size_limit() + 2) + 4 + request_line_limit() + 2 + 108;
+  // Gunicorn's max_buffer_headers plus the request line (and a PROXY v1 line),
+  // within our own 64 MiB bound (parser offsets are 32-bit).
+  size_t n = static_cast<size_t>(fields_limit()) * (field_size_limit() + 2) + 4 + request_line_limit() + 2 + 108;
+  return n > kHeadBound ? kHeadBound : n;
 }
 
 namespace {
@@ -122,8 +128,7 @@ ParserShared::ParserShared() {
   head.headers.reserve(32);
 }
 
-RequestParser::RequestParser(const ParserConfig* cfg, ParserShared* shared)
-    : cfg_(cfg), sh_(shared), head_(shared->head) {}
+RequestParser::RequestParser(const ParserConfig* cfg, ParserShared* shared) : cfg_(cfg), sh_(shared) {}
 
 void RequestParser::reset_connection(bool peer_trusted, bool proxy_allowed) {
   trusted_ = peer_trusted;
@@ -148,7 +153,7 @@ void RequestParser::reset_request() {
   chunk_digits_ = 0;
   trailer_count_ = 0;
   line_bytes_ = 0;
-  trailer_line_.clear();
+  trailer_line_.reset();
 }
 
 RequestParser::Status RequestParser::fail(Err e, const char* detail) {
@@ -174,7 +179,7 @@ RequestParser::Status RequestParser::parse_head(const char* buf, size_t len, boo
   while (pos_ < len) {
     const char* lf = static_cast<const char*>(std::memchr(buf + pos_, '\n', len - pos_));
     if (lf == nullptr) {
-      pos_ = len;
+      pos_ = static_cast<uint32_t>(len);  // callers hold at most 1 GiB unconsumed (Connection::keep_input)
       size_t partial = len - line_start_;
       // Reject an over-long line as soon as it is known to be over-long.
       if (phase_ == 0 && partial > line_limit + 2) return fail(Err::kLimitRequestLine, "request line too long");
@@ -200,7 +205,7 @@ RequestParser::Status RequestParser::parse_head(const char* buf, size_t len, boo
     if (std::memchr(line, '\r', n) != nullptr) {
       return fail(phase_ == 0 ? Err::kInvalidRequestLine : Err::kInvalidHeader, "bare CR in head");
     }
-    pos_ = lf_at + 1;
+    pos_ = static_cast<uint32_t>(lf_at + 1);
     if (phase_ == 0) {
       if (n > line_limit) return fail(Err::kLimitRequestLine, "request line too long");
       if (first_request_ && !proxy_ && n >= 6 && std::memcmp(line, "PROXY ", 6) == 0 &&
@@ -435,18 +440,18 @@ int RequestParser::scan_proxy_v2(const char* buf, size_t len) {
 // Splits the target like Python's urlsplit (what Gunicorn's environ is built
 // from), and applies RFC 9112 §3.2's form rules that Gunicorn enforces.
 bool RequestParser::parse_target() {
-  const char* t = head_.target.p;
-  size_t n = head_.target.n;
+  const char* t = sh_->head.target.p;
+  size_t n = sh_->head.target.n;
   if (n == 1 && t[0] == '*') {
     // asterisk-form only for OPTIONS (RFC 9112 §3.2.4)
-    if (!ieq(head_.method, "options")) { fail(Err::kInvalidRequestLine, "'*' target outside OPTIONS"); return false; }
-    head_.path = head_.target;
-    head_.query = Slice{t + n, 0};
+    if (!ieq(sh_->head.method, "options")) { fail(Err::kInvalidRequestLine, "'*' target outside OPTIONS"); return false; }
+    sh_->head.path = sh_->head.target;
+    sh_->head.query = Slice{t + n, 0};
     return true;
   }
   // RFC 9112 §3.2: origin-form starts with '/', absolute-form has a scheme,
   // authority-form is only for CONNECT (Gunicorn 26 rejects the rest, e.g. "foo").
-  if (!head_.is_connect && t[0] != '/') {
+  if (!sh_->head.is_connect && t[0] != '/') {
     bool absolute = false;
     for (size_t i = 0; i + 2 < n; i++) {
       if (t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/') { absolute = true; break; }
@@ -500,32 +505,32 @@ bool RequestParser::parse_target() {
   size_t before_frag = hash ? static_cast<size_t>(hash - url) : un;
   const char* q = static_cast<const char*>(std::memchr(url, '?', before_frag));
   if (q != nullptr) {
-    head_.path = Slice{url, static_cast<uint32_t>(q - url)};
-    head_.query = Slice{q + 1, static_cast<uint32_t>(before_frag - static_cast<size_t>(q - url) - 1)};
+    sh_->head.path = Slice{url, static_cast<uint32_t>(q - url)};
+    sh_->head.query = Slice{q + 1, static_cast<uint32_t>(before_frag - static_cast<size_t>(q - url) - 1)};
   } else {
-    head_.path = Slice{url, static_cast<uint32_t>(before_frag)};
-    head_.query = Slice{url + before_frag, 0};
+    sh_->head.path = Slice{url, static_cast<uint32_t>(before_frag)};
+    sh_->head.query = Slice{url + before_frag, 0};
   }
   return true;
 }
 
 bool RequestParser::finish_head(const char* buf) {
-  head_.version_major = ver_major_;
-  head_.version_minor = ver_minor_;
-  head_.headers.clear();
-  head_.body = BodyKind::kNone;
-  head_.content_length = 0;
-  head_.keep_alive = head_.must_close = head_.expect_continue = false;
-  head_.is_head = head_.is_connect = head_.upgrade = false;
-  head_.method = Slice{buf + m_off_, m_len_};
-  head_.target = Slice{buf + t_off_, t_len_};
+  sh_->head.version_major = ver_major_;
+  sh_->head.version_minor = ver_minor_;
+  sh_->head.headers.clear();
+  sh_->head.body = BodyKind::kNone;
+  sh_->head.content_length = 0;
+  sh_->head.keep_alive = sh_->head.must_close = sh_->head.expect_continue = false;
+  sh_->head.is_head = sh_->head.is_connect = sh_->head.upgrade = false;
+  sh_->head.method = Slice{buf + m_off_, m_len_};
+  sh_->head.target = Slice{buf + t_off_, t_len_};
   if (cfg_->casefold_http_method) {
-    head_.casefolded_method.assign(head_.method.p, head_.method.n);
-    for (auto& c : head_.casefolded_method) c = upper(c);
-    head_.method = Slice{head_.casefolded_method.data(), m_len_};
+    sh_->head.casefolded_method.assign(sh_->head.method.p, sh_->head.method.n);
+    for (auto& c : sh_->head.casefolded_method) c = upper(c);
+    sh_->head.method = Slice{sh_->head.casefolded_method.data(), m_len_};
   }
-  head_.is_head = m_len_ == 4 && std::memcmp(head_.method.p, "HEAD", 4) == 0;
-  head_.is_connect = m_len_ == 7 && std::memcmp(head_.method.p, "CONNECT", 7) == 0;
+  sh_->head.is_head = m_len_ == 4 && std::memcmp(sh_->head.method.p, "HEAD", 4) == 0;
+  sh_->head.is_connect = m_len_ == 7 && std::memcmp(sh_->head.method.p, "CONNECT", 7) == 0;
   if (!parse_target()) return false;
 
   // Header section [headers_start_, head_len_) has been validated line by line.
@@ -575,7 +580,7 @@ bool RequestParser::finish_head(const char* buf) {
   sh_->cur_value = Slice{};
   sh_->in_value = false;
   sh_->done = false;
-  const bool v10 = head_.version_major == 1 && head_.version_minor == 0;
+  const bool v10 = sh_->head.version_major == 1 && sh_->head.version_minor == 0;
   const char* canon = v10 ? kCanonicalLine10 : kCanonicalLine11;
   llhttp_errno_t e = llhttp_execute(lh, canon, sizeof(kCanonicalLine11) - 1);
   if (e == HPE_OK) e = llhttp_execute(lh, hs, hn);
@@ -593,15 +598,15 @@ bool RequestParser::finish_head(const char* buf) {
     }
     return false;
   }
-  if (head_.headers.size() != nfields_) { fail(Err::kInvalidHeader, "header section mis-tokenised"); return false; }
-  for (auto& h : head_.headers) {
+  if (sh_->head.headers.size() != nfields_) { fail(Err::kInvalidHeader, "header section mis-tokenised"); return false; }
+  for (auto& h : sh_->head.headers) {
     while (h.value.n > 0 && is_ows(h.value.p[h.value.n - 1])) h.value.n--;
   }
   // Connection semantics from llhttp's token parsing of Connection.
   const bool close = (lh->flags & F_CONNECTION_CLOSE) != 0;
   const bool ka = (lh->flags & F_CONNECTION_KEEP_ALIVE) != 0;
-  head_.keep_alive = v10 ? (ka && !close) : !close;
-  if (head_.version_major != 1) head_.keep_alive = false;
+  sh_->head.keep_alive = v10 ? (ka && !close) : !close;
+  if (sh_->head.version_major != 1) sh_->head.keep_alive = false;
   return apply_framing_rules();
 }
 
@@ -610,7 +615,7 @@ bool RequestParser::apply_framing_rules() {
   bool has_te = false, chunked = false, chunked_seen = false, close_codings = false;
   Slice cl_value;
   bool upgrade_hdr = false;
-  auto& hs = head_.headers;
+  auto& hs = sh_->head.headers;
   size_t w = 0;
   for (size_t r = 0; r < hs.size(); r++) {
     HeaderField h = hs[r];
@@ -672,8 +677,8 @@ bool RequestParser::apply_framing_rules() {
     } else if (ieq(h.name, "expect")) {
       // RFC 9110 §10.1.1: only 100-continue is defined; anything else is 417.
       // HTTP/1.0 senders cannot use it, so it is ignored there.
-      if (!(head_.version_major == 1 && head_.version_minor == 0)) {
-        if (ieq(h.value, "100-continue")) head_.expect_continue = true;
+      if (!(sh_->head.version_major == 1 && sh_->head.version_minor == 0)) {
+        if (ieq(h.value, "100-continue")) sh_->head.expect_continue = true;
         else { fail(Err::kExpectationFailed, "unsupported expectation"); return false; }
       }
     } else if (ieq(h.name, "upgrade")) {
@@ -686,7 +691,7 @@ bool RequestParser::apply_framing_rules() {
   if (n_host > 1) { fail(Err::kInvalidHeader, "duplicate Host"); return false; }
   if (n_ctype > 1) { fail(Err::kInvalidHeader, "duplicate Content-Type"); return false; }
   if (n_cl > 1) { fail(Err::kInvalidHeader, "duplicate Content-Length"); return false; }
-  if (has_te && chunked && (head_.version_major == 1 && head_.version_minor == 0)) {
+  if (has_te && chunked && (sh_->head.version_major == 1 && sh_->head.version_minor == 0)) {
     // RFC 9112 §6.1: chunked is not defined for HTTP/1.0 (a CL.TE vector).
     fail(Err::kInvalidHeader, "chunked transfer coding in HTTP/1.0");
     return false;
@@ -701,10 +706,10 @@ bool RequestParser::apply_framing_rules() {
     fail(Err::kInvalidHeader, "transfer coding without chunked");
     return false;
   }
-  head_.must_close = close_codings;
-  head_.upgrade = upgrade_hdr && (sh_->llhttp.flags & F_CONNECTION_UPGRADE) != 0;
+  sh_->head.must_close = close_codings;
+  sh_->head.upgrade = upgrade_hdr && (sh_->llhttp.flags & F_CONNECTION_UPGRADE) != 0;
   if (chunked) {
-    head_.body = BodyKind::kChunked;
+    sh_->head.body = BodyKind::kChunked;
   } else if (n_cl == 1) {
     // RFC 9110 §8.6: 1*DIGIT. llhttp has already rejected signs, lists and
     // non-digits; re-check so that the rule does not depend on llhttp's version.
@@ -715,18 +720,18 @@ bool RequestParser::apply_framing_rules() {
       if (c < '0' || c > '9') { fail(Err::kInvalidHeader, "invalid Content-Length"); return false; }
       v = v * 10 + static_cast<uint64_t>(c - '0');
     }
-    head_.content_length = v;
-    head_.body = v > 0 ? BodyKind::kLength : BodyKind::kNone;
+    sh_->head.content_length = v;
+    sh_->head.body = v > 0 ? BodyKind::kLength : BodyKind::kNone;
   } else {
-    head_.body = BodyKind::kNone;  // a request without CL or TE has no body (RFC 9112 §6.3 rule 7)
+    sh_->head.body = BodyKind::kNone;  // a request without CL or TE has no body (RFC 9112 §6.3 rule 7)
   }
-  if (cfg_->limit_request_body > 0 && head_.body == BodyKind::kLength && head_.content_length > cfg_->limit_request_body) {
+  if (cfg_->limit_request_body > 0 && sh_->head.body == BodyKind::kLength && sh_->head.content_length > cfg_->limit_request_body) {
     fail(Err::kRequestBodyTooLarge, "request body larger than limit_request_body");
     return false;
   }
-  body_kind_ = head_.body;
-  body_left_ = head_.body == BodyKind::kLength ? head_.content_length : 0;
-  body_done_ = head_.body == BodyKind::kNone;
+  body_kind_ = sh_->head.body;
+  body_left_ = sh_->head.body == BodyKind::kLength ? sh_->head.content_length : 0;
+  body_done_ = sh_->head.body == BodyKind::kNone;
   cstate_ = 0;
   return true;
 }
@@ -791,7 +796,8 @@ size_t RequestParser::chunked(const char* p, size_t n, const char** data, size_t
         chunk_digits_ = 0;
         if (body_left_ == 0) {
           cstate_ = kTrailer;
-          trailer_line_.clear();
+          if (trailer_line_) trailer_line_->clear();
+          else trailer_line_.reset(new std::string());
         } else {
           if (cfg_->limit_request_body > 0 && body_received_ + body_left_ > cfg_->limit_request_body) {
             err_ = Err::kRequestBodyTooLarge;
@@ -824,16 +830,16 @@ size_t RequestParser::chunked(const char* p, size_t n, const char** data, size_t
       case kTrailer: {
         const char* lf = static_cast<const char*>(std::memchr(p + i, '\n', n - i));
         size_t take = lf ? static_cast<size_t>(lf - (p + i)) + 1 : n - i;
-        trailer_line_.append(p + i, take);
+        trailer_line_->append(p + i, take);
         i += take;
-        if (trailer_line_.size() > cfg_->field_size_limit()) {
+        if (trailer_line_->size() > cfg_->field_size_limit()) {
           err_ = Err::kLimitRequestHeaders;
           detail_ = "trailer field too large";
           return 0;
         }
         if (!lf) continue;
-        if (!trailer_line(trailer_line_)) return 0;
-        trailer_line_.clear();
+        if (!trailer_line(*trailer_line_)) return 0;
+        trailer_line_->clear();
         if (body_done_) return i;
         continue;
       }

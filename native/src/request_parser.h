@@ -134,7 +134,7 @@ class RequestParser {
   size_t head_length() const { return head_len_; }
   // True when parse_head has seen at least one byte of a request (not just idle).
   bool head_started() const { return pos_ > 0; }
-  const RequestHead& head() const { return head_; }
+  const RequestHead& head() const { return sh_->head; }
   // PROXY protocol data received on this connection, or nullptr.
   const ProxyInfo* proxy() const { return proxy_.get(); }
   Err error() const { return err_; }
@@ -167,16 +167,18 @@ class RequestParser {
   size_t chunked(const char* p, size_t n, const char** data, size_t* data_len);
   bool trailer_line(const std::string& line);
 
+  // Every field below is per connection: kept small (an idle connection
+  // should cost well under 1 KB in all).
   const ParserConfig* cfg_;
   ParserShared* sh_;
-  RequestHead& head_;
 
-  // head scanning state (offsets into the caller's buffer)
-  size_t pos_ = 0;         // next byte to look at
-  size_t line_start_ = 0;  // start of the current line
-  size_t reqline_start_ = 0;
-  size_t headers_start_ = 0;
-  size_t head_len_ = 0;
+  // head scanning state (offsets into the caller's buffer; a head is bounded
+  // by max_head_bytes(), far below 4 GiB)
+  uint32_t pos_ = 0;         // next byte to look at
+  uint32_t line_start_ = 0;  // start of the current line
+  uint32_t reqline_start_ = 0;
+  uint32_t headers_start_ = 0;
+  uint32_t head_len_ = 0;
   uint32_t nfields_ = 0;
   uint32_t field_bytes_ = 0;  // bytes of the current field including folded lines
   uint8_t phase_ = 0;         // 0 preamble/request line, 1 headers
@@ -201,7 +203,7 @@ class RequestParser {
   uint32_t chunk_digits_ = 0;
   uint32_t trailer_count_ = 0;
   uint32_t line_bytes_ = 0;
-  std::string trailer_line_;
+  std::unique_ptr<std::string> trailer_line_;  // allocated only when a chunked body has trailers
 };
 
 // ---- inline body decoding -------------------------------------------------

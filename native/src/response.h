@@ -33,9 +33,9 @@ struct RequestFacts {
 };
 
 struct ResponsePlan {
+  uint64_t length = 0;   // for kLength: bytes of body that will be sent
   int status = 0;
   Framing framing = Framing::kNone;
-  uint64_t length = 0;   // for kLength: bytes of body that will be sent
   bool keep_alive = false;
   bool send_body = false;
 };
