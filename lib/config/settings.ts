@@ -183,7 +183,7 @@ export const SETTINGS = [
   def({
     name: 'limit_request_field_size', section: 'Security', cli: ['--limit-request-field_size'], meta: 'INT',
     validator: validatePosInt, default: () => 8190,
-    desc: 'Limit the allowed size of an HTTP request header field, including its CRLF (0 = 8190).',
+    desc: 'Limit the allowed size of an HTTP request header field, including its CRLF (0 = 8190; at most 1 MiB).',
   }),
   def({
     name: 'limit_request_body', section: 'Security', cli: ['--limit-request-body'], meta: 'INT',
