@@ -64,12 +64,11 @@ export interface OpenListener {
   owned: boolean;  // we created it (and unlink a unix path on close)
 }
 
-function describe(fd: number, spec: BindSpec): ListenerInfo {
+function describe(fd: number): ListenerInfo {
   const n = native.sockName(fd);
   if (n === null) throw new BindError(`fd ${fd} is not a socket`);
   if (n.family === 'unix') return { kind: 'unix', host: '', port: 0, portText: '', path: n.host, url: `unix:${n.host}` };
   const url = n.family === 'inet6' ? `http://[${n.host}]:${n.port}` : `http://${n.host}:${n.port}`;
-  void spec;
   return { kind: 'tcp', host: n.host, port: n.port, portText: String(n.port), path: '', url };
 }
 
@@ -116,7 +115,7 @@ export async function openListeners(binds: readonly string[], opts: ListenOption
           throw Object.assign(new BindError(msg), { cause: err, errno: err.code });
         }
       }
-      out.push({ fd, info: describe(fd, spec), owned });
+      out.push({ fd, info: describe(fd), owned });
     }
   } catch (e) {
     for (const l of out) if (l.owned) closeListener(l);

@@ -111,7 +111,7 @@ export async function serve(application: Application, bindOrOptions: string | st
   }
   const log = new Logger({ errorlog: cfg.errorlog, loglevel: cfg.loglevel });
   const listeners = await openListeners(cfg.bind, { backlog: cfg.backlog, reusePort: cfg.reuse_port, umask: cfg.umask });
-  const { server, dispatcher, closed } = startServer(application, cfg, listeners, log);
+  const { server, closed } = startServer(application, cfg, listeners, log);
   const addresses = listeners.map((l) => l.info);
   let closing: Promise<void> | null = null;
   return {
@@ -129,7 +129,6 @@ export async function serve(application: Application, bindOrOptions: string | st
           resolve();
         });
       });
-      void dispatcher;
       return closing;
     },
   };

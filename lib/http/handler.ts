@@ -85,9 +85,6 @@ export class Dispatcher {
   untrack(ex: Exchange): void {
     this.live.delete(ex.id);
   }
-  get inFlight(): number {
-    return this.live.size;
-  }
 
   private onRequest(id: number, blob: string, body: Buffer | undefined): void {
     const flags = this.meta[1]!;

@@ -408,19 +408,11 @@ WriteResult Connection::write(const char* p, size_t n, bool final) {
     app_paused_ = false;
     if (!in_run_) {
       schedule_flush();
-      if (parser_.body_done()) {
-        finish_request();
-        if (!closed_ && !closing_) {
-          if (in_len_ > 0) run_buffered();
-          else if (wait_list_ == 0) enter_wait(1);
-        }
-      } else if (must_close_after_) {
-        close_graceful();
-      } else {
-        run_buffered();
-        update_reading();
-      }
-      if (eof_ && !active_ && !closed_ && !closing_ && in_len_ == 0) close_graceful();
+      // A response finished outside a read callback: the state machine takes
+      // it from here (finish the request or drain its body, then the next
+      // pipelined request, the idle list, or a close at EOF).
+      if (!parser_.body_done() && must_close_after_) close_graceful();
+      else run_buffered();
     }
     return WriteResult::kOk;
   }

@@ -54,7 +54,6 @@ class Connection {
   uint8_t listener_index() const { return listener_index_; }
   const ProxyInfo* proxy() const { return parser_.proxy(); }
   uint32_t slot() const { return slot_; }
-  bool headers_sent() const { return head_sent_; }
   void flush_queued();  // Server's check phase
   bool flush_queued_ = false;
 
@@ -63,7 +62,6 @@ class Connection {
   Connection* next_ = nullptr;
   uint64_t wait_since_ = 0;
   uint8_t wait_list_ = 0;  // 0 none, 1 idle, 2 head, 3 linger, 4 drain
-  void close_idle() { close_graceful(); }
   void enter_wait(uint8_t list);
   bool waiting_idle() const { return !active_ && in_len_ == 0 && !parser_.head_started(); }
 

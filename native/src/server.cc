@@ -325,21 +325,21 @@ void Server::on_timer(uv_timer_t* t) {
 
 void Server::sweep() {
   uint64_t now = uv_now(loop_);
-  auto expire = [&](WaitList& list, uint64_t limit, bool graceful) {
+  // Every waiting connection has nothing in flight: close it outright.
+  auto expire = [&](WaitList& list, uint64_t limit) {
     while (list.head != nullptr && now - list.head->wait_since_ >= limit) {
       Connection* c = list.head;
       list.remove(c);
       c->wait_list_ = 0;
-      if (graceful) c->close_idle();
-      else c->close_now();
+      c->close_now();
     }
   };
   // keep-alive idle connections: Gunicorn closes them after `keepalive` seconds
-  expire(idle_list, cfg_.keepalive_ms > 0 ? cfg_.keepalive_ms : 1, false);
+  expire(idle_list, cfg_.keepalive_ms > 0 ? cfg_.keepalive_ms : 1);
   // slow or silent clients that have not completed a request head
-  expire(head_list, cfg_.header_timeout_ms, false);
-  expire(linger_list, kLingerMs, false);
-  expire(drain_list, kDrainGraceMs, false);
+  expire(head_list, cfg_.header_timeout_ms);
+  expire(linger_list, kLingerMs);
+  expire(drain_list, kDrainGraceMs);
 }
 
 void Server::close(bool graceful) {

@@ -156,7 +156,6 @@ class Server {
   std::vector<Connection*> flush_queue_;
   bool flush_armed_ = false;
   char* read_buf_;
-  bool read_buf_busy_ = false;
   size_t nconns_ = 0;
   bool draining_ = false;
   bool closed_ = false;
