@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // User-space instructions per request (callgrind counts instructions, not time:
-// repeatable whatever else the machine does). Runs a server under valgrind
-// twice, with N1 and N2 keep-alive requests; the difference / (N2 - N1) is the
-// marginal cost of one request after warm-up.
-//   node bench/callgrind.mjs [--server servers/gunicorn-ts-serve.mjs] [--workload hello]
+// repeatable whatever else the machine does). Starts a server under valgrind,
+// sends WARM keep-alive requests (JIT and caches warm up), zeroes the counters
+// (callgrind_control -z), sends N more and dumps: the count / N is the cost of
+// one request in steady state. --top K also prints the K costliest functions
+// (self cost per request) and the cost per object file.
+//   node bench/callgrind.mjs [--server servers/gunicorn-ts-serve.mjs] [--workload hello] [--warm 20000] [--n 10000] [--top 40]
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -15,8 +17,9 @@ const args = process.argv.slice(2);
 const opt = (n, d) => { const i = args.indexOf(`--${n}`); return i >= 0 ? args[i + 1] : d; };
 const server = opt('server', 'servers/gunicorn-ts-serve.mjs');
 const workload = opt('workload', 'hello');
-const N1 = Number(opt('n1', 2000));
-const N2 = Number(opt('n2', 6000));
+const WARM = Number(opt('warm', 20000));
+const N = Number(opt('n', 10000));
+const TOP = Number(opt('top', 0));
 const PORT = 19900 + (process.pid % 90);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const REQ = workload === 'environ'
@@ -48,24 +51,40 @@ async function load(n) {
   })));
 }
 
-async function measure(n) {
-  const out = path.join(os.tmpdir(), `callgrind.${process.pid}.${n}.out`);
-  const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, '--smc-check=all',
-    process.execPath, '--max-semi-space-size=8', path.join(here, server), String(PORT), workload], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stdout.on('data', (d) => { log += d; });
-  child.stderr.on('data', (d) => { log += d; });
-  for (let i = 0; i < 600 && !/listening/i.test(log); i++) await sleep(100);
-  if (!/listening/i.test(log)) throw new Error(`server did not start under valgrind:\n${log}`);
-  await load(n);
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
-  const total = Number(/summary: (\d+)/.exec(fs.readFileSync(out, 'utf8'))?.[1] ?? NaN);
-  if (process.env.KEEP_CALLGRIND) console.log(`kept ${out}`); else fs.rmSync(out, { force: true });
-  return total;
+const out = path.join(os.tmpdir(), `callgrind.${process.pid}.out`);
+const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, '--smc-check=all',
+  process.execPath, '--max-semi-space-size=8', path.join(here, server), String(PORT), workload], { stdio: ['ignore', 'pipe', 'pipe'] });
+let log = '';
+child.stdout.on('data', (d) => { log += d; });
+child.stderr.on('data', (d) => { log += d; });
+for (let i = 0; i < 600 && !/listening/i.test(log); i++) await sleep(100);
+if (!/listening/i.test(log)) throw new Error(`server did not start under valgrind:\n${log}`);
+await load(WARM);
+execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
+await load(N);
+execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+child.kill('SIGTERM');
+await new Promise((r) => child.on('exit', r));
+const dumps = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(`callgrind.${process.pid}.out.`)).map((f) => path.join(os.tmpdir(), f));
+const dump = dumps.sort().at(0);
+const total = Number(/summary: (\d+)/.exec(fs.readFileSync(dump, 'utf8'))?.[1] ?? NaN);
+console.log(`${server} ${workload}: ${(total / N).toFixed(0)} instructions per request (user space, steady state: ${N} requests after ${WARM})`);
+if (TOP > 0) {
+  const ann = execFileSync('callgrind_annotate', ['--threshold=100', '--inclusive=no', dump], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const fns = [];
+  const objs = new Map();
+  for (const line of ann.split('\n')) {
+    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$/.exec(line);
+    if (!m || m[2].includes('PROGRAM TOTALS')) continue;
+    const ir = Number(m[1].replaceAll(',', '')) / N;
+    // callgrind_annotate also lists a few frames with the whole program's cost (main, below main)
+    if (ir >= 0.5 * (total / N)) continue;
+    const obj = /\[([^\]]+)\]$/.exec(m[2])?.[1] ?? '(JIT code)';
+    objs.set(obj, (objs.get(obj) ?? 0) + ir);
+    fns.push([ir, m[2].replace(/^\?\?\?:/, '').slice(0, 140)]);
+  }
+  for (const [o, ir] of [...objs].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`${ir.toFixed(0).padStart(8)}  ${o}`);
+  for (const [ir, f] of fns.slice(0, TOP)) console.log(`${ir.toFixed(0).padStart(8)}  ${f}`);
 }
-
-const a = await measure(N1);
-const b = await measure(N2);
-const per = (b - a) / (N2 - N1);
-console.log(`${server} ${workload}: ${per.toFixed(0)} instructions per request (user space; ${N1} -> ${N2} requests: ${a} -> ${b})`);
+if (process.env.KEEP_CALLGRIND) console.log(`kept ${dumps.join(' ')}`);
+else for (const f of [out, ...dumps]) fs.rmSync(f, { force: true });
