@@ -11,8 +11,13 @@ export interface NativeErrorInfo {
 
 export interface NativeServer {
   addListener(fd: number, isUnix: boolean, backlog: number): void;
-  /** respond(id, status, headerBlock, nHeaders, body, flags) -> RespondResult */
-  respond(id: number, status: string, headers: string, nHeaders: number, body: string | Uint8Array | undefined, flags: number): number;
+  /**
+   * respond(id, status, headerBlock, nHeaders, body, flags | headKey << 8) -> RespondResult.
+   * With strings, the head is validated into native head slot `headKey` (0: scratch);
+   * with status undefined, the head already in slot `headKey` is used (lib/http/head-cache.ts).
+   */
+  respond(id: number, status: string | undefined, headers: string | undefined, nHeaders: number,
+    body: string | Uint8Array | undefined, flags: number): number;
   write(id: number, chunk: string | Uint8Array | undefined, final: boolean): number;
   pause(id: number, pause: boolean): void;
   abort(id: number): void;
@@ -36,6 +41,8 @@ export interface NativeBinding {
   errors: NativeErrorInfo[];
   /** environ keys of common request headers, indexed by meta slot values with KNOWN_KEY set */
   headerKeys: string[];
+  /** number of native response-head slots (slot 0 is scratch) */
+  headSlots: number;
   llhttpVersion: string;
 }
 

@@ -173,6 +173,64 @@ t.test('no body for HEAD, 204 and 304; hop-by-hop headers from the app are dropp
   }
 });
 
+t.test('repeated and changing heads: every response carries what its start_response() got', async (t) => {
+  // The native core keeps recent validated heads (lib/http/head-cache.ts): 60
+  // pipelined requests over 25 distinct heads cycle through every slot.
+  const statuses = ['200 OK', '201 Created', '202 Accepted'];
+  const { port } = await startServer(t, (env, sr) => {
+    const i = Number(env.PATH_INFO.slice(1));
+    sr(statuses[i % 3], [['Content-Type', 'text/plain'], ['X-N', String(i % 25)]]);
+    return [`n${i}`];
+  });
+  const raw = Array.from({ length: 60 }, (_, i) => `GET /${i} HTTP/1.1\r\nHost: a\r\n\r\n`).join('');
+  const r = await exchange(port, raw, { expect: 60 });
+  t.equal(r.responses.length, 60);
+  r.responses.forEach((res, i) => {
+    t.equal(`${res.status} ${res.reason}`, statuses[i % 3], `response ${i}: status`);
+    t.equal(res.get('x-n'), String(i % 25), `response ${i}: header`);
+    t.equal(res.body.toString(), `n${i}`, `response ${i}: body`);
+  });
+});
+
+t.test('headers mutated after start_response() are not what gets sent', async (t) => {
+  const H = [['X-V', '']];
+  const { port } = await startServer(t, (env, sr) => {
+    H[0][1] = env.PATH_INFO.slice(1);
+    sr('200 OK', H);
+    H[0][1] = 'mutated';
+    return ['x'];
+  });
+  const raw = ['a', 'a', 'b', 'a', 'mutated'].map((p) => `GET /${p} HTTP/1.1\r\nHost: a\r\n\r\n`).join('');
+  const r = await exchange(port, raw, { expect: 5 });
+  t.same(r.responses.map((res) => res.get('x-v')), ['a', 'a', 'b', 'a', 'mutated']);
+});
+
+t.test('a remembered head reused by other requests while an async app waits is sent again in full', async (t) => {
+  let release;
+  const gate = new Promise((r) => { release = r; });
+  const { port } = await startServer(t, async (env, sr) => {
+    if (env.PATH_INFO === '/prime' || env.PATH_INFO === '/slow') {
+      sr('200 OK', [['X-K', 'slow']]);
+      if (env.PATH_INFO === '/slow') await gate;
+      return ['slow'];
+    }
+    sr('200 OK', [['X-K', env.PATH_INFO]]);
+    return ['other'];
+  });
+  t.equal((await request(port, { path: '/prime' })).get('x-k'), 'slow');
+  const slow = exchange(port, 'GET /slow HTTP/1.1\r\nHost: a\r\n\r\n', { timeoutMs: 5000 });
+  await sleep(50);  // /slow has called start_response() with the remembered head
+  const raw = Array.from({ length: 40 }, (_, i) => `GET /d${i} HTTP/1.1\r\nHost: a\r\n\r\n`).join('');
+  const others = await exchange(port, raw, { expect: 40 });
+  t.equal(others.responses.length, 40);
+  t.equal(others.responses[39].get('x-k'), '/d39');
+  release();
+  const r = await slow;
+  t.equal(r.responses[0]?.status, 200);
+  t.equal(r.responses[0]?.get('x-k'), 'slow');
+  t.equal(r.responses[0]?.body.toString(), 'slow');
+});
+
 t.test('PEP 3333 write() callable', async (t) => {
   const { port } = await startServer(t, (env, sr) => { const w = sr('200 OK', []); w('one,'); w('two,'); return ['three']; });
   const r = await request(port);

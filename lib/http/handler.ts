@@ -6,12 +6,13 @@
 // always closed (close() called once), also on error and on disconnect.
 import { inspect } from 'node:util';
 
-import { CB, F, M, R, Result, type NativeServer } from '../native.js';
+import { CB, F, M, R, Result, native, type NativeServer } from '../native.js';
 import type { Logger } from '../logging/logger.js';
 import type { Application, Chunk, Environ, ResponseBody, ResponseHeaders, StartResponse, WriteFn } from '../types.js';
 import { buildEnviron, SchemeConflict, ScriptNameMismatch, type EnvironContext } from './environ.js';
 import { bodyError, disconnected, Input, type InputControl } from './input.js';
 import { ErrorCode, errorInfo, errorPage } from './errors.js';
+import { HeadCache } from './head-cache.js';
 
 const HTML_HEADER = 'Content-Type\0text/html\n';
 const EMPTY_INPUT = new Input(undefined, null);
@@ -48,6 +49,7 @@ export class Dispatcher {
   readonly meta: Uint32Array;
   native!: NativeServer;
   private readonly live = new Map<number, Exchange>();
+  readonly heads = new HeadCache(native.headSlots);
   onClosed: () => void = () => {};
 
   constructor(
@@ -118,8 +120,11 @@ export class Exchange implements InputControl {
   input!: Input;
   environ!: Environ;
   private status = '';
-  private headerBlock = '';
+  private headers: ResponseHeaders = [];  // a copy, unless it came from the head cache
   private headerCount = 0;
+  private headerBlock = '';
+  private headKey = 0;  // HeadCache slot that held this head at start_response(), 0 if none
+  private headGen = 0;
   private statusSet = false;
   private headSent = false;
   private finished = false;
@@ -148,7 +153,7 @@ export class Exchange implements InputControl {
       this.fail(e);
       return;
     }
-    if (isThenable(result)) {
+    if (!Array.isArray(result) && isThenable(result)) {
       this.keep();
       (result as Promise<ResponseBody>).then(
         (r) => this.consume(r),
@@ -175,15 +180,24 @@ export class Exchange implements InputControl {
     }
     if (typeof status !== 'string') throw new TypeError(`status must be a string, got ${inspect(status)}`);
     if (!Array.isArray(headers)) throw new TypeError(`headers must be an array of [name, value] pairs, got ${inspect(headers)}`);
-    let block = '';
     for (const h of headers) {
       if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
         throw new TypeError(`each header must be a [name, value] pair of strings, got ${inspect(h)}`);
       }
-      block += `${h[0]}\0${h[1]}\n`;
+    }
+    const heads = this.d.heads;
+    const key = heads.find(status, headers);
+    this.headKey = key;
+    if (key !== 0) {
+      this.headGen = heads.gen[key]!;
+      this.headerBlock = heads.block(key);
+    } else {
+      let block = '';
+      for (const h of headers) block += `${h[0]}\0${h[1]}\n`;
+      this.headerBlock = block;
     }
     this.status = status;
-    this.headerBlock = block;
+    this.headers = key !== 0 ? headers : headers.map((h) => [h[0], h[1]] as [string, string]);
     this.headerCount = headers.length;
     this.statusSet = true;
     return this.write;
@@ -196,15 +210,28 @@ export class Exchange implements InputControl {
       throw new TypeError(`write() takes a string or Uint8Array, got ${inspect(chunk)}`);
     }
     if (!this.headSent) this.sendHead(chunk, 0);
-    else this.d.native.write(this.id, chunk, false);
+    else {
+      this.d.native.write(this.id, chunk, false);
+      if (this.d.hooks.after !== undefined) this.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    }
   };
 
   private sendHead(body: Chunk | undefined, flags: number): number {
     if (!this.statusSet) throw new Error('the application returned a body without calling start_response()');
-    const r = this.d.native.respond(this.id, this.status, this.headerBlock, this.headerCount, body, flags);
+    const heads = this.d.heads;
+    const n = this.headerCount;
+    let r: number;
+    if (this.headKey !== 0 && heads.gen[this.headKey] === this.headGen) {
+      // the native side holds this head validated: send its slot number only
+      r = this.d.native.respond(this.id, undefined, undefined, n, body, flags | (this.headKey << 8));
+    } else {
+      const key = heads.claim();
+      r = this.d.native.respond(this.id, this.status, this.headerBlock, n, body, flags | (key << 8));
+      if (r === Result.ok || r === Result.backpressure) heads.fill(key, this.status, this.headers, this.headerBlock);
+    }
     if (r === Result.ok || r === Result.backpressure) {
       this.headSent = true;
-      if (body !== undefined) this.sent += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+      if (body !== undefined && this.d.hooks.after !== undefined) this.sent += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       return r;
     }
     if (r === Result.stale) {
@@ -229,7 +256,7 @@ export class Exchange implements InputControl {
         if (!this.headSent) {
           this.sendHead(whole, R.final | R.whole);
         } else {
-          if (whole !== undefined) this.sent += typeof whole === 'string' ? Buffer.byteLength(whole) : whole.length;
+          if (whole !== undefined && this.d.hooks.after !== undefined) this.sent += typeof whole === 'string' ? Buffer.byteLength(whole) : whole.length;
           this.d.native.write(this.id, whole, true);
         }
         this.finish();
@@ -266,7 +293,7 @@ export class Exchange implements InputControl {
           r = this.sendHead(chunk, 0);
         } else {
           r = this.d.native.write(this.id, chunk, false);
-          this.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+          if (this.d.hooks.after !== undefined) this.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
         }
         if (r === Result.stale) this.abort();
         if (this.aborted) break;

@@ -346,25 +346,17 @@ void Connection::abort_response() {
 
 // ---- responses ---------------------------------------------------------------
 
-HeadError Connection::respond(const char16_t* status, size_t slen, const char16_t* hdrs, size_t hlen, uint32_t nhdrs,
-                              const char* body, size_t blen, bool final, bool want_close, int64_t known_length,
-                              WriteResult* wr) {
+void Connection::respond(const AppHead& app, const char* body, size_t blen, bool final, bool want_close,
+                         int64_t known_length, WriteResult* wr) {
   if (head_sent_ || resp_done_) {
     *wr = WriteResult::kInvalidState;
-    return HeadError::kOk;
+    return;
   }
   bool close = want_close || srv_->draining();
-  size_t mark = out_.size();
-  RequestFacts f = facts_;
-  HeadError e = build_head(out_, f, status, slen, hdrs, hlen, nhdrs, known_length, close, srv_->date().get(), &plan_);
-  if (e != HeadError::kOk) {
-    out_.resize(mark);
-    return e;
-  }
+  emit_head(out_, facts_, app, known_length, close, srv_->date().get(), &plan_);
   head_sent_ = true;
   if (!plan_.keep_alive) must_close_after_ = true;
   *wr = write(body, blen, final);
-  return HeadError::kOk;
 }
 
 WriteResult Connection::write(const char* p, size_t n, bool final) {

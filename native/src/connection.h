@@ -38,9 +38,10 @@ class Connection {
   void close_now();  // abort: close the socket without further writes
 
   // JS -> native (id already resolved to this connection)
-  HeadError respond(const char16_t* status, size_t slen, const char16_t* hdrs, size_t hlen, uint32_t nhdrs,
-                    const char* body, size_t blen, bool final, bool want_close, int64_t known_length,
-                    WriteResult* wr);
+  // `app` is the validated start_response() part (prepare_head); returns
+  // kInvalidState in *wr when a head was already sent.
+  void respond(const AppHead& app, const char* body, size_t blen, bool final, bool want_close, int64_t known_length,
+               WriteResult* wr);
   WriteResult write(const char* p, size_t n, bool final);
   void pause_body(bool pause);
   void abort_response();  // app failed after headers were sent: close so the response is visibly truncated

@@ -102,9 +102,9 @@ void append_chunk_header(std::string& out, size_t n) {
   out.append(p, static_cast<size_t>(end - p));
 }
 
-HeadError build_head(std::string& out, const RequestFacts& req, const char16_t* status, size_t slen,
-                     const char16_t* hdrs, size_t hlen, uint32_t nhdrs, int64_t known_length, bool want_close,
-                     const std::string& date, ResponsePlan* plan) {
+HeadError prepare_head(const char16_t* status, size_t slen, const char16_t* hdrs, size_t hlen, uint32_t nhdrs,
+                       AppHead* app) {
+  app->status = 0;
   // Status: "NNN" [SP reason-phrase]; reason = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 §4).
   if (slen < 3 || status[0] < '1' || status[0] > '9' || status[1] < '0' || status[1] > '9' || status[2] < '0' ||
       status[2] > '9' || (slen > 3 && status[3] != ' ')) {
@@ -114,14 +114,15 @@ HeadError build_head(std::string& out, const RequestFacts& req, const char16_t* 
     char16_t c = status[i];
     if (c > 0xff || (c < 0x20 && c != '\t') || c == 0x7f) return HeadError::kBadStatus;
   }
-  int code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+  const int code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+  // Gunicorn removes Content-Length for 1xx and 204
+  const bool drop_app_length = (code >= 100 && code < 200) || code == 204;
 
-  // First pass over the application's headers: validate everything before a
-  // single byte is written, find Content-Length.
+  // Validate everything before a single byte is written, find Content-Length.
   int64_t app_length = -1;
   uint32_t seen = 0;
   size_t i = 0;
-  size_t header_bytes = 0;  // "Name: value\r\n" for every header that will be written
+  size_t header_bytes = 0;  // "Name: value\r\n" for every header (an upper bound)
   while (i < hlen) {
     size_t ns = i;
     while (i < hlen && hdrs[i] != 0) i++;
@@ -158,54 +159,16 @@ HeadError build_head(std::string& out, const RequestFacts& req, const char16_t* 
       if (app_length >= 0 && app_length != v) return HeadError::kBadContentLength;
       app_length = v;
     }
-    header_bytes += nl + vl + 4;  // upper bound (values are trimmed when written)
+    header_bytes += nl + vl + 4;
   }
   if (seen != nhdrs) return HeadError::kBadHeader;
 
-  // Framing (RFC 9112 §6.3, RFC 9110 §6.4.1).
-  const bool v11 = req.version_major == 1 && req.version_minor >= 1;
-  const bool bodyless_status = (code >= 100 && code < 200) || code == 204 || code == 304;
-  ResponsePlan p;
-  p.status = code;
-  p.keep_alive = req.keep_alive && !want_close;
-  bool add_length = false;
-  bool drop_app_length = false;
-  if (bodyless_status) {
-    p.framing = Framing::kNone;
-    drop_app_length = code != 304;  // Gunicorn removes Content-Length for 1xx and 204
-  } else if (app_length >= 0) {
-    p.framing = req.is_head ? Framing::kNone : Framing::kLength;
-    p.length = static_cast<uint64_t>(app_length);
-  } else if (known_length >= 0) {
-    p.framing = req.is_head ? Framing::kNone : Framing::kLength;
-    p.length = static_cast<uint64_t>(known_length);
-    add_length = true;
-  } else if (req.is_head) {
-    p.framing = Framing::kNone;
-  } else if (v11) {
-    p.framing = Framing::kChunked;
-  } else {
-    p.framing = Framing::kClose;
-    p.keep_alive = false;
-  }
-  p.send_body = p.framing == Framing::kLength || p.framing == Framing::kChunked || p.framing == Framing::kClose;
-
-  // Write: status line with the request's version, as Gunicorn does. The head
-  // is sized once (an upper bound) and filled through a pointer.
-  const size_t start = out.size();
-  // fixed text is under 140 bytes; 256 leaves a margin (the fuzzer checks the bound)
-  out.resize(start + 256 + slen + date.size() + header_bytes);
-  char* w = &out[start];
-  w = put(w, "HTTP/1.");
-  *w++ = req.version_minor >= 1 ? '1' : '0';
-  *w++ = ' ';
-  w = narrow(w, status, slen);
-  if (slen == 3) *w++ = ' ';
-  w = put(w, "\r\nServer: gunicorn-ts\r\nDate: ");
-  w = put(w, date.data(), date.size());
-  if (p.keep_alive) w = put(w, "\r\nConnection: keep-alive\r\n");
-  else w = put(w, "\r\nConnection: close\r\n");
-  if (p.framing == Framing::kChunked) w = put(w, "Transfer-Encoding: chunked\r\n");
+  app->status_text.resize(slen == 3 ? 4 : slen);
+  narrow(&app->status_text[0], status, slen);
+  if (slen == 3) app->status_text[3] = ' ';
+  std::string& l = app->lines;
+  l.resize(header_bytes);
+  char* w = &l[0];
   i = 0;
   while (i < hlen) {
     size_t ns = i;
@@ -229,18 +192,80 @@ HeadError build_head(std::string& out, const RequestFacts& req, const char16_t* 
     *w++ = '\r';
     *w++ = '\n';
   }
+  l.resize(static_cast<size_t>(w - l.data()));
+  app->app_length = drop_app_length ? -1 : app_length;
+  app->status = code;
+  return HeadError::kOk;
+}
+
+void emit_head(std::string& out, const RequestFacts& req, const AppHead& app, int64_t known_length, bool want_close,
+               const std::string& date, ResponsePlan* plan) {
+  // Framing (RFC 9112 §6.3, RFC 9110 §6.4.1).
+  const int code = app.status;
+  const bool v11 = req.version_major == 1 && req.version_minor >= 1;
+  const bool bodyless_status = (code >= 100 && code < 200) || code == 204 || code == 304;
+  ResponsePlan p;
+  p.status = code;
+  p.keep_alive = req.keep_alive && !want_close;
+  bool add_length = false;
+  if (bodyless_status) {
+    p.framing = Framing::kNone;
+  } else if (app.app_length >= 0) {
+    p.framing = req.is_head ? Framing::kNone : Framing::kLength;
+    p.length = static_cast<uint64_t>(app.app_length);
+  } else if (known_length >= 0) {
+    p.framing = req.is_head ? Framing::kNone : Framing::kLength;
+    p.length = static_cast<uint64_t>(known_length);
+    add_length = true;
+  } else if (req.is_head) {
+    p.framing = Framing::kNone;
+  } else if (v11) {
+    p.framing = Framing::kChunked;
+  } else {
+    p.framing = Framing::kClose;
+    p.keep_alive = false;
+  }
+  p.send_body = p.framing == Framing::kLength || p.framing == Framing::kChunked || p.framing == Framing::kClose;
+
+  // Status line with the request's version, as Gunicorn does; the head is
+  // written into a stack buffer when it fits and appended with one copy.
+  static constexpr char kServer[] = "\r\nServer: gunicorn-ts\r\nDate: ";
+  char tmp[1024];
+  const size_t need = 160 + app.status_text.size() + date.size() + app.lines.size();
+  std::string big;
+  char* const base = need <= sizeof tmp ? tmp : (big.resize(need), &big[0]);
+  char* w = base;
+  w = put(w, "HTTP/1.");
+  *w++ = req.version_minor >= 1 ? '1' : '0';
+  *w++ = ' ';
+  w = put(w, app.status_text.data(), app.status_text.size());
+  w = put(w, kServer);
+  w = put(w, date.data(), date.size());
+  if (p.keep_alive) w = put(w, "\r\nConnection: keep-alive\r\n");
+  else w = put(w, "\r\nConnection: close\r\n");
+  if (p.framing == Framing::kChunked) w = put(w, "Transfer-Encoding: chunked\r\n");
+  w = put(w, app.lines.data(), app.lines.size());
   if (add_length) {
     w = put(w, "Content-Length: ");
-    char tmp[24];
-    char* d = format_u64(tmp + sizeof tmp, p.length);
-    w = put(w, d, static_cast<size_t>(tmp + sizeof tmp - d));
+    char digits[24];
+    char* d = format_u64(digits + sizeof digits, p.length);
+    w = put(w, d, static_cast<size_t>(digits + sizeof digits - d));
     *w++ = '\r';
     *w++ = '\n';
   }
   *w++ = '\r';
   *w++ = '\n';
-  out.resize(static_cast<size_t>(w - out.data()));
+  out.append(base, static_cast<size_t>(w - base));
   *plan = p;
+}
+
+HeadError build_head(std::string& out, const RequestFacts& req, const char16_t* status, size_t slen,
+                     const char16_t* hdrs, size_t hlen, uint32_t nhdrs, int64_t known_length, bool want_close,
+                     const std::string& date, ResponsePlan* plan) {
+  AppHead app;
+  HeadError e = prepare_head(status, slen, hdrs, hlen, nhdrs, &app);
+  if (e != HeadError::kOk) return e;
+  emit_head(out, req, app, known_length, want_close, date, plan);
   return HeadError::kOk;
 }
 

@@ -49,11 +49,33 @@ class DateCache {
   std::string value_;
 };
 
-// Builds the response head into `out`. `status`/`hdrs` are UTF-16 code units as
-// JS strings hold them (anything above U+00FF is rejected, never truncated).
-// `hdrs` is a sequence of NAME '\0' VALUE '\n' entries, `nhdrs` of them.
-// `known_length` >= 0 when the whole body is known now (the server then sets
-// Content-Length if the application did not). `want_close` forces Connection: close.
+// The application's part of a response head, validated and narrowed once from
+// what it passed to start_response(): the status line text, the header lines
+// it keeps ("Name: value\r\n", hop-by-hop fields dropped, values OWS-trimmed)
+// and its Content-Length. Independent of the request, so one AppHead can serve
+// every response that repeats the same status and headers (JsServer caches them).
+struct AppHead {
+  int status = 0;            // 0: not valid
+  std::string status_text;   // "NNN reason" (a bare "NNN" gets its trailing space)
+  std::string lines;
+  int64_t app_length = -1;   // the application's Content-Length, -1 if none
+};
+
+// Validates `status`/`hdrs` (UTF-16 code units as JS strings hold them;
+// anything above U+00FF is rejected, never truncated) into `app`. `hdrs` is a
+// sequence of NAME '\0' VALUE '\n' entries, `nhdrs` of them. On an error `app`
+// is left invalid (status 0).
+HeadError prepare_head(const char16_t* status, size_t slen, const char16_t* hdrs, size_t hlen, uint32_t nhdrs,
+                       AppHead* app);
+
+// Appends the head for one request to `out`: status line with the request's
+// version, Server, Date, Connection, Transfer-Encoding, the application's lines,
+// and Content-Length when `known_length` >= 0 (the whole body is known now) and
+// the application gave none. `want_close` forces Connection: close.
+void emit_head(std::string& out, const RequestFacts& req, const AppHead& app, int64_t known_length, bool want_close,
+               const std::string& date, ResponsePlan* plan);
+
+// prepare_head() then emit_head() (the response fuzz target's entry point).
 HeadError build_head(std::string& out, const RequestFacts& req, const char16_t* status, size_t slen,
                      const char16_t* hdrs, size_t hlen, uint32_t nhdrs, int64_t known_length, bool want_close,
                      const std::string& date, ResponsePlan* plan);
