@@ -82,6 +82,8 @@ export const F = {
 
 /** a meta key slot with this bit set holds an index into headerKeys instead of an end offset */
 export const KNOWN_KEY = 0x80000000;
+/** a meta value slot with this bit added: its environ key may repeat an earlier one of the request */
+export const MAYBE_REPEAT = 0x40000000;
 
 /** respond() flags */
 export const R = { final: 1, close: 2, whole: 4 } as const;

@@ -231,6 +231,32 @@ t.test('a remembered head reused by other requests while an async app waits is s
   t.equal(r.responses[0]?.body.toString(), 'slow');
 });
 
+t.test('repeated request headers are joined with commas in environ, in order', async (t) => {
+  // environ keys that repeat are found through a hash filter in the native core
+  // (native/src/addon.cc): known and unknown names, and two spellings of one key
+  const seen = [];
+  const app = (env, sr) => {
+    seen.push(Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('HTTP_') || k.startsWith('CONTENT_'))));
+    sr('200 OK', []);
+    return ['x'];
+  };
+  const { port } = await startServer(t, app);
+  await request(port, { headers: { Accept: 'a', 'X-One': '1', 'X-Two': '2', accept: 'b', 'x-one': '3' } });
+  t.equal(seen[0].HTTP_ACCEPT, 'a,b');
+  t.equal(seen[0].HTTP_X_ONE, '1,3');
+  t.equal(seen[0].HTTP_X_TWO, '2');
+  // 90 distinct names (limit_request_fields is 100): each appears once, none joined
+  const many = Object.fromEntries(Array.from({ length: 90 }, (_, i) => [`X-H${i}`, `v${i}`]));
+  await request(port, { headers: many });
+  t.equal(Object.keys(seen[1]).length, 91);
+  t.ok(Array.from({ length: 90 }, (_, i) => seen[1][`HTTP_X_H${i}`] === `v${i}`).every(Boolean), 'every value intact');
+  // header_map=dangerous: X-Forwarded-For (a known name) and X_Forwarded_For share one environ key
+  const { port: p2 } = await startServer(t, app, { header_map: 'dangerous' });
+  const raw = 'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.1.1.1\r\nX_Forwarded_For: 2.2.2.2\r\n\r\n';
+  await exchange(p2, raw);
+  t.equal(seen[2].HTTP_X_FORWARDED_FOR, '1.1.1.1,2.2.2.2');
+});
+
 t.test('PEP 3333 write() callable', async (t) => {
   const { port } = await startServer(t, (env, sr) => { const w = sr('200 OK', []); w('one,'); w('two,'); return ['three']; });
   const r = await request(port);

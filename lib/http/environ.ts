@@ -1,7 +1,7 @@
 // Builds the PEP 3333 environ from the native core's flat payload (one latin-1
 // blob + offsets in the shared meta array). The object literal has a fixed
 // shape; request headers are added after it as HTTP_* keys.
-import { F, KNOWN_KEY, M, native } from '../native.js';
+import { F, KNOWN_KEY, M, MAYBE_REPEAT, native } from '../native.js';
 import type { Environ } from '../types.js';
 import type { Input } from './input.js';
 
@@ -73,7 +73,7 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
   let scheme: string | null = null;
   for (let i = 0, k = M.headers; i < n; i++, k += 2) {
     const ke = meta[k]!;
-    const ve = meta[k + 1]!;
+    let ve = meta[k + 1]!;
     let key: string;
     if (ke >= KNOWN_KEY) {
       key = HEADER_KEYS[ke - KNOWN_KEY]!;
@@ -81,10 +81,18 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
       key = blob.substring(p, ke);
       p = ke;
     }
-    const value = blob.substring(p, ve);
+    let value: string;
+    if (ve >= MAYBE_REPEAT) {
+      // the native side saw this key's hash before in this request: join repeats
+      ve -= MAYBE_REPEAT;
+      value = blob.substring(p, ve);
+      const prev = env[key];
+      env[key] = prev === undefined ? value : `${prev as string},${value}`;
+    } else {
+      value = blob.substring(p, ve);
+      env[key] = value;
+    }
     p = ve;
-    const prev = env[key];
-    env[key] = prev === undefined ? value : `${prev as string},${value}`;
     if (secure !== null) {
       const want = secure.get(key);
       if (want !== undefined) {

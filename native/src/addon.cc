@@ -90,18 +90,6 @@ const char* const kKnownHeaders[] = {
 constexpr uint32_t kKnownCount = sizeof(kKnownHeaders) / sizeof(kKnownHeaders[0]);
 constexpr uint32_t kKnownFlag = 0x80000000u;
 
-bool name_eq(const Slice& s, const char* lit);
-
-// Index of a header name in kKnownHeaders, or -1.
-int known_header(const Slice& s) {
-  if (s.n < 2 || s.n > 25) return -1;
-  for (uint32_t i = 0; i < kKnownCount; i++) {
-    const char* k = kKnownHeaders[i];
-    if (k[0] == up(s.p[0]) && name_eq(s, k)) return static_cast<int>(i);
-  }
-  return -1;
-}
-
 bool name_eq(const Slice& s, const char* lit) {
   size_t n = std::strlen(lit);
   if (s.n != n) return false;
@@ -109,6 +97,51 @@ bool name_eq(const Slice& s, const char* lit) {
     if (up(s.p[i]) != lit[i]) return false;
   }
   return true;
+}
+
+inline uint32_t fnv1a(const char* p, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ static_cast<unsigned char>(p[i])) * 16777619u;
+  return h;
+}
+
+// A value slot with this bit set: its environ key may repeat an earlier one.
+constexpr uint32_t kMaybeRepeat = 0x40000000u;
+constexpr size_t kSeenWords = 16;  // 1024-bit filter of environ-key hashes per request
+
+// kKnownHeaders bucketed by name length, each bucket a list of indices; and
+// the hash of each one's environ key ("HTTP_" + name with '-' as '_').
+struct KnownByLength {
+  static constexpr size_t kMax = 26;
+  uint8_t idx[kMax][kKnownCount];
+  uint8_t count[kMax] = {};
+  uint32_t env_hash[kKnownCount];
+  KnownByLength() {
+    for (uint32_t i = 0; i < kKnownCount; i++) {
+      size_t n = std::strlen(kKnownHeaders[i]);
+      idx[n][count[n]++] = static_cast<uint8_t>(i);
+      std::string key = "HTTP_";
+      for (size_t j = 0; j < n; j++) key.push_back(kKnownHeaders[i][j] == '-' ? '_' : kKnownHeaders[i][j]);
+      env_hash[i] = fnv1a(key.data(), key.size());
+    }
+  }
+};
+const KnownByLength kKnownByLength;
+
+// Index of a header name in kKnownHeaders, or -1: only names of the same
+// length are compared, first byte first.
+int known_header(const Slice& s) {
+  if (s.n < 2 || s.n >= KnownByLength::kMax) return -1;
+  const uint8_t* b = kKnownByLength.idx[s.n];
+  const char first = up(s.p[0]);
+  for (uint32_t j = 0, m = kKnownByLength.count[s.n]; j < m; j++) {
+    const char* k = kKnownHeaders[b[j]];
+    if (k[0] != first) continue;
+    size_t i = 1;
+    while (i < s.n && up(s.p[i]) == k[i]) i++;
+    if (i == s.n) return b[j];
+  }
+  return -1;
 }
 
 class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
@@ -310,13 +343,17 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       m[kMetaProxyDstPort] = px->dst_port;
     }
     uint32_t k = kMetaHeaders;
+    uint64_t seen[kSeenWords] = {};
     for (const HeaderField& f : h.headers) {
       // environ key (PEP 3333 / CGI): CONTENT_TYPE and CONTENT_LENGTH bare,
       // everything else HTTP_ + upper-case name with '-' as '_'.
       int known = known_header(f.name);
+      uint32_t key_hash;
       if (known >= 0) {
         m[k++] = kKnownFlag | static_cast<uint32_t>(known);
+        key_hash = kKnownByLength.env_hash[known];
       } else {
+        const size_t key_start = b.size();
         if (name_eq(f.name, "CONTENT-TYPE")) {
           b.append("CONTENT_TYPE");
         } else if (name_eq(f.name, "CONTENT-LENGTH")) {
@@ -330,9 +367,16 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
           }
         }
         m[k++] = static_cast<uint32_t>(b.size());
+        key_hash = fnv1a(b.data() + key_start, b.size() - key_start);
       }
       b.append(f.value.p, f.value.n);
-      m[k++] = static_cast<uint32_t>(b.size());
+      // A set bit in a small filter of environ-key hashes marks a key that may
+      // repeat an earlier one in this request: only then does JS look up the
+      // earlier value to join (a miss is certain, a hit only possible).
+      const uint32_t bit = key_hash & (kSeenWords * 64 - 1);
+      const bool maybe_repeat = (seen[bit >> 6] >> (bit & 63)) & 1;
+      seen[bit >> 6] |= uint64_t{1} << (bit & 63);
+      m[k++] = static_cast<uint32_t>(b.size()) | (maybe_repeat ? kMaybeRepeat : 0);
     }
     m[kMetaCount] = static_cast<uint32_t>(h.headers.size());
     m[kMetaFlags] = flags;
