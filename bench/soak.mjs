@@ -1,12 +1,23 @@
 #!/usr/bin/env node
 // Soak: gunicorn-ts (CLI, 2 workers) under mixed full load for a bounded time:
 // hello and POST 4 KB, keep-alive and Connection: close, four wrk processes at
-// once. Samples RSS of master + workers every 10 s; reports growth after the
-// warm-up, and open fds of each process before the load and after it stops.
-//   node bench/soak.mjs [--minutes 10] [--warmup 60]
+// once. Samples RSS of master + workers every 10 s; reports growth over the
+// measured minutes that follow the warm-up, and open fds of each process before
+// the load and after it stops.
+//   node bench/soak.mjs [--minutes 10] [--warmup 300] [--node-args '--expose-gc']
+//
+// Why a 5-minute warm-up: under this load V8 grows each worker's young
+// generation in steps (new space 4 -> 7 -> 13.5 -> 27 MiB of RSS, up to its
+// 16 MiB semi-space cap) at moments that depend on how many bytes survived
+// scavenges so far (seen between 40 s and 290 s), and the malloc heap grows with
+// it (ArrayBuffer stores of request bodies die later when scavenges are rarer).
+// Each worker writes its V8 heap spaces and its brk/anonymous RSS every 10 s
+// (GTS_SOAK_MEMLOG, see servers/cli-apps.mjs), and the report shows them at the
+// baseline and at the end, so a step of heap sizing can be told from a leak.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 
 const here = import.meta.dirname;
@@ -14,12 +25,15 @@ const root = path.join(here, '..');
 const args = process.argv.slice(2);
 const opt = (n, d) => { const i = args.indexOf(`--${n}`); return i >= 0 ? args[i + 1] : d; };
 const MINUTES = Number(opt('minutes', 10));
-const WARMUP = Number(opt('warmup', 60));
+const WARMUP = Number(opt('warmup', 300));
 const PORT = 19700 + (process.pid % 90);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const MEMLOG = fs.mkdtempSync(path.join(os.tmpdir(), 'gts-soak-'));
 
-const server = spawn(process.execPath, [path.join(root, 'bin', 'gunicorn-ts.js'), '-w', '2', '-b', `127.0.0.1:${PORT}`,
-  '--keep-alive', '30', '--error-logfile', '/dev/null', `${path.join(here, 'servers', 'cli-apps.mjs')}:soak`], { stdio: 'ignore' });
+// --node-args '...': flags for node itself (the workers inherit them), e.g. V8 heap sizing
+const NODE_ARGS = (opt('node-args', '') ?? '').split(' ').filter(Boolean);
+const server = spawn(process.execPath, [...NODE_ARGS, path.join(root, 'bin', 'gunicorn-ts.js'), '-w', '2', '-b', `127.0.0.1:${PORT}`,
+  '--keep-alive', '30', '--error-logfile', '/dev/null', `${path.join(here, 'servers', 'cli-apps.mjs')}:soak`], { stdio: 'ignore', env: { ...process.env, GTS_SOAK_MEMLOG: MEMLOG } });
 const children = (pid) => {
   try {
     return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
@@ -36,7 +50,7 @@ for (let i = 0; i < 100 && !(await ok()); i++) await sleep(100);
 await sleep(1000);
 const fdsBefore = Object.fromEntries(procs().map((p) => [p, fds(p)]));
 
-const seconds = MINUTES * 60;
+const seconds = WARMUP + MINUTES * 60;
 const url = `http://127.0.0.1:${PORT}/`;
 const loads = [
   ['hello keep-alive', []],
@@ -52,8 +66,14 @@ const loads = [
 
 const samples = [];
 const t0 = Date.now();
+// a full GC in each worker 20 s before the baseline sample (see servers/cli-apps.mjs; needs --expose-gc)
+let gcAsked = false;
 while (Date.now() - t0 < seconds * 1000) {
   await sleep(10_000);
+  if (!gcAsked && Date.now() - t0 >= (WARMUP - 20) * 1000) {
+    fs.writeFileSync(path.join(MEMLOG, 'gc.1'), '');
+    gcAsked = true;
+  }
   const ps = procs();
   samples.push({ t: Math.round((Date.now() - t0) / 1000), total: ps.reduce((a, p) => a + rss(p), 0), perProcess: ps.map((p) => [p, rss(p)]) });
   const s = samples.at(-1);
@@ -61,6 +81,8 @@ while (Date.now() - t0 < seconds * 1000) {
 }
 await Promise.all(loads.map((l) => l.done));
 await sleep(5000);
+fs.writeFileSync(path.join(MEMLOG, 'gc.2'), '');
+await sleep(2000);
 const fdsAfter = Object.fromEntries(procs().map((p) => [p, fds(p)]));
 const base = samples.find((s) => s.t >= WARMUP) ?? samples[0];
 const last = samples.at(-1);
@@ -74,6 +96,29 @@ const summary = {
 console.log(`RSS after ${base.t} s warm-up: ${(base.total / 2 ** 20).toFixed(1)} MiB; at the end: ${(last.total / 2 ** 20).toFixed(1)} MiB; growth ${growth.toFixed(2)} %`);
 console.log(`open fds before the load: ${JSON.stringify(fdsBefore)}; after: ${JSON.stringify(fdsAfter)}`);
 for (const l of summary.loads) console.log(`${l.name}: ${l.requests} requests, errors: ${l.errors}`);
+// each worker's own view of its memory at the baseline and at the end
+const MiB = (x) => (x / 2 ** 20).toFixed(1);
+summary.workers = {};
+for (const f of fs.readdirSync(MEMLOG)) {
+  if (!f.endsWith('.jsonl')) continue;
+  const all = fs.readFileSync(path.join(MEMLOG, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const rows = all.filter((r) => r.gc === undefined);
+  const afterGc = all.filter((r) => r.gc !== undefined);
+  const at = (t) => rows.reduce((best, r) => (Math.abs(r.t - t) < Math.abs(best.t - t) ? r : best), rows[0]);
+  const pick = (r) => ({ t: r.t, rss: r.mem.rss, newSpace: r.spaces.new_space, oldSpace: r.spaces.old_space, code: r.spaces.code_space,
+    external: r.mem.external, brk: r.smaps.brk });
+  const w = { baseline: pick(at(base.t)), end: pick(rows.at(-1)),
+    liveAfterFullGc: afterGc.map((r) => ({ t: r.t, heapUsed: r.mem.heapUsed, external: r.mem.external, arrayBuffers: r.mem.arrayBuffers })) };
+  summary.workers[f.replace(/\D/g, '')] = w;
+  for (const k of ['baseline', 'end']) {
+    const r = w[k];
+    console.log(`worker ${f.replace(/\D/g, '')} ${k.padEnd(8)} t=${String(r.t).padStart(4)} s: RSS ${MiB(r.rss)} MiB = V8 new space ${MiB(r.newSpace)}, old ${MiB(r.oldSpace)}, code ${MiB(r.code)}; external ${MiB(r.external)}; malloc heap (brk) ${MiB(r.brk)}`);
+  }
+  for (const g of w.liveAfterFullGc) {
+    console.log(`worker ${f.replace(/\D/g, '')} after a full GC at t=${String(g.t).padStart(4)} s: live JS heap ${MiB(g.heapUsed)} MiB, external ${MiB(g.external)} MiB`);
+  }
+}
+fs.rmSync(MEMLOG, { recursive: true, force: true });
 fs.writeFileSync(path.join(here, 'soak.json'), `${JSON.stringify(summary, null, 2)}\n`);
 server.kill('SIGTERM');
 await new Promise((r) => server.on('exit', r));
