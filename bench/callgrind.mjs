@@ -24,7 +24,9 @@ const PORT = 19900 + (process.pid % 90);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const REQ = workload === 'environ'
   ? 'GET /echo/path?x=1&y=two HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: text/html,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\nCookie: session=0123456789abcdef\r\nReferer: http://127.0.0.1/previous\r\nX-Request-Id: 3f0c5a8e-9d1b-4c2e\r\nX-Forwarded-For: 203.0.113.7\r\nCache-Control: no-cache\r\n\r\n'
-  : 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+  : workload === 'post4k'
+    ? `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4096\r\n\r\n${'p'.repeat(4096)}`
+    : 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
 
 async function load(n) {
   // 8 keep-alive connections, one request in flight on each

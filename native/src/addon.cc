@@ -86,9 +86,19 @@ const char* const kKnownHeaders[] = {
     "UPGRADE-INSECURE-REQUESTS", "X-FORWARDED-FOR", "X-FORWARDED-PROTO", "X-FORWARDED-HOST", "X-REAL-IP",
     "X-REQUEST-ID", "PRAGMA", "DNT", "TE", "UPGRADE", "RANGE", "EXPECT", "X-REQUESTED-WITH", "SEC-FETCH-SITE",
     "SEC-FETCH-MODE", "SEC-FETCH-DEST", "SEC-FETCH-USER", "SEC-CH-UA", "SEC-CH-UA-MOBILE", "SEC-CH-UA-PLATFORM",
-    "CONTENT-ENCODING", "TRANSFER-ENCODING", "VIA", "FORWARDED"};
+    "CONTENT-ENCODING", "TRANSFER-ENCODING", "VIA", "FORWARDED", "CONTENT-TYPE", "CONTENT-LENGTH"};
 constexpr uint32_t kKnownCount = sizeof(kKnownHeaders) / sizeof(kKnownHeaders[0]);
 constexpr uint32_t kKnownFlag = 0x80000000u;
+
+// environ key of a header name (PEP 3333 / CGI): CONTENT_TYPE and
+// CONTENT_LENGTH bare, everything else HTTP_ + upper-case name with '-' as '_'.
+std::string env_key(const char* upper_name) {
+  if (std::strcmp(upper_name, "CONTENT-TYPE") == 0) return "CONTENT_TYPE";
+  if (std::strcmp(upper_name, "CONTENT-LENGTH") == 0) return "CONTENT_LENGTH";
+  std::string k = "HTTP_";
+  for (const char* c = upper_name; *c; c++) k.push_back(*c == '-' ? '_' : *c);
+  return k;
+}
 
 bool name_eq(const Slice& s, const char* lit) {
   size_t n = std::strlen(lit);
@@ -120,8 +130,7 @@ struct KnownByLength {
     for (uint32_t i = 0; i < kKnownCount; i++) {
       size_t n = std::strlen(kKnownHeaders[i]);
       idx[n][count[n]++] = static_cast<uint8_t>(i);
-      std::string key = "HTTP_";
-      for (size_t j = 0; j < n; j++) key.push_back(kKnownHeaders[i][j] == '-' ? '_' : kKnownHeaders[i][j]);
+      std::string key = env_key(kKnownHeaders[i]);
       env_hash[i] = fnv1a(key.data(), key.size());
     }
   }
@@ -353,18 +362,13 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
         m[k++] = kKnownFlag | static_cast<uint32_t>(known);
         key_hash = kKnownByLength.env_hash[known];
       } else {
+        // (CONTENT-TYPE and CONTENT-LENGTH are known names: env_key())
         const size_t key_start = b.size();
-        if (name_eq(f.name, "CONTENT-TYPE")) {
-          b.append("CONTENT_TYPE");
-        } else if (name_eq(f.name, "CONTENT-LENGTH")) {
-          b.append("CONTENT_LENGTH");
-        } else {
-          if (name_eq(f.name, "SCRIPT_NAME")) flags |= kFlagScriptName;
-          b.append("HTTP_");
-          for (uint32_t i = 0; i < f.name.n; i++) {
-            char ch = f.name.p[i];
-            b.push_back(ch == '-' ? '_' : up(ch));
-          }
+        if (name_eq(f.name, "SCRIPT_NAME")) flags |= kFlagScriptName;
+        b.append("HTTP_");
+        for (uint32_t i = 0; i < f.name.n; i++) {
+          char ch = f.name.p[i];
+          b.push_back(ch == '-' ? '_' : up(ch));
         }
         m[k++] = static_cast<uint32_t>(b.size());
         key_hash = fnv1a(b.data() + key_start, b.size() - key_start);
@@ -710,11 +714,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   exports.Set("errors", errors);
   Napi::Array keys = Napi::Array::New(env);
-  for (uint32_t i = 0; i < kKnownCount; i++) {
-    std::string k = "HTTP_";
-    for (const char* c = kKnownHeaders[i]; *c; c++) k.push_back(*c == '-' ? '_' : *c);
-    keys.Set(i, k);
-  }
+  for (uint32_t i = 0; i < kKnownCount; i++) keys.Set(i, env_key(kKnownHeaders[i]));
   exports.Set("headerKeys", keys);
   exports.Set("headSlots", Napi::Number::New(env, kHeadSlots));
   exports.Set("llhttpVersion", std::to_string(LLHTTP_VERSION_MAJOR) + "." + std::to_string(LLHTTP_VERSION_MINOR) +
