@@ -210,7 +210,9 @@ t.test('a remembered head reused by other requests while an async app waits is s
   const gate = new Promise((r) => { release = r; });
   const { port } = await startServer(t, async (env, sr) => {
     if (env.PATH_INFO === '/prime' || env.PATH_INFO === '/slow') {
-      sr('200 OK', [['X-K', 'slow']]);
+      const H = [['X-K', 'slow']];
+      sr('200 OK', H);
+      H[0][1] = '/after';  // mutated after start_response(): must not be remembered as this head
       if (env.PATH_INFO === '/slow') await gate;
       return ['slow'];
     }
@@ -229,6 +231,7 @@ t.test('a remembered head reused by other requests while an async app waits is s
   t.equal(r.responses[0]?.status, 200);
   t.equal(r.responses[0]?.get('x-k'), 'slow');
   t.equal(r.responses[0]?.body.toString(), 'slow');
+  t.equal((await request(port, { path: '/after' })).get('x-k'), '/after', 'a later head is its own');
 });
 
 t.test('repeated request headers are joined with commas in environ, in order', async (t) => {

@@ -120,7 +120,7 @@ export class Exchange implements InputControl {
   input!: Input;
   environ!: Environ;
   private status = '';
-  private headers: ResponseHeaders = [];  // a copy, unless it came from the head cache
+  private headers: ResponseHeaders = [];  // a copy of what start_response() got (empty on a head-cache hit)
   private headerCount = 0;
   private headerBlock = '';
   private headKey = 0;  // HeadCache slot that held this head at start_response(), 0 if none
@@ -197,7 +197,7 @@ export class Exchange implements InputControl {
       this.headerBlock = block;
     }
     this.status = status;
-    this.headers = key !== 0 ? headers : headers.map((h) => [h[0], h[1]] as [string, string]);
+    this.headers = key !== 0 ? [] : headers.map((h) => [h[0], h[1]] as [string, string]);
     this.headerCount = headers.length;
     this.statusSet = true;
     return this.write;
@@ -224,6 +224,9 @@ export class Exchange implements InputControl {
     if (this.headKey !== 0 && heads.gen[this.headKey] === this.headGen) {
       // the native side holds this head validated: send its slot number only
       r = this.d.native.respond(this.id, undefined, undefined, n, body, flags | (this.headKey << 8));
+    } else if (this.headKey !== 0) {
+      // the slot was reused since start_response(): send the strings, uncached
+      r = this.d.native.respond(this.id, this.status, this.headerBlock, n, body, flags);
     } else {
       const key = heads.claim();
       r = this.d.native.respond(this.id, this.status, this.headerBlock, n, body, flags | (key << 8));
