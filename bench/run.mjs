@@ -74,16 +74,21 @@ const workloadNames = wanted(opt('workloads'), WORKLOADS).filter((w) => !CI || o
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// utime + stime of a process and all its descendants (a master and its workers)
+// [utime, stime] of a process and all its descendants (a master and its workers)
 function cpuTicks(pid) {
-  let total = 0;
+  const total = [0, 0];
   try {
     const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    total += Number(fields[11]) + Number(fields[12]);
+    total[0] += Number(fields[11]);
+    total[1] += Number(fields[12]);
     for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
       const kids = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-      for (const k of kids ? kids.split(' ') : []) total += cpuTicks(Number(k));
+      for (const k of kids ? kids.split(' ') : []) {
+        const [u, s] = cpuTicks(Number(k));
+        total[0] += u;
+        total[1] += s;
+      }
     }
   } catch {
     /* exited */
@@ -175,10 +180,14 @@ async function runOne(name, workload) {
     if (!w.check(r)) throw new Error(`${name} ${workload}: unexpected response ${r.status} ${JSON.stringify(r.body.slice(0, 80))}`);
     const pinned = SERVERS[name].pin;
     wrk(url, WARMUP, w.script, pinned);
-    const t0 = cpuTicks(srv.pid);
+    const [u0, s0] = cpuTicks(srv.pid);
     const res = wrk(url, DURATION, w.script, pinned);
-    const cpu = (cpuTicks(srv.pid) - t0) / CLK_TCK;
-    return { ...res, cpu, perCpuSec: res.requests / cpu };
+    const [u1, s1] = cpuTicks(srv.pid);
+    const user = (u1 - u0) / CLK_TCK;
+    const sys = (s1 - s0) / CLK_TCK;
+    const cpu = user + sys;
+    // server CPU per request, split: user space (our code, V8, libuv) and kernel (TCP, syscalls)
+    return { ...res, cpu, perCpuSec: res.requests / cpu, userUs: (1e6 * user) / res.requests, sysUs: (1e6 * sys) / res.requests };
   } finally {
     await stopServer(srv);
   }
@@ -218,7 +227,7 @@ async function main() {
         workload: wl, server: s,
         rps: m('rps'), rpsMin: Math.min(...runs.map((r) => r.rps)), rpsMax: Math.max(...runs.map((r) => r.rps)),
         perCpuSec: m('perCpuSec'), perCpuSecMin: Math.min(...runs.map((r) => r.perCpuSec)), perCpuSecMax: Math.max(...runs.map((r) => r.perCpuSec)),
-        p50: m('p50'), p99: m('p99'),
+        p50: m('p50'), p99: m('p99'), userUs: m('userUs'), sysUs: m('sysUs'),
         errors: runs.reduce((a, r) => a + r.non2xx + r.socketErrors, 0),
       };
       row.baseline = base ?? null;
@@ -231,9 +240,9 @@ async function main() {
     }
   }
   const table = [
-    '| workload | server | req/s median (min–max) | req per server CPU-s median (min–max) | p50 ms | p99 ms | CPU ratio vs baseline | req/s ratio | errors |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...summary.map((r) => `| ${r.workload} | ${r.server}${r.baseline && r.baseline !== r.server ? ` (vs ${r.baseline})` : r.baseline === r.server ? ' (baseline)' : ''} | ${r.rps.toFixed(0)} (${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)}) | ${r.perCpuSec.toFixed(0)} (${r.perCpuSecMin.toFixed(0)}–${r.perCpuSecMax.toFixed(0)}) | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${r.rpsRatio?.toFixed(2) ?? '–'} | ${r.errors} |`),
+    '| workload | server | req/s median (min–max) | req per server CPU-s median (min–max) | server CPU µs/req: user + kernel | p50 ms | p99 ms | CPU ratio vs baseline | req/s ratio | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...summary.map((r) => `| ${r.workload} | ${r.server}${r.baseline && r.baseline !== r.server ? ` (vs ${r.baseline})` : r.baseline === r.server ? ' (baseline)' : ''} | ${r.rps.toFixed(0)} (${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)}) | ${r.perCpuSec.toFixed(0)} (${r.perCpuSecMin.toFixed(0)}–${r.perCpuSecMax.toFixed(0)}) | ${r.userUs.toFixed(2)} + ${r.sysUs.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${r.rpsRatio?.toFixed(2) ?? '–'} | ${r.errors} |`),
   ].join('\n');
   process.stdout.write(`\n${table}\n`);
   fs.mkdirSync(OUT, { recursive: true });
@@ -245,7 +254,7 @@ async function main() {
     rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS,
   };
   fs.writeFileSync(path.join(OUT, 'results.json'), `${JSON.stringify({ meta, summary, runs: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map(({ text, ...r }) => r)])) }, null, 2)}\n`);
-  fs.writeFileSync(path.join(OUT, 'RESULTS.md'), `# Benchmark results\n\n- date: ${meta.date}\n- machine: ${meta.machine}\n- node: ${meta.node}\n- command: \`${meta.command}\`\n- method: server pinned to CPU 1, wrk (1 thread, ${CONNECTIONS} connections) pinned to CPU 0, ${ROUNDS} interleaved rounds of ${DURATION} s after a ${WARMUP} s warm-up; medians with min–max. "req per server CPU-s" = requests completed / server user+system CPU seconds during the measured run.\n\n${table}\n`);
+  fs.writeFileSync(path.join(OUT, 'RESULTS.md'), `# Benchmark results\n\n- date: ${meta.date}\n- machine: ${meta.machine}\n- node: ${meta.node}\n- command: \`${meta.command}\`\n- method: server pinned to CPU 1, wrk (1 thread, ${CONNECTIONS} connections) pinned to CPU 0, ${ROUNDS} interleaved rounds of ${DURATION} s after a ${WARMUP} s warm-up; medians with min–max. "req per server CPU-s" = requests completed / server user+system CPU seconds during the measured run; "server CPU µs/req" splits that cost into user space and kernel (utime and stime of the server's processes).\n\n${table}\n`);
   if (!CI) execFileSync(process.execPath, [path.join(here, 'chart.mjs'), path.join(OUT, 'results.json'), path.join(OUT, 'ratios.svg')], { stdio: 'inherit' });
   if (CI) {
     const hello = summary.find((r) => r.workload === 'hello' && !SERVERS[r.server].baseline);
