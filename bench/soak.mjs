@@ -14,7 +14,7 @@
 // Each worker writes its V8 heap spaces and its brk/anonymous RSS every 10 s
 // (GTS_SOAK_MEMLOG, see servers/cli-apps.mjs), and the report shows them at the
 // baseline and at the end, so a step of heap sizing can be told from a leak.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -28,10 +28,11 @@ const MINUTES = Number(opt('minutes', 10));
 const WARMUP = Number(opt('warmup', 300));
 const PORT = 19700 + (process.pid % 90);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const MiB = (x) => (x / 2 ** 20).toFixed(1);
 const MEMLOG = fs.mkdtempSync(path.join(os.tmpdir(), 'gts-soak-'));
 
 // --node-args '...': flags for node itself (the workers inherit them), e.g. V8 heap sizing
-const NODE_ARGS = (opt('node-args', '') ?? '').split(' ').filter(Boolean);
+const NODE_ARGS = opt('node-args', '').split(' ').filter(Boolean);
 const server = spawn(process.execPath, [...NODE_ARGS, path.join(root, 'bin', 'gunicorn-ts.js'), '-w', '2', '-b', `127.0.0.1:${PORT}`,
   '--keep-alive', '30', '--error-logfile', '/dev/null', `${path.join(here, 'servers', 'cli-apps.mjs')}:soak`], { stdio: 'ignore', env: { ...process.env, GTS_SOAK_MEMLOG: MEMLOG } });
 const children = (pid) => {
@@ -77,7 +78,7 @@ while (Date.now() - t0 < seconds * 1000) {
   const ps = procs();
   samples.push({ t: Math.round((Date.now() - t0) / 1000), total: ps.reduce((a, p) => a + rss(p), 0), perProcess: ps.map((p) => [p, rss(p)]) });
   const s = samples.at(-1);
-  console.log(`t=${String(s.t).padStart(4)} s  RSS total ${(s.total / 2 ** 20).toFixed(1)} MiB  (${s.perProcess.map(([p, r]) => `${p}:${(r / 2 ** 20).toFixed(1)}`).join(' ')})`);
+  console.log(`t=${String(s.t).padStart(4)} s  RSS total ${MiB(s.total)} MiB  (${s.perProcess.map(([p, r]) => `${p}:${MiB(r)}`).join(' ')})`);
 }
 await Promise.all(loads.map((l) => l.done));
 await sleep(5000);
@@ -93,14 +94,14 @@ const summary = {
   loads: loads.map((l) => ({ name: l.name, requests: Number(/(\d+) requests in/.exec(l.out())?.[1] ?? NaN), errors: /Socket errors.*|Non-2xx.*/g.exec(l.out())?.[0] ?? 'none' })),
   samples,
 };
-console.log(`RSS after ${base.t} s warm-up: ${(base.total / 2 ** 20).toFixed(1)} MiB; at the end: ${(last.total / 2 ** 20).toFixed(1)} MiB; growth ${growth.toFixed(2)} %`);
+console.log(`RSS after ${base.t} s warm-up: ${MiB(base.total)} MiB; at the end: ${MiB(last.total)} MiB; growth ${growth.toFixed(2)} %`);
 console.log(`open fds before the load: ${JSON.stringify(fdsBefore)}; after: ${JSON.stringify(fdsAfter)}`);
 for (const l of summary.loads) console.log(`${l.name}: ${l.requests} requests, errors: ${l.errors}`);
 // each worker's own view of its memory at the baseline and at the end
-const MiB = (x) => (x / 2 ** 20).toFixed(1);
 summary.workers = {};
 for (const f of fs.readdirSync(MEMLOG)) {
   if (!f.endsWith('.jsonl')) continue;
+  const pid = f.replace(/\D/g, '');
   const all = fs.readFileSync(path.join(MEMLOG, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const rows = all.filter((r) => r.gc === undefined);
   const afterGc = all.filter((r) => r.gc !== undefined);
@@ -109,13 +110,13 @@ for (const f of fs.readdirSync(MEMLOG)) {
     external: r.mem.external, brk: r.smaps.brk });
   const w = { baseline: pick(at(base.t)), end: pick(rows.at(-1)),
     liveAfterFullGc: afterGc.map((r) => ({ t: r.t, heapUsed: r.mem.heapUsed, external: r.mem.external, arrayBuffers: r.mem.arrayBuffers })) };
-  summary.workers[f.replace(/\D/g, '')] = w;
+  summary.workers[pid] = w;
   for (const k of ['baseline', 'end']) {
     const r = w[k];
-    console.log(`worker ${f.replace(/\D/g, '')} ${k.padEnd(8)} t=${String(r.t).padStart(4)} s: RSS ${MiB(r.rss)} MiB = V8 new space ${MiB(r.newSpace)}, old ${MiB(r.oldSpace)}, code ${MiB(r.code)}; external ${MiB(r.external)}; malloc heap (brk) ${MiB(r.brk)}`);
+    console.log(`worker ${pid} ${k.padEnd(8)} t=${String(r.t).padStart(4)} s: RSS ${MiB(r.rss)} MiB = V8 new space ${MiB(r.newSpace)}, old ${MiB(r.oldSpace)}, code ${MiB(r.code)}; external ${MiB(r.external)}; malloc heap (brk) ${MiB(r.brk)}`);
   }
   for (const g of w.liveAfterFullGc) {
-    console.log(`worker ${f.replace(/\D/g, '')} after a full GC at t=${String(g.t).padStart(4)} s: live JS heap ${MiB(g.heapUsed)} MiB, external ${MiB(g.external)} MiB`);
+    console.log(`worker ${pid} after a full GC at t=${String(g.t).padStart(4)} s: live JS heap ${MiB(g.heapUsed)} MiB, external ${MiB(g.external)} MiB`);
   }
 }
 fs.rmSync(MEMLOG, { recursive: true, force: true });

@@ -146,29 +146,25 @@ function lookup(file: string, key: string): number | undefined {
   return undefined;
 }
 
+// An id, or a name looked up in `db` (Gunicorn's validate_user / validate_group).
+function idOrName(db: string, what: string, idName: string): Validator<number> {
+  return (name, v) => {
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+    if (typeof v === 'string') {
+      if (/^\d+$/.test(v.trim())) return Number(v.trim());
+      const id = lookup(db, v.trim());
+      if (id !== undefined) return id;
+      throw new SettingError(name, v, `no such ${what}: '${v}'`);
+    }
+    throw new SettingError(name, v, `expected a ${what} name or ${idName}`);
+  };
+}
+
 /** user: a uid or a user name (looked up in /etc/passwd), as Gunicorn's validate_user. */
-export const validateUser: Validator<number> = (name, v) => {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
-  if (typeof v === 'string') {
-    if (/^\d+$/.test(v.trim())) return Number(v.trim());
-    const id = lookup('/etc/passwd', v.trim());
-    if (id !== undefined) return id;
-    throw new SettingError(name, v, `no such user: '${v}'`);
-  }
-  throw new SettingError(name, v, 'expected a user name or uid');
-};
+export const validateUser: Validator<number> = idOrName('/etc/passwd', 'user', 'uid');
 
 /** group: a gid or a group name (looked up in /etc/group). */
-export const validateGroup: Validator<number> = (name, v) => {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
-  if (typeof v === 'string') {
-    if (/^\d+$/.test(v.trim())) return Number(v.trim());
-    const id = lookup('/etc/group', v.trim());
-    if (id !== undefined) return id;
-    throw new SettingError(name, v, `no such group: '${v}'`);
-  }
-  throw new SettingError(name, v, 'expected a group name or gid');
-};
+export const validateGroup: Validator<number> = idOrName('/etc/group', 'group', 'gid');
 
 /** chdir: must be an existing directory; stored absolute. */
 export const validateChdir: Validator<string> = (name, v) => {

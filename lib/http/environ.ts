@@ -81,18 +81,14 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
       key = blob.substring(p, ke);
       p = ke;
     }
-    let value: string;
-    if (ve >= MAYBE_REPEAT) {
-      // the native side saw this key's hash before in this request: join repeats
-      ve -= MAYBE_REPEAT;
-      value = blob.substring(p, ve);
-      const prev = env[key];
-      env[key] = prev === undefined ? value : `${prev as string},${value}`;
-    } else {
-      value = blob.substring(p, ve);
-      env[key] = value;
-    }
+    // the native side flags a key whose hash it saw before in this request:
+    // only then can there be an earlier value to join
+    const maybeRepeat = ve >= MAYBE_REPEAT;
+    if (maybeRepeat) ve -= MAYBE_REPEAT;
+    const value = blob.substring(p, ve);
     p = ve;
+    const prev = maybeRepeat ? env[key] : undefined;
+    env[key] = prev === undefined ? value : `${prev as string},${value}`;
     if (secure !== null) {
       const want = secure.get(key);
       if (want !== undefined) {

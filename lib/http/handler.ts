@@ -16,6 +16,7 @@ import { HeadCache } from './head-cache.js';
 
 const HTML_HEADER = 'Content-Type\0text/html\n';
 const EMPTY_INPUT = new Input(undefined, null);
+const NO_HEADERS: ResponseHeaders = [];
 
 export interface RequestHooks {
   /** called after each response (Gunicorn post_request / access log); may be undefined */
@@ -120,7 +121,7 @@ export class Exchange implements InputControl {
   input!: Input;
   environ!: Environ;
   private status = '';
-  private headers: ResponseHeaders = [];  // a copy of what start_response() got (empty on a head-cache hit)
+  private headers: ResponseHeaders = NO_HEADERS;  // a copy of what start_response() got (none on a head-cache hit)
   private headerCount = 0;
   private headerBlock = '';
   private headKey = 0;  // HeadCache slot that held this head at start_response(), 0 if none
@@ -197,7 +198,7 @@ export class Exchange implements InputControl {
       this.headerBlock = block;
     }
     this.status = status;
-    this.headers = key !== 0 ? [] : headers.map((h) => [h[0], h[1]] as [string, string]);
+    this.headers = key !== 0 ? NO_HEADERS : headers.map((h) => [h[0], h[1]] as [string, string]);
     this.headerCount = headers.length;
     this.statusSet = true;
     return this.write;
@@ -212,9 +213,16 @@ export class Exchange implements InputControl {
     if (!this.headSent) this.sendHead(chunk, 0);
     else {
       this.d.native.write(this.id, chunk, false);
-      if (this.d.hooks.after !== undefined) this.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+      this.count(chunk);
     }
   };
+
+  /** bytes of body sent, for the post-request hook (access log); not counted without one */
+  private count(chunk: Chunk | undefined): void {
+    if (chunk !== undefined && this.d.hooks.after !== undefined) {
+      this.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    }
+  }
 
   private sendHead(body: Chunk | undefined, flags: number): number {
     if (!this.statusSet) throw new Error('the application returned a body without calling start_response()');
@@ -234,7 +242,7 @@ export class Exchange implements InputControl {
     }
     if (r === Result.ok || r === Result.backpressure) {
       this.headSent = true;
-      if (body !== undefined && this.d.hooks.after !== undefined) this.sent += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+      this.count(body);
       return r;
     }
     if (r === Result.stale) {
@@ -259,7 +267,7 @@ export class Exchange implements InputControl {
         if (!this.headSent) {
           this.sendHead(whole, R.final | R.whole);
         } else {
-          if (whole !== undefined && this.d.hooks.after !== undefined) this.sent += typeof whole === 'string' ? Buffer.byteLength(whole) : whole.length;
+          this.count(whole);
           this.d.native.write(this.id, whole, true);
         }
         this.finish();
@@ -296,7 +304,7 @@ export class Exchange implements InputControl {
           r = this.sendHead(chunk, 0);
         } else {
           r = this.d.native.write(this.id, chunk, false);
-          if (this.d.hooks.after !== undefined) this.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+          this.count(chunk);
         }
         if (r === Result.stale) this.abort();
         if (this.aborted) break;

@@ -220,22 +220,14 @@ export class Worker {
 
   private handleQuit(): void {
     this.alive = false;
-    try {
-      this.cfg.get('worker_int')(this);
-    } catch (e) {
-      this.log.exception('Exception in worker_int hook', e);
-    }
+    this.hook('worker_int', this);
     this.stop(false);
     setTimeout(() => this.exit(0), 100).unref();
   }
 
   private handleAbort(): void {
     this.alive = false;
-    try {
-      this.cfg.get('worker_abort')(this);
-    } catch (e) {
-      this.log.exception('Exception in worker_abort hook', e);
-    }
+    this.hook('worker_abort', this);
     this.exit(1);
   }
 
@@ -247,11 +239,7 @@ export class Worker {
   private reloadOn(file: string): void {
     this.log.info(`Worker reloading: ${file} modified`);
     this.alive = false;
-    try {
-      this.cfg.get('worker_int')(this);
-    } catch (e) {
-      this.log.exception('Exception in worker_int hook', e);
-    }
+    this.hook('worker_int', this);
     this.stop(true);
   }
 
@@ -261,13 +249,18 @@ export class Worker {
     if (!this.exited) {
       this.exited = true;
       this.log.info(`Worker exiting (pid: ${this.pid})`);
-      try {
-        this.cfg.get('worker_exit')(this.master, this);
-      } catch (e) {
-        this.log.exception('Exception in worker_exit hook', e);
-      }
+      this.hook('worker_exit', this.master, this);
     }
     process.exit(code);
+  }
+
+  /** Calls a server hook in this worker; an exception is logged, never fatal. */
+  private hook(name: 'worker_int' | 'worker_abort' | 'worker_exit', ...args: unknown[]): void {
+    try {
+      (this.cfg.get(name) as (...a: unknown[]) => unknown)(...args);
+    } catch (e) {
+      this.log.exception(`Exception in ${name} hook`, e);
+    }
   }
 }
 

@@ -90,13 +90,19 @@ const char* const kKnownHeaders[] = {
 constexpr uint32_t kKnownCount = sizeof(kKnownHeaders) / sizeof(kKnownHeaders[0]);
 constexpr uint32_t kKnownFlag = 0x80000000u;
 
-// environ key of a header name (PEP 3333 / CGI): CONTENT_TYPE and
-// CONTENT_LENGTH bare, everything else HTTP_ + upper-case name with '-' as '_'.
+// Appends HTTP_ + the header name upper-cased with '-' as '_' (PEP 3333 / CGI).
+void append_http_key(std::string& out, const char* name, size_t n) {
+  out.append("HTTP_");
+  for (size_t i = 0; i < n; i++) out.push_back(name[i] == '-' ? '_' : up(name[i]));
+}
+
+// environ key of a known header name: CONTENT_TYPE and CONTENT_LENGTH bare,
+// everything else through append_http_key().
 std::string env_key(const char* upper_name) {
   if (std::strcmp(upper_name, "CONTENT-TYPE") == 0) return "CONTENT_TYPE";
   if (std::strcmp(upper_name, "CONTENT-LENGTH") == 0) return "CONTENT_LENGTH";
-  std::string k = "HTTP_";
-  for (const char* c = upper_name; *c; c++) k.push_back(*c == '-' ? '_' : *c);
+  std::string k;
+  append_http_key(k, upper_name, std::strlen(upper_name));
   return k;
 }
 
@@ -354,22 +360,16 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     uint32_t k = kMetaHeaders;
     uint64_t seen[kSeenWords] = {};
     for (const HeaderField& f : h.headers) {
-      // environ key (PEP 3333 / CGI): CONTENT_TYPE and CONTENT_LENGTH bare,
-      // everything else HTTP_ + upper-case name with '-' as '_'.
+      // environ key: an index into the known names' keys (env_key()), or written into the blob
       int known = known_header(f.name);
       uint32_t key_hash;
       if (known >= 0) {
         m[k++] = kKnownFlag | static_cast<uint32_t>(known);
         key_hash = kKnownByLength.env_hash[known];
       } else {
-        // (CONTENT-TYPE and CONTENT-LENGTH are known names: env_key())
         const size_t key_start = b.size();
         if (name_eq(f.name, "SCRIPT_NAME")) flags |= kFlagScriptName;
-        b.append("HTTP_");
-        for (uint32_t i = 0; i < f.name.n; i++) {
-          char ch = f.name.p[i];
-          b.push_back(ch == '-' ? '_' : up(ch));
-        }
+        append_http_key(b, f.name.p, f.name.n);
         m[k++] = static_cast<uint32_t>(b.size());
         key_hash = fnv1a(b.data() + key_start, b.size() - key_start);
       }

@@ -573,7 +573,6 @@ void Connection::on_close(uv_handle_t* h) {
 // ---- wait lists ------------------------------------------------------------------
 
 void Connection::enter_wait(uint8_t list) {
-  if (list == 1 && srv_->draining()) list = 4;  // idle while closing: short grace, then close
   leave_wait();
   wait_since_ = srv_->now_ms();
   wait_list_ = list;

@@ -466,18 +466,19 @@ int RequestParser::scan_proxy_v2(const char* buf, size_t len) {
 // Splits the target like Python's urlsplit (what Gunicorn's environ is built
 // from), and applies RFC 9112 §3.2's form rules that Gunicorn enforces.
 bool RequestParser::parse_target() {
-  const char* t = sh_->head.target.p;
-  size_t n = sh_->head.target.n;
+  RequestHead& head = sh_->head;  // shared per server (ParserShared), filled per request
+  const char* t = head.target.p;
+  size_t n = head.target.n;
   if (n == 1 && t[0] == '*') {
     // asterisk-form only for OPTIONS (RFC 9112 §3.2.4)
-    if (!ieq(sh_->head.method, "options")) { fail(Err::kInvalidRequestLine, "'*' target outside OPTIONS"); return false; }
-    sh_->head.path = sh_->head.target;
-    sh_->head.query = Slice{t + n, 0};
+    if (!ieq(head.method, "options")) { fail(Err::kInvalidRequestLine, "'*' target outside OPTIONS"); return false; }
+    head.path = head.target;
+    head.query = Slice{t + n, 0};
     return true;
   }
   // RFC 9112 §3.2: origin-form starts with '/', absolute-form has a scheme,
   // authority-form is only for CONNECT (Gunicorn 26 rejects the rest, e.g. "foo").
-  if (!sh_->head.is_connect && t[0] != '/') {
+  if (!head.is_connect && t[0] != '/') {
     bool absolute = false;
     for (size_t i = 0; i + 2 < n; i++) {
       if (t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/') { absolute = true; break; }
@@ -531,32 +532,33 @@ bool RequestParser::parse_target() {
   size_t before_frag = hash ? static_cast<size_t>(hash - url) : un;
   const char* q = static_cast<const char*>(std::memchr(url, '?', before_frag));
   if (q != nullptr) {
-    sh_->head.path = Slice{url, static_cast<uint32_t>(q - url)};
-    sh_->head.query = Slice{q + 1, static_cast<uint32_t>(before_frag - static_cast<size_t>(q - url) - 1)};
+    head.path = Slice{url, static_cast<uint32_t>(q - url)};
+    head.query = Slice{q + 1, static_cast<uint32_t>(before_frag - static_cast<size_t>(q - url) - 1)};
   } else {
-    sh_->head.path = Slice{url, static_cast<uint32_t>(before_frag)};
-    sh_->head.query = Slice{url + before_frag, 0};
+    head.path = Slice{url, static_cast<uint32_t>(before_frag)};
+    head.query = Slice{url + before_frag, 0};
   }
   return true;
 }
 
 bool RequestParser::finish_head(const char* buf) {
-  sh_->head.version_major = ver_major_;
-  sh_->head.version_minor = ver_minor_;
-  sh_->head.headers.clear();
-  sh_->head.body = BodyKind::kNone;
-  sh_->head.content_length = 0;
-  sh_->head.keep_alive = sh_->head.must_close = sh_->head.expect_continue = false;
-  sh_->head.is_head = sh_->head.is_connect = sh_->head.upgrade = false;
-  sh_->head.method = Slice{buf + m_off_, m_len_};
-  sh_->head.target = Slice{buf + t_off_, t_len_};
+  RequestHead& head = sh_->head;  // shared per server (ParserShared), filled per request
+  head.version_major = ver_major_;
+  head.version_minor = ver_minor_;
+  head.headers.clear();
+  head.body = BodyKind::kNone;
+  head.content_length = 0;
+  head.keep_alive = head.must_close = head.expect_continue = false;
+  head.is_head = head.is_connect = head.upgrade = false;
+  head.method = Slice{buf + m_off_, m_len_};
+  head.target = Slice{buf + t_off_, t_len_};
   if (cfg_->casefold_http_method) {
-    sh_->head.casefolded_method.assign(sh_->head.method.p, sh_->head.method.n);
-    for (auto& c : sh_->head.casefolded_method) c = upper(c);
-    sh_->head.method = Slice{sh_->head.casefolded_method.data(), m_len_};
+    head.casefolded_method.assign(head.method.p, head.method.n);
+    for (auto& c : head.casefolded_method) c = upper(c);
+    head.method = Slice{head.casefolded_method.data(), m_len_};
   }
-  sh_->head.is_head = m_len_ == 4 && std::memcmp(sh_->head.method.p, "HEAD", 4) == 0;
-  sh_->head.is_connect = m_len_ == 7 && std::memcmp(sh_->head.method.p, "CONNECT", 7) == 0;
+  head.is_head = m_len_ == 4 && std::memcmp(head.method.p, "HEAD", 4) == 0;
+  head.is_connect = m_len_ == 7 && std::memcmp(head.method.p, "CONNECT", 7) == 0;
   if (!parse_target()) return false;
 
   // Header section [headers_start_, head_len_) has been validated line by line.
@@ -606,7 +608,7 @@ bool RequestParser::finish_head(const char* buf) {
   sh_->cur_value = Slice{};
   sh_->in_value = false;
   sh_->done = false;
-  const bool v10 = sh_->head.version_major == 1 && sh_->head.version_minor == 0;
+  const bool v10 = head.version_major == 1 && head.version_minor == 0;
   const char* canon = v10 ? kCanonicalLine10 : kCanonicalLine11;
   llhttp_errno_t e = llhttp_execute(lh, canon, sizeof(kCanonicalLine11) - 1);
   if (e == HPE_OK) e = llhttp_execute(lh, hs, hn);
@@ -624,24 +626,25 @@ bool RequestParser::finish_head(const char* buf) {
     }
     return false;
   }
-  if (sh_->head.headers.size() != nfields_) { fail(Err::kInvalidHeader, "header section mis-tokenised"); return false; }
-  for (auto& h : sh_->head.headers) {
+  if (head.headers.size() != nfields_) { fail(Err::kInvalidHeader, "header section mis-tokenised"); return false; }
+  for (auto& h : head.headers) {
     while (h.value.n > 0 && is_ows(h.value.p[h.value.n - 1])) h.value.n--;
   }
   // Connection semantics from llhttp's token parsing of Connection.
   const bool close = (lh->flags & F_CONNECTION_CLOSE) != 0;
   const bool ka = (lh->flags & F_CONNECTION_KEEP_ALIVE) != 0;
-  sh_->head.keep_alive = v10 ? (ka && !close) : !close;
-  if (sh_->head.version_major != 1) sh_->head.keep_alive = false;
+  head.keep_alive = v10 ? (ka && !close) : !close;
+  if (head.version_major != 1) head.keep_alive = false;
   return apply_framing_rules();
 }
 
 bool RequestParser::apply_framing_rules() {
+  RequestHead& head = sh_->head;  // shared per server (ParserShared), filled per request
   int n_cl = 0, n_host = 0, n_ctype = 0;
   bool has_te = false, chunked = false, chunked_seen = false, close_codings = false;
   Slice cl_value;
   bool upgrade_hdr = false;
-  auto& hs = sh_->head.headers;
+  auto& hs = head.headers;
   size_t w = 0;
   for (size_t r = 0; r < hs.size(); r++) {
     HeaderField h = hs[r];
@@ -703,8 +706,8 @@ bool RequestParser::apply_framing_rules() {
     } else if (ieq(h.name, "expect")) {
       // RFC 9110 §10.1.1: only 100-continue is defined; anything else is 417.
       // HTTP/1.0 senders cannot use it, so it is ignored there.
-      if (!(sh_->head.version_major == 1 && sh_->head.version_minor == 0)) {
-        if (ieq(h.value, "100-continue")) sh_->head.expect_continue = true;
+      if (!(head.version_major == 1 && head.version_minor == 0)) {
+        if (ieq(h.value, "100-continue")) head.expect_continue = true;
         else { fail(Err::kExpectationFailed, "unsupported expectation"); return false; }
       }
     } else if (ieq(h.name, "upgrade")) {
@@ -717,7 +720,7 @@ bool RequestParser::apply_framing_rules() {
   if (n_host > 1) { fail(Err::kInvalidHeader, "duplicate Host"); return false; }
   if (n_ctype > 1) { fail(Err::kInvalidHeader, "duplicate Content-Type"); return false; }
   if (n_cl > 1) { fail(Err::kInvalidHeader, "duplicate Content-Length"); return false; }
-  if (has_te && chunked && (sh_->head.version_major == 1 && sh_->head.version_minor == 0)) {
+  if (has_te && chunked && (head.version_major == 1 && head.version_minor == 0)) {
     // RFC 9112 §6.1: chunked is not defined for HTTP/1.0 (a CL.TE vector).
     fail(Err::kInvalidHeader, "chunked transfer coding in HTTP/1.0");
     return false;
@@ -732,10 +735,10 @@ bool RequestParser::apply_framing_rules() {
     fail(Err::kInvalidHeader, "transfer coding without chunked");
     return false;
   }
-  sh_->head.must_close = close_codings;
-  sh_->head.upgrade = upgrade_hdr && (sh_->llhttp.flags & F_CONNECTION_UPGRADE) != 0;
+  head.must_close = close_codings;
+  head.upgrade = upgrade_hdr && (sh_->llhttp.flags & F_CONNECTION_UPGRADE) != 0;
   if (chunked) {
-    sh_->head.body = BodyKind::kChunked;
+    head.body = BodyKind::kChunked;
   } else if (n_cl == 1) {
     // RFC 9110 §8.6: 1*DIGIT. llhttp has already rejected signs, lists and
     // non-digits; re-check so that the rule does not depend on llhttp's version.
@@ -746,18 +749,18 @@ bool RequestParser::apply_framing_rules() {
       if (c < '0' || c > '9') { fail(Err::kInvalidHeader, "invalid Content-Length"); return false; }
       v = v * 10 + static_cast<uint64_t>(c - '0');
     }
-    sh_->head.content_length = v;
-    sh_->head.body = v > 0 ? BodyKind::kLength : BodyKind::kNone;
+    head.content_length = v;
+    head.body = v > 0 ? BodyKind::kLength : BodyKind::kNone;
   } else {
-    sh_->head.body = BodyKind::kNone;  // a request without CL or TE has no body (RFC 9112 §6.3 rule 7)
+    head.body = BodyKind::kNone;  // a request without CL or TE has no body (RFC 9112 §6.3 rule 7)
   }
-  if (cfg_->limit_request_body > 0 && sh_->head.body == BodyKind::kLength && sh_->head.content_length > cfg_->limit_request_body) {
+  if (cfg_->limit_request_body > 0 && head.body == BodyKind::kLength && head.content_length > cfg_->limit_request_body) {
     fail(Err::kRequestBodyTooLarge, "request body larger than limit_request_body");
     return false;
   }
-  body_kind_ = sh_->head.body;
-  body_left_ = sh_->head.body == BodyKind::kLength ? sh_->head.content_length : 0;
-  body_done_ = sh_->head.body == BodyKind::kNone;
+  body_kind_ = head.body;
+  body_left_ = head.body == BodyKind::kLength ? head.content_length : 0;
+  body_done_ = head.body == BodyKind::kNone;
   cstate_ = 0;
   return true;
 }

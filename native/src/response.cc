@@ -18,6 +18,11 @@ bool is_tchar(char16_t c) {
   }
 }
 
+// HTAB, SP, VCHAR and obs-text: what a reason phrase or field value may hold
+// (RFC 9112 §4, RFC 9110 §5.5). No CR, LF, NUL or other CTL (response
+// splitting), and only latin-1, which is all that can be written (PEP 3333).
+inline bool is_text(char16_t c) { return c <= 0xff && (c >= 0x20 || c == '\t') && c != 0x7f; }
+
 char lower(char16_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : static_cast<char>(c); }
 
 bool name_is(const char16_t* p, size_t n, const char* lit) {
@@ -111,18 +116,25 @@ HeadError prepare_head(const char16_t* status, size_t slen, const char16_t* hdrs
     return HeadError::kBadStatus;
   }
   for (size_t i = 3; i < slen; i++) {
-    char16_t c = status[i];
-    if (c > 0xff || (c < 0x20 && c != '\t') || c == 0x7f) return HeadError::kBadStatus;
+    if (!is_text(status[i])) return HeadError::kBadStatus;
   }
   const int code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
   // Gunicorn removes Content-Length for 1xx and 204
   const bool drop_app_length = (code >= 100 && code < 200) || code == 204;
 
-  // Validate everything before a single byte is written, find Content-Length.
+  // One pass: validate each header, note Content-Length, and write the line
+  // unless it is dropped. On an error the partly written `lines` do not matter:
+  // the head stays invalid (status 0).
+  if (nhdrs > hlen) return HeadError::kBadHeader;  // every entry takes at least NAME '\0' '\n'
+  app->status_text.resize(slen == 3 ? 4 : slen);
+  narrow(&app->status_text[0], status, slen);
+  if (slen == 3) app->status_text[3] = ' ';
+  std::string& l = app->lines;
+  l.resize(hlen + 2 * static_cast<size_t>(nhdrs));  // each entry grows by 2 at most: ": " and CRLF for '\0' and '\n'
+  char* w = &l[0];
   int64_t app_length = -1;
   uint32_t seen = 0;
   size_t i = 0;
-  size_t header_bytes = 0;  // "Name: value\r\n" for every header (an upper bound)
   while (i < hlen) {
     size_t ns = i;
     while (i < hlen && hdrs[i] != 0) i++;
@@ -140,16 +152,15 @@ HeadError prepare_head(const char16_t* status, size_t slen, const char16_t* hdrs
       if (!is_tchar(hdrs[ns + k])) return HeadError::kBadHeader;  // RFC 9110 §5.1 field-name = token
     }
     for (size_t k = 0; k < vl; k++) {
-      char16_t c = hdrs[vs + k];
-      // RFC 9110 §5.5: no CR, LF, NUL or other CTL in a field value (response
-      // splitting); only latin-1 can be written (PEP 3333).
-      if (c > 0xff || (c < 0x20 && c != '\t') || c == 0x7f) return HeadError::kBadHeader;
+      if (!is_text(hdrs[vs + k])) return HeadError::kBadHeader;
     }
-    if (name_is(hdrs + ns, nl, "content-length")) {
-      // trim OWS, then 1*DIGIT
-      size_t a = vs, b = vs + vl;
-      while (a < b && (hdrs[a] == ' ' || hdrs[a] == '\t')) a++;
-      while (b > a && (hdrs[b - 1] == ' ' || hdrs[b - 1] == '\t')) b--;
+    // values are OWS-trimmed (Gunicorn)
+    size_t a = vs, b = vs + vl;
+    while (a < b && (hdrs[a] == ' ' || hdrs[a] == '\t')) a++;
+    while (b > a && (hdrs[b - 1] == ' ' || hdrs[b - 1] == '\t')) b--;
+    const bool is_length = name_is(hdrs + ns, nl, "content-length");
+    if (is_length) {
+      // 1*DIGIT
       if (a == b || b - a > 18) return HeadError::kBadContentLength;
       int64_t v = 0;
       for (size_t k = a; k < b; k++) {
@@ -159,39 +170,15 @@ HeadError prepare_head(const char16_t* status, size_t slen, const char16_t* hdrs
       if (app_length >= 0 && app_length != v) return HeadError::kBadContentLength;
       app_length = v;
     }
-    header_bytes += nl + vl + 4;
-  }
-  if (seen != nhdrs) return HeadError::kBadHeader;
-
-  app->status_text.resize(slen == 3 ? 4 : slen);
-  narrow(&app->status_text[0], status, slen);
-  if (slen == 3) app->status_text[3] = ' ';
-  std::string& l = app->lines;
-  l.resize(header_bytes);
-  char* w = &l[0];
-  i = 0;
-  while (i < hlen) {
-    size_t ns = i;
-    while (hdrs[i] != 0) i++;
-    size_t nl = i - ns;
-    i++;
-    size_t vs = i;
-    while (hdrs[i] != '\n') i++;
-    size_t vl = i - vs;
-    i++;
-    if (is_dropped(hdrs + ns, nl)) continue;
-    if (drop_app_length && name_is(hdrs + ns, nl, "content-length")) continue;
+    if (is_dropped(hdrs + ns, nl) || (is_length && drop_app_length)) continue;
     w = narrow(w, hdrs + ns, nl);
     *w++ = ':';
     *w++ = ' ';
-    // values are OWS-trimmed (Gunicorn)
-    size_t a = vs, b = vs + vl;
-    while (a < b && (hdrs[a] == ' ' || hdrs[a] == '\t')) a++;
-    while (b > a && (hdrs[b - 1] == ' ' || hdrs[b - 1] == '\t')) b--;
     w = narrow(w, hdrs + a, b - a);
     *w++ = '\r';
     *w++ = '\n';
   }
+  if (seen != nhdrs) return HeadError::kBadHeader;
   l.resize(static_cast<size_t>(w - l.data()));
   app->app_length = drop_app_length ? -1 : app_length;
   app->status = code;

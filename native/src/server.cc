@@ -221,13 +221,17 @@ void Server::on_connection(uv_stream_t* s, int status) {
 void Server::on_accept_timer(uv_timer_t* t) {
   auto* srv = static_cast<Server*>(t->data);
   srv->bridge_->enter();
-  for (Listener* l : srv->listeners_) {
+  srv->accept_deferred();
+  srv->bridge_->leave();
+}
+
+void Server::accept_deferred() {
+  for (Listener* l : listeners_) {
     if (l->accept_deferred && !l->closed) {
       l->accept_deferred = false;
-      srv->accept_one(l);
+      accept_one(l);
     }
   }
-  srv->bridge_->leave();
 }
 
 void Server::set_conns(size_t n) {
@@ -347,13 +351,7 @@ void Server::close(bool graceful) {
   draining_ = true;
   balance_.leave();  // a stopping worker takes no share of new connections
   uv_timer_stop(&accept_timer_);
-  for (Listener* l : listeners_) {
-    // a connection held back for balancing is ours: serve it, do not drop it
-    if (l->accept_deferred && !l->closed) {
-      l->accept_deferred = false;
-      accept_one(l);
-    }
-  }
+  accept_deferred();  // a connection held back for balancing is ours: serve it, do not drop it
   for (Listener* l : listeners_) {
     if (!l->closed) {
       l->closed = true;

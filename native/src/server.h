@@ -131,6 +131,7 @@ class Server {
  private:
   static void on_connection(uv_stream_t* server, int status);
   static void on_timer(uv_timer_t* t);
+  void accept_deferred();  // accepts the connections held back by balancing
   static void on_check(uv_check_t* h);
   static void on_accept_timer(uv_timer_t* t);
   void set_conns(size_t n);
