@@ -7,12 +7,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import type { Application } from '../types.js';
+import { AppImportError } from '../workers/protocol.js';
 import { parseLiteralArgs } from './literals.js';
 
-/** Gunicorn's AppImportError: the worker exits with APP_LOAD_ERROR (4). */
-export class AppImportError extends Error {
-  readonly code = 'GTS_ERR_APP_IMPORT';
-}
+export { AppImportError };
 
 const EXTS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 const pyRepr = (s: string) => (s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/'/g, "\\'")}'`);

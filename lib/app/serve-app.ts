@@ -3,7 +3,7 @@
 // the listeners are bound; each worker runs the entry script again, and its
 // serve() call starts serving instead of becoming another master.
 import type { ListenerInfo } from '../http/environ.js';
-import type { ServerHandle } from '../serve.js';
+import type { ServerHandle } from '../server.js';
 import type { Application as Handler } from '../types.js';
 import { BaseApplication } from './base.js';
 

@@ -10,10 +10,16 @@ import { Logger } from '../logging/logger.js';
 import { closeListener, openListeners, type OpenListener } from '../listeners.js';
 import { VERSION } from '../version.js';
 import type { Application } from '../types.js';
-import { AppImportError } from '../app/import.js';
 import { native } from '../native.js';
-import { FIRST_LISTENER_SLOT, WORKER_ENV, type WorkerBootState, type WorkerMessage } from '../workers/protocol.js';
-import { APP_LOAD_ERROR, WORKER_BOOT_ERROR } from '../workers/worker.js';
+import {
+  APP_LOAD_ERROR,
+  AppImportError,
+  FIRST_LISTENER_SLOT,
+  WORKER_BOOT_ERROR,
+  WORKER_ENV,
+  type WorkerBootState,
+  type WorkerMessage,
+} from '../workers/protocol.js';
 import { Pidfile } from './pidfile.js';
 import { listenFds, sdNotify, SD_LISTEN_FDS_START } from './systemd.js';
 import { WorkerHandle } from './worker-handle.js';

@@ -1,5 +1,6 @@
 // What a master tells a worker it spawns (one env variable, read once and
-// removed), and what a worker tells its master over the IPC channel.
+// removed), and what a worker tells its master: messages over the IPC
+// channel and its exit status.
 import type { ListenerInfo } from '../http/environ.js';
 
 export const WORKER_ENV = 'GUNICORN_TS_WORKER';
@@ -17,6 +18,16 @@ export interface WorkerBootState {
 }
 
 export type WorkerMessage = { gts: 'hb' } | { gts: 'booted' };
+
+/** Exit status of a worker that failed to boot: the arbiter halts (Gunicorn's WORKER_BOOT_ERROR). */
+export const WORKER_BOOT_ERROR = 3;
+/** Exit status of a worker (or preload) that could not load the application: the arbiter halts. */
+export const APP_LOAD_ERROR = 4;
+
+/** Gunicorn's AppImportError: the worker exits with APP_LOAD_ERROR (4). Thrown by lib/app/import.ts. */
+export class AppImportError extends Error {
+  readonly code = 'GTS_ERR_APP_IMPORT';
+}
 
 export function isWorkerProcess(): boolean {
   return typeof process.env[WORKER_ENV] === 'string' && typeof process.send === 'function';

@@ -9,15 +9,11 @@ import type { Config } from '../config/config.js';
 import { AccessLog } from '../logging/access.js';
 import { Logger } from '../logging/logger.js';
 import type { OpenListener } from '../listeners.js';
-import { startServer } from '../serve.js';
+import { startServer } from '../server.js';
 import type { Application, Environ, ResponseHeaders } from '../types.js';
-import { AppImportError } from '../app/import.js';
 import { hookRequest, hookResponse } from './request.js';
-import { takeBootState, type WorkerBootState, type WorkerMessage } from './protocol.js';
+import { APP_LOAD_ERROR, AppImportError, takeBootState, WORKER_BOOT_ERROR, type WorkerBootState, type WorkerMessage } from './protocol.js';
 import { Reloader } from './reloader.js';
-
-export const WORKER_BOOT_ERROR = 3;
-export const APP_LOAD_ERROR = 4;
 
 /** What the worker needs from the application object (BaseApplication). */
 export interface WorkerApp {
