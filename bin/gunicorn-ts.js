@@ -1,3 +1,5 @@
 #!/usr/bin/env node
 // The gunicorn-ts command: see `gunicorn-ts --help` and README.md.
-import '../dist/cli/main.js';
+import { main } from '../dist/cli/main.js';
+
+await main();
