@@ -101,6 +101,16 @@ t.test('--version and --help come from the registry', async (t) => {
   t.match(r.stdout.replace(/\s+/g, ' '), /The number of worker processes for handling requests\. \[\$WEB_CONCURRENCY or 1\]/);
 });
 
+t.test('importing the CLI module runs nothing; main(argv) runs the command', async (t) => {
+  const url = new URL('../dist/cli/main.js', import.meta.url).href;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e',
+    `const m = await import(${JSON.stringify(url)}); process.stdout.write(typeof m.main + '\\n'); await m.main(['--version']);`],
+  { cwd: ROOT, env: { ...process.env, GUNICORN_CMD_ARGS: '' }, encoding: 'utf8', timeout: 20000 });
+  t.equal(r.stderr, '');
+  t.match(r.stdout, /^function\ngunicorn-ts \(version \d+\.\d+\.\d+\)\n$/);
+  t.equal(r.status, 0);
+});
+
 t.test('--check-config and --print-config load the app in this process', async (t) => {
   let r = cli(['--check-config', 'test.fixtures.apps.hello']);
   t.equal(r.status, 0);
