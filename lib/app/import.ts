@@ -62,8 +62,9 @@ export function splitUri(uri: string): { module: string; obj: string } {
 export function parseObject(obj: string): { name: string; args: unknown[] | null } {
   const m = /^\s*([A-Za-z_$][\w$]*)\s*(?:\(([\s\S]*)\))?\s*$/.exec(obj);
   if (!m) {
-    if (/^[^(]*\(/.test(obj)) {
-      const f = /^\s*([^(]*)\(/.exec(obj)![1]!.trim();
+    const call = /^\s*([^(]*)\(/.exec(obj);
+    if (call !== null) {
+      const f = call[1]!.trim();
       if (!/^[A-Za-z_$][\w$]*$/.test(f)) throw new AppImportError(`Function reference must be a simple name: ${pyRepr(obj)}`);
     }
     throw new AppImportError(`Failed to parse ${pyRepr(obj)} as an attribute name or function call.`);

@@ -44,7 +44,8 @@ class P {
       this.i++;
       const out: Record<string, unknown> = {};
       while (!this.eat('}')) {
-        const k = this.peek() === "'" || this.peek() === '"' ? this.string(this.peek()!) : this.ident();
+        const q = this.peek();
+        const k = q === "'" || q === '"' ? this.string(q) : this.ident();
         this.expect(':');
         out[String(k)] = this.value();
         if (!this.eat(',')) {
