@@ -2,7 +2,7 @@
 // `num_workers` worker processes alive, and reacts to signals. Signal
 // handlers only queue; the main loop (run) dispatches to handle<Signal>()
 // and then murders silent workers and adjusts the pool.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
 
 import type { Config } from '../config/config.js';
@@ -54,6 +54,18 @@ export interface StartContext {
   env: NodeJS.ProcessEnv;
 }
 
+/**
+ * Options of new Arbiter(app, options): the command line a re-executed master
+ * (USR2) or a worker starts with, and how processes are started and signalled.
+ * Tests replace spawn and kill with fakes (test/arbiter-unit.test.mjs).
+ */
+export interface ArbiterOptions extends Partial<StartContext> {
+  /** starts a worker, or the new master on USR2 (default: child_process.spawn) */
+  spawn?: (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+  /** sends a signal to a worker (default: process.kill); throws ESRCH for a process that is gone */
+  kill?: (pid: number, signal: NodeJS.Signals) => void;
+}
+
 /** worker slots in the accept-balancing page; more workers than this accept unbalanced */
 const BALANCE_SLOTS = 1024;
 
@@ -81,15 +93,20 @@ export class Arbiter {
   private lastCount = -1;
   private halted = false;
   private readonly ctx: StartContext;
+  private readonly spawnProcess: NonNullable<ArbiterOptions['spawn']>;
+  private readonly killProcess: NonNullable<ArbiterOptions['kill']>;
   private readonly envSetByRawEnv = new Map<string, string | undefined>();
   private markReady: () => void = () => {};
   /** resolves once the listeners are bound (after when_ready) */
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
-  constructor(readonly app: ArbiterApp, ctx?: Partial<StartContext>) {
+  constructor(readonly app: ArbiterApp, options: ArbiterOptions = {}) {
     this.cfg = app.cfg;
     this.log = new Logger({ errorlog: this.cfg.get('errorlog'), loglevel: this.cfg.get('loglevel') });
     this.procName = this.cfg.procName;
+    const { spawn: spawnProcess = spawn, kill: killProcess = (pid, sig) => process.kill(pid, sig), ...ctx } = options;
+    this.spawnProcess = spawnProcess;
+    this.killProcess = killProcess;
     this.ctx = {
       execPath: process.execPath,
       args: [...process.execArgv, ...process.argv.slice(1)],
@@ -422,7 +439,7 @@ export class Arbiter {
     delete env[WORKER_ENV];
     let child: ChildProcess;
     try {
-      child = spawn(this.ctx.execPath, this.ctx.args, { cwd: this.ctx.cwd, env, stdio: ['inherit', 'inherit', 'inherit', ...fds] });
+      child = this.spawnProcess(this.ctx.execPath, this.ctx.args, { cwd: this.ctx.cwd, env, stdio: ['inherit', 'inherit', 'inherit', ...fds] });
     } catch (e) {
       this.log.exception('Failed to start a new master', e);
       return;
@@ -513,7 +530,7 @@ export class Arbiter {
     const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: JSON.stringify(state) };
     delete env.GUNICORN_FD;
     delete env.GUNICORN_PID;
-    const child = spawn(this.ctx.execPath, this.ctx.args, { cwd: this.ctx.cwd, env, stdio });
+    const child = this.spawnProcess(this.ctx.execPath, this.ctx.args, { cwd: this.ctx.cwd, env, stdio });
     if (out !== null) fs.closeSync(out);
     child.on('error', (e) => this.log.error(`Failed to spawn a worker: ${e.message}`));
     if (child.pid === undefined) return w;
@@ -559,7 +576,7 @@ export class Arbiter {
   killWorker(w: WorkerHandle, sig: NodeJS.Signals): void {
     if (sig === 'SIGTERM' || sig === 'SIGQUIT') w.terminating = true;
     try {
-      process.kill(w.pid, sig);
+      this.killProcess(w.pid, sig);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ESRCH') {
         this.WORKERS.delete(w.pid);
