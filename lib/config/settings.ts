@@ -55,7 +55,11 @@ const env = (k: string): string | undefined => {
   return v === undefined || v === '' ? undefined : v;
 };
 
-// Server hooks: Gunicorn's names, arguments and processes (see lib/arbiter/types.ts for the objects).
+// Server hooks: Gunicorn's names, arguments and processes. The objects they get:
+// `server` is the Arbiter (lib/arbiter/arbiter.ts) in the master and a MasterView
+// (lib/workers/worker.ts) in a worker; `worker` is a WorkerHandle
+// (lib/arbiter/worker-handle.ts) in the master and the Worker (lib/workers/worker.ts)
+// in the worker itself.
 type Hook = (...args: any[]) => unknown;
 const noop: Hook = () => {};
 const hook = <const N extends string>(name: N, args: string, where: string, desc: string, body: Hook = noop) => {
