@@ -14,6 +14,10 @@ import { bodyError, disconnected, Input, type InputControl } from './input.js';
 import { ErrorCode, errorInfo, errorPage } from './errors.js';
 import { HeadCache } from './head-cache.js';
 
+// meta[] slot of the request flags. A module constant: reading M.flags (an
+// imported object's property) in onRequest cost about 130 instructions per
+// request (node bench/callgrind.mjs --workload hello: 10,450 against 10,320).
+const FLAGS_SLOT = M.flags;
 const HTML_HEADER = 'Content-Type\0text/html\n';
 const EMPTY_INPUT = new Input(undefined, null);
 const NO_HEADERS: ResponseHeaders = [];
@@ -90,7 +94,7 @@ export class Dispatcher {
   }
 
   private onRequest(id: number, blob: string, body: Buffer | undefined): void {
-    const flags = this.meta[M.flags]!;
+    const flags = this.meta[FLAGS_SLOT]!;
     const follows = (flags & F.bodyFollows) !== 0;
     const ex = new Exchange(this, id);
     // a request without a body shares one ended, empty input
