@@ -110,14 +110,12 @@ run_only_node() {
 
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();})'; }
 
-# cli_check DIR NODE LAUNCHER...: in DIR, with a PATH holding only NODE, the CLI with 2 workers
-# serves one request, then TERM stops it (status 0). The launcher is exec'd: its pid is the master's.
+# cli_check DIR CMD...: CMD (the CLI, with its environment) exec'd in DIR, so its pid is the master's:
+# with 2 workers it serves one request, then TERM stops it with status 0
 cli_check() {
-  local dir=$1 bindir port log="$tmp/cli.log" body="" i rc
-  bindir=$(only_node "$2"); shift 2
+  local dir=$1 port log="$tmp/cli.log" body="" i rc; shift
   port=$(free_port)
-  (cd "$dir" && exec env -i PATH="$bindir" HOME="$tmp/home" LANG=C.UTF-8 "$@" \
-    -w 2 -b "127.0.0.1:$port" --graceful-timeout 5 wsgi:app >"$log" 2>&1) &
+  (cd "$dir" && exec "$@" -w 2 -b "127.0.0.1:$port" --graceful-timeout 5 wsgi:app >"$log" 2>&1) &
   cli_pid=$!
   for i in $(seq 1 150); do   # at most 30 s (qemu and a loaded machine are slow)
     body=$(curl -s --max-time 2 "http://127.0.0.1:$port/cli" 2>/dev/null || true)
@@ -236,9 +234,44 @@ for major in "${NODE_MAJORS[@]}"; do
     const j = require("./node_modules/gunicorn-ts/prebuilds/linux-x64/gunicorn_native.json");
     const b = require("./node_modules/gunicorn-ts/prebuilds/linux-x64/gunicorn_native.node");
     if (b.llhttpVersion !== j.llhttp) throw new Error(`llhttp ${b.llhttpVersion} != ${j.llhttp}`);'
-  cli_check "$tmp/default" "$nb" ./node_modules/.bin/gunicorn-ts
+  cli_check "$tmp/default" env -i PATH="$(only_node "$nb")" HOME="$tmp/home" ./node_modules/.bin/gunicorn-ts
   took
 done
+
+step "an older glibc: Debian 11 (glibc 2.31) chroot made with mmdebstrap, Node 20"
+# Runtime proof below the build machine's glibc (2.36) and below the versions the floor wrappers
+# avoid (2.32, 2.33). Debian 10 (glibc 2.28 itself) has left Debian's mirror, so 2.28 rests on
+# the objdump check above. Cached under $GTS_CACHE; skipped (said so) if it cannot be made.
+croot="$CACHE/debian-bullseye-minbase"
+if [ ! -x "$croot/bin/sh" ] && command -v mmdebstrap >/dev/null && [ "$(id -u)" = 0 ]; then
+  rm -rf "$croot.part"
+  mmdebstrap --quiet --variant=minbase --include=libstdc++6 bullseye "$croot.part" >"$tmp/mmdebstrap.log" 2>&1 \
+    && mv "$croot.part" "$croot" || { tail -5 "$tmp/mmdebstrap.log" >&2; rm -rf "$croot.part"; }
+fi
+if [ -x "$croot/bin/sh" ] && [ "$(id -u)" = 0 ]; then
+  nb=$(node_bin x64 20)
+  nv=$(basename "$(dirname "$nb")")
+  [ -x "$croot/opt/$nv/node" ] || { mkdir -p "$croot/opt/$nv.part" && cp "$nb" "$croot/opt/$nv.part/node" && mv "$croot/opt/$nv.part" "$croot/opt/$nv"; }
+  rm -rf "$croot/work" && cp -a "$tmp/default" "$croot/work"
+  in_chroot() { env -i PATH="/opt/$nv" HOME=/tmp LANG=C.UTF-8 /usr/sbin/chroot "$croot" "$@"; }
+  echo "chroot: $(in_chroot /bin/sh -c 'cd /work && exec node -p "\`glibc \${process.report.getReport().header.glibcVersionRuntime}, Node \${process.version}\`"')"
+  in_chroot /bin/sh -c 'cd /work && node import.mjs && node require.cjs'
+  cli_check "$croot/work" env -i PATH="/opt/$nv" HOME=/tmp LANG=C.UTF-8 /usr/sbin/chroot "$croot" \
+    /bin/sh -c 'cd /work && exec ./node_modules/.bin/gunicorn-ts "$@"' gunicorn-ts
+  # control: the machine's own source build (GLIBC_2.33) does not load there, and says why in one line
+  if [ -f "$root/build/Release/gunicorn_native.node" ] && [ "$(printf '%s\n2.33\n' "$host_glibc" | sort -V | head -1)" = 2.33 ]; then
+    cp "$root/build/Release/gunicorn_native.node" "$croot/work/source-build.node"
+    if in_chroot /bin/sh -c 'cd /work && GUNICORN_TS_NATIVE=/work/source-build.node node import.mjs' 2>"$tmp/control.log"; then
+      fail "control: a GLIBC_2.33 build loaded on glibc 2.31"
+    fi
+    grep -q "GLIBC_2.3[2-9]' not found" "$tmp/control.log" || { cat "$tmp/control.log" >&2; fail "control: unexpected error"; }
+    echo "control: the source build made against glibc $host_glibc fails there: $(grep -o "version .GLIBC_2.3[0-9]. not found" "$tmp/control.log" | head -1)"
+  fi
+  rm -rf "$croot/work"
+else
+  echo "chroot: not run (needs root and mmdebstrap, and Debian 11 on the mirror); the objdump floor check above stands"
+fi
+took
 
 step "npx gunicorn-ts (host node and npm)"
 cd "$tmp/default"
@@ -255,7 +288,8 @@ echo "node: $(QEMU_LD_PREFIX="$sysroot" "$qemu" "$nb" -v) (arm64, $qemu)"
 run_only_node "$tmp/default" "$nb" QEMU_LD_PREFIX="$sysroot" "$qemu" "$nb" import.mjs
 run_only_node "$tmp/default" "$nb" QEMU_LD_PREFIX="$sysroot" "$qemu" "$nb" require.cjs 2> >(grep -v -e ExperimentalWarning -e 'node --trace-warnings' >&2)
 if grep -qs enabled /proc/sys/fs/binfmt_misc/qemu-aarch64; then
-  cli_check "$tmp/default" "$nb" QEMU_LD_PREFIX="$sysroot" "$qemu" "$nb" ./node_modules/gunicorn-ts/bin/gunicorn-ts.js
+  cli_check "$tmp/default" env -i PATH="$(only_node "$nb")" HOME="$tmp/home" QEMU_LD_PREFIX="$sysroot" "$qemu" "$nb" \
+    ./node_modules/gunicorn-ts/bin/gunicorn-ts.js
 else
   echo "arm64 CLI: not run (its workers are arm64 child processes, which need qemu registered in binfmt_misc; this machine has none)"
 fi
