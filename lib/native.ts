@@ -1,7 +1,5 @@
 // The numbered native contract (must match native/src/addon.cc).
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadAddon } from './addon-loader.js';
 
 export interface NativeErrorInfo {
   code: string;
@@ -102,25 +100,4 @@ export const Result = {
 /** callbacks[] slots */
 export const CB = { request: 0, body: 1, bodyEnd: 2, abort: 3, drain: 4, protocolError: 5, closed: 6 } as const;
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-
-function load(): NativeBinding {
-  const candidates = [
-    process.env.GUNICORN_TS_NATIVE,
-    path.join(here, '..', 'build', 'Release', 'gunicorn_native.node'),
-    path.join(here, '..', 'build', 'Debug', 'gunicorn_native.node'),
-  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
-  let last: unknown;
-  for (const p of candidates) {
-    try {
-      return require(p) as NativeBinding;
-    } catch (e) {
-      last = e;
-      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
-    }
-  }
-  throw new Error(`gunicorn-ts: the native core is not built (${(last as Error)?.message}); run \`npm run build:native\``);
-}
-
-export const native: NativeBinding = load();
+export const native: NativeBinding = loadAddon<NativeBinding>();
