@@ -13,7 +13,7 @@ const LIB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../lib')
 
 /** lowest first; a directory ends with '/' */
 const LAYERS = [
-  ['base', ['native.ts', 'version.ts']],
+  ['base', ['addon-loader.ts', 'native.ts', 'version.ts']],
   // types.ts names http/input's Input in its Environ, so it sits with http
   ['core', ['config/', 'logging/', 'listeners.ts', 'http/', 'types.ts']],
   ['server', ['server.ts']],
