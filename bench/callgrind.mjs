@@ -7,6 +7,9 @@
 // (self cost per request) and the cost per object file.
 //   node bench/callgrind.mjs [--server servers/gunicorn-ts-serve.mjs] [--workload hello] [--warm 20000] [--n 10000] [--top 40]
 // Workloads: hello, hello-async, hello-await (GET /), environ, post4k (the apps in servers/apps.mjs).
+// Request ids pass 2^31 after 2,048 requests per connection (about 16,400 of the warm-up): the code
+// holding them deoptimizes once and is compiled again. If that compilation lands in the measured window
+// (clone/start_thread and v8::internal::compiler functions in --top), warm up longer (--warm 30000).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
