@@ -37,7 +37,7 @@ const PORT = 18300 + (process.pid % 1000);
 // to CPU 1 (single-process servers) or free to use both cores (multi-worker).
 const cli = path.join(root, 'bin', 'gunicorn-ts.js');
 const cliArgs = (port, wl, workers) => [process.execPath, cli, '-w', String(workers), '-b', `127.0.0.1:${port}`, '--keep-alive', '300',
-  '--worker-connections', '20000', '--error-logfile', '/dev/null', `${path.join(here, 'servers', 'cli-apps.mjs')}:${wl}`];
+  '--worker-connections', '20000', '--error-logfile', '/dev/null', `${path.join(here, 'servers', 'cli-apps.mjs')}:${wl.replaceAll('-', '_')}`];
 
 // Each server: argv to start it (a fresh process per run), whether it is pinned
 // to CPU 1 (single-process servers) or free to use both cores (multi-worker),
@@ -53,6 +53,8 @@ export const SERVERS = {
 const hello = (r) => r.status === 200 && r.body === 'Hello, World';
 export const WORKLOADS = {
   hello: { desc: 'GET /, 12-byte body', path: '/', check: hello },
+  'hello-async': { desc: 'hello as an async function', path: '/', check: hello },
+  'hello-await': { desc: 'hello-async awaiting a settled promise (a cache hit) first', path: '/', check: hello },
   environ: {
     desc: 'the app reads method, path, query and 10 request headers, answers small JSON',
     path: '/echo/path?x=1&y=two', script: 'wrk/environ.lua',

@@ -123,6 +123,56 @@ t.test('exceptions: 500 before headers; the worker keeps serving', async (t) => 
   t.equal(n, 7);
 });
 
+t.test('an async application that throws after an await gets a 500; one that resolves later is answered', async (t) => {
+  const { port } = await startServer(t, async (env, sr) => {
+    await null;
+    if (env.PATH_INFO === '/throw') throw new Error('boom after await');
+    await sleep(5);
+    sr('200 OK', []);
+    return [env.PATH_INFO];
+  });
+  const r = await request(port, { path: '/throw' });
+  t.equal(r.status, 500);
+  t.match(r.body.toString(), /Internal Server Error/);
+  const ok = await exchange(port, 'GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n', { expect: 2, timeoutMs: 3000 });
+  t.same(ok.responses.map((x) => `${x.status} ${x.body}`), ['200 /a', '200 /b']);
+});
+
+t.test('a connection slot reused while an aborted request\'s application still runs: the new request gets its body and its answer', async (t) => {
+  let release = null;
+  const { port } = await startServer(t, async (env, sr) => {
+    if (env.PATH_INFO === '/wait') {
+      await new Promise((r) => (release = r));
+      sr('200 OK', []);
+      return ['late'];
+    }
+    const body = await env['wsgi.input'].read();
+    sr('200 OK', []);
+    return [body];
+  });
+  // A: its application waits; the client resets the connection (an abort, its slot is freed)
+  const a = net.connect(port, '127.0.0.1');
+  await new Promise((r) => a.on('connect', r));
+  a.write('GET /wait HTTP/1.1\r\nHost: a\r\n\r\n');
+  for (let i = 0; i < 200 && release === null; i++) await sleep(5);
+  t.ok(release, 'the first application is waiting');
+  a.resetAndDestroy();
+  await sleep(100);
+  // B: most likely the same slot (freed slots are reused last-in first-out); half its body now
+  const b = net.connect(port, '127.0.0.1');
+  let buf = '';
+  b.on('data', (d) => { buf += d; });
+  await new Promise((r) => b.on('connect', r));
+  b.write('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello');
+  await sleep(100);
+  release();  // A's application finishes (its response goes nowhere) while B's body is half read
+  await sleep(50);
+  b.write('world');
+  for (let i = 0; i < 200 && !buf.endsWith('helloworld'); i++) await sleep(10);
+  t.match(buf, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nhelloworld$/);
+  b.destroy();
+});
+
 t.test('start_response with exc_info replaces the status before headers are sent', async (t) => {
   const { port } = await startServer(t, (env, sr) => {
     sr('200 OK', [['X-A', '1']]);

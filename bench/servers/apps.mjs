@@ -4,11 +4,23 @@ export const BODY_HELLO = 'Hello, World';
 export const BODY_2K = 'x'.repeat(2048);
 export const CHUNK_4K = Buffer.alloc(4096, 'y');
 export const ECHO_HEADERS = ['host', 'user-agent', 'accept', 'accept-language', 'accept-encoding', 'cookie', 'referer', 'x-request-id', 'x-forwarded-for', 'cache-control'];
+const CACHED = Promise.resolve(BODY_HELLO);  // hello-await's "database": a settled promise
 const ENV_KEYS = ECHO_HEADERS.map((h) => `HTTP_${h.toUpperCase().replace(/-/g, '_')}`);
 
 // ---- gunicorn-ts -----------------------------------------------------------
 export const wsgi = {
   hello(environ, start_response) {
+    start_response('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '12']]);
+    return [BODY_HELLO];
+  },
+  // the same application as an async function (real applications await a database)
+  async 'hello-async'(environ, start_response) {
+    start_response('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '12']]);
+    return [BODY_HELLO];
+  },
+  // ... that awaits something already settled (a cache hit): one more microtask turn
+  async 'hello-await'(environ, start_response) {
+    await CACHED;
     start_response('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '12']]);
     return [BODY_HELLO];
   },
@@ -38,6 +50,15 @@ wsgi.pipelined = wsgi.hello;
 // ---- node:http -------------------------------------------------------------
 export const node = {
   hello(req, res) {
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 12 });
+    res.end(BODY_HELLO);
+  },
+  async 'hello-async'(req, res) {
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 12 });
+    res.end(BODY_HELLO);
+  },
+  async 'hello-await'(req, res) {
+    await CACHED;
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 12 });
     res.end(BODY_HELLO);
   },

@@ -1,6 +1,10 @@
 // The benchmark applications as an app module for the gunicorn-ts CLI:
 //   gunicorn-ts bench/servers/cli-apps.mjs:hello
-export const { hello, environ, body2k, post4k, stream64k, close, pipelined } = (await import('./apps.mjs')).wsgi;
+//   gunicorn-ts bench/servers/cli-apps.mjs:hello_async   (workload hello-async: '-' becomes '_')
+const { wsgi } = await import('./apps.mjs');
+export const { hello, environ, body2k, post4k, stream64k, close, pipelined } = wsgi;
+export const hello_async = wsgi['hello-async'];
+export const hello_await = wsgi['hello-await'];
 
 // load-spread probe: which worker answered
 export function whoami(env, start_response) {

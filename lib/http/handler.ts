@@ -21,6 +21,7 @@ const FLAGS_SLOT = M.flags;
 const HTML_HEADER = 'Content-Type\0text/html\n';
 const EMPTY_INPUT = new Input(undefined, null);
 const NO_HEADERS: ResponseHeaders = [];
+const SLOT_MASK = (1 << 20) - 1;  // a request id's connection slot bits (native/src/server.cc kSlotBits)
 
 export interface RequestHooks {
   /** called after each response (Gunicorn post_request / access log); may be undefined */
@@ -53,7 +54,15 @@ function joinChunks(list: readonly unknown[]): Chunk | undefined {
 export class Dispatcher {
   readonly meta: Uint32Array;
   native!: NativeServer;
-  private readonly live = new Map<number, Exchange>();
+  // The exchange that native callbacks (body, abort, drain) may still name, per
+  // connection slot (a request id's low bits, native/src/server.cc: id = seq <<
+  // 20 | slot): a store and a clear per tracked request. A Map keyed by the id
+  // (a heap number) cost an async hello about 660 instructions per request
+  // (hashing in C++, its table shrunk and regrown every time; bench/callgrind.mjs).
+  // A newer request on a slot replaces the older one: the native core only
+  // calls back for a slot's current request, and moves on (the next pipelined
+  // request, or a new connection) only once the older one is answered or aborted.
+  private readonly live: (Exchange | undefined)[] = [];
   readonly heads = new HeadCache(native.headSlots);
   onClosed: () => void = () => {};
 
@@ -70,15 +79,15 @@ export class Dispatcher {
   callbacks(): Function[] {
     const cbs: Function[] = [];
     cbs[CB.request] = (id: number, blob: string, body: Buffer | undefined) => this.onRequest(id, blob, body);
-    cbs[CB.body] = (id: number, chunk: Buffer) => this.live.get(id)?.input.push(chunk);
+    cbs[CB.body] = (id: number, chunk: Buffer) => this.find(id)?.input.push(chunk);
     cbs[CB.bodyEnd] = (id: number, code: number) => {
-      const ex = this.live.get(id);
+      const ex = this.find(id);
       if (ex === undefined) return;
       if (code === 0) ex.input.end();
       else ex.input.fail(bodyError(code));
     };
-    cbs[CB.abort] = (id: number) => this.live.get(id)?.abort();
-    cbs[CB.drain] = (id: number) => this.live.get(id)?.drain();
+    cbs[CB.abort] = (id: number) => this.find(id)?.abort();
+    cbs[CB.drain] = (id: number) => this.find(id)?.drain();
     cbs[CB.protocolError] = (code: number, ip: string, detail: string) => {
       this.log.warning(`Invalid request from ip=${ip || 'unix'}: ${errorInfo(code).code}: ${detail}`);
     };
@@ -87,10 +96,15 @@ export class Dispatcher {
   }
 
   track(ex: Exchange): void {
-    this.live.set(ex.id, ex);
+    this.live[ex.id & SLOT_MASK] = ex;  // ToInt32 keeps the low bits of any integer
   }
   untrack(ex: Exchange): void {
-    this.live.delete(ex.id);
+    const i = ex.id & SLOT_MASK;
+    if (this.live[i] === ex) this.live[i] = undefined;
+  }
+  private find(id: number): Exchange | undefined {
+    const ex = this.live[id & SLOT_MASK];
+    return ex !== undefined && ex.id === id ? ex : undefined;
   }
 
   private onRequest(id: number, blob: string, body: Buffer | undefined): void {
@@ -160,13 +174,19 @@ export class Exchange implements InputControl {
     }
     if (!Array.isArray(result) && isThenable(result)) {
       this.keep();
-      (result as Promise<ResponseBody>).then(
-        (r) => this.consume(r),
-        (e) => this.fail(e),
-      );
+      this.settle(result as Promise<ResponseBody>);
       return;
     }
     this.consume(result);
+  }
+
+  // Its own method: the closures capture `this`, and a function whose closures
+  // do gets a context allocated on every call (start() runs for every request).
+  private settle(result: PromiseLike<ResponseBody>): void {
+    result.then(
+      (r) => this.consume(r),
+      (e) => this.fail(e),
+    );
   }
 
   /** keep this exchange reachable for onBody/onAbort/onDrain */
