@@ -56,7 +56,7 @@ export function describeLibc(platform: string = process.platform): string {
 /** the first line of a loader error, without Node's "Error: " decorations */
 function reason(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0].trim();
+  return (msg.split('\n')[0] ?? '').trim();
 }
 
 export class AddonLoadError extends Error {
