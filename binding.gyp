@@ -10,6 +10,7 @@
         "native/src/request_parser.cc",
         "native/src/response.cc",
         "native/src/sockets.cc",
+        "native/src/transport.cc",
         "<!@(node scripts/llhttp-sources.cjs sources)"
       ],
       "include_dirs": [

@@ -13,6 +13,7 @@
 #include "balance.h"
 #include "request_parser.h"
 #include "response.h"
+#include "transport.h"
 
 namespace gts {
 
@@ -108,8 +109,7 @@ class Server {
   ParserShared* parser_shared() { return &parser_shared_; }
   DateCache& date() { return date_; }
   uint64_t now_ms() const { return uv_now(loop_); }
-  char* read_buffer() { return read_buf_; }
-  size_t read_buffer_size() const { return kReadBufSize; }
+  const ReadBuffer* read_buffer() const { return &read_buf_; }
 
   WaitList idle_list;  // between requests, waiting keepalive
   WaitList head_list;  // new connection or partial head, waiting header_timeout
@@ -156,7 +156,7 @@ class Server {
   uv_idle_t idle_;  // keeps poll from blocking while a flush is queued
   std::vector<Connection*> flush_queue_;
   bool flush_armed_ = false;
-  char* read_buf_;
+  ReadBuffer read_buf_;
   size_t nconns_ = 0;
   bool draining_ = false;
   bool closed_ = false;
