@@ -2,12 +2,35 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NativeSettings } from './config/settings.js';
 
 export interface NativeErrorInfo {
   code: string;
   status: number;
   reason: string;
 }
+
+/**
+ * Options of `new NativeServer()`: every registry setting marked `native: true`
+ * under its own name (lists as arrays), plus the worker's accept-balancing slot.
+ * Every key is required: the addon has no defaults and throws on a missing one.
+ */
+export interface NativeOptions extends NativeSettings {
+  /** the shared accept-balancing page (arbiter), or -1 */
+  balance_fd: number;
+  balance_slot: number;
+}
+
+/** The callbacks the addon calls, in CB slot order (see native/src/addon.cc). */
+export type NativeCallbacks = [
+  onRequest: (id: number, blob: string, inlineBody: Buffer | undefined) => void,
+  onBody: (id: number, chunk: Buffer) => void,
+  onBodyEnd: (id: number, errCode: number) => void,
+  onAbort: (id: number) => void,
+  onDrain: (id: number) => void,
+  onProtocolError: (errCode: number, remoteAddr: string, detail: string) => void,
+  onClosed: () => void,
+];
 
 export interface NativeServer {
   addListener(fd: number, isUnix: boolean, backlog: number): void;
@@ -26,7 +49,7 @@ export interface NativeServer {
 }
 
 export interface NativeBinding {
-  NativeServer: new (options: Record<string, unknown>, callbacks: Function[], meta: Uint32Array) => NativeServer;
+  NativeServer: new (options: NativeOptions, callbacks: NativeCallbacks, meta: Uint32Array) => NativeServer;
   listenTcp(host: string, port: number, backlog: number, reusePort: boolean): number;
   listenUnix(path: string, backlog: number, umask: number): number;
   sockName(fd: number): { family: 'inet' | 'inet6' | 'unix'; host: string; port: number } | null;

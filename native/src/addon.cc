@@ -19,6 +19,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "balance.h"
@@ -159,6 +160,78 @@ int known_header(const Slice& s) {
   return -1;
 }
 
+// Reads the options object of NativeServer(): every key must be present with
+// the right type (the defaults live in the settings registry, never here). The
+// first missing or mistyped key is reported; later reads are skipped.
+class OptionReader {
+ public:
+  OptionReader(Napi::Env env, Napi::Object o) : env_(env), o_(o) {}
+  bool failed() const { return !error_.empty(); }
+  const std::string& error() const { return error_; }
+
+  void get(const char* k, double* out) {
+    Napi::Value v = value(k, "a number", napi_number);
+    if (!v.IsEmpty()) *out = v.As<Napi::Number>().DoubleValue();
+  }
+  void get(const char* k, uint32_t* out) {
+    double d = 0;
+    get(k, &d);
+    *out = static_cast<uint32_t>(d);
+  }
+  void get(const char* k, uint64_t* out) {
+    double d = 0;
+    get(k, &d);
+    *out = static_cast<uint64_t>(d);
+  }
+  void get(const char* k, bool* out) {
+    Napi::Value v = value(k, "a boolean", napi_boolean);
+    if (!v.IsEmpty()) *out = v.As<Napi::Boolean>().Value();
+  }
+  void get(const char* k, std::string* out) {
+    Napi::Value v = value(k, "a string", napi_string);
+    if (!v.IsEmpty()) *out = v.As<Napi::String>().Utf8Value();
+  }
+  // An array of strings; empty entries are dropped.
+  void get(const char* k, std::vector<std::string>* out) {
+    Napi::Value v = value(k, "an array of strings", napi_object);
+    if (v.IsEmpty()) return;
+    if (!v.IsArray()) return fail(k, "an array of strings");
+    Napi::Array a = v.As<Napi::Array>();
+    out->clear();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value e = a.Get(i);
+      if (!e.IsString()) return fail(k, "an array of strings");
+      std::string s = e.As<Napi::String>().Utf8Value();
+      if (!s.empty()) out->push_back(std::move(s));
+    }
+  }
+  // An enum, from its setting value's name (enum_from_name() beside the enum).
+  template <typename E, typename = std::enable_if_t<std::is_enum<E>::value>>
+  void get(const char* k, E* out) {
+    std::string s;
+    get(k, &s);
+    if (!failed() && !enum_from_name(s, out)) fail(k, "one of the setting's values");
+  }
+
+ private:
+  Napi::Value value(const char* k, const char* what, napi_valuetype type) {
+    if (failed()) return Napi::Value();
+    Napi::Value v = o_.Get(k);
+    if (v.IsEmpty() || v.Type() != type) {
+      fail(k, what);
+      return Napi::Value();
+    }
+    return v;
+  }
+  void fail(const char* k, const char* what) {
+    if (!failed()) error_ = std::string("NativeServer option ") + k + " must be " + what;
+  }
+
+  Napi::Env env_;
+  Napi::Object o_;
+  std::string error_;
+};
+
 class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -177,58 +250,37 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       Napi::TypeError::New(env, "NativeServer(options, callbacks, meta)").ThrowAsJavaScriptException();
       return;
     }
-    Napi::Object o = info[0].As<Napi::Object>();
     ServerConfig cfg;
-    auto num = [&](const char* k, double dflt) {
-      Napi::Value v = o.Get(k);
-      return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
-    };
-    auto flag = [&](const char* k) {
-      Napi::Value v = o.Get(k);
-      return v.IsBoolean() && v.As<Napi::Boolean>().Value();
-    };
-    auto str = [&](const char* k, const char* dflt) {
-      Napi::Value v = o.Get(k);
-      return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string(dflt);
-    };
-    cfg.parser.limit_request_line = static_cast<uint32_t>(num("limit_request_line", 4094));
-    cfg.parser.limit_request_fields = static_cast<uint32_t>(num("limit_request_fields", 100));
-    cfg.parser.limit_request_field_size = static_cast<uint32_t>(num("limit_request_field_size", 8190));
-    cfg.parser.limit_request_body = static_cast<uint64_t>(num("limit_request_body", 0));
-    cfg.parser.permit_obsolete_folding = flag("permit_obsolete_folding");
-    cfg.parser.strip_header_spaces = flag("strip_header_spaces");
-    cfg.parser.permit_unconventional_http_method = flag("permit_unconventional_http_method");
-    cfg.parser.casefold_http_method = flag("casefold_http_method");
-    cfg.parser.permit_unconventional_http_version = flag("permit_unconventional_http_version");
-    std::string hm = str("header_map", "drop");
-    cfg.parser.header_map = hm == "refuse" ? HeaderMap::kRefuse : hm == "dangerous" ? HeaderMap::kDangerous : HeaderMap::kDrop;
-    std::string pp = str("proxy_protocol", "off");
-    cfg.parser.proxy_protocol = pp == "v1" ? ProxyMode::kV1 : pp == "v2" ? ProxyMode::kV2 : pp == "auto" ? ProxyMode::kAuto : ProxyMode::kOff;
-    cfg.parser.forwarder_headers.clear();
-    std::string fwd = str("forwarder_headers", "SCRIPT_NAME,PATH_INFO");
-    for (size_t i = 0; i <= fwd.size();) {
-      size_t j = fwd.find(',', i);
-      if (j == std::string::npos) j = fwd.size();
-      std::string item = fwd.substr(i, j - i);
-      while (!item.empty() && item.front() == ' ') item.erase(0, 1);
-      while (!item.empty() && item.back() == ' ') item.pop_back();
-      for (auto& ch : item) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (!item.empty()) cfg.parser.forwarder_headers.push_back(item);
-      i = j + 1;
-    }
-    cfg.keepalive_ms = static_cast<uint64_t>(num("keepalive", 2) * 1000);
-    cfg.header_timeout_ms = static_cast<uint64_t>(num("header_timeout", 60) * 1000);
-    cfg.max_connections = static_cast<uint32_t>(num("worker_connections", 0));
-    cfg.balance_fd = static_cast<int>(num("balance_fd", -1));
-    cfg.balance_slot = static_cast<uint32_t>(num("balance_slot", 0));
-    std::string bad;
-    if (!cfg.forwarded_allow.parse(str("forwarded_allow_ips", "127.0.0.1,::1"), &bad)) {
-      Napi::TypeError::New(env, "invalid forwarded_allow_ips entry: " + bad).ThrowAsJavaScriptException();
-      return;
-    }
-    if (!cfg.proxy_allow.parse(str("proxy_allow_ips", "127.0.0.1,::1"), &bad)) {
-      Napi::TypeError::New(env, "invalid proxy_allow_ips entry: " + bad).ThrowAsJavaScriptException();
-      return;
+    {
+      OptionReader r(env, info[0].As<Napi::Object>());
+#define GTS_READ_PARSER_SETTING(type, name) r.get(#name, &cfg.parser.name);
+      GTS_PARSER_SETTINGS(GTS_READ_PARSER_SETTING)
+#undef GTS_READ_PARSER_SETTING
+      double keepalive = 0, header_timeout = 0, balance_fd = 0;
+      std::vector<std::string> forwarded_allow, proxy_allow;
+      r.get("keepalive", &keepalive);
+      r.get("header_timeout", &header_timeout);
+      r.get("worker_connections", &cfg.max_connections);
+      r.get("balance_fd", &balance_fd);
+      r.get("balance_slot", &cfg.balance_slot);
+      r.get("forwarded_allow_ips", &forwarded_allow);
+      r.get("proxy_allow_ips", &proxy_allow);
+      if (r.failed()) {
+        Napi::TypeError::New(env, r.error()).ThrowAsJavaScriptException();
+        return;
+      }
+      cfg.keepalive_ms = static_cast<uint64_t>(keepalive * 1000);
+      cfg.header_timeout_ms = static_cast<uint64_t>(header_timeout * 1000);
+      cfg.balance_fd = static_cast<int>(balance_fd);
+      std::string bad;
+      if (!cfg.forwarded_allow.parse(forwarded_allow, &bad)) {
+        Napi::TypeError::New(env, "invalid forwarded_allow_ips entry: " + bad).ThrowAsJavaScriptException();
+        return;
+      }
+      if (!cfg.proxy_allow.parse(proxy_allow, &bad)) {
+        Napi::TypeError::New(env, "invalid proxy_allow_ips entry: " + bad).ThrowAsJavaScriptException();
+        return;
+      }
     }
     Napi::Array cbs = info[1].As<Napi::Array>();
     for (uint32_t i = 0; i < kCbCount; i++) {

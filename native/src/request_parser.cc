@@ -68,6 +68,14 @@ bool ieq(const char* a, size_t n, const char* lit) {
   return true;
 }
 bool ieq(const Slice& s, const char* lit) { return ieq(s.p, s.n, lit); }
+// Case-insensitive (ASCII) comparison of two byte strings.
+bool ieq_both(const char* a, size_t n, const char* b, size_t m) {
+  if (n != m) return false;
+  for (size_t i = 0; i < n; i++) {
+    if (upper(a[i]) != upper(b[i])) return false;
+  }
+  return true;
+}
 
 constexpr uint32_t kMaxRequestLine = 8190;   // Gunicorn's MAX_REQUEST_LINE
 constexpr uint32_t kMaxHeaders = 32768;      // MAX_HEADERS
@@ -654,7 +662,7 @@ bool RequestParser::apply_framing_rules() {
       bool forwarder = false;
       if (trusted_) {
         for (const auto& f : cfg_->forwarder_headers) {
-          if (ieq(h.name, f.c_str())) { forwarder = true; break; }
+          if (ieq_both(h.name.p, h.name.n, f.data(), f.size())) { forwarder = true; break; }
         }
       }
       if (!forwarder) {

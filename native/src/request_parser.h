@@ -35,21 +35,51 @@ namespace gts {
 enum class HeaderMap : uint8_t { kDrop = 0, kRefuse = 1, kDangerous = 2 };
 enum class ProxyMode : uint8_t { kOff = 0, kV1 = 1, kV2 = 2, kAuto = 3 };
 
+// The setting names of each enum's values, in enum order (what the options
+// object carries; addon.cc maps them generically through enum_from_name()).
+inline bool enum_from_name(const std::string& s, HeaderMap* out) {
+  static const char* const kNames[] = {"drop", "refuse", "dangerous"};
+  for (uint8_t i = 0; i < 3; i++) {
+    if (s == kNames[i]) { *out = static_cast<HeaderMap>(i); return true; }
+  }
+  return false;
+}
+inline bool enum_from_name(const std::string& s, ProxyMode* out) {
+  static const char* const kNames[] = {"off", "v1", "v2", "auto"};
+  for (uint8_t i = 0; i < 4; i++) {
+    if (s == kNames[i]) { *out = static_cast<ProxyMode>(i); return true; }
+  }
+  return false;
+}
+
+// Every parser setting: X(C++ type, name). The name is the setting's name in
+// the registry (lib/config/settings.ts, marked `native: true`), which holds its
+// default and meaning; addon.cc reads each key of this list from the options
+// object, with no default of its own. Adding a parser setting: a registry entry,
+// a line here, its use in the parser, a test.
+//   limit_request_line        bytes of the request line without CRLF; 0 = no Gunicorn limit
+//   limit_request_fields      number of header fields
+//   limit_request_field_size  bytes of one header line including CRLF
+//   limit_request_body        0 = unlimited
+//   forwarder_headers         names with '_' a trusted peer may send (compared case-insensitively)
+#define GTS_PARSER_SETTINGS(X)                    \
+  X(uint32_t, limit_request_line)                 \
+  X(uint32_t, limit_request_fields)               \
+  X(uint32_t, limit_request_field_size)           \
+  X(uint64_t, limit_request_body)                 \
+  X(bool, permit_obsolete_folding)                \
+  X(bool, strip_header_spaces)                    \
+  X(bool, permit_unconventional_http_method)      \
+  X(bool, casefold_http_method)                   \
+  X(bool, permit_unconventional_http_version)     \
+  X(HeaderMap, header_map)                        \
+  X(ProxyMode, proxy_protocol)                    \
+  X(std::vector<std::string>, forwarder_headers)
+
 struct ParserConfig {
-  uint32_t limit_request_line = 4094;        // bytes of the request line without CRLF; 0 = no Gunicorn limit
-  uint32_t limit_request_fields = 100;       // number of header fields
-  uint32_t limit_request_field_size = 8190;  // bytes of one header line including CRLF
-  uint64_t limit_request_body = 0;           // 0 = unlimited
-  bool permit_obsolete_folding = false;
-  bool strip_header_spaces = false;
-  bool permit_unconventional_http_method = false;
-  bool casefold_http_method = false;
-  bool permit_unconventional_http_version = false;
-  HeaderMap header_map = HeaderMap::kDrop;
-  ProxyMode proxy_protocol = ProxyMode::kOff;
-  // Names (upper-case, '-' or '_' as sent) with '_' that a trusted peer may send
-  // (Gunicorn's forwarder_headers, default SCRIPT_NAME,PATH_INFO).
-  std::vector<std::string> forwarder_headers{"SCRIPT_NAME", "PATH_INFO"};
+#define GTS_PARSER_FIELD(type, name) type name{};
+  GTS_PARSER_SETTINGS(GTS_PARSER_FIELD)
+#undef GTS_PARSER_FIELD
 
   // Effective limits after Gunicorn's clamping rules.
   uint32_t request_line_limit() const;

@@ -20,17 +20,12 @@ constexpr uint32_t kSlotBits = 20;  // request id = seq << 20 | slot
 
 // ---- allow lists (forwarded_allow_ips, proxy_allow_ips) ------------------------
 
-bool AllowList::parse(const std::string& spec, std::string* bad) {
+bool AllowList::parse(const std::vector<std::string>& items, std::string* bad) {
   any = false;
   nets.clear();
-  size_t i = 0;
-  while (i <= spec.size()) {
-    size_t j = spec.find(',', i);
-    if (j == std::string::npos) j = spec.size();
-    std::string item = spec.substr(i, j - i);
+  for (std::string item : items) {
     while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.erase(0, 1);
     while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.pop_back();
-    i = j + 1;
     if (item.empty()) continue;
     if (item == "*") {
       any = true;

@@ -29,17 +29,19 @@ struct Cidr {
 struct AllowList {
   bool any = false;
   std::vector<Cidr> nets;
-  // "127.0.0.1,::1,10.0.0.0/8,*" -> false on a malformed entry
-  bool parse(const std::string& spec, std::string* bad);
+  // {"127.0.0.1", "::1", "10.0.0.0/8", "*"} -> false on a malformed entry
+  bool parse(const std::vector<std::string>& items, std::string* bad);
   bool contains(const sockaddr* sa) const;
 };
 
+// Set from the options object by addon.cc (every value comes from the settings
+// registry, lib/config/settings.ts; nothing here has a default of its own).
 struct ServerConfig {
   ParserConfig parser;
-  uint64_t keepalive_ms = 2000;        // Gunicorn keepalive (0 = no keep-alive)
-  uint64_t header_timeout_ms = 60000;  // a request head must arrive within this
+  uint64_t keepalive_ms = 0;           // Gunicorn keepalive (0 = no keep-alive)
+  uint64_t header_timeout_ms = 0;      // a request head must arrive within this
   uint32_t max_connections = 0;        // worker_connections; 0 = unlimited
-  size_t inline_body_max = 64 * 1024;  // bodies this small and already read go along with the request
+  size_t inline_body_max = 64 * 1024;  // not a setting: bodies this small and already read go along with the request
   AllowList forwarded_allow;           // forwarded_allow_ips
   AllowList proxy_allow;               // proxy_allow_ips
   int balance_fd = -1;                 // shared accept-balancing page (arbiter), or -1

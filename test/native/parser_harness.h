@@ -80,8 +80,24 @@ struct Outcome {
 
 enum class Split : uint8_t { kWhole = 0, kBytes = 1, kRandom = 2, kFixed = 3 };
 
+// The parser's configuration at Gunicorn's defaults. ParserConfig has no
+// defaults of its own (the server's come from lib/config/settings.ts through
+// the addon); this is the tests' input, checked against the registry by
+// test/native-parser.test.mjs ("the harness's base config is the registry's").
+inline gts::ParserConfig base_config() {
+  gts::ParserConfig c;
+  c.limit_request_line = 4094;
+  c.limit_request_fields = 100;
+  c.limit_request_field_size = 8190;
+  c.limit_request_body = 0;
+  c.header_map = gts::HeaderMap::kDrop;
+  c.proxy_protocol = gts::ProxyMode::kOff;
+  c.forwarder_headers = {"SCRIPT_NAME", "PATH_INFO"};
+  return c;
+}
+
 struct Options {
-  gts::ParserConfig cfg;
+  gts::ParserConfig cfg = base_config();
   bool trusted = true, proxy_allowed = true;
   Split split = Split::kWhole;
   bool interleave = false;  // another connection's parser uses the shared state between calls
@@ -383,7 +399,7 @@ class Connection {
 
   Options o_;
   gts::ParserShared shared_;
-  gts::ParserConfig other_cfg_;
+  gts::ParserConfig other_cfg_ = base_config();
   gts::RequestParser parser_;
   gts::RequestParser other_;
   std::string pending_;
