@@ -8,6 +8,8 @@
         "native/src/connection.cc",
         "native/src/server.cc",
         "native/src/request_parser.cc",
+        "native/src/chunked_decoder.cc",
+        "native/src/proxy_protocol.cc",
         "native/src/response.cc",
         "native/src/sockets.cc",
         "native/src/transport.cc",

@@ -27,8 +27,10 @@
 #include <string>
 #include <vector>
 
+#include "chunked_decoder.h"
 #include "errors.h"
 #include "llhttp.h"
+#include "proxy_protocol.h"
 
 namespace gts {
 
@@ -99,13 +101,6 @@ struct HeaderField {
 };
 
 enum class BodyKind : uint8_t { kNone = 0, kLength = 1, kChunked = 2 };
-
-struct ProxyInfo {
-  bool present = false;
-  std::string proto;  // "TCP4" / "TCP6" / "UNKNOWN"
-  std::string src_addr, dst_addr;
-  uint16_t src_port = 0, dst_port = 0;
-};
 
 struct RequestHead {
   Slice method;
@@ -190,12 +185,11 @@ class RequestParser {
   bool scan_request_line(const char* line, size_t n);
   bool parse_target();
   bool scan_header_line(const char* line, size_t n, bool* normalize);
-  bool scan_proxy_v1(const char* line, size_t n);
-  int scan_proxy_v2(const char* buf, size_t len);  // -1 error, 0 need more, >0 bytes used
   bool finish_head(const char* buf);
   bool apply_framing_rules();
-  size_t chunked(const char* p, size_t n, const char** data, size_t* data_len);
-  bool trailer_line(const std::string& line);
+  ChunkedLimits chunked_limits() const {
+    return ChunkedLimits{cfg_->field_size_limit(), cfg_->fields_limit(), cfg_->limit_request_body};
+  }
 
   // Every field below is per connection: kept small (an idle connection
   // should cost well under 1 KB in all).
@@ -229,11 +223,7 @@ class RequestParser {
   uint64_t body_left_ = 0;
   uint64_t body_received_ = 0;
   bool body_done_ = true;
-  uint8_t cstate_ = 0;
-  uint32_t chunk_digits_ = 0;
-  uint32_t trailer_count_ = 0;
-  uint32_t line_bytes_ = 0;
-  std::unique_ptr<std::string> trailer_line_;  // allocated only when a chunked body has trailers
+  ChunkedDecoder chunked_;
 };
 
 // ---- inline body decoding -------------------------------------------------
@@ -250,14 +240,20 @@ size_t RequestParser::parse_body(const char* p, size_t n, Sink&& sink) {
     return take;
   }
   // chunked
+  const ChunkedLimits lim = chunked_limits();
   size_t used = 0;
   while (used < n && !body_done_) {
     const char* data = nullptr;
     size_t data_len = 0;
-    size_t k = chunked(p + used, n - used, &data, &data_len);
-    if (err_ != Err::kOk) return 0;
+    size_t k = chunked_.decode(p + used, n - used, lim, &data, &data_len);
+    if (chunked_.error() != Err::kOk) {
+      fail(chunked_.error(), chunked_.detail());
+      return 0;
+    }
     if (data_len) sink(data, data_len);
+    body_received_ += data_len;
     used += k;
+    if (chunked_.done()) body_done_ = true;
   }
   return used;
 }
