@@ -6,6 +6,7 @@
         "native/src/addon.cc",
         "native/src/balance.cc",
         "native/src/connection.cc",
+        "native/src/environ.cc",
         "native/src/server.cc",
         "native/src/request_parser.cc",
         "native/src/chunked_decoder.cc",

@@ -9,7 +9,7 @@ llhttp_locate
 OUT=test/native/build/unit
 mkdir -p "$OUT"
 BIN="$OUT/parser_test"
-PARSER_CC="native/src/request_parser.cc native/src/chunked_decoder.cc native/src/proxy_protocol.cc"
+PARSER_CC="native/src/request_parser.cc native/src/chunked_decoder.cc native/src/proxy_protocol.cc native/src/environ.cc"
 SRCS="test/native/parser_test.cc test/native/parser_harness.h $PARSER_CC native/src/*.h scripts/fuzz-unit.sh"
 if ! stale "$BIN" $SRCS $LLHTTP_C; then echo "$BIN"; exit 0; fi
 SAN=""

@@ -28,7 +28,7 @@ CXXFLAGS_F="-std=c++17 -O2 -g $SAN -fsanitize=fuzzer -fno-exceptions -Wall -Wext
 case "$TARGET" in
   parser)
     BIN="$OUT/fuzz_parser"; CORPUS="$OUT/corpus"; SEEDS=test/native/seeds; DICT=(-dict=test/native/http.dict)
-    PARSER_CC="native/src/request_parser.cc native/src/chunked_decoder.cc native/src/proxy_protocol.cc"
+    PARSER_CC="native/src/request_parser.cc native/src/chunked_decoder.cc native/src/proxy_protocol.cc native/src/environ.cc"
     if stale "$BIN" test/native/fuzz_parser.cc test/native/parser_harness.h $PARSER_CC native/src/*.h \
         scripts/fuzz.sh $LLHTTP_C; then
       for f in $LLHTTP_C; do

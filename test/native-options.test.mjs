@@ -44,3 +44,13 @@ t.test('a key of the wrong type throws', (t) => {
   t.throws(() => construct({ ...full, forwarded_allow_ips: ['10.0.0.0/40'] }), /invalid forwarded_allow_ips entry: 10.0.0.0\/40/);
   t.end();
 });
+
+t.test("ErrorCode is the addon's error table", async (t) => {
+  const { ErrorCode, errorInfo } = await import('../dist/http/errors.js');
+  const names = Object.keys(ErrorCode);
+  t.equal(names.length, native.errors.length - 1, 'one name per error (GTS_OK aside)');
+  for (const n of names) t.equal(native.errors[ErrorCode[n]].code, `GTS_ERR_${n}`, n);
+  t.equal(errorInfo(ErrorCode.LIMIT_REQUEST_HEADERS).status, 431);
+  t.equal(ErrorCode.INVALID_SCHEME_HEADERS, 18, 'numbers are stable (never reused)');
+  t.ok(Object.isFrozen(ErrorCode));
+});
