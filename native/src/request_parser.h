@@ -213,16 +213,15 @@ class RequestParser {
   // request line, as offsets (slices are built in finish_head)
   uint32_t m_off_ = 0, m_len_ = 0, t_off_ = 0, t_len_ = 0;
   uint8_t ver_major_ = 1, ver_minor_ = 1;
+  Err err_ = Err::kOk;
+  // body state (the small fields beside the version bytes: no padding)
+  BodyKind body_kind_ = BodyKind::kNone;
+  bool body_done_ = true;
 
   std::unique_ptr<ProxyInfo> proxy_;
-  Err err_ = Err::kOk;
   const char* detail_ = "";
-
-  // body state
-  BodyKind body_kind_ = BodyKind::kNone;
   uint64_t body_left_ = 0;
   uint64_t body_received_ = 0;
-  bool body_done_ = true;
   ChunkedDecoder chunked_;
 };
 
