@@ -6,15 +6,6 @@
 
 namespace gts {
 
-void ChunkedDecoder::reset() {
-  chunk_left_ = received_ = 0;
-  digits_ = line_bytes_ = trailer_count_ = 0;
-  state_ = State::kSizeStart;
-  err_ = Err::kOk;
-  detail_ = "";
-  trailer_line_.reset();
-}
-
 size_t ChunkedDecoder::fail(Err e, const char* detail) {
   err_ = e;
   detail_ = detail;

@@ -31,7 +31,14 @@ class ChunkedDecoder {
   ChunkedDecoder(const ChunkedDecoder&) = delete;
   ChunkedDecoder& operator=(const ChunkedDecoder&) = delete;
 
-  void reset();
+  void reset() {
+    chunk_left_ = received_ = 0;
+    digits_ = line_bytes_ = trailer_count_ = 0;
+    state_ = State::kSizeStart;
+    err_ = Err::kOk;
+    detail_ = "";
+    if (trailer_line_) trailer_line_.reset();
+  }
   // Decodes from p[0..n) and returns the bytes consumed. A piece of body data
   // ends the call: it is returned through *data/*data_len (pointing into p).
   // On a framing error returns 0 with error() set; done() turns true after the

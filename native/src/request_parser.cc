@@ -641,7 +641,7 @@ bool RequestParser::apply_framing_rules() {
   body_kind_ = head.body;
   body_left_ = head.body == BodyKind::kLength ? head.content_length : 0;
   body_done_ = head.body == BodyKind::kNone;
-  chunked_.reset();
+  if (head.body == BodyKind::kChunked) chunked_.reset();
   return true;
 }
 

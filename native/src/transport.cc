@@ -18,7 +18,7 @@ struct ShutdownReq {
 }  // namespace
 
 StreamTransport::StreamTransport(uv_loop_t* loop, bool is_unix, TransportEvents* events, const ReadBuffer* rb)
-    : events_(events), rb_(rb), is_unix_(is_unix) {
+    : is_unix_(is_unix), events_(events), rb_(rb) {
   if (is_unix_) {
     uv_pipe_init(loop, &h_.pipe, 0);
   } else {
@@ -41,8 +41,8 @@ bool StreamTransport::peer(sockaddr_storage* ss) const {
 
 // ---- reading ---------------------------------------------------------------
 
-void StreamTransport::set_reading(bool on) {
-  if (closed_ || on == reading_) return;
+void StreamTransport::set_reading_impl(bool on) {
+  if (closed_) return;
   if (on) {
     if (uv_read_start(&h_.stream, on_alloc, on_read) == 0) reading_ = true;
   } else {

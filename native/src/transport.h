@@ -70,17 +70,29 @@ class Transport {
 
   virtual ~Transport() = default;
   // Start or stop delivering on_transport_data()/on_transport_eof().
-  virtual void set_reading(bool on) = 0;
+  void set_reading(bool on) {
+    if (on != reading_) set_reading_impl(on);
+  }
+  bool reading() const { return reading_; }
   // Hands over the corked bytes of one flush (see WriteStatus).
   virtual WriteStatus write(std::string& data) = 0;
   // Bytes handed over by write() whose completion has not been reported yet.
-  virtual size_t pending() const = 0;
+  // (State every transport keeps, read on every request: not virtual.)
+  size_t pending() const { return pending_; }
   // Half-close our side once pending writes are out; reading goes on. False: failed.
   virtual bool shutdown() = 0;
   // Close now (pending writes are cancelled); on_transport_closed() follows.
   virtual void close() = 0;
   // The peer's address; false for unix sockets or on error.
   virtual bool peer(sockaddr_storage* ss) const = 0;
+
+ protected:
+  // Called only when the state changes; sets reading_ on success.
+  virtual void set_reading_impl(bool on) = 0;
+
+  size_t pending_ = 0;  // see pending()
+  bool reading_ = false;
+  bool closed_ = false;  // close() was called
 };
 
 // TCP or unix-domain stream through libuv.
@@ -94,19 +106,19 @@ class StreamTransport final : public Transport {
   int accept(uv_stream_t* listener);
   bool is_unix() const { return is_unix_; }
 
-  void set_reading(bool on) override;
   WriteStatus write(std::string& data) override;
-  size_t pending() const override { return pending_; }
   bool shutdown() override;
   void close() override;
   bool peer(sockaddr_storage* ss) const override;
 
  private:
+  void set_reading_impl(bool on) override;
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void on_write(uv_write_t* req, int status);
   static void on_close(uv_handle_t* h);
 
+  bool is_unix_;  // first: it fits in the base's tail padding
   union {
     uv_tcp_t tcp;
     uv_pipe_t pipe;
@@ -115,10 +127,6 @@ class StreamTransport final : public Transport {
   } h_;
   TransportEvents* events_;
   const ReadBuffer* rb_;
-  size_t pending_ = 0;  // handed to uv_write, not yet completed
-  bool is_unix_;
-  bool reading_ = false;
-  bool closed_ = false;
 };
 
 }  // namespace gts
