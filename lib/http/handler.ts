@@ -90,7 +90,7 @@ export class Dispatcher {
   }
 
   private onRequest(id: number, blob: string, body: Buffer | undefined): void {
-    const flags = this.meta[M.flags]!;
+    const flags = this.meta[1]!; // M.flags, written as a literal: reading the imported M here cost ~130 instructions per request (bench/callgrind.mjs)
     const follows = (flags & F.bodyFollows) !== 0;
     const ex = new Exchange(this, id);
     // a request without a body shares one ended, empty input
