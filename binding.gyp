@@ -6,10 +6,15 @@
         "native/src/addon.cc",
         "native/src/balance.cc",
         "native/src/connection.cc",
+        "native/src/environ.cc",
         "native/src/server.cc",
         "native/src/request_parser.cc",
+        "native/src/chunked_decoder.cc",
+        "native/src/proxy_protocol.cc",
         "native/src/response.cc",
+        "native/src/platform.cc",
         "native/src/sockets.cc",
+        "native/src/transport.cc",
         "<!@(node scripts/llhttp-sources.cjs sources)"
       ],
       "include_dirs": [
@@ -24,7 +29,11 @@
       "cflags": ["-O3", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_cc": ["-O3", "-std=c++17", "-fvisibility=hidden", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-fno-omit-frame-pointer"],
+      "variables": {
+        "gts_force_posix%": "<!(node -p \"process.env.GTS_FORCE_POSIX === '1' ? 1 : 0\")"
+      },
       "conditions": [
+        ["gts_force_posix==1", { "defines": ["GTS_FORCE_POSIX=1"] }],
         ["OS=='mac'", {
           "xcode_settings": {
             "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",

@@ -7,6 +7,34 @@ export interface NativeErrorInfo {
   reason: string;
 }
 
+/** A native setting's value as the addon reads it (lists as arrays). */
+export type NativeOptionValue = number | boolean | string | readonly string[];
+
+/**
+ * Options of `new NativeServer()`: every registry setting marked `native: true`
+ * under its own name (lists as arrays), plus the worker's accept-balancing slot.
+ * Every key is required: the addon has no defaults and throws on a missing one.
+ * Which keys exist is the registry's business (lib/config/settings.ts, a layer
+ * above this one): lib/server.ts builds them typed as `NativeSettings`.
+ */
+export interface NativeOptions {
+  readonly [setting: string]: NativeOptionValue;
+  /** the shared accept-balancing page (arbiter), or -1 */
+  balance_fd: number;
+  balance_slot: number;
+}
+
+/** The callbacks the addon calls, in CB slot order (see native/src/addon.cc). */
+export type NativeCallbacks = [
+  onRequest: (id: number, blob: string, inlineBody: Buffer | undefined) => void,
+  onBody: (id: number, chunk: Buffer) => void,
+  onBodyEnd: (id: number, errCode: number) => void,
+  onAbort: (id: number) => void,
+  onDrain: (id: number) => void,
+  onProtocolError: (errCode: number, remoteAddr: string, detail: string) => void,
+  onClosed: () => void,
+];
+
 export interface NativeServer {
   addListener(fd: number, isUnix: boolean, backlog: number): void;
   /**
@@ -24,7 +52,7 @@ export interface NativeServer {
 }
 
 export interface NativeBinding {
-  NativeServer: new (options: Record<string, unknown>, callbacks: Function[], meta: Uint32Array) => NativeServer;
+  NativeServer: new (options: NativeOptions, callbacks: NativeCallbacks, meta: Uint32Array) => NativeServer;
   listenTcp(host: string, port: number, backlog: number, reusePort: boolean): number;
   listenUnix(path: string, backlog: number, umask: number): number;
   sockName(fd: number): { family: 'inet' | 'inet6' | 'unix'; host: string; port: number } | null;

@@ -4,9 +4,9 @@
 import { Dispatcher, type RequestHooks } from './http/handler.js';
 import type { EnvironContext, ListenerInfo } from './http/environ.js';
 import type { Logger } from './logging/logger.js';
-import { native, type NativeServer } from './native.js';
+import { native, type NativeOptions, type NativeServer } from './native.js';
 import { unlinkListener, type OpenListener } from './listeners.js';
-import type { Settings } from './config/settings.js';
+import { NATIVE_SETTINGS, type NativeSettings, type Settings } from './config/settings.js';
 import { SERVER_SOFTWARE } from './version.js';
 import { FileWrapper } from './http/file-wrapper.js';
 import type { Application } from './types.js';
@@ -22,29 +22,11 @@ export interface ServerHandle {
   close(): Promise<void>;
 }
 
-/** The native core's options, derived from the settings registry. */
-export function nativeOptions(cfg: Settings, balance?: { fd: number; slot: number }): Record<string, unknown> {
-  return {
-    balance_fd: balance?.fd ?? -1,
-    balance_slot: balance?.slot ?? 0,
-    limit_request_line: cfg.limit_request_line,
-    limit_request_fields: cfg.limit_request_fields,
-    limit_request_field_size: cfg.limit_request_field_size,
-    limit_request_body: cfg.limit_request_body,
-    permit_obsolete_folding: cfg.permit_obsolete_folding,
-    strip_header_spaces: cfg.strip_header_spaces,
-    permit_unconventional_http_method: cfg.permit_unconventional_http_method,
-    permit_unconventional_http_version: cfg.permit_unconventional_http_version,
-    casefold_http_method: cfg.casefold_http_method,
-    header_map: cfg.header_map,
-    proxy_protocol: cfg.proxy_protocol,
-    proxy_allow_ips: cfg.proxy_allow_ips.join(','),
-    forwarded_allow_ips: cfg.forwarded_allow_ips.join(','),
-    forwarder_headers: cfg.forwarder_headers.join(','),
-    keepalive: cfg.keepalive,
-    header_timeout: cfg.header_timeout,
-    worker_connections: cfg.worker_connections,
-  };
+/** The native core's options: the registry's `native: true` settings, each under its own name. */
+export function nativeOptions(cfg: Settings, balance?: { fd: number; slot: number }): NativeOptions & NativeSettings {
+  const o: Record<string, unknown> = { balance_fd: balance?.fd ?? -1, balance_slot: balance?.slot ?? 0 };
+  for (const s of NATIVE_SETTINGS) o[s.name] = cfg[s.name];
+  return o as unknown as NativeOptions & NativeSettings;
 }
 
 export function environContext(cfg: Settings, listeners: ListenerInfo[], log: Logger, multiprocess: boolean): EnvironContext {

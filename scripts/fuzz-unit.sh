@@ -9,7 +9,8 @@ llhttp_locate
 OUT=test/native/build/unit
 mkdir -p "$OUT"
 BIN="$OUT/parser_test"
-SRCS="test/native/parser_test.cc test/native/parser_harness.h native/src/request_parser.cc native/src/request_parser.h native/src/errors.h scripts/fuzz-unit.sh"
+PARSER_CC="native/src/request_parser.cc native/src/chunked_decoder.cc native/src/proxy_protocol.cc native/src/environ.cc"
+SRCS="test/native/parser_test.cc test/native/parser_harness.h $PARSER_CC native/src/*.h scripts/fuzz-unit.sh"
 if ! stale "$BIN" $SRCS $LLHTTP_C; then echo "$BIN"; exit 0; fi
 SAN=""
 if [ "${GTS_UNIT_SANITIZE:-1}" = 1 ] && echo 'int main(){return 0;}' | g++ -x c++ -fsanitize=address,undefined -o "$OUT/.probe" - 2>/dev/null; then
@@ -21,7 +22,7 @@ for f in $LLHTTP_C; do
   $CC -O1 -g $SAN -fvisibility=hidden -I"$LLHTTP_INC" -c "$f" -o "$OUT/llhttp_$(basename "$f" .c).o"
 done
 $CXX -std=c++17 -O1 -g $SAN -Wall -Wextra -Wno-unused-parameter -fno-exceptions \
-  -Inative/src -I"$LLHTTP_INC" native/src/request_parser.cc test/native/parser_test.cc \
+  -Inative/src -I"$LLHTTP_INC" $PARSER_CC test/native/parser_test.cc \
   "$OUT"/llhttp_*.o -o "$BIN.tmp"
 mv "$BIN.tmp" "$BIN"
 echo "$BIN"

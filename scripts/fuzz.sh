@@ -4,6 +4,8 @@
 #   FUZZ_JOBS=2 npm run fuzz -- -max_total_time=600   (parallel workers)
 #   npm run fuzz -- test/native/build/fuzz/crash-...   (re-run one input)
 #   FUZZ_TARGET=response npm run fuzz -- ...    (the response-head builder instead)
+#   FUZZ_TARGET=chunked / proxy / environ        (the chunked decoder, the PROXY
+#                                                 preambles, the environ packer alone)
 # Builds into test/native/build/fuzz/ (never build/), writes the seeds from the
 # corpus into test/native/seeds/, keeps the growing corpus in
 # test/native/build/fuzz/corpus/ and crashes in test/native/build/fuzz/.
@@ -19,19 +21,21 @@ if ! command -v "$CXX" >/dev/null; then
   exit 1
 fi
 OUT=test/native/build/fuzz
+mkdir -p "$OUT"
 TARGET="${FUZZ_TARGET:-parser}"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CXXFLAGS_F="-std=c++17 -O2 -g $SAN -fsanitize=fuzzer -fno-exceptions -Wall -Wextra -Wno-unused-parameter -Inative/src"
 case "$TARGET" in
   parser)
     BIN="$OUT/fuzz_parser"; CORPUS="$OUT/corpus"; SEEDS=test/native/seeds; DICT=(-dict=test/native/http.dict)
-    if stale "$BIN" test/native/fuzz_parser.cc test/native/parser_harness.h native/src/request_parser.cc \
-        native/src/request_parser.h native/src/errors.h scripts/fuzz.sh $LLHTTP_C; then
+    PARSER_CC="native/src/request_parser.cc native/src/chunked_decoder.cc native/src/proxy_protocol.cc native/src/environ.cc"
+    if stale "$BIN" test/native/fuzz_parser.cc test/native/parser_harness.h $PARSER_CC native/src/*.h \
+        scripts/fuzz.sh $LLHTTP_C; then
       for f in $LLHTTP_C; do
         $CC -O2 -g $SAN -fsanitize=fuzzer-no-link -fvisibility=hidden -I"$LLHTTP_INC" -c "$f" \
           -o "$OUT/llhttp_$(basename "$f" .c).o"
       done
-      $CXX $CXXFLAGS_F -I"$LLHTTP_INC" native/src/request_parser.cc test/native/fuzz_parser.cc \
+      $CXX $CXXFLAGS_F -I"$LLHTTP_INC" $PARSER_CC test/native/fuzz_parser.cc \
         "$OUT"/llhttp_*.o -o "$BIN.tmp"
       mv "$BIN.tmp" "$BIN"
       echo "fuzz: built $BIN" >&2
@@ -43,7 +47,23 @@ case "$TARGET" in
       mv "$BIN.tmp" "$BIN"
       echo "fuzz: built $BIN" >&2
     fi ;;
-  *) echo "fuzz: FUZZ_TARGET is parser or response" >&2; exit 2 ;;
+  chunked)
+    BIN="$OUT/fuzz_chunked"; CORPUS="$OUT/corpus-chunked"; SEEDS=""; DICT=()
+    if stale "$BIN" test/native/fuzz_chunked.cc native/src/chunked_decoder.cc native/src/chunked_decoder.h \
+        native/src/ascii.h native/src/errors.h scripts/fuzz.sh; then
+      $CXX $CXXFLAGS_F native/src/chunked_decoder.cc test/native/fuzz_chunked.cc -o "$BIN.tmp"
+      mv "$BIN.tmp" "$BIN"
+      echo "fuzz: built $BIN" >&2
+    fi ;;
+  proxy)
+    BIN="$OUT/fuzz_proxy"; CORPUS="$OUT/corpus-proxy"; SEEDS=""; DICT=()
+    if stale "$BIN" test/native/fuzz_proxy.cc native/src/proxy_protocol.cc native/src/proxy_protocol.h \
+        native/src/errors.h scripts/fuzz.sh; then
+      $CXX $CXXFLAGS_F native/src/proxy_protocol.cc test/native/fuzz_proxy.cc -o "$BIN.tmp"
+      mv "$BIN.tmp" "$BIN"
+      echo "fuzz: built $BIN" >&2
+    fi ;;
+  *) echo "fuzz: FUZZ_TARGET is parser, response, chunked or proxy" >&2; exit 2 ;;
 esac
 mkdir -p "$CORPUS"
 # a file argument re-runs inputs instead of fuzzing

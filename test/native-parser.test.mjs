@@ -92,3 +92,21 @@ t.test('corpus through the pure parser', (t) => {
   });
   t.end();
 });
+
+t.test("the harness's base config is the registry's (every parser setting, generically)", async (t) => {
+  const { defaults, NATIVE_SETTINGS } = await import('../dist/config/settings.js');
+  const cfg = defaults();
+  // every native setting the parser knows (GTS_PARSER_SETTINGS); the others are the server's
+  const serverOnly = new Set(['keepalive', 'header_timeout', 'worker_connections', 'forwarded_allow_ips', 'proxy_allow_ips']);
+  const args = NATIVE_SETTINGS.filter((s) => !serverOnly.has(s.name)).map((s) => {
+    const v = cfg[s.name];
+    return `${s.name}=${Array.isArray(v) ? v.join('|') : v}`;
+  });
+  const r = spawnSync(bin, ['config', ...args], { encoding: 'utf8', env });
+  t.equal(r.stdout.trim(), 'ok', `parser_test config: ${r.stdout}${r.stderr}`);
+  t.equal(r.status, 0);
+  // and a setting left out is noticed
+  const short = spawnSync(bin, ['config', ...args.slice(1)], { encoding: 'utf8', env });
+  t.match(short.stdout, /^missing /m);
+  t.not(short.status, 0);
+});

@@ -44,9 +44,16 @@ export interface SettingDef<T = unknown> {
   defaultDoc?: string;
   desc: string;
   extension?: boolean;
+  /**
+   * Passed to the native core under its own name (nativeOptions()); the addon
+   * reads every such key and has no default of its own.
+   */
+  native?: boolean;
 }
 
-function def<const N extends string, T>(d: SettingDef<T> & { name: N }): SettingDef<T> & { name: N } {
+function def<const N extends string, T, const X extends boolean = false>(
+  d: SettingDef<T> & { name: N; native?: X },
+): SettingDef<T> & { name: N; native?: X } {
   return d;
 }
 
@@ -141,7 +148,7 @@ export const SETTINGS = [
     desc: "The type of workers to use. gunicorn-ts has one: 'sync', an event-loop worker on the native core.",
   }),
   def({
-    name: 'worker_connections', section: 'Worker Processes', cli: ['--worker-connections'], meta: 'INT',
+    name: 'worker_connections', native: true, section: 'Worker Processes', cli: ['--worker-connections'], meta: 'INT',
     validator: validatePosInt, default: () => 1000,
     desc: 'The maximum number of simultaneous client connections per worker; more wait in the backlog.',
   }),
@@ -165,32 +172,32 @@ export const SETTINGS = [
     desc: 'Timeout for graceful workers restart: seconds in-flight requests get before the worker is killed.',
   }),
   def({
-    name: 'keepalive', section: 'Worker Processes', cli: ['--keep-alive'], meta: 'INT', validator: validateNumber,
+    name: 'keepalive', native: true, section: 'Worker Processes', cli: ['--keep-alive'], meta: 'INT', validator: validateNumber,
     default: () => 2, desc: 'The number of seconds to wait for requests on a Keep-Alive connection (0 disables keep-alive).',
   }),
   def({
-    name: 'header_timeout', section: 'Worker Processes', cli: ['--header-timeout'], meta: 'INT',
+    name: 'header_timeout', native: true, section: 'Worker Processes', cli: ['--header-timeout'], meta: 'INT',
     validator: validateNumber, default: () => 60, extension: true,
     desc: 'Seconds a client has to send a complete request head; slower clients are disconnected (as Node\'s headersTimeout).',
   }),
   // ---- Security
   def({
-    name: 'limit_request_line', section: 'Security', cli: ['--limit-request-line'], meta: 'INT',
+    name: 'limit_request_line', native: true, section: 'Security', cli: ['--limit-request-line'], meta: 'INT',
     validator: validatePosInt, default: () => 4094,
     desc: 'The maximum size of the HTTP request line in bytes (0 = unlimited, values above 8190 act as 8190).',
   }),
   def({
-    name: 'limit_request_fields', section: 'Security', cli: ['--limit-request-fields'], meta: 'INT',
+    name: 'limit_request_fields', native: true, section: 'Security', cli: ['--limit-request-fields'], meta: 'INT',
     validator: validatePosInt, default: () => 100,
     desc: 'Limit the number of HTTP header fields in a request (at most 32768).',
   }),
   def({
-    name: 'limit_request_field_size', section: 'Security', cli: ['--limit-request-field_size'], meta: 'INT',
+    name: 'limit_request_field_size', native: true, section: 'Security', cli: ['--limit-request-field_size'], meta: 'INT',
     validator: validatePosInt, default: () => 8190,
     desc: 'Limit the allowed size of an HTTP request header field, including its CRLF (0 = 8190; at most 1 MiB).',
   }),
   def({
-    name: 'limit_request_body', section: 'Security', cli: ['--limit-request-body'], meta: 'INT',
+    name: 'limit_request_body', native: true, section: 'Security', cli: ['--limit-request-body'], meta: 'INT',
     validator: validatePosInt, default: () => 0, extension: true,
     desc: 'The maximum size of a request body in bytes; larger bodies get 413 (0 = unlimited).',
   }),
@@ -267,7 +274,7 @@ export const SETTINGS = [
     desc: 'A dictionary of header/value pairs that mark a request from a trusted proxy as HTTPS (config file only).',
   }),
   def({
-    name: 'forwarded_allow_ips', section: 'Server Mechanics', cli: ['--forwarded-allow-ips'], meta: 'STRING',
+    name: 'forwarded_allow_ips', native: true, section: 'Server Mechanics', cli: ['--forwarded-allow-ips'], meta: 'STRING',
     validator: validateAddrList, default: () => validateAddrList('forwarded_allow_ips', env('FORWARDED_ALLOW_IPS') ?? '127.0.0.1,::1'),
     defaultDoc: "$FORWARDED_ALLOW_IPS or '127.0.0.1,::1'",
     desc: "Front-end IPs or networks (comma-separated, '*' for all) trusted to set secure headers.",
@@ -312,44 +319,44 @@ export const SETTINGS = [
   ...HOOK_SETTINGS,
   // ---- HTTP parsing (Server Mechanics in Gunicorn)
   def({
-    name: 'proxy_protocol', section: 'Server Mechanics', cli: ['--proxy-protocol'], meta: 'MODE', action: 'optional', const: 'auto',
+    name: 'proxy_protocol', native: true, section: 'Server Mechanics', cli: ['--proxy-protocol'], meta: 'MODE', action: 'optional', const: 'auto',
     validator: validateChoice(['off', 'v1', 'v2', 'auto'] as const), default: () => 'off' as const,
     desc: "Accept the PROXY protocol preamble (off, v1, v2, auto; the flag alone means 'auto').",
   }),
   def({
-    name: 'proxy_allow_ips', section: 'Server Mechanics', cli: ['--proxy-allow-from'], meta: 'STRING',
+    name: 'proxy_allow_ips', native: true, section: 'Server Mechanics', cli: ['--proxy-allow-from'], meta: 'STRING',
     validator: validateAddrList, default: () => ['127.0.0.1', '::1'],
     desc: "Front-end IPs or networks allowed to send PROXY protocol headers ('*' for all).",
   }),
   def({
-    name: 'permit_obsolete_folding', section: 'Server Mechanics', cli: ['--permit-obsolete-folding'], action: 'flag',
+    name: 'permit_obsolete_folding', native: true, section: 'Server Mechanics', cli: ['--permit-obsolete-folding'], action: 'flag',
     validator: validateBool, default: () => false, desc: 'Accept obsolete folding of header lines (joined with one space).',
   }),
   def({
-    name: 'strip_header_spaces', section: 'Server Mechanics', cli: ['--strip-header-spaces'], action: 'flag',
+    name: 'strip_header_spaces', native: true, section: 'Server Mechanics', cli: ['--strip-header-spaces'], action: 'flag',
     validator: validateBool, default: () => false, desc: 'Strip spaces between a header name and its colon (unsafe).',
   }),
   def({
-    name: 'permit_unconventional_http_method', section: 'Server Mechanics', action: 'flag',
+    name: 'permit_unconventional_http_method', native: true, section: 'Server Mechanics', action: 'flag',
     cli: ['--permit-unconventional-http-method'], validator: validateBool, default: () => false,
     desc: 'Allow methods with lower-case letters or "#", or outside 3 to 20 characters.',
   }),
   def({
-    name: 'permit_unconventional_http_version', section: 'Server Mechanics', action: 'flag',
+    name: 'permit_unconventional_http_version', native: true, section: 'Server Mechanics', action: 'flag',
     cli: ['--permit-unconventional-http-version'], validator: validateBool, default: () => false,
     desc: 'Allow HTTP versions other than 1.x.',
   }),
   def({
-    name: 'casefold_http_method', section: 'Server Mechanics', cli: ['--casefold-http-method'], action: 'flag',
+    name: 'casefold_http_method', native: true, section: 'Server Mechanics', cli: ['--casefold-http-method'], action: 'flag',
     validator: validateBool, default: () => false, desc: 'Upper-case the request method (deprecated Gunicorn behaviour).',
   }),
   def({
-    name: 'forwarder_headers', section: 'Server Mechanics', cli: ['--forwarder-headers'], meta: 'STRING',
+    name: 'forwarder_headers', native: true, section: 'Server Mechanics', cli: ['--forwarder-headers'], meta: 'STRING',
     validator: validateStringList, default: () => ['SCRIPT_NAME', 'PATH_INFO'],
     desc: 'Header names containing "_" that a trusted proxy may set.',
   }),
   def({
-    name: 'header_map', section: 'Server Mechanics', cli: ['--header-map'], meta: 'MODE',
+    name: 'header_map', native: true, section: 'Server Mechanics', cli: ['--header-map'], meta: 'MODE',
     validator: validateChoice(['drop', 'refuse', 'dangerous'] as const), default: () => 'drop' as const,
     desc: 'What to do with header names containing "_": drop them, refuse the request (400), or keep them (dangerous).',
   }),
@@ -361,6 +368,11 @@ type ValueOf<N extends SettingName> = Extract<Defs, { name: N }> extends { valid
 export type Settings = { [N in SettingName]: ValueOf<N> };
 
 const BY_NAME = new Map<string, SettingDef<any>>(SETTINGS.map((s) => [s.name, s as SettingDef<any>]));
+
+/** The settings the native core reads (nativeOptions() passes each under its name). */
+export const NATIVE_SETTINGS = SETTINGS.filter((s): s is Extract<Defs, { native?: true }> => s.native === true);
+export type NativeSettingName = Extract<Defs, { native?: true }>['name'];
+export type NativeSettings = { [N in NativeSettingName]: ValueOf<N> };
 
 export function settingDef(name: string): SettingDef<any> | undefined {
   return BY_NAME.get(name);

@@ -1,26 +1,20 @@
 // Protocol errors with stable codes (GTS_ERR_*), shared with the native core.
 import { native } from '../native.js';
 
-export const ErrorCode = {
-  INVALID_REQUEST_LINE: 1,
-  INVALID_REQUEST_METHOD: 2,
-  INVALID_HTTP_VERSION: 3,
-  INVALID_HEADER: 4,
-  INVALID_HEADER_NAME: 5,
-  OBSOLETE_FOLDING: 6,
-  LIMIT_REQUEST_LINE: 7,
-  LIMIT_REQUEST_HEADERS: 8,
-  UNSUPPORTED_TRANSFER_CODING: 9,
-  INVALID_CHUNK_SIZE: 10,
-  CHUNK_MISSING_TERMINATOR: 11,
-  INVALID_CHUNK_EXTENSION: 12,
-  INCOMPLETE_REQUEST: 13,
-  INVALID_PROXY_LINE: 14,
-  FORBIDDEN_PROXY_REQUEST: 15,
-  EXPECTATION_FAILED: 16,
-  REQUEST_BODY_TOO_LARGE: 17,
-  INVALID_SCHEME_HEADERS: 18,
-} as const;
+/** The GTS_ERR_* names (without the prefix) of native/src/errors.h. */
+export type ErrorName =
+  | 'INVALID_REQUEST_LINE' | 'INVALID_REQUEST_METHOD' | 'INVALID_HTTP_VERSION' | 'INVALID_HEADER'
+  | 'INVALID_HEADER_NAME' | 'OBSOLETE_FOLDING' | 'LIMIT_REQUEST_LINE' | 'LIMIT_REQUEST_HEADERS'
+  | 'UNSUPPORTED_TRANSFER_CODING' | 'INVALID_CHUNK_SIZE' | 'CHUNK_MISSING_TERMINATOR' | 'INVALID_CHUNK_EXTENSION'
+  | 'INCOMPLETE_REQUEST' | 'INVALID_PROXY_LINE' | 'FORBIDDEN_PROXY_REQUEST' | 'EXPECTATION_FAILED'
+  | 'REQUEST_BODY_TOO_LARGE' | 'INVALID_SCHEME_HEADERS';
+
+/** Error numbers by name, read from the table the addon exports (its index is the number). */
+export const ErrorCode: Readonly<Record<ErrorName, number>> = Object.freeze(
+  Object.fromEntries(
+    native.errors.flatMap((e, i) => (e.code.startsWith('GTS_ERR_') ? [[e.code.slice('GTS_ERR_'.length), i]] : [])),
+  ) as Record<ErrorName, number>,
+);
 
 export function errorInfo(code: number) {
   return native.errors[code] ?? { code: 'GTS_ERR_UNKNOWN', status: 400, reason: 'Bad Request' };

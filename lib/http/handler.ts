@@ -6,7 +6,7 @@
 // always closed (close() called once), also on error and on disconnect.
 import { inspect } from 'node:util';
 
-import { CB, F, M, R, Result, native, type NativeServer } from '../native.js';
+import { CB, F, M, R, Result, native, type NativeCallbacks, type NativeServer } from '../native.js';
 import type { Logger } from '../logging/logger.js';
 import type { Application, Chunk, Environ, ResponseBody, ResponseHeaders, StartResponse, WriteFn } from '../types.js';
 import { buildEnviron, SchemeConflict, ScriptNameMismatch, type EnvironContext } from './environ.js';
@@ -76,8 +76,8 @@ export class Dispatcher {
     this.meta = new Uint32Array(16 + 2 * Math.max(1, Math.min(fieldsLimit || 32768, 32768)) + 2);
   }
 
-  callbacks(): Function[] {
-    const cbs: Function[] = [];
+  callbacks(): NativeCallbacks {
+    const cbs = [] as unknown as NativeCallbacks;
     cbs[CB.request] = (id: number, blob: string, body: Buffer | undefined) => this.onRequest(id, blob, body);
     cbs[CB.body] = (id: number, chunk: Buffer) => this.find(id)?.input.push(chunk);
     cbs[CB.bodyEnd] = (id: number, code: number) => {

@@ -1,4 +1,5 @@
-// N-API glue: the only file that knows about JS. Exposes
+// N-API glue: the only file that knows about JS (the boundary only: options,
+// callbacks, argument conversion; environ packing is environ.cc). Exposes
 //   createServer(options, callbacks, meta) -> NativeServer
 //   listenTcp / listenUnix / sockName / setInheritable (plain fds for the arbiter)
 //   constants: error codes and names, result codes, meta slots.
@@ -11,7 +12,7 @@
 //   callbacks[6] onClosed()
 // `blob` is one latin-1 string holding method, target, decoded path, query,
 // remote address, PROXY fields, then environ key/value pairs; meta[] holds the
-// end offset of each piece (layout: kMeta* below).
+// end offset of each piece (layout: MetaSlot in environ.h).
 #include <napi.h>
 #include <uv.h>
 
@@ -19,49 +20,18 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "balance.h"
 #include "connection.h"
+#include "environ.h"
 #include "errors.h"
 #include "server.h"
 #include "sockets.h"
 
 namespace gts {
 namespace {
-
-enum MetaSlot : uint32_t {
-  kMetaCount = 0,
-  kMetaFlags = 1,
-  kMetaMethodEnd = 2,
-  kMetaTargetEnd = 3,
-  kMetaPathEnd = 4,
-  kMetaQueryEnd = 5,
-  kMetaRemoteEnd = 6,
-  kMetaRemotePort = 7,
-  kMetaProxyProtoEnd = 8,
-  kMetaProxySrcEnd = 9,
-  kMetaProxyDstEnd = 10,
-  kMetaProxySrcPort = 11,
-  kMetaProxyDstPort = 12,
-  kMetaContentLengthLo = 13,
-  kMetaContentLengthHi = 14,
-  kMetaHeaders = 16,  // then (key_end, value_end) pairs
-};
-
-enum Flag : uint32_t {
-  kFlagKeepAlive = 1u << 8,
-  kFlagBodyFollows = 1u << 9,
-  kFlagChunked = 1u << 10,
-  kFlagExpectContinue = 1u << 11,
-  kFlagTrusted = 1u << 12,
-  kFlagUnix = 1u << 13,
-  kFlagProxy = 1u << 14,
-  kFlagHead = 1u << 15,
-  kFlagUpgrade = 1u << 16,
-  kFlagScriptName = 1u << 17,
-  kFlagHasLength = 1u << 18,
-};
 
 enum CbSlot { kCbRequest, kCbBody, kCbBodyEnd, kCbAbort, kCbDrain, kCbProtocolError, kCbClosed, kCbCount };
 
@@ -70,94 +40,77 @@ enum RespondFlag : uint32_t { kRespFinal = 1, kRespClose = 2, kRespWhole = 4 };
 // Validated application heads kept for reuse; JS's head cache uses keys 1..kHeadSlots-1.
 constexpr uint32_t kHeadSlots = 16;
 
-inline char up(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
-inline int hexv(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Reads the options object of NativeServer(): every key must be present with
+// the right type (the defaults live in the settings registry, never here). The
+// first missing or mistyped key is reported; later reads are skipped.
+class OptionReader {
+ public:
+  OptionReader(Napi::Env env, Napi::Object o) : env_(env), o_(o) {}
+  bool failed() const { return !error_.empty(); }
+  const std::string& error() const { return error_; }
 
-// Common request headers: their environ keys cross as an index into a table
-// JS holds as internalised strings, so building environ hashes no key text.
-const char* const kKnownHeaders[] = {
-    "HOST", "USER-AGENT", "ACCEPT", "ACCEPT-ENCODING", "ACCEPT-LANGUAGE", "ACCEPT-CHARSET", "CONNECTION",
-    "CACHE-CONTROL", "COOKIE", "REFERER", "ORIGIN", "AUTHORIZATION", "IF-NONE-MATCH", "IF-MODIFIED-SINCE",
-    "UPGRADE-INSECURE-REQUESTS", "X-FORWARDED-FOR", "X-FORWARDED-PROTO", "X-FORWARDED-HOST", "X-REAL-IP",
-    "X-REQUEST-ID", "PRAGMA", "DNT", "TE", "UPGRADE", "RANGE", "EXPECT", "X-REQUESTED-WITH", "SEC-FETCH-SITE",
-    "SEC-FETCH-MODE", "SEC-FETCH-DEST", "SEC-FETCH-USER", "SEC-CH-UA", "SEC-CH-UA-MOBILE", "SEC-CH-UA-PLATFORM",
-    "CONTENT-ENCODING", "TRANSFER-ENCODING", "VIA", "FORWARDED", "CONTENT-TYPE", "CONTENT-LENGTH"};
-constexpr uint32_t kKnownCount = sizeof(kKnownHeaders) / sizeof(kKnownHeaders[0]);
-constexpr uint32_t kKnownFlag = 0x80000000u;
-
-// Appends HTTP_ + the header name upper-cased with '-' as '_' (PEP 3333 / CGI).
-void append_http_key(std::string& out, const char* name, size_t n) {
-  out.append("HTTP_");
-  for (size_t i = 0; i < n; i++) out.push_back(name[i] == '-' ? '_' : up(name[i]));
-}
-
-// environ key of a known header name: CONTENT_TYPE and CONTENT_LENGTH bare,
-// everything else through append_http_key().
-std::string env_key(const char* upper_name) {
-  if (std::strcmp(upper_name, "CONTENT-TYPE") == 0) return "CONTENT_TYPE";
-  if (std::strcmp(upper_name, "CONTENT-LENGTH") == 0) return "CONTENT_LENGTH";
-  std::string k;
-  append_http_key(k, upper_name, std::strlen(upper_name));
-  return k;
-}
-
-bool name_eq(const Slice& s, const char* lit) {
-  size_t n = std::strlen(lit);
-  if (s.n != n) return false;
-  for (size_t i = 0; i < n; i++) {
-    if (up(s.p[i]) != lit[i]) return false;
+  void get(const char* k, double* out) {
+    Napi::Value v = value(k, "a number", napi_number);
+    if (!v.IsEmpty()) *out = v.As<Napi::Number>().DoubleValue();
   }
-  return true;
-}
-
-inline uint32_t fnv1a(const char* p, size_t n) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++) h = (h ^ static_cast<unsigned char>(p[i])) * 16777619u;
-  return h;
-}
-
-// A value slot with this bit set: its environ key may repeat an earlier one.
-constexpr uint32_t kMaybeRepeat = 0x40000000u;
-constexpr size_t kSeenWords = 16;  // 1024-bit filter of environ-key hashes per request
-
-// kKnownHeaders bucketed by name length, each bucket a list of indices; and
-// the hash of each one's environ key ("HTTP_" + name with '-' as '_').
-struct KnownByLength {
-  static constexpr size_t kMax = 26;
-  uint8_t idx[kMax][kKnownCount];
-  uint8_t count[kMax] = {};
-  uint32_t env_hash[kKnownCount];
-  KnownByLength() {
-    for (uint32_t i = 0; i < kKnownCount; i++) {
-      size_t n = std::strlen(kKnownHeaders[i]);
-      idx[n][count[n]++] = static_cast<uint8_t>(i);
-      std::string key = env_key(kKnownHeaders[i]);
-      env_hash[i] = fnv1a(key.data(), key.size());
+  void get(const char* k, uint32_t* out) {
+    double d = 0;
+    get(k, &d);
+    *out = static_cast<uint32_t>(d);
+  }
+  void get(const char* k, uint64_t* out) {
+    double d = 0;
+    get(k, &d);
+    *out = static_cast<uint64_t>(d);
+  }
+  void get(const char* k, bool* out) {
+    Napi::Value v = value(k, "a boolean", napi_boolean);
+    if (!v.IsEmpty()) *out = v.As<Napi::Boolean>().Value();
+  }
+  void get(const char* k, std::string* out) {
+    Napi::Value v = value(k, "a string", napi_string);
+    if (!v.IsEmpty()) *out = v.As<Napi::String>().Utf8Value();
+  }
+  // An array of strings; empty entries are dropped.
+  void get(const char* k, std::vector<std::string>* out) {
+    Napi::Value v = value(k, "an array of strings", napi_object);
+    if (v.IsEmpty()) return;
+    if (!v.IsArray()) return fail(k, "an array of strings");
+    Napi::Array a = v.As<Napi::Array>();
+    out->clear();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value e = a.Get(i);
+      if (!e.IsString()) return fail(k, "an array of strings");
+      std::string s = e.As<Napi::String>().Utf8Value();
+      if (!s.empty()) out->push_back(std::move(s));
     }
   }
-};
-const KnownByLength kKnownByLength;
-
-// Index of a header name in kKnownHeaders, or -1: only names of the same
-// length are compared, first byte first.
-int known_header(const Slice& s) {
-  if (s.n < 2 || s.n >= KnownByLength::kMax) return -1;
-  const uint8_t* b = kKnownByLength.idx[s.n];
-  const char first = up(s.p[0]);
-  for (uint32_t j = 0, m = kKnownByLength.count[s.n]; j < m; j++) {
-    const char* k = kKnownHeaders[b[j]];
-    if (k[0] != first) continue;
-    size_t i = 1;
-    while (i < s.n && up(s.p[i]) == k[i]) i++;
-    if (i == s.n) return b[j];
+  // An enum, from its setting value's name (enum_from_name() beside the enum).
+  template <typename E, typename = std::enable_if_t<std::is_enum<E>::value>>
+  void get(const char* k, E* out) {
+    std::string s;
+    get(k, &s);
+    if (!failed() && !enum_from_name(s, out)) fail(k, "one of the setting's values");
   }
-  return -1;
-}
+
+ private:
+  Napi::Value value(const char* k, const char* what, napi_valuetype type) {
+    if (failed()) return Napi::Value();
+    Napi::Value v = o_.Get(k);
+    if (v.IsEmpty() || v.Type() != type) {
+      fail(k, what);
+      return Napi::Value();
+    }
+    return v;
+  }
+  void fail(const char* k, const char* what) {
+    if (!failed()) error_ = std::string("NativeServer option ") + k + " must be " + what;
+  }
+
+  Napi::Env env_;
+  Napi::Object o_;
+  std::string error_;
+};
 
 class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
  public:
@@ -177,58 +130,37 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       Napi::TypeError::New(env, "NativeServer(options, callbacks, meta)").ThrowAsJavaScriptException();
       return;
     }
-    Napi::Object o = info[0].As<Napi::Object>();
     ServerConfig cfg;
-    auto num = [&](const char* k, double dflt) {
-      Napi::Value v = o.Get(k);
-      return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
-    };
-    auto flag = [&](const char* k) {
-      Napi::Value v = o.Get(k);
-      return v.IsBoolean() && v.As<Napi::Boolean>().Value();
-    };
-    auto str = [&](const char* k, const char* dflt) {
-      Napi::Value v = o.Get(k);
-      return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string(dflt);
-    };
-    cfg.parser.limit_request_line = static_cast<uint32_t>(num("limit_request_line", 4094));
-    cfg.parser.limit_request_fields = static_cast<uint32_t>(num("limit_request_fields", 100));
-    cfg.parser.limit_request_field_size = static_cast<uint32_t>(num("limit_request_field_size", 8190));
-    cfg.parser.limit_request_body = static_cast<uint64_t>(num("limit_request_body", 0));
-    cfg.parser.permit_obsolete_folding = flag("permit_obsolete_folding");
-    cfg.parser.strip_header_spaces = flag("strip_header_spaces");
-    cfg.parser.permit_unconventional_http_method = flag("permit_unconventional_http_method");
-    cfg.parser.casefold_http_method = flag("casefold_http_method");
-    cfg.parser.permit_unconventional_http_version = flag("permit_unconventional_http_version");
-    std::string hm = str("header_map", "drop");
-    cfg.parser.header_map = hm == "refuse" ? HeaderMap::kRefuse : hm == "dangerous" ? HeaderMap::kDangerous : HeaderMap::kDrop;
-    std::string pp = str("proxy_protocol", "off");
-    cfg.parser.proxy_protocol = pp == "v1" ? ProxyMode::kV1 : pp == "v2" ? ProxyMode::kV2 : pp == "auto" ? ProxyMode::kAuto : ProxyMode::kOff;
-    cfg.parser.forwarder_headers.clear();
-    std::string fwd = str("forwarder_headers", "SCRIPT_NAME,PATH_INFO");
-    for (size_t i = 0; i <= fwd.size();) {
-      size_t j = fwd.find(',', i);
-      if (j == std::string::npos) j = fwd.size();
-      std::string item = fwd.substr(i, j - i);
-      while (!item.empty() && item.front() == ' ') item.erase(0, 1);
-      while (!item.empty() && item.back() == ' ') item.pop_back();
-      for (auto& ch : item) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (!item.empty()) cfg.parser.forwarder_headers.push_back(item);
-      i = j + 1;
-    }
-    cfg.keepalive_ms = static_cast<uint64_t>(num("keepalive", 2) * 1000);
-    cfg.header_timeout_ms = static_cast<uint64_t>(num("header_timeout", 60) * 1000);
-    cfg.max_connections = static_cast<uint32_t>(num("worker_connections", 0));
-    cfg.balance_fd = static_cast<int>(num("balance_fd", -1));
-    cfg.balance_slot = static_cast<uint32_t>(num("balance_slot", 0));
-    std::string bad;
-    if (!cfg.forwarded_allow.parse(str("forwarded_allow_ips", "127.0.0.1,::1"), &bad)) {
-      Napi::TypeError::New(env, "invalid forwarded_allow_ips entry: " + bad).ThrowAsJavaScriptException();
-      return;
-    }
-    if (!cfg.proxy_allow.parse(str("proxy_allow_ips", "127.0.0.1,::1"), &bad)) {
-      Napi::TypeError::New(env, "invalid proxy_allow_ips entry: " + bad).ThrowAsJavaScriptException();
-      return;
+    {
+      OptionReader r(env, info[0].As<Napi::Object>());
+#define GTS_READ_PARSER_SETTING(type, name) r.get(#name, &cfg.parser.name);
+      GTS_PARSER_SETTINGS(GTS_READ_PARSER_SETTING)
+#undef GTS_READ_PARSER_SETTING
+      double keepalive = 0, header_timeout = 0, balance_fd = 0;
+      std::vector<std::string> forwarded_allow, proxy_allow;
+      r.get("keepalive", &keepalive);
+      r.get("header_timeout", &header_timeout);
+      r.get("worker_connections", &cfg.max_connections);
+      r.get("balance_fd", &balance_fd);
+      r.get("balance_slot", &cfg.balance_slot);
+      r.get("forwarded_allow_ips", &forwarded_allow);
+      r.get("proxy_allow_ips", &proxy_allow);
+      if (r.failed()) {
+        Napi::TypeError::New(env, r.error()).ThrowAsJavaScriptException();
+        return;
+      }
+      cfg.keepalive_ms = static_cast<uint64_t>(keepalive * 1000);
+      cfg.header_timeout_ms = static_cast<uint64_t>(header_timeout * 1000);
+      cfg.balance_fd = static_cast<int>(balance_fd);
+      std::string bad;
+      if (!cfg.forwarded_allow.parse(forwarded_allow, &bad)) {
+        Napi::TypeError::New(env, "invalid forwarded_allow_ips entry: " + bad).ThrowAsJavaScriptException();
+        return;
+      }
+      if (!cfg.proxy_allow.parse(proxy_allow, &bad)) {
+        Napi::TypeError::New(env, "invalid proxy_allow_ips entry: " + bad).ThrowAsJavaScriptException();
+        return;
+      }
     }
     Napi::Array cbs = info[1].As<Napi::Array>();
     for (uint32_t i = 0; i < kCbCount; i++) {
@@ -247,7 +179,7 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     Napi::Uint32Array meta = ta.As<Napi::Uint32Array>();
     meta_ = meta.Data();
     meta_len_ = meta.ElementLength();
-    uint32_t need = kMetaHeaders + 2 * cfg.parser.fields_limit() + 2;
+    uint32_t need = meta_slots(cfg.parser.fields_limit());
     if (meta_len_ < need) {
       Napi::RangeError::New(env, "meta too small: need " + std::to_string(need)).ThrowAsJavaScriptException();
       return;
@@ -295,96 +227,15 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
 
   void on_request(Connection* c, uint64_t id, const RequestHead& h, const char* body, size_t body_len,
                   bool body_follows) override {
+    PeerFacts peer;
+    peer.remote_addr = c->remote_addr();
+    peer.remote_port = c->remote_port();
+    peer.is_unix = c->is_unix();
+    peer.trusted = c->trusted();
+    peer.listener_index = c->listener_index();
+    peer.proxy = c->proxy();
     std::string& b = blob_;
-    b.clear();
-    uint32_t* m = meta_;
-    b.append(h.method.p, h.method.n);
-    m[kMetaMethodEnd] = static_cast<uint32_t>(b.size());
-    b.append(h.target.p, h.target.n);
-    m[kMetaTargetEnd] = static_cast<uint32_t>(b.size());
-    // PATH_INFO: percent-decoded to bytes, one latin-1 char per byte (PEP 3333).
-    const char* p = h.path.p;
-    for (uint32_t i = 0; i < h.path.n; i++) {
-      int hi, lo;
-      if (p[i] == '%' && i + 2 < h.path.n + 0u + 1 && i + 2 <= h.path.n - 1 && (hi = hexv(p[i + 1])) >= 0 &&
-          (lo = hexv(p[i + 2])) >= 0) {
-        b.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-      } else {
-        b.push_back(p[i]);
-      }
-    }
-    m[kMetaPathEnd] = static_cast<uint32_t>(b.size());
-    b.append(h.query.p, h.query.n);
-    m[kMetaQueryEnd] = static_cast<uint32_t>(b.size());
-    b.append(c->remote_addr());
-    m[kMetaRemoteEnd] = static_cast<uint32_t>(b.size());
-    if (!c->is_unix()) {
-      char digits[8];
-      char* d = digits + sizeof digits;
-      unsigned port = c->remote_port();
-      do {
-        *--d = static_cast<char>('0' + port % 10);
-        port /= 10;
-      } while (port != 0);
-      b.append(d, static_cast<size_t>(digits + sizeof digits - d));
-    }
-    m[kMetaRemotePort] = static_cast<uint32_t>(b.size());  // end of REMOTE_PORT text
-    uint32_t flags = h.version_major | (static_cast<uint32_t>(h.version_minor) << 4) |
-                     (static_cast<uint32_t>(c->listener_index()) << 24);
-    if (h.keep_alive) flags |= kFlagKeepAlive;
-    if (body_follows) flags |= kFlagBodyFollows;
-    if (h.body == BodyKind::kChunked) flags |= kFlagChunked;
-    if (h.expect_continue) flags |= kFlagExpectContinue;
-    if (c->trusted()) flags |= kFlagTrusted;
-    if (c->is_unix()) flags |= kFlagUnix;
-    if (h.is_head) flags |= kFlagHead;
-    if (h.upgrade) flags |= kFlagUpgrade;
-    if (h.body == BodyKind::kLength) {
-      flags |= kFlagHasLength;
-      m[kMetaContentLengthLo] = static_cast<uint32_t>(h.content_length & 0xffffffffu);
-      m[kMetaContentLengthHi] = static_cast<uint32_t>(h.content_length >> 32);
-    }
-    const ProxyInfo* px = c->proxy();
-    if (px != nullptr) {
-      flags |= kFlagProxy;
-      b.append(px->proto);
-      m[kMetaProxyProtoEnd] = static_cast<uint32_t>(b.size());
-      b.append(px->src_addr);
-      m[kMetaProxySrcEnd] = static_cast<uint32_t>(b.size());
-      b.append(px->dst_addr);
-      m[kMetaProxyDstEnd] = static_cast<uint32_t>(b.size());
-      m[kMetaProxySrcPort] = px->src_port;
-      m[kMetaProxyDstPort] = px->dst_port;
-    }
-    uint32_t k = kMetaHeaders;
-    uint64_t seen[kSeenWords] = {};
-    for (const HeaderField& f : h.headers) {
-      // environ key: an index into the known names' keys (env_key()), or written into the blob
-      int known = known_header(f.name);
-      uint32_t key_hash;
-      if (known >= 0) {
-        m[k++] = kKnownFlag | static_cast<uint32_t>(known);
-        key_hash = kKnownByLength.env_hash[known];
-      } else {
-        const size_t key_start = b.size();
-        if (name_eq(f.name, "SCRIPT_NAME")) flags |= kFlagScriptName;
-        append_http_key(b, f.name.p, f.name.n);
-        m[k++] = static_cast<uint32_t>(b.size());
-        key_hash = fnv1a(b.data() + key_start, b.size() - key_start);
-      }
-      b.append(f.value.p, f.value.n);
-      // A set bit in a small filter of environ-key hashes marks a key that may
-      // repeat an earlier one in this request: only then does JS look up the
-      // earlier value to join (a miss is certain, a hit only possible).
-      const uint32_t bit = key_hash & (kSeenWords * 64 - 1);
-      const bool maybe_repeat = (seen[bit >> 6] >> (bit & 63)) & 1;
-      seen[bit >> 6] |= uint64_t{1} << (bit & 63);
-      m[k++] = static_cast<uint32_t>(b.size()) | (maybe_repeat ? kMaybeRepeat : 0);
-    }
-    m[kMetaCount] = static_cast<uint32_t>(h.headers.size());
-    m[kMetaFlags] = flags;
-
+    pack_environ(h, peer, body_follows, b, meta_);
     napi_value args[3];
     napi_create_double(env_, static_cast<double>(id), &args[0]);
     napi_create_string_latin1(env_, b.data(), b.size(), &args[1]);
@@ -714,7 +565,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   exports.Set("errors", errors);
   Napi::Array keys = Napi::Array::New(env);
-  for (uint32_t i = 0; i < kKnownCount; i++) keys.Set(i, env_key(kKnownHeaders[i]));
+  for (uint32_t i = 0; i < known_header_count(); i++) keys.Set(i, known_header_key(i));
   exports.Set("headerKeys", keys);
   exports.Set("headSlots", Napi::Number::New(env, kHeadSlots));
   exports.Set("llhttpVersion", std::to_string(LLHTTP_VERSION_MAJOR) + "." + std::to_string(LLHTTP_VERSION_MINOR) +

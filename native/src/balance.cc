@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "platform.h"
+
 namespace gts {
 namespace {
 // How many more connections than the least-loaded live worker are tolerated
@@ -23,7 +25,7 @@ std::atomic<uint32_t>* map_fd(int fd, uint32_t* slots) {
 }  // namespace
 
 int Balance::create(uint32_t slots) {
-  int fd = memfd_create("gunicorn-ts-balance", MFD_CLOEXEC);
+  int fd = platform::anon_shared_fd("gunicorn-ts-balance");
   if (fd < 0) return -errno;
   if (ftruncate(fd, static_cast<off_t>(slots * sizeof(uint32_t))) != 0) {
     int e = errno;

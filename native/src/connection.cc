@@ -16,34 +16,24 @@ constexpr size_t kMaxPipelined = 64 * 1024;       // buffered input beyond the c
 constexpr uint64_t kDrainMax = 256 * 1024;        // unread request body we still read and discard to keep the connection
 constexpr size_t kLingerDiscardMax = 1024 * 1024; // bytes discarded while lingering before a hard close
 
-struct WriteReq {
-  uv_write_t req;
-  Connection* conn;
-  std::string data;
-};
-
 }  // namespace
 
 Connection::Connection(Server* srv, uint32_t slot, bool is_unix)
-    : srv_(srv), parser_(&srv->cfg().parser, srv->parser_shared()), slot_(slot), is_unix_(is_unix) {
-  if (is_unix_) {
-    uv_pipe_init(srv_->loop(), &h_.pipe, 0);
-  } else {
-    uv_tcp_init(srv_->loop(), &h_.tcp);
-  }
-  h_.handle.data = this;
-}
+    : srv_(srv),
+      stream_(srv->loop(), is_unix, this, srv->read_buffer()),
+      io_(&stream_),
+      parser_(&srv->cfg().parser, srv->parser_shared()),
+      slot_(slot) {}
 
 Connection::~Connection() { std::free(in_); }
 
 void Connection::start(uint8_t listener_index) {
   listener_index_ = listener_index;
+  accepted_ = true;
   bool proxy_allowed = true;
-  if (!is_unix_) {
-    uv_tcp_nodelay(&h_.tcp, 1);
+  if (!stream_.is_unix()) {
     sockaddr_storage ss{};
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&h_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    if (io_->peer(&ss)) {
       if (ss.ss_family == AF_INET) {
         auto* a = reinterpret_cast<sockaddr_in*>(&ss);
         inet_ntop(AF_INET, &a->sin_addr, remote_, sizeof remote_);
@@ -61,55 +51,57 @@ void Connection::start(uint8_t listener_index) {
     }
   }
   parser_.reset_connection(trusted_, proxy_allowed);
-  enter_wait(2);
+  enter_wait(Wait::kHead);
   update_reading();
 }
 
 // ---- reading ---------------------------------------------------------------
 
-void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
-  auto* c = static_cast<Connection*>(h->data);
-  buf->base = c->srv_->read_buffer();
-  buf->len = c->srv_->read_buffer_size();
+void Connection::on_transport_data(const char* p, size_t n) {
+  if (closed_) return;
+  Bridge* br = srv_->bridge();
+  br->enter();
+  if (closing_) {
+    // lingering after an error or a final response: discard what the client still sends
+    discarded_ += n;
+    if (discarded_ > kLingerDiscardMax) close_now();
+  } else if (in_len_ == 0) {
+    size_t used = run(p, n);
+    if (used < n && !closed_ && !closing_) keep_input(p + used, n - used);
+    if (!closed_) update_reading();
+  } else {
+    keep_input(p, n);
+    run_buffered();
+    if (!closed_) update_reading();
+  }
+  br->leave();
 }
 
-void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-  auto* c = static_cast<Connection*>(s->data);
-  if (nread == 0 || c->closed_) return;
-  Bridge* br = c->srv_->bridge();
+void Connection::on_transport_eof() {
+  if (closed_) return;
+  Bridge* br = srv_->bridge();
   br->enter();
-  if (nread < 0) {
-    if (nread == UV_EOF) {
-      c->eof_ = true;
-      c->update_reading();
-      if (c->closing_) {
-        c->close_now();  // lingering close done: the peer has finished sending
-      } else if (c->active_ && c->head_sent_ && !c->resp_done_) {
-        // The client closed while a response is streaming to it: it is gone
-        // (a half-close is only meaningful before the response starts).
-        c->fail_io();
-      } else {
-        // Before the response starts a FIN may be a half-close (the request is
-        // complete, or a Content-Length body ends short, as in Gunicorn): answer.
-        c->run_buffered();
-      }
-    } else {
-      c->fail_io();
-    }
-  } else if (c->closing_) {
-    // lingering after an error or a final response: discard what the client still sends
-    c->discarded_ += static_cast<size_t>(nread);
-    if (c->discarded_ > kLingerDiscardMax) c->close_now();
-  } else if (c->in_len_ == 0) {
-    size_t n = static_cast<size_t>(nread);
-    size_t used = c->run(buf->base, n);
-    if (used < n && !c->closed_ && !c->closing_) c->keep_input(buf->base + used, n - used);
-    if (!c->closed_) c->update_reading();
+  eof_ = true;
+  update_reading();
+  if (closing_) {
+    close_now();  // lingering close done: the peer has finished sending
+  } else if (active_ && head_sent_ && !resp_done_) {
+    // The client closed while a response is streaming to it: it is gone
+    // (a half-close is only meaningful before the response starts).
+    fail_io();
   } else {
-    c->keep_input(buf->base, static_cast<size_t>(nread));
-    c->run_buffered();
-    if (!c->closed_) c->update_reading();
+    // Before the response starts a FIN may be a half-close (the request is
+    // complete, or a Content-Length body ends short, as in Gunicorn): answer.
+    run_buffered();
   }
+  br->leave();
+}
+
+void Connection::on_transport_error() {
+  if (closed_) return;
+  Bridge* br = srv_->bridge();
+  br->enter();
+  fail_io();
   br->leave();
 }
 
@@ -198,15 +190,15 @@ size_t Connection::run(const char* data, size_t len) {
     if (off == len) {
       if (eof_) {
         close_graceful();
-      } else if (wait_list_ == 0) {
-        enter_wait(srv_->draining() ? 4 : served_one_ ? 1 : 2);
+      } else if (wait_list_ == Wait::kNone) {
+        enter_wait(srv_->draining() ? Wait::kDrain : served_one_ ? Wait::kIdle : Wait::kHead);
       }
       break;
     }
-    if (out_.size() + pending_bytes_ > kOutHighWater) break;  // the client is not reading our answers
+    if (out_.size() + io_->pending() > kOutHighWater) break;  // the client is not reading our answers
     RequestParser::Status st = parser_.parse_head(data + off, len - off, eof_);
     if (st == RequestParser::Status::kNeedMore) {
-      if (wait_list_ != 2) enter_wait(2);
+      if (wait_list_ != Wait::kHead) enter_wait(Wait::kHead);
       break;
     }
     if (st == RequestParser::Status::kError) {
@@ -280,13 +272,8 @@ void Connection::update_reading() {
   if (active_ && !resp_done_ && body_to_js_ && app_paused_) want = false;
   if (active_ && parser_.body_done() && in_len_ > kMaxPipelined) want = false;
   if (!active_ && in_len_ > kMaxPipelined) want = false;
-  if (pending_bytes_ > kOutHighWater && !closing_) want = false;
-  if (want && !reading_) {
-    if (uv_read_start(&h_.stream, on_alloc, on_read) == 0) reading_ = true;
-  } else if (!want && reading_) {
-    uv_read_stop(&h_.stream);
-    reading_ = false;
-  }
+  if (io_->pending() > kOutHighWater && !closing_) want = false;
+  io_->set_reading(want);
 }
 
 void Connection::pause_body(bool pause) {
@@ -409,7 +396,7 @@ WriteResult Connection::write(const char* p, size_t n, bool final) {
     return WriteResult::kOk;
   }
   if (!in_run_) schedule_flush();
-  if (out_.size() + pending_bytes_ > kOutHighWater) {
+  if (out_.size() + io_->pending() > kOutHighWater) {
     want_drain_ = true;
     return WriteResult::kBackpressure;
   }
@@ -431,7 +418,7 @@ void Connection::flush_queued() {
 // A writer told to wait (kBackpressure) may go on once everything it wrote has
 // been handed to the kernel.
 void Connection::maybe_drain() {
-  if (closed_ || !want_drain_ || pending_bytes_ != 0 || !out_.empty()) return;
+  if (closed_ || !want_drain_ || io_->pending() != 0 || !out_.empty()) return;
   want_drain_ = false;
   if (active_ && !resp_done_) srv_->bridge()->on_drain(req_id_);
 }
@@ -441,76 +428,44 @@ void Connection::out_append(const char* p, size_t n) {
   out_.append(p, n);
 }
 
+// Hands the corked bytes to the transport: one write per read callback or
+// per loop iteration (Server's check phase), however many pieces were appended.
 void Connection::flush() {
   if (out_.empty() || closed_) return;
-  if (pending_bytes_ == 0) {
-    uv_buf_t b = uv_buf_init(const_cast<char*>(out_.data()), static_cast<unsigned>(out_.size()));
-    int r = uv_try_write(&h_.stream, &b, 1);
-    if (r == static_cast<int>(out_.size())) {
+  switch (io_->write(out_)) {
+    case Transport::WriteStatus::kDone:
       out_.clear();
       srv_->give_buffer(std::move(out_));
       out_ = std::string();
       if (closing_) close_graceful();
       else maybe_drain();
       return;
-    }
-    if (r < 0 && r != UV_EAGAIN) {
+    case Transport::WriteStatus::kPending:
+      update_reading();
+      return;
+    case Transport::WriteStatus::kError:
       fail_io();
       return;
-    }
-    if (r > 0) out_.erase(0, static_cast<size_t>(r));
   }
-  auto* w = new (std::nothrow) WriteReq();
-  if (w == nullptr) {
-    close_now();
-    return;
-  }
-  w->conn = this;
-  w->data.swap(out_);
-  uv_buf_t b = uv_buf_init(const_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
-  pending_bytes_ += w->data.size();
-  int r = uv_write(&w->req, &h_.stream, &b, 1, on_write);
-  if (r != 0) {
-    pending_bytes_ -= w->data.size();
-    delete w;
-    fail_io();
-    return;
-  }
-  update_reading();
 }
 
-void Connection::on_write(uv_write_t* req, int status) {
-  auto* w = reinterpret_cast<WriteReq*>(req);
-  Connection* c = w->conn;
-  c->pending_bytes_ -= w->data.size();
-  delete w;
-  if (c->closed_) return;
-  Bridge* br = c->srv_->bridge();
+void Connection::on_transport_written() {
+  if (closed_) return;
+  Bridge* br = srv_->bridge();
   br->enter();
-  if (status < 0) {
-    c->fail_io();
-  } else if (c->pending_bytes_ == 0) {
-    if (c->closing_) {
-      c->close_graceful();
-    } else {
-      c->maybe_drain();
-      if (!c->closed_) {
-        c->update_reading();
-        if (!c->active_ && c->in_len_ > 0) c->run_buffered();
-      }
+  if (closing_) {
+    close_graceful();
+  } else {
+    maybe_drain();
+    if (!closed_) {
+      update_reading();
+      if (!active_ && in_len_ > 0) run_buffered();
     }
   }
   br->leave();
 }
 
 // ---- closing -----------------------------------------------------------------
-
-namespace {
-struct ShutdownReq {
-  uv_shutdown_t req;
-  Connection* conn;
-};
-}  // namespace
 
 // Close after everything written has left: flush, half-close our side, then
 // keep reading (and discarding) until the client closes or a short linger
@@ -529,50 +484,36 @@ void Connection::close_graceful() {
     flush();
     return;
   }
-  if (pending_bytes_ > 0) return;  // on_write calls us again
+  if (io_->pending() > 0) return;  // on_transport_written() calls us again
   if (eof_) {
     close_now();
     return;
   }
-  if (wait_list_ == 3) return;  // shutdown already sent
-  auto* sr = new (std::nothrow) ShutdownReq();
-  if (sr == nullptr) {
+  if (wait_list_ == Wait::kLinger) return;  // shutdown already sent
+  if (!io_->shutdown()) {
     close_now();
     return;
   }
-  sr->conn = this;
-  int r = uv_shutdown(&sr->req, &h_.stream, [](uv_shutdown_t* req, int) {
-    auto* s = reinterpret_cast<ShutdownReq*>(req);
-    delete s;
-  });
-  if (r != 0) {
-    delete sr;
-    close_now();
-    return;
-  }
-  enter_wait(3);
-  if (!reading_) update_reading();
+  enter_wait(Wait::kLinger);
+  update_reading();
 }
 
 void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
   leave_wait();
-  if (reading_) {
-    uv_read_stop(&h_.stream);
-    reading_ = false;
-  }
-  uv_close(&h_.handle, on_close);
+  io_->close();
 }
 
-void Connection::on_close(uv_handle_t* h) {
-  auto* c = static_cast<Connection*>(h->data);
-  c->srv_->on_connection_closed(c);
+void Connection::on_transport_closed() {
+  // A connection that failed accept() was never counted by the Server.
+  if (accepted_) srv_->on_connection_closed(this);
+  else delete this;
 }
 
 // ---- wait lists ------------------------------------------------------------------
 
-void Connection::enter_wait(uint8_t list) {
+void Connection::enter_wait(Wait list) {
   leave_wait();
   wait_since_ = srv_->now_ms();
   wait_list_ = list;
@@ -580,16 +521,16 @@ void Connection::enter_wait(uint8_t list) {
 }
 
 void Connection::leave_wait() {
-  if (wait_list_ == 0) return;
+  if (wait_list_ == Wait::kNone) return;
   list_of(wait_list_).remove(this);
-  wait_list_ = 0;
+  wait_list_ = Wait::kNone;
 }
 
-WaitList& Connection::list_of(uint8_t list) {
+WaitList& Connection::list_of(Wait list) {
   switch (list) {
-    case 1: return srv_->idle_list;
-    case 2: return srv_->head_list;
-    case 3: return srv_->linger_list;
+    case Wait::kIdle: return srv_->idle_list;
+    case Wait::kHead: return srv_->head_list;
+    case Wait::kLinger: return srv_->linger_list;
     default: return srv_->drain_list;
   }
 }

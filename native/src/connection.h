@@ -14,6 +14,7 @@
 
 #include "request_parser.h"
 #include "response.h"
+#include "transport.h"
 
 namespace gts {
 
@@ -28,12 +29,25 @@ enum class WriteResult : int {
   kInvalidState = 6,  // e.g. write before respond, respond twice
 };
 
-class Connection {
+// Which of the Server's wait lists a connection is on (each has its own timeout).
+enum class Wait : uint8_t {
+  kNone = 0,
+  kIdle,    // between requests, waiting for the next one (keepalive)
+  kHead,    // new connection or partial head (header_timeout)
+  kLinger,  // closing: our side shut down, reading until the client closes
+  kDrain,   // graceful close: a last chance for a request already in flight
+};
+
+// The HTTP/1 state machine of one connection, over a Transport (transport.h):
+// it never sees a socket, so a TLS transport slots in underneath unchanged.
+class Connection final : public TransportEvents {
  public:
   Connection(Server* srv, uint32_t slot, bool is_unix);
   ~Connection();
 
-  // After uv_accept: records the peer, starts reading.
+  // Accepts from a listener into this connection's stream; 0 or a libuv error.
+  int accept(uv_stream_t* listener) { return stream_.accept(listener); }
+  // After accept(): records the peer, starts reading.
   void start(uint8_t listener_index);
   void close_now();  // abort: close the socket without further writes
 
@@ -50,7 +64,7 @@ class Connection {
   bool active() const { return active_; }
   const char* remote_addr() const { return remote_; }
   uint16_t remote_port() const { return remote_port_; }
-  bool is_unix() const { return is_unix_; }
+  bool is_unix() const { return stream_.is_unix(); }
   bool trusted() const { return trusted_; }
   uint8_t listener_index() const { return listener_index_; }
   const ProxyInfo* proxy() const { return parser_.proxy(); }
@@ -62,18 +76,20 @@ class Connection {
   Connection* prev_ = nullptr;
   Connection* next_ = nullptr;
   uint64_t wait_since_ = 0;
-  uint8_t wait_list_ = 0;  // 0 none, 1 idle, 2 head, 3 linger, 4 drain
-  void enter_wait(uint8_t list);
+  Wait wait_list_ = Wait::kNone;
+  void enter_wait(Wait list);
   bool waiting_idle() const { return !active_ && in_len_ == 0 && !parser_.head_started(); }
 
   friend class Server;
 
- private:
-  static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
-  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
-  static void on_write(uv_write_t* req, int status);
-  static void on_close(uv_handle_t* h);
+  // TransportEvents
+  void on_transport_data(const char* p, size_t n) override;
+  void on_transport_eof() override;
+  void on_transport_error() override;
+  void on_transport_written() override;
+  void on_transport_closed() override;
 
+ private:
   size_t run(const char* data, size_t len);
   void run_buffered();
   void dispatch(const char* data, size_t avail, size_t* used);
@@ -81,7 +97,7 @@ class Connection {
   void send_error(Err e, const char* detail);
   void body_failed(Err e);
   void leave_wait();
-  WaitList& list_of(uint8_t list);
+  WaitList& list_of(Wait list);
   void update_reading();
   void out_append(const char* p, size_t n);
   void flush();
@@ -93,12 +109,8 @@ class Connection {
   void keep_input(const char* p, size_t n);
 
   Server* srv_;
-  union {
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-    uv_stream_t stream;
-    uv_handle_t handle;
-  } h_;
+  StreamTransport stream_;  // the socket
+  Transport* io_;           // what the state machine talks to: &stream_ (a TLS transport would wrap it)
   RequestParser parser_;
   uint32_t slot_;
   uint64_t req_id_ = 0;
@@ -108,8 +120,7 @@ class Connection {
   uint32_t in_len_ = 0;  // bounded by the head limit plus 64 KiB of pipelined input
   uint32_t in_cap_ = 0;
 
-  std::string out_;             // response bytes not yet handed to the kernel
-  size_t pending_bytes_ = 0;    // handed to uv_write, not yet written
+  std::string out_;             // corked response bytes, handed to io_ by flush()
   uint32_t discarded_ = 0;      // bytes read and dropped while lingering (capped at 1 MiB)
 
   RequestFacts facts_;
@@ -119,9 +130,8 @@ class Connection {
   char remote_[46] = {0};
   uint16_t remote_port_ = 0;
   uint8_t listener_index_ = 0;
-  bool is_unix_;
   bool trusted_ = true;
-  bool reading_ = false;
+  bool accepted_ = false;    // start() ran: the Server counts this connection
   bool eof_ = false;
   bool active_ = false;      // a request was dispatched and is not finished
   bool head_sent_ = false;   // response head written
@@ -131,7 +141,7 @@ class Connection {
   bool want_drain_ = false;
   bool in_run_ = false;
   bool closing_ = false;     // close once output is flushed
-  bool closed_ = false;      // uv_close called
+  bool closed_ = false;      // io_->close() called
   bool served_one_ = false;
   bool must_close_after_ = false;
 };

@@ -4,26 +4,15 @@
 
 #include <cstring>
 
+#include "ascii.h"
+
 namespace gts {
 namespace {
 
-// RFC 9110 §5.6.2 tchar.
-struct TcharTable {
-  bool t[256] = {};
-  constexpr TcharTable() {
-    for (int c = '0'; c <= '9'; c++) t[c] = true;
-    for (int c = 'a'; c <= 'z'; c++) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; c++) t[c] = true;
-    const char* specials = "!#$%&'*+-.^_`|~";
-    for (const char* s = specials; *s; s++) t[static_cast<unsigned char>(*s)] = true;
-  }
-};
-constexpr TcharTable kTchar;
-inline bool is_tchar(unsigned char c) { return kTchar.t[c]; }
-// RFC 9110 §5.5: field-value bytes are VCHAR, obs-text, SP and HTAB. Every
-// other control byte (NUL, bare CR/LF, BEL, DEL, ...) is rejected, as Gunicorn does.
-inline bool is_ctl(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
-inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
+using ascii::is_ctl;  // control bytes in field values are rejected, as Gunicorn does
+using ascii::is_ows;
+using ascii::is_tchar;
+using ascii::upper;
 
 // True when no byte of p[0..n) is_ctl(). Eight bytes at a time: a word with no
 // byte below 0x20 and none equal to 0x7f is clean (exact: no borrow crosses a
@@ -49,25 +38,8 @@ inline bool value_clean(const char* p, size_t n) {
   }
   return true;
 }
-inline int hexval(unsigned char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-inline char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
-
-bool ieq(const char* a, size_t n, const char* lit) {
-  size_t m = std::strlen(lit);
-  if (n != m) return false;
-  for (size_t i = 0; i < n; i++) {
-    char x = a[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (x != lit[i]) return false;
-  }
-  return true;
-}
-bool ieq(const Slice& s, const char* lit) { return ieq(s.p, s.n, lit); }
+// s equals a lower-case literal, ignoring ASCII case.
+inline bool ieq(const Slice& s, const char* lit) { return ascii::ieq_lower(s.p, s.n, lit); }
 
 constexpr uint32_t kMaxRequestLine = 8190;   // Gunicorn's MAX_REQUEST_LINE
 constexpr uint32_t kMaxHeaders = 32768;      // MAX_HEADERS
@@ -174,11 +146,7 @@ void RequestParser::reset_request() {
   body_kind_ = BodyKind::kNone;
   body_left_ = body_received_ = 0;
   body_done_ = true;
-  cstate_ = 0;
-  chunk_digits_ = 0;
-  trailer_count_ = 0;
-  line_bytes_ = 0;
-  trailer_line_.reset();
+  chunked_.reset();
 }
 
 RequestParser::Status RequestParser::fail(Err e, const char* detail) {
@@ -192,10 +160,14 @@ RequestParser::Status RequestParser::parse_head(const char* buf, size_t len, boo
   // PROXY protocol v2 starts with a binary signature, not a line.
   if (first_request_ && phase_ == 0 && pos_ == 0 &&
       (cfg_->proxy_protocol == ProxyMode::kV2 || cfg_->proxy_protocol == ProxyMode::kAuto)) {
-    int r = scan_proxy_v2(buf, len);
-    if (r == -1) return Status::kError;
+    ProxyInfo info;
+    Err e = Err::kOk;
+    const char* detail = "";
+    int r = parse_proxy_v2(buf, len, proxy_allowed_, &info, &e, &detail);
+    if (r == -1) return fail(e, detail);
     if (r == 0 && !eof) return Status::kNeedMore;
     if (r > 0) {
+      proxy_.reset(new ProxyInfo(std::move(info)));
       pos_ = line_start_ = reqline_start_ = static_cast<size_t>(r);
     }
   }
@@ -236,7 +208,10 @@ RequestParser::Status RequestParser::parse_head(const char* buf, size_t len, boo
       if (first_request_ && !proxy_ && n >= 6 && std::memcmp(line, "PROXY ", 6) == 0 &&
           (cfg_->proxy_protocol == ProxyMode::kV1 || cfg_->proxy_protocol == ProxyMode::kAuto)) {
         if (!proxy_allowed_) return fail(Err::kForbiddenProxyRequest, "PROXY line from a peer not in proxy_allow_ips");
-        if (!scan_proxy_v1(line, n)) return Status::kError;
+        ProxyInfo info;
+        const char* detail = "";
+        if (!parse_proxy_v1(line, n, &info, &detail)) return fail(Err::kInvalidProxyLine, detail);
+        proxy_.reset(new ProxyInfo(std::move(info)));
         line_start_ = reqline_start_ = pos_;
         continue;
       }
@@ -362,106 +337,11 @@ bool RequestParser::scan_header_line(const char* line, size_t n, bool* normalize
 }
 
 namespace {
-bool parse_port(const char* s, size_t n, uint16_t* out) {
-  if (n == 0 || n > 5) return false;
-  uint32_t v = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + static_cast<uint32_t>(s[i] - '0');
-  }
-  if (v > 65535) return false;
-  *out = static_cast<uint16_t>(v);
-  return true;
-}
 bool valid_ip(int af, const std::string& s) {
   unsigned char tmp[16];
   return inet_pton(af, s.c_str(), tmp) == 1;
 }
 }  // namespace
-
-bool RequestParser::scan_proxy_v1(const char* line, size_t n) {
-  // PROXY protocol v1: "PROXY TCP4|TCP6 SRC DST SRCPORT DSTPORT" or "PROXY UNKNOWN ...".
-  if (n > 107) { fail(Err::kInvalidProxyLine, "PROXY line too long"); return false; }
-  std::string parts[7];
-  size_t np = 0, i = 0;
-  while (i < n && np < 7) {
-    size_t j = i;
-    while (j < n && line[j] != ' ') j++;
-    if (j == i) { fail(Err::kInvalidProxyLine, "malformed PROXY line"); return false; }
-    parts[np++].assign(line + i, j - i);
-    i = j + 1;
-    if (j == n) break;
-  }
-  if (i < n || np < 2) { fail(Err::kInvalidProxyLine, "malformed PROXY line"); return false; }
-  if (parts[1] == "UNKNOWN") {
-    proxy_.reset(new ProxyInfo());
-    proxy_->present = true;
-    proxy_->proto = "UNKNOWN";
-    return true;
-  }
-  if (np != 6) { fail(Err::kInvalidProxyLine, "malformed PROXY line"); return false; }
-  int af = 0;
-  if (parts[1] == "TCP4") af = AF_INET;
-  else if (parts[1] == "TCP6") af = AF_INET6;
-  else { fail(Err::kInvalidProxyLine, "unsupported PROXY protocol"); return false; }
-  if (!valid_ip(af, parts[2]) || !valid_ip(af, parts[3])) { fail(Err::kInvalidProxyLine, "invalid PROXY address"); return false; }
-  uint16_t sp, dp;
-  if (!parse_port(parts[4].data(), parts[4].size(), &sp) || !parse_port(parts[5].data(), parts[5].size(), &dp)) {
-    fail(Err::kInvalidProxyLine, "invalid PROXY port");
-    return false;
-  }
-  proxy_.reset(new ProxyInfo());
-  proxy_->present = true;
-  proxy_->proto = parts[1];
-  proxy_->src_addr = parts[2];
-  proxy_->dst_addr = parts[3];
-  proxy_->src_port = sp;
-  proxy_->dst_port = dp;
-  return true;
-}
-
-int RequestParser::scan_proxy_v2(const char* buf, size_t len) {
-  static const unsigned char kSig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
-  size_t cmp = len < 12 ? len : 12;
-  // The PROXY header is optional in every mode (Gunicorn): no signature, plain HTTP.
-  if (std::memcmp(buf, kSig, cmp) != 0) return -2;
-  if (len < 16) return 0;
-  if (!proxy_allowed_) { fail(Err::kForbiddenProxyRequest, "PROXY header from a peer not in proxy_allow_ips"); return -1; }
-  const unsigned char* b = reinterpret_cast<const unsigned char*>(buf);
-  unsigned ver = b[12] >> 4, cmd = b[12] & 0x0f, fam = b[13] >> 4, proto = b[13] & 0x0f;
-  size_t alen = (static_cast<size_t>(b[14]) << 8) | b[15];
-  if (ver != 2 || cmd > 1) { fail(Err::kInvalidProxyLine, "bad PROXY v2 version/command"); return -1; }
-  if (len < 16 + alen) return 0;
-  proxy_.reset(new ProxyInfo());
-  proxy_->present = true;
-  if (cmd == 0) {  // LOCAL: a health check from the proxy itself; keep the real peer
-    proxy_->proto = "LOCAL";
-    return static_cast<int>(16 + alen);
-  }
-  if (proto != 1) { fail(Err::kInvalidProxyLine, "PROXY v2: only TCP is supported"); return -1; }
-  char tmp[INET6_ADDRSTRLEN];
-  if (fam == 1) {  // AF_INET
-    if (alen < 12) { fail(Err::kInvalidProxyLine, "short PROXY v2 address block"); return -1; }
-    proxy_->proto = "TCP4";
-    inet_ntop(AF_INET, b + 16, tmp, sizeof tmp); proxy_->src_addr = tmp;
-    inet_ntop(AF_INET, b + 20, tmp, sizeof tmp); proxy_->dst_addr = tmp;
-    proxy_->src_port = static_cast<uint16_t>((b[24] << 8) | b[25]);
-    proxy_->dst_port = static_cast<uint16_t>((b[26] << 8) | b[27]);
-  } else if (fam == 2) {  // AF_INET6
-    if (alen < 36) { fail(Err::kInvalidProxyLine, "short PROXY v2 address block"); return -1; }
-    proxy_->proto = "TCP6";
-    inet_ntop(AF_INET6, b + 16, tmp, sizeof tmp); proxy_->src_addr = tmp;
-    inet_ntop(AF_INET6, b + 32, tmp, sizeof tmp); proxy_->dst_addr = tmp;
-    proxy_->src_port = static_cast<uint16_t>((b[48] << 8) | b[49]);
-    proxy_->dst_port = static_cast<uint16_t>((b[50] << 8) | b[51]);
-  } else if (fam == 0) {
-    proxy_->proto = "UNSPEC";
-  } else {
-    fail(Err::kInvalidProxyLine, "PROXY v2: unsupported address family");
-    return -1;
-  }
-  return static_cast<int>(16 + alen);
-}
 
 // Splits the target like Python's urlsplit (what Gunicorn's environ is built
 // from), and applies RFC 9112 §3.2's form rules that Gunicorn enforces.
@@ -654,7 +534,7 @@ bool RequestParser::apply_framing_rules() {
       bool forwarder = false;
       if (trusted_) {
         for (const auto& f : cfg_->forwarder_headers) {
-          if (ieq(h.name, f.c_str())) { forwarder = true; break; }
+          if (ascii::ieq(h.name.p, h.name.n, f.data(), f.size())) { forwarder = true; break; }
         }
       }
       if (!forwarder) {
@@ -761,149 +641,7 @@ bool RequestParser::apply_framing_rules() {
   body_kind_ = head.body;
   body_left_ = head.body == BodyKind::kLength ? head.content_length : 0;
   body_done_ = head.body == BodyKind::kNone;
-  cstate_ = 0;
-  return true;
-}
-
-// Strict chunked decoder (RFC 9112 §7.1):
-//   chunk-size [ BWS ";" ext ] CRLF data CRLF ... "0" [ext] CRLF trailers CRLF
-// Whitespace after the size is allowed only before an extension (Gunicorn);
-// leading whitespace, signs, '_' and a bare CR/LF in the size line are rejected.
-size_t RequestParser::chunked(const char* p, size_t n, const char** data, size_t* data_len) {
-  enum : uint8_t { kSizeStart, kSize, kSizeWs, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailer };
-  size_t i = 0;
-  while (i < n) {
-    unsigned char c = static_cast<unsigned char>(p[i]);
-    switch (cstate_) {
-      case kSizeStart:
-      case kSize: {
-        int h = hexval(c);
-        if (h >= 0) {
-          if (chunk_digits_ > 0 || h > 0) {
-            // more than 15 significant hex digits overflows 2^60: reject, never wrap
-            if (chunk_digits_ >= 15) { err_ = Err::kInvalidChunkSize; detail_ = "chunk size overflow"; return 0; }
-            body_left_ = (body_left_ << 4) | static_cast<uint64_t>(h);
-            chunk_digits_++;
-          }
-          if (++line_bytes_ > cfg_->field_size_limit()) { err_ = Err::kInvalidChunkSize; detail_ = "chunk size line too long"; return 0; }
-          cstate_ = kSize;
-          i++;
-          continue;
-        }
-        if (cstate_ == kSizeStart) { err_ = Err::kInvalidChunkSize; detail_ = "invalid chunk size"; return 0; }
-        if (c == ';') { cstate_ = kExt; i++; continue; }
-        if (c == ' ' || c == '\t') { cstate_ = kSizeWs; i++; continue; }
-        if (c == '\r') { cstate_ = kSizeLf; i++; continue; }
-        err_ = Err::kInvalidChunkSize;
-        detail_ = "invalid character in chunk size";
-        return 0;
-      }
-      case kSizeWs:
-        if (c == ' ' || c == '\t') {
-          // BWS before ';' (RFC 9112 §7.1.1) counts toward the size line's bound like
-          // the digits and the extension do: an endless run of spaces is refused,
-          // not consumed for ever (found reviewing fuzz coverage).
-          if (++line_bytes_ > cfg_->field_size_limit()) { err_ = Err::kInvalidChunkSize; detail_ = "chunk size line too long"; return 0; }
-          i++;
-          continue;
-        }
-        if (c == ';') { cstate_ = kExt; i++; continue; }
-        err_ = Err::kInvalidChunkSize;
-        detail_ = "whitespace after chunk size";
-        return 0;
-      case kExt:
-        // chunk-ext bytes: no CTL except HTAB; the CR must be followed by LF.
-        if (c == '\r') { cstate_ = kSizeLf; i++; continue; }
-        if (is_ctl(c)) { err_ = Err::kInvalidChunkExtension; detail_ = "control byte in chunk extension"; return 0; }
-        if (++line_bytes_ > cfg_->field_size_limit()) { err_ = Err::kInvalidChunkExtension; detail_ = "chunk extension too long"; return 0; }
-        i++;
-        continue;
-      case kSizeLf:
-        if (c != '\n') { err_ = Err::kInvalidChunkSize; detail_ = "bare CR in chunk size line"; return 0; }
-        i++;
-        line_bytes_ = 0;
-        chunk_digits_ = 0;
-        if (body_left_ == 0) {
-          cstate_ = kTrailer;
-          if (trailer_line_) trailer_line_->clear();
-          else trailer_line_.reset(new std::string());
-        } else {
-          if (cfg_->limit_request_body > 0 && body_received_ + body_left_ > cfg_->limit_request_body) {
-            err_ = Err::kRequestBodyTooLarge;
-            detail_ = "request body larger than limit_request_body";
-            return 0;
-          }
-          cstate_ = kData;
-        }
-        continue;
-      case kData: {
-        size_t take = n - i < body_left_ ? n - i : static_cast<size_t>(body_left_);
-        *data = p + i;
-        *data_len = take;
-        body_left_ -= take;
-        body_received_ += take;
-        i += take;
-        if (body_left_ == 0) cstate_ = kDataCr;
-        return i;  // hand the data out before decoding further
-      }
-      case kDataCr:
-        if (c != '\r') { err_ = Err::kChunkMissingTerminator; detail_ = "chunk data not followed by CRLF"; return 0; }
-        cstate_ = kDataLf;
-        i++;
-        continue;
-      case kDataLf:
-        if (c != '\n') { err_ = Err::kChunkMissingTerminator; detail_ = "chunk data not followed by CRLF"; return 0; }
-        cstate_ = kSizeStart;
-        i++;
-        continue;
-      case kTrailer: {
-        const char* lf = static_cast<const char*>(std::memchr(p + i, '\n', n - i));
-        size_t take = lf ? static_cast<size_t>(lf - (p + i)) + 1 : n - i;
-        trailer_line_->append(p + i, take);
-        i += take;
-        if (trailer_line_->size() > cfg_->field_size_limit()) {
-          err_ = Err::kLimitRequestHeaders;
-          detail_ = "trailer field too large";
-          return 0;
-        }
-        if (!lf) continue;
-        if (!trailer_line(*trailer_line_)) return 0;
-        trailer_line_->clear();
-        if (body_done_) return i;
-        continue;
-      }
-    }
-  }
-  return i;
-}
-
-bool RequestParser::trailer_line(const std::string& line) {
-  size_t n = line.size();
-  if (n < 2 || line[n - 2] != '\r') { err_ = Err::kInvalidHeader; detail_ = "bare LF in trailer"; return false; }
-  n -= 2;
-  if (n == 0) {
-    body_done_ = true;
-    return true;
-  }
-  const char* s = line.data();
-  if (std::memchr(s, '\r', n) != nullptr) { err_ = Err::kInvalidHeader; detail_ = "bare CR in trailer"; return false; }
-  if (is_ows(s[0])) { err_ = Err::kObsoleteFolding; detail_ = "obsolete folding in trailer"; return false; }
-  if (++trailer_count_ > cfg_->fields_limit()) { err_ = Err::kLimitRequestHeaders; detail_ = "too many trailer fields"; return false; }
-  const char* colon = static_cast<const char*>(std::memchr(s, ':', n));
-  if (colon == nullptr || colon == s) { err_ = Err::kInvalidHeader; detail_ = "malformed trailer field"; return false; }
-  size_t nl = static_cast<size_t>(colon - s);
-  for (size_t i = 0; i < nl; i++) {
-    if (!is_tchar(static_cast<unsigned char>(s[i]))) { err_ = Err::kInvalidHeaderName; detail_ = "trailer name is not a token"; return false; }
-  }
-  for (size_t i = nl + 1; i < n; i++) {
-    if (is_ctl(static_cast<unsigned char>(s[i]))) { err_ = Err::kInvalidHeader; detail_ = "control byte in trailer value"; return false; }
-  }
-  // RFC 9110 §6.5.1: framing, routing and authentication fields must not be
-  // sent as trailers (Gunicorn's list).
-  static const char* kForbidden[] = {"host", "content-length", "transfer-encoding", "trailer", "authorization", "te"};
-  for (const char* f : kForbidden) {
-    if (ieq(s, nl, f)) { err_ = Err::kInvalidHeaderName; detail_ = "forbidden trailer field"; return false; }
-  }
+  if (head.body == BodyKind::kChunked) chunked_.reset();
   return true;
 }
 
@@ -914,8 +652,7 @@ Err RequestParser::body_eof() {
     body_done_ = true;
     return Err::kOk;
   }
-  err_ = cstate_ == 8 /* kTrailer */ ? Err::kChunkMissingTerminator : Err::kIncompleteRequest;
-  detail_ = "stream ended inside a chunked body";
+  fail(chunked_.eof_error(), "stream ended inside a chunked body");
   return err_;
 }
 

@@ -27,29 +27,61 @@
 #include <string>
 #include <vector>
 
+#include "chunked_decoder.h"
 #include "errors.h"
 #include "llhttp.h"
+#include "proxy_protocol.h"
 
 namespace gts {
 
 enum class HeaderMap : uint8_t { kDrop = 0, kRefuse = 1, kDangerous = 2 };
 enum class ProxyMode : uint8_t { kOff = 0, kV1 = 1, kV2 = 2, kAuto = 3 };
 
+// The setting names of each enum's values, in enum order (what the options
+// object carries; addon.cc maps them generically through enum_from_name()).
+inline bool enum_from_name(const std::string& s, HeaderMap* out) {
+  static const char* const kNames[] = {"drop", "refuse", "dangerous"};
+  for (uint8_t i = 0; i < 3; i++) {
+    if (s == kNames[i]) { *out = static_cast<HeaderMap>(i); return true; }
+  }
+  return false;
+}
+inline bool enum_from_name(const std::string& s, ProxyMode* out) {
+  static const char* const kNames[] = {"off", "v1", "v2", "auto"};
+  for (uint8_t i = 0; i < 4; i++) {
+    if (s == kNames[i]) { *out = static_cast<ProxyMode>(i); return true; }
+  }
+  return false;
+}
+
+// Every parser setting: X(C++ type, name). The name is the setting's name in
+// the registry (lib/config/settings.ts, marked `native: true`), which holds its
+// default and meaning; addon.cc reads each key of this list from the options
+// object, with no default of its own. Adding a parser setting: a registry entry,
+// a line here, its use in the parser, a test.
+//   limit_request_line        bytes of the request line without CRLF; 0 = no Gunicorn limit
+//   limit_request_fields      number of header fields
+//   limit_request_field_size  bytes of one header line including CRLF
+//   limit_request_body        0 = unlimited
+//   forwarder_headers         names with '_' a trusted peer may send (compared case-insensitively)
+#define GTS_PARSER_SETTINGS(X)                    \
+  X(uint32_t, limit_request_line)                 \
+  X(uint32_t, limit_request_fields)               \
+  X(uint32_t, limit_request_field_size)           \
+  X(uint64_t, limit_request_body)                 \
+  X(bool, permit_obsolete_folding)                \
+  X(bool, strip_header_spaces)                    \
+  X(bool, permit_unconventional_http_method)      \
+  X(bool, casefold_http_method)                   \
+  X(bool, permit_unconventional_http_version)     \
+  X(HeaderMap, header_map)                        \
+  X(ProxyMode, proxy_protocol)                    \
+  X(std::vector<std::string>, forwarder_headers)
+
 struct ParserConfig {
-  uint32_t limit_request_line = 4094;        // bytes of the request line without CRLF; 0 = no Gunicorn limit
-  uint32_t limit_request_fields = 100;       // number of header fields
-  uint32_t limit_request_field_size = 8190;  // bytes of one header line including CRLF
-  uint64_t limit_request_body = 0;           // 0 = unlimited
-  bool permit_obsolete_folding = false;
-  bool strip_header_spaces = false;
-  bool permit_unconventional_http_method = false;
-  bool casefold_http_method = false;
-  bool permit_unconventional_http_version = false;
-  HeaderMap header_map = HeaderMap::kDrop;
-  ProxyMode proxy_protocol = ProxyMode::kOff;
-  // Names (upper-case, '-' or '_' as sent) with '_' that a trusted peer may send
-  // (Gunicorn's forwarder_headers, default SCRIPT_NAME,PATH_INFO).
-  std::vector<std::string> forwarder_headers{"SCRIPT_NAME", "PATH_INFO"};
+#define GTS_PARSER_FIELD(type, name) type name{};
+  GTS_PARSER_SETTINGS(GTS_PARSER_FIELD)
+#undef GTS_PARSER_FIELD
 
   // Effective limits after Gunicorn's clamping rules.
   uint32_t request_line_limit() const;
@@ -69,13 +101,6 @@ struct HeaderField {
 };
 
 enum class BodyKind : uint8_t { kNone = 0, kLength = 1, kChunked = 2 };
-
-struct ProxyInfo {
-  bool present = false;
-  std::string proto;  // "TCP4" / "TCP6" / "UNKNOWN"
-  std::string src_addr, dst_addr;
-  uint16_t src_port = 0, dst_port = 0;
-};
 
 struct RequestHead {
   Slice method;
@@ -160,12 +185,11 @@ class RequestParser {
   bool scan_request_line(const char* line, size_t n);
   bool parse_target();
   bool scan_header_line(const char* line, size_t n, bool* normalize);
-  bool scan_proxy_v1(const char* line, size_t n);
-  int scan_proxy_v2(const char* buf, size_t len);  // -1 error, 0 need more, >0 bytes used
   bool finish_head(const char* buf);
   bool apply_framing_rules();
-  size_t chunked(const char* p, size_t n, const char** data, size_t* data_len);
-  bool trailer_line(const std::string& line);
+  ChunkedLimits chunked_limits() const {
+    return ChunkedLimits{cfg_->field_size_limit(), cfg_->fields_limit(), cfg_->limit_request_body};
+  }
 
   // Every field below is per connection: kept small (an idle connection
   // should cost well under 1 KB in all).
@@ -189,21 +213,16 @@ class RequestParser {
   // request line, as offsets (slices are built in finish_head)
   uint32_t m_off_ = 0, m_len_ = 0, t_off_ = 0, t_len_ = 0;
   uint8_t ver_major_ = 1, ver_minor_ = 1;
+  Err err_ = Err::kOk;
+  // body state (the small fields beside the version bytes: no padding)
+  BodyKind body_kind_ = BodyKind::kNone;
+  bool body_done_ = true;
 
   std::unique_ptr<ProxyInfo> proxy_;
-  Err err_ = Err::kOk;
   const char* detail_ = "";
-
-  // body state
-  BodyKind body_kind_ = BodyKind::kNone;
   uint64_t body_left_ = 0;
   uint64_t body_received_ = 0;
-  bool body_done_ = true;
-  uint8_t cstate_ = 0;
-  uint32_t chunk_digits_ = 0;
-  uint32_t trailer_count_ = 0;
-  uint32_t line_bytes_ = 0;
-  std::unique_ptr<std::string> trailer_line_;  // allocated only when a chunked body has trailers
+  ChunkedDecoder chunked_;
 };
 
 // ---- inline body decoding -------------------------------------------------
@@ -220,14 +239,20 @@ size_t RequestParser::parse_body(const char* p, size_t n, Sink&& sink) {
     return take;
   }
   // chunked
+  const ChunkedLimits lim = chunked_limits();
   size_t used = 0;
   while (used < n && !body_done_) {
     const char* data = nullptr;
     size_t data_len = 0;
-    size_t k = chunked(p + used, n - used, &data, &data_len);
-    if (err_ != Err::kOk) return 0;
+    size_t k = chunked_.decode(p + used, n - used, lim, &data, &data_len);
+    if (chunked_.error() != Err::kOk) {
+      fail(chunked_.error(), chunked_.detail());
+      return 0;
+    }
     if (data_len) sink(data, data_len);
+    body_received_ += data_len;
     used += k;
+    if (chunked_.done()) body_done_ = true;
   }
   return used;
 }

@@ -3,36 +3,21 @@
 #include <cstdio>
 #include <cstring>
 
+#include "ascii.h"
+
 namespace gts {
 namespace {
 
-bool is_tchar(char16_t c) {
-  if (c >= 0x80) return false;
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
-    case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
+using ascii::is_tchar;
+using ascii::lower;
 
 // HTAB, SP, VCHAR and obs-text: what a reason phrase or field value may hold
 // (RFC 9112 §4, RFC 9110 §5.5). No CR, LF, NUL or other CTL (response
 // splitting), and only latin-1, which is all that can be written (PEP 3333).
 inline bool is_text(char16_t c) { return c <= 0xff && (c >= 0x20 || c == '\t') && c != 0x7f; }
 
-char lower(char16_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : static_cast<char>(c); }
-
-bool name_is(const char16_t* p, size_t n, const char* lit) {
-  size_t m = std::strlen(lit);
-  if (n != m) return false;
-  for (size_t i = 0; i < n; i++) {
-    if (lower(p[i]) != lit[i]) return false;
-  }
-  return true;
-}
+// A field name (already checked to be a token) equals a lower-case literal.
+inline bool name_is(const char16_t* p, size_t n, const char* lit) { return ascii::ieq_lower(p, n, lit); }
 
 // Hop-by-hop fields (RFC 9110 §7.6.1) are the server's business, not the
 // application's: Gunicorn drops them, and also drops Server and Date because

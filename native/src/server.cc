@@ -20,17 +20,12 @@ constexpr uint32_t kSlotBits = 20;  // request id = seq << 20 | slot
 
 // ---- allow lists (forwarded_allow_ips, proxy_allow_ips) ------------------------
 
-bool AllowList::parse(const std::string& spec, std::string* bad) {
+bool AllowList::parse(const std::vector<std::string>& items, std::string* bad) {
   any = false;
   nets.clear();
-  size_t i = 0;
-  while (i <= spec.size()) {
-    size_t j = spec.find(',', i);
-    if (j == std::string::npos) j = spec.size();
-    std::string item = spec.substr(i, j - i);
+  for (std::string item : items) {
     while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.erase(0, 1);
     while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.pop_back();
-    i = j + 1;
     if (item.empty()) continue;
     if (item == "*") {
       any = true;
@@ -121,7 +116,8 @@ void WaitList::remove(Connection* c) {
 
 Server::Server(uv_loop_t* loop, ServerConfig cfg, Bridge* bridge)
     : loop_(loop), cfg_(std::move(cfg)), bridge_(bridge) {
-  read_buf_ = static_cast<char*>(std::malloc(kReadBufSize));
+  read_buf_.base = static_cast<char*>(std::malloc(kReadBufSize));
+  read_buf_.size = kReadBufSize;
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
   uv_timer_start(&timer_, on_timer, kSweepMs, kSweepMs);
@@ -163,7 +159,7 @@ void Server::on_check(uv_check_t* h) {
   srv->bridge_->leave();
 }
 
-Server::~Server() { std::free(read_buf_); }
+Server::~Server() { std::free(read_buf_.base); }
 
 int Server::add_listener(int fd, bool is_unix, int backlog, std::string* err) {
   auto* l = new Listener();
@@ -254,10 +250,9 @@ void Server::accept_one(Listener* l) {
     seq_.push_back(0);
   }
   auto* c = new Connection(this, slot, l->is_unix);
-  if (uv_accept(&l->h.stream, reinterpret_cast<uv_stream_t*>(&c->h_)) != 0) {
+  if (c->accept(&l->h.stream) != 0) {
     free_slots_.push_back(slot);
-    c->closed_ = true;
-    uv_close(&c->h_.handle, [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
+    c->close_now();  // not counted yet: the connection deletes itself once closed
     return;
   }
   slots_[slot] = c;
@@ -334,7 +329,7 @@ void Server::sweep() {
     while (list.head != nullptr && now - list.head->wait_since_ >= limit) {
       Connection* c = list.head;
       list.remove(c);
-      c->wait_list_ = 0;
+      c->wait_list_ = Wait::kNone;
       c->close_now();
     }
   };
@@ -371,10 +366,10 @@ void Server::close(bool graceful) {
   // reload race). Give them a short grace; whatever arrives is served with
   // Connection: close. Partial heads keep their header_timeout.
   if (graceful) {
-    while (idle_list.head) idle_list.head->enter_wait(4);
+    while (idle_list.head) idle_list.head->enter_wait(Wait::kDrain);
     for (Connection* c = head_list.head; c != nullptr;) {
       Connection* next = c->next_;
-      if (c->waiting_idle()) c->enter_wait(4);
+      if (c->waiting_idle()) c->enter_wait(Wait::kDrain);
       c = next;
     }
   }

@@ -13,6 +13,7 @@
 #include "balance.h"
 #include "request_parser.h"
 #include "response.h"
+#include "transport.h"
 
 namespace gts {
 
@@ -28,17 +29,19 @@ struct Cidr {
 struct AllowList {
   bool any = false;
   std::vector<Cidr> nets;
-  // "127.0.0.1,::1,10.0.0.0/8,*" -> false on a malformed entry
-  bool parse(const std::string& spec, std::string* bad);
+  // {"127.0.0.1", "::1", "10.0.0.0/8", "*"} -> false on a malformed entry
+  bool parse(const std::vector<std::string>& items, std::string* bad);
   bool contains(const sockaddr* sa) const;
 };
 
+// Set from the options object by addon.cc (every value comes from the settings
+// registry, lib/config/settings.ts; nothing here has a default of its own).
 struct ServerConfig {
   ParserConfig parser;
-  uint64_t keepalive_ms = 2000;        // Gunicorn keepalive (0 = no keep-alive)
-  uint64_t header_timeout_ms = 60000;  // a request head must arrive within this
+  uint64_t keepalive_ms = 0;           // Gunicorn keepalive (0 = no keep-alive)
+  uint64_t header_timeout_ms = 0;      // a request head must arrive within this
   uint32_t max_connections = 0;        // worker_connections; 0 = unlimited
-  size_t inline_body_max = 64 * 1024;  // bodies this small and already read go along with the request
+  size_t inline_body_max = 64 * 1024;  // not a setting: bodies this small and already read go along with the request
   AllowList forwarded_allow;           // forwarded_allow_ips
   AllowList proxy_allow;               // proxy_allow_ips
   int balance_fd = -1;                 // shared accept-balancing page (arbiter), or -1
@@ -108,8 +111,7 @@ class Server {
   ParserShared* parser_shared() { return &parser_shared_; }
   DateCache& date() { return date_; }
   uint64_t now_ms() const { return uv_now(loop_); }
-  char* read_buffer() { return read_buf_; }
-  size_t read_buffer_size() const { return kReadBufSize; }
+  const ReadBuffer* read_buffer() const { return &read_buf_; }
 
   WaitList idle_list;  // between requests, waiting keepalive
   WaitList head_list;  // new connection or partial head, waiting header_timeout
@@ -156,7 +158,7 @@ class Server {
   uv_idle_t idle_;  // keeps poll from blocking while a flush is queued
   std::vector<Connection*> flush_queue_;
   bool flush_armed_ = false;
-  char* read_buf_;
+  ReadBuffer read_buf_;
   size_t nconns_ = 0;
   bool draining_ = false;
   bool closed_ = false;

@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "platform.h"
+
 namespace gts {
 
 static int fail_errno(int fd, const char* what, std::string* err) {
@@ -42,7 +44,7 @@ int listen_tcp(const std::string& host, int port, int backlog, bool reuse_port, 
     if (err) *err = "not a numeric address: " + host;
     return -EINVAL;
   }
-  int fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = platform::socket_cloexec(af, SOCK_STREAM, true);
   if (fd < 0) return fail_errno(-1, "socket", err);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -68,7 +70,7 @@ int listen_unix(const std::string& path, int backlog, int umask_bits, std::strin
     }
     unlink(path.c_str());
   }
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = platform::socket_cloexec(AF_UNIX, SOCK_STREAM, true);
   if (fd < 0) return fail_errno(-1, "socket", err);
   sa.sun_family = AF_UNIX;
   memcpy(sa.sun_path, path.c_str(), path.size() + 1);
@@ -118,9 +120,9 @@ int sd_notify(const std::string& state) {
   memcpy(sa.sun_path, path, n);
   if (path[0] == '@') sa.sun_path[0] = 0;  // abstract namespace
   socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int fd = platform::socket_cloexec(AF_UNIX, SOCK_DGRAM, false);
   if (fd < 0) return -errno;
-  ssize_t r = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa), len);
+  ssize_t r = sendto(fd, state.data(), state.size(), platform::send_nosignal_flags(), reinterpret_cast<sockaddr*>(&sa), len);
   int e = errno;
   close(fd);
   return r < 0 ? -e : 1;

@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "environ.h"
 #include "request_parser.h"
 
 namespace harness {
@@ -80,8 +81,24 @@ struct Outcome {
 
 enum class Split : uint8_t { kWhole = 0, kBytes = 1, kRandom = 2, kFixed = 3 };
 
+// The parser's configuration at Gunicorn's defaults. ParserConfig has no
+// defaults of its own (the server's come from lib/config/settings.ts through
+// the addon); this is the tests' input, checked against the registry by
+// test/native-parser.test.mjs ("the harness's base config is the registry's").
+inline gts::ParserConfig base_config() {
+  gts::ParserConfig c;
+  c.limit_request_line = 4094;
+  c.limit_request_fields = 100;
+  c.limit_request_field_size = 8190;
+  c.limit_request_body = 0;
+  c.header_map = gts::HeaderMap::kDrop;
+  c.proxy_protocol = gts::ProxyMode::kOff;
+  c.forwarder_headers = {"SCRIPT_NAME", "PATH_INFO"};
+  return c;
+}
+
 struct Options {
-  gts::ParserConfig cfg;
+  gts::ParserConfig cfg = base_config();
   bool trusted = true, proxy_allowed = true;
   Split split = Split::kWhole;
   bool interleave = false;  // another connection's parser uses the shared state between calls
@@ -276,6 +293,7 @@ class Connection {
     H_CHECK(parser_.body_kind() == h.body, "per-connection body kind");
     H_CHECK(parser_.body_done() == (h.body == gts::BodyKind::kNone), "body_done after the head");
     if (h.body == gts::BodyKind::kLength) H_CHECK(parser_.body_left() == h.content_length, "body_left");
+    check_environ(h);
     r.keep_alive = h.keep_alive;
     r.must_close = h.must_close;
     r.expect_continue = h.expect_continue;
@@ -381,9 +399,48 @@ class Connection {
     }
   }
 
+  // The environ packer (native/src/environ.cc) over every parsed head: offsets
+  // ascend within the blob, the header count and facts match the head, known
+  // keys index the known table.
+  void check_environ(const gts::RequestHead& h) {
+    std::vector<uint32_t> meta(gts::meta_slots(static_cast<uint32_t>(h.headers.size())), 0xdeadbeefu);
+    std::string blob;
+    gts::PeerFacts peer;
+    peer.remote_addr = "192.0.2.1";
+    peer.remote_port = 40000;
+    peer.trusted = o_.trusted;
+    peer.proxy = parser_.proxy();
+    gts::pack_environ(h, peer, false, blob, meta.data());
+    H_CHECK(meta[gts::kMetaCount] == h.headers.size(), "environ: header count");
+    const uint32_t flags = meta[gts::kMetaFlags];
+    H_CHECK((flags & 0xf) == h.version_major && ((flags >> 4) & 0xf) == h.version_minor, "environ: version");
+    H_CHECK(((flags & gts::kFlagHead) != 0) == h.is_head, "environ: HEAD flag");
+    uint32_t prev = 0;
+    for (uint32_t s : {gts::kMetaMethodEnd, gts::kMetaTargetEnd, gts::kMetaPathEnd, gts::kMetaQueryEnd,
+                       gts::kMetaRemoteEnd, gts::kMetaRemotePort}) {
+      H_CHECK(meta[s] >= prev && meta[s] <= blob.size(), "environ: ascending offsets");
+      prev = meta[s];
+    }
+    H_CHECK(meta[gts::kMetaMethodEnd] == h.method.n, "environ: method");
+    H_CHECK(meta[gts::kMetaPathEnd] - meta[gts::kMetaTargetEnd] <= h.path.n, "environ: decoded path not longer");
+    if (peer.proxy != nullptr) prev = meta[gts::kMetaProxyDstEnd];
+    for (size_t i = 0; i < h.headers.size(); i++) {
+      const uint32_t key = meta[gts::kMetaHeaders + 2 * i], val = meta[gts::kMetaHeaders + 2 * i + 1] & ~gts::kMaybeRepeat;
+      if (key & gts::kKnownFlag) {
+        H_CHECK((key & ~gts::kKnownFlag) < gts::known_header_count(), "environ: known key index");
+      } else {
+        H_CHECK(key >= prev && key <= blob.size(), "environ: key offset");
+        prev = key;
+      }
+      H_CHECK(val >= prev && val <= blob.size() && val - prev == h.headers[i].value.n, "environ: value offset");
+      prev = val;
+    }
+    H_CHECK(prev == blob.size() || h.headers.empty(), "environ: the blob ends with the last value");
+  }
+
   Options o_;
   gts::ParserShared shared_;
-  gts::ParserConfig other_cfg_;
+  gts::ParserConfig other_cfg_ = base_config();
   gts::RequestParser parser_;
   gts::RequestParser other_;
   std::string pending_;

@@ -13,12 +13,18 @@
 //                                connection; all must agree. Prints one JSON line
 //                                per case (strings as hex) for the tap test to
 //                                compare with the corpus's expectations.
+//   parser_test config NAME=VALUE...  checks harness::base_config() against the
+//                                registry's defaults (one argument per parser
+//                                setting; lists '|'-separated).
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "parser_harness.h"
@@ -58,6 +64,52 @@ bool unhex(const std::string& h, std::string* out) {
 
 bool truthy(const std::string& v) { return v == "true" || v == "1"; }
 
+// One setting from its text form, generically over GTS_PARSER_SETTINGS: lists
+// are '|'-separated, enums take the registry's value names.
+bool set_value(const std::string& v, uint32_t* out) {
+  char* e = nullptr;
+  unsigned long long x = std::strtoull(v.c_str(), &e, 10);
+  if (v.empty() || *e != '\0' || x > 0xffffffffull) return false;
+  *out = static_cast<uint32_t>(x);
+  return true;
+}
+bool set_value(const std::string& v, uint64_t* out) {
+  char* e = nullptr;
+  unsigned long long x = std::strtoull(v.c_str(), &e, 10);
+  if (v.empty() || *e != '\0') return false;
+  *out = x;
+  return true;
+}
+bool set_value(const std::string& v, bool* out) {
+  *out = truthy(v);
+  return true;
+}
+bool set_value(const std::string& v, std::vector<std::string>* out) {
+  out->clear();
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, '|')) {
+    if (!item.empty()) out->push_back(item);
+  }
+  return true;
+}
+template <typename E, typename = std::enable_if_t<std::is_enum<E>::value>>
+bool set_value(const std::string& v, E* out) {
+  return gts::enum_from_name(v, out);
+}
+
+bool set_setting(gts::ParserConfig* c, const std::string& k, std::string v) {
+  if (k == "proxy_protocol") {  // Gunicorn's boolean spelling
+    if (v == "false") v = "off";
+    else if (v == "true") v = "auto";
+  }
+#define GTS_SET_SETTING(type, name) \
+  if (k == #name) return set_value(v, &c->name);
+  GTS_PARSER_SETTINGS(GTS_SET_SETTING)
+#undef GTS_SET_SETTING
+  return false;
+}
+
 bool apply_settings(const std::string& s, Options* o) {
   std::stringstream ss(s);
   std::string kv;
@@ -65,33 +117,40 @@ bool apply_settings(const std::string& s, Options* o) {
     if (kv.empty()) continue;
     size_t eq = kv.find('=');
     if (eq == std::string::npos) return false;
-    std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
-    auto& c = o->cfg;
-    if (k == "limit_request_line") c.limit_request_line = static_cast<uint32_t>(std::stoul(v));
-    else if (k == "limit_request_fields") c.limit_request_fields = static_cast<uint32_t>(std::stoul(v));
-    else if (k == "limit_request_field_size") c.limit_request_field_size = static_cast<uint32_t>(std::stoul(v));
-    else if (k == "limit_request_body") c.limit_request_body = std::stoull(v);
-    else if (k == "permit_obsolete_folding") c.permit_obsolete_folding = truthy(v);
-    else if (k == "strip_header_spaces") c.strip_header_spaces = truthy(v);
-    else if (k == "permit_unconventional_http_method") c.permit_unconventional_http_method = truthy(v);
-    else if (k == "casefold_http_method") c.casefold_http_method = truthy(v);
-    else if (k == "permit_unconventional_http_version") c.permit_unconventional_http_version = truthy(v);
-    else if (k == "header_map") {
-      if (v == "drop") c.header_map = gts::HeaderMap::kDrop;
-      else if (v == "refuse") c.header_map = gts::HeaderMap::kRefuse;
-      else if (v == "dangerous") c.header_map = gts::HeaderMap::kDangerous;
-      else return false;
-    } else if (k == "proxy_protocol") {
-      if (v == "off" || v == "false") c.proxy_protocol = gts::ProxyMode::kOff;
-      else if (v == "v1") c.proxy_protocol = gts::ProxyMode::kV1;
-      else if (v == "v2") c.proxy_protocol = gts::ProxyMode::kV2;
-      else if (v == "auto" || v == "true") c.proxy_protocol = gts::ProxyMode::kAuto;
-      else return false;
-    } else {
-      return false;
-    }
+    if (!set_setting(&o->cfg, kv.substr(0, eq), kv.substr(eq + 1))) return false;
   }
   return true;
+}
+
+// parser_test config NAME=VALUE...: every parser setting must be given (the
+// registry's defaults, from test/native-parser.test.mjs) and must equal
+// harness::base_config(), the configuration the other modes start from.
+int config(int argc, char** argv) {
+  gts::ParserConfig got;
+  std::vector<std::string> seen;
+  for (int i = 2; i < argc; i++) {
+    std::string kv = argv[i];
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || !set_setting(&got, kv.substr(0, eq), kv.substr(eq + 1))) {
+      std::printf("bad %s\n", argv[i]);
+      return 1;
+    }
+    seen.push_back(kv.substr(0, eq));
+  }
+  const gts::ParserConfig want = harness::base_config();
+  int bad = 0;
+#define GTS_CHECK_SETTING(type, name)                                                     \
+  if (std::find(seen.begin(), seen.end(), #name) == seen.end()) {                        \
+    std::printf("missing %s\n", #name);                                                  \
+    bad++;                                                                               \
+  } else if (!(got.name == want.name)) {                                                 \
+    std::printf("differs %s\n", #name);                                                  \
+    bad++;                                                                               \
+  }
+  GTS_PARSER_SETTINGS(GTS_CHECK_SETTING)
+#undef GTS_CHECK_SETTING
+  if (bad == 0) std::printf("ok\n");
+  return bad == 0 ? 0 : 1;
 }
 
 std::string json(const Outcome& o) {
@@ -207,6 +266,7 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "replay") return replay(argc, argv);
   if (mode == "corpus") return corpus();
-  std::fprintf(stderr, "usage: parser_test replay FILE... | parser_test corpus < cases\n");
+  if (mode == "config") return config(argc, argv);
+  std::fprintf(stderr, "usage: parser_test replay FILE... | parser_test corpus < cases | parser_test config NAME=VALUE...\n");
   return 2;
 }
