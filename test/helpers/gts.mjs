@@ -16,7 +16,7 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export function run(t, args, { script = BIN, env = {}, cwd = ROOT } = {}) {
   const child = spawn(process.execPath, [script, ...args], {
     cwd,
-    env: { ...process.env, TZ: 'UTC', GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '', ...env },
+    env: { ...process.env, TZ: 'UTC', GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '', PORT: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const h = {
