@@ -23,8 +23,8 @@ case "${1:-}" in
     ;;
   runtime-user)
     # a fixed uid, no login shell, no home to write to: the app directory stays root-owned and read-only
-    groupadd --system --gid "$APP_UID" "$APP_USER"
-    useradd --system --uid "$APP_UID" --gid "$APP_UID" --no-create-home --home-dir /nonexistent \
+    groupadd --gid "$APP_UID" "$APP_USER"
+    useradd --uid "$APP_UID" --gid "$APP_UID" --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin "$APP_USER"
     ;;
   *)
