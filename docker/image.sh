@@ -18,7 +18,7 @@ case "${1:-}" in
     ;;
   build)
     npm ci --no-audit --no-fund
-    npm prune --omit=dev --no-audit --no-fund
+    npm prune --omit=dev --ignore-scripts --no-audit --no-fund  # (its root `dependencies` script would rebuild without node-gyp)
     rm -rf build/Release/obj.target build/Release/.deps
     ;;
   runtime-user)

