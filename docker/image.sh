@@ -20,6 +20,7 @@ case "${1:-}" in
     npm ci --no-audit --no-fund
     npm prune --omit=dev --ignore-scripts --no-audit --no-fund  # (its root `dependencies` script would rebuild without node-gyp)
     rm -rf build/Release/obj.target build/Release/.deps
+    find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete  # scopes emptied by the prune
     ;;
   runtime-user)
     # a fixed uid, no login shell, no home to write to: the app directory stays root-owned and read-only
