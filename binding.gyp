@@ -11,6 +11,7 @@
         "native/src/request_parser.cc",
         "native/src/chunked_decoder.cc",
         "native/src/proxy_protocol.cc",
+        "native/src/reaper.cc",
         "native/src/response.cc",
         "native/src/platform.cc",
         "native/src/sockets.cc",

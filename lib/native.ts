@@ -64,6 +64,8 @@ export interface NativeBinding {
   balanceVacate(fd: number, slot: number): boolean;
   /** sd_notify(3) over $NOTIFY_SOCKET: 1 sent, 0 when NOTIFY_SOCKET is unset */
   sdNotify(state: string): number;
+  /** reaps exited children whose pids are not in `keep` (PID 1's orphans); returns the pids reaped */
+  reapOrphans(keep: number[]): number[];
   errors: NativeErrorInfo[];
   /** environ keys of common request headers, indexed by meta slot values with KNOWN_KEY set */
   headerKeys: string[];

@@ -13,7 +13,7 @@ import { settingsMarkdown } from '../dist/config/docs.js';
 import { parseLiteralArgs } from '../dist/app/literals.js';
 
 const printConfig = (args, { env = {}, cwd = ROOT } = {}) => {
-  const r = spawnSync(process.execPath, [BIN, '--print-config', ...args], { cwd, env: { ...process.env, GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '', ...env }, encoding: 'utf8', timeout: 20000 });
+  const r = spawnSync(process.execPath, [BIN, '--print-config', ...args], { cwd, env: { ...process.env, GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '', PORT: '', ...env }, encoding: 'utf8', timeout: 20000 });
   const values = {};
   for (const line of r.stdout.split('\n')) {
     const m = /^(\w+) += (.*)$/.exec(line);
@@ -102,4 +102,28 @@ t.test('docs/settings.md is generated from the registry and up to date', async (
     t.match(md, new RegExp(`### \`${name}\``));
   }
   t.match(md, /`certfile`.*terminate TLS in a proxy/);
+});
+
+t.test('a relative --chdir is resolved once, from the starting directory', async (t) => {
+  const rel = path.relative(ROOT, APPS);
+  let r = printConfig(['--chdir', rel, 'hello:application']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.values.chdir, APPS, 'command line');
+  r = printConfig(['hello:application'], { env: { GUNICORN_CMD_ARGS: `--chdir ${rel}` } });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.values.chdir, APPS, 'GUNICORN_CMD_ARGS');
+  r = printConfig(['--chdir', rel, 'hello:application'], { env: { GUNICORN_CMD_ARGS: '--chdir test' } });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.values.chdir, APPS, 'the command line over GUNICORN_CMD_ARGS');
+});
+
+t.test('$PORT: the default bind is 0.0.0.0:$PORT, as Gunicorn; an explicit bind wins', async (t) => {
+  let r = printConfig([app], { env: { PORT: '9123' } });
+  t.equal(r.values.bind, "['0.0.0.0:9123']", '$PORT set');
+  r = printConfig([app]);
+  t.equal(r.values.bind, "['127.0.0.1:8000']", '$PORT unset');
+  r = printConfig(['-b', '127.0.0.1:7005', app], { env: { PORT: '9123' } });
+  t.equal(r.values.bind, "['127.0.0.1:7005']", '--bind over $PORT');
+  r = printConfig([app], { env: { PORT: '9123', GUNICORN_CMD_ARGS: '--bind unix:/tmp/x.sock' } });
+  t.equal(r.values.bind, "['unix:/tmp/x.sock']", 'GUNICORN_CMD_ARGS --bind over $PORT');
 });

@@ -128,8 +128,10 @@ export abstract class Application extends BaseApplication {
     const defaultsFromApp = this.init(args) ?? {};
     for (const [k, v] of Object.entries(defaultsFromApp)) if (v !== undefined && v !== null) this.cfg.set(k, v);
     // chdir first, so a relative config file and the app resolve from there
+    // (a relative --chdir is resolved once, from the directory the command was started in)
     const earlyChdir = args.options.chdir ?? envArgs?.options.chdir;
     if (earlyChdir !== undefined) this.cfg.set('chdir', earlyChdir);
+    const chdirFromArgs = earlyChdir !== undefined ? this.cfg.get('chdir') : undefined;
     this.chdir();
     const explicit = (args.options.config ?? envArgs?.options.config ?? null) as string | null;
     const file = findConfigFile(explicit, process.cwd());
@@ -137,8 +139,9 @@ export abstract class Application extends BaseApplication {
       applyConfigModule(this.cfg, await readConfigFile(file));
       this.cfg.set('config', file);
     }
-    for (const [k, v] of Object.entries(envArgs?.options ?? {})) this.cfg.set(k, v);
-    for (const [k, v] of Object.entries(args.options)) this.cfg.set(k, v);
+    for (const [k, v] of Object.entries(envArgs?.options ?? {})) if (k !== 'chdir') this.cfg.set(k, v);
+    for (const [k, v] of Object.entries(args.options)) if (k !== 'chdir') this.cfg.set(k, v);
+    if (chdirFromArgs !== undefined) this.cfg.set('chdir', chdirFromArgs);
     this.chdir();
   }
 

@@ -21,6 +21,7 @@ import {
   type WorkerMessage,
 } from '../workers/protocol.js';
 import { Pidfile } from './pidfile.js';
+import { inheritsOrphans, reapOrphans } from './reaper.js';
 import { listenFds, sdNotify, SD_LISTEN_FDS_START } from './systemd.js';
 import { WorkerHandle } from './worker-handle.js';
 
@@ -146,6 +147,7 @@ export class Arbiter {
         this.maybePromoteMaster();
         await this.sleep();
         for (const sig of this.queue.splice(0)) await this.dispatch(sig);
+        if (inheritsOrphans()) reapOrphans(this.WORKERS.keys(), this.log);
         this.murderWorkers();
         await this.manageWorkers();
       }

@@ -129,7 +129,10 @@ export const SETTINGS = [
   // ---- Server Socket
   def({
     name: 'bind', section: 'Server Socket', cli: ['-b', '--bind'], meta: 'ADDRESS', action: 'append', validator: validateList,
-    default: () => ['127.0.0.1:8000'],
+    // As Gunicorn (config.py, class Bind): platforms that set $PORT (Heroku, Cloud Run, Render, fly.io, a
+    // container's ENV PORT) get every interface on that port; an explicit bind anywhere wins.
+    default: () => (env('PORT') !== undefined ? [`0.0.0.0:${env('PORT')}`] : ['127.0.0.1:8000']),
+    defaultDoc: "['127.0.0.1:8000'], or ['0.0.0.0:$PORT'] when $PORT is set",
     desc: 'The socket(s) to bind: HOST, HOST:PORT, [IPv6]:PORT, unix:PATH or fd://FD. Repeatable.',
   }),
   def({

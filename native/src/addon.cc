@@ -27,6 +27,7 @@
 #include "connection.h"
 #include "environ.h"
 #include "errors.h"
+#include "reaper.h"
 #include "server.h"
 #include "sockets.h"
 
@@ -537,6 +538,19 @@ Napi::Value BalanceVacate(const Napi::CallbackInfo& info) {
                                                         info[1].As<Napi::Number>().Uint32Value()));
 }
 
+// reapOrphans(keepPids) -> pids reaped: exited children that libuv did not spawn (PID 1's orphans)
+Napi::Value ReapOrphans(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array keep_js = info[0].As<Napi::Array>();
+  std::vector<int> keep(keep_js.Length());
+  for (uint32_t i = 0; i < keep.size(); i++) keep[i] = keep_js.Get(i).As<Napi::Number>().Int32Value();
+  std::vector<int> reaped;
+  reap_orphans(keep, &reaped);
+  Napi::Array out = Napi::Array::New(env, reaped.size());
+  for (uint32_t i = 0; i < reaped.size(); i++) out.Set(i, Napi::Number::New(env, reaped[i]));
+  return out;
+}
+
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   uv_fs_t req;
   uv_fs_close(nullptr, &req, info[0].As<Napi::Number>().Int32Value(), nullptr);
@@ -552,6 +566,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
+  exports.Set("reapOrphans", Napi::Function::New(env, ReapOrphans));
   exports.Set("balanceCreate", Napi::Function::New(env, BalanceCreate));
   exports.Set("balanceVacate", Napi::Function::New(env, BalanceVacate));
   Napi::Array errors = Napi::Array::New(env);

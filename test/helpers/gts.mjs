@@ -13,10 +13,12 @@ export const APPS = path.join(ROOT, 'test/fixtures/apps');
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `node <script> ...args`; returns a handle with the output so far and helpers. */
-export function run(t, args, { script = BIN, env = {}, cwd = ROOT } = {}) {
-  const child = spawn(process.execPath, [script, ...args], {
+export function run(t, args, { script = BIN, env = {}, cwd = ROOT, prefix = [] } = {}) {
+  // prefix: a command that runs node, e.g. ['unshare', '--pid', '--fork', '--mount-proc'] (then `pid` is its pid)
+  const argv = [...prefix, process.execPath, script, ...args];
+  const child = spawn(argv[0], argv.slice(1), {
     cwd,
-    env: { ...process.env, TZ: 'UTC', GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '', ...env },
+    env: { ...process.env, TZ: 'UTC', GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '', PORT: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const h = {
