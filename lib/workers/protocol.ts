@@ -17,7 +17,8 @@ export interface WorkerBootState {
   balance?: { fd: number; slot: number };
 }
 
-export type WorkerMessage = { gts: 'hb' } | { gts: 'booted' };
+/** hb: the heartbeat; `rss` (bytes) when max_worker_memory is set */
+export type WorkerMessage = { gts: 'hb'; rss?: number } | { gts: 'booted' };
 
 /** Exit status of a worker that failed to boot: the arbiter halts (Gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;
