@@ -20,8 +20,9 @@ import {
   type WorkerBootState,
   type WorkerMessage,
 } from '../workers/protocol.js';
+import { awaitWithin } from '../workers/await-hook.js';
 import { Pidfile } from './pidfile.js';
-import { listenFds, sdNotify, SD_LISTEN_FDS_START } from './systemd.js';
+import { listenFds, monotonicUsec, sdNotify, SD_LISTEN_FDS_START, watchdogIntervalMs } from './systemd.js';
 import { WorkerHandle } from './worker-handle.js';
 
 /** What the arbiter needs from the application object. */
@@ -97,6 +98,15 @@ export class Arbiter {
   private readonly killProcess: NonNullable<ArbiterOptions['kill']>;
   private readonly envSetByRawEnv = new Map<string, string | undefined>();
   private markReady: () => void = () => {};
+  // resilience (issue 13): crash-loop back-off, shutdown_delay, systemd watchdog
+  /** crashes at boot in a row (exits within min_uptime) */
+  private crashStreak = 0;
+  private lastCrashAt = 0;
+  /** monotonic ms before which no worker is spawned (crash-loop back-off) */
+  private nextSpawnAt = 0;
+  /** monotonic ms at which a delayed SIGTERM (shutdown_delay) stops the server */
+  private stopAt = 0;
+  private watchdog: NodeJS.Timeout | null = null;
   /** resolves once the listeners are bound (after when_ready) */
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
@@ -146,6 +156,7 @@ export class Arbiter {
         this.maybePromoteMaster();
         await this.sleep();
         for (const sig of this.queue.splice(0)) await this.dispatch(sig);
+        if (this.stopAt !== 0 && performance.now() >= this.stopAt) throw new StopServer();
         this.murderWorkers();
         await this.manageWorkers();
       }
@@ -182,7 +193,7 @@ export class Arbiter {
   private sleep(): Promise<void> {
     if (this.queue.length > 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(done, 1000);
+      const t = setTimeout(done, this.sleepMs());
       const self = this;
       function done() {
         clearTimeout(t);
@@ -228,6 +239,7 @@ export class Arbiter {
     this.log.info(`Listening at: ${this.LISTENERS.map((l) => l.info.url).join(',')} (${this.pid})`);
     this.log.info(`Using worker: ${this.cfg.get('worker_class')}`);
     this.log.debug(`sd_notify: ${sdNotify('READY=1\nSTATUS=Gunicorn arbiter booted')}`);
+    this.startWatchdog();
     if (this.log.isEnabled('debug')) {
       this.log.debug('Current configuration:');
       for (const line of this.cfg.toString().split('\n')) this.log.debug(`  ${line.replace(/\s+=\s/, ': ')}`);
@@ -235,7 +247,7 @@ export class Arbiter {
     this.num_workers = this.cfg.get('workers');
     if (this.cfg.get('reload')) this.log.warning('Reloader is on. Use in development only!');
     this.log.debug('Arbiter booted');
-    this.hook('when_ready', this);
+    await this.awaitHook('when_ready', this);
     this.markReady();
   }
 
@@ -294,12 +306,14 @@ export class Arbiter {
   private async halt(reason: string | null = null, exitStatus = 0): Promise<number> {
     if (this.halted) return exitStatus;
     this.halted = true;
+    this.log.debug(`sd_notify: ${sdNotify('STOPPING=1')}`);
+    if (this.watchdog !== null) clearInterval(this.watchdog);
     await this.stop();
     const logf = exitStatus === 0 ? (m: string) => this.log.info(m) : (m: string) => this.log.error(m);
     logf(`Shutting down: ${this.master_name}`);
     if (reason !== null) logf(`Reason: ${reason}`);
     this.pidfile?.unlink();
-    this.hook('on_exit', this);
+    await this.awaitHook('on_exit', this);
     this.removeSignals();
     return exitStatus;
   }
@@ -322,10 +336,23 @@ export class Arbiter {
   /** HUP: re-read the configuration, start new workers, gracefully stop the old ones. */
   async handleHup(): Promise<void> {
     this.log.info(`Hang up: ${this.master_name}`);
-    await this.reload();
+    this.log.debug(`sd_notify: ${sdNotify(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}`)}`);
+    try {
+      await this.reload();
+    } finally {
+      this.log.debug(`sd_notify: ${sdNotify('READY=1')}`);
+    }
   }
 
-  handleTerm(): never {
+  handleTerm(): void {
+    const delay = this.cfg.get('shutdown_delay');
+    if (delay > 0 && this.stopAt === 0) {
+      // Kubernetes: keep serving while the endpoints learn that this pod is going
+      this.stopAt = performance.now() + delay * 1000;
+      this.log.info(`Serving ${delay} s more before the graceful stop (shutdown_delay); SIGTERM again to stop now`);
+      this.log.debug(`sd_notify: ${sdNotify('STOPPING=1')}`);
+      return;
+    }
     throw new StopServer();
   }
 
@@ -472,15 +499,16 @@ export class Arbiter {
 
   /** Spawns or stops workers so that `num_workers` are running. */
   async manageWorkers(): Promise<void> {
+    this.checkStable();
     let active = this.active();
-    if (active.length < this.num_workers) {
+    if (active.length < this.num_workers && !this.backingOff()) {
       await this.spawnWorkers();
       active = this.active();
     }
-    // stop the oldest extras, but not while their replacements are still booting
+    // stop the oldest extras (a worker over max_worker_memory first), but not while their replacements are still booting
     while (active.length > this.num_workers) {
-      const victim = active[0]!;
-      const rest = active.slice(1);
+      const victim = active.find((w) => w.recycle) ?? active[0]!;
+      const rest = active.filter((w) => w !== victim);
       const booting = rest.some((w) => !w.booted);
       if (victim.booted && booting && rest.filter((w) => w.booted).length < this.num_workers) break;
       this.killWorker(victim, 'SIGTERM');
@@ -538,7 +566,10 @@ export class Arbiter {
     w.child = child;
     this.WORKERS.set(w.pid, w);
     child.on('message', (m: WorkerMessage) => {
-      if (m?.gts === 'hb') w.lastBeat = performance.now();
+      if (m?.gts === 'hb') {
+        w.lastBeat = performance.now();
+        if (m.rss !== undefined) this.checkMemory(w, m.rss);
+      }
       else if (m?.gts === 'booted') {
         w.booted = true;
         w.lastBeat = performance.now();
@@ -630,9 +661,96 @@ export class Arbiter {
         else this.log.warning(`Worker (pid:${pid}) was sent ${signal}!`);
       }
       this.hook('child_exit', this, w);
+      this.noteExit(w, code, signal);
       if (mayHalt && code === WORKER_BOOT_ERROR) throw new HaltServer('Worker failed to boot.', WORKER_BOOT_ERROR);
       if (mayHalt && code === APP_LOAD_ERROR) throw new HaltServer('App failed to load.', APP_LOAD_ERROR);
     }
+  }
+
+  // ---------------------------------------------------------------- resilience
+
+  /** how long the main loop may sleep: 1 s, less while a back-off or a shutdown_delay ends sooner */
+  private sleepMs(): number {
+    const now = performance.now();
+    let ms = 1000;
+    if (this.nextSpawnAt > now) ms = Math.min(ms, this.nextSpawnAt - now);
+    if (this.stopAt !== 0) ms = Math.min(ms, Math.max(0, this.stopAt - now));
+    return Math.max(1, Math.ceil(ms));
+  }
+
+  /** A worker exit: one that failed within min_uptime of its start (not stopped by us) extends the crash streak. */
+  private noteExit(w: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void {
+    if (w.terminating || (code === 0 && signal === null)) return;
+    const now = performance.now();
+    const minUptime = this.cfg.get('min_uptime') * 1000;
+    if (now - w.born >= minUptime) return;
+    this.crashStreak += 1;
+    this.lastCrashAt = now;
+    const after = this.cfg.get('max_quick_restarts');
+    if (after === 0 || this.crashStreak < after) return;
+    const delay = Math.min(this.cfg.get('restart_backoff_max'), 0.1 * 2 ** (this.crashStreak - after));
+    this.nextSpawnAt = now + delay * 1000;
+    this.log.warning(
+      `Worker (pid:${w.pid}) exited ${((now - w.born) / 1000).toFixed(2)} s after its start: `
+      + `${this.crashStreak} crashes at boot in a row (min_uptime ${this.cfg.get('min_uptime')} s); `
+      + `next worker in ${delay.toFixed(1)} s`,
+    );
+  }
+
+  private backingOff(): boolean {
+    return this.nextSpawnAt > performance.now();
+  }
+
+  /** The crash streak ends when a worker started after the last crash has stayed up min_uptime. */
+  private checkStable(): void {
+    if (this.crashStreak === 0) return;
+    const now = performance.now();
+    const minUptime = this.cfg.get('min_uptime') * 1000;
+    for (const w of this.WORKERS.values()) {
+      if (w.born > this.lastCrashAt && w.booted && now - w.born >= minUptime) {
+        if (this.crashStreak >= this.cfg.get('max_quick_restarts')) this.log.info(`Workers are up again after ${this.crashStreak} crashes at boot`);
+        this.crashStreak = 0;
+        this.nextSpawnAt = 0;
+        return;
+      }
+    }
+  }
+
+  /** max_worker_memory: a worker over the limit gets a replacement; manageWorkers() then stops it gracefully. */
+  private checkMemory(w: WorkerHandle, rss: number): void {
+    const limit = this.cfg.get('max_worker_memory');
+    if (limit <= 0 || rss <= limit || w.terminating || !w.booted) return;
+    // one replacement at a time (another one if the first died at boot)
+    if (w.recycle && this.active().length > this.num_workers) return;
+    if (this.backingOff()) return;
+    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+    this.log.warning(`Worker (pid:${w.pid}) uses ${mib(rss)} (RSS), over max_worker_memory ${mib(limit)}: replacing it`);
+    w.recycle = true;
+    this.spawnWorker();
+    this.wake?.();
+  }
+
+  /** WATCHDOG=1 every half WATCHDOG_USEC, from the master's event loop (a stuck master misses it). */
+  private startWatchdog(): void {
+    const every = watchdogIntervalMs();
+    if (every === null) return;
+    this.log.debug(`sd_notify: watchdog every ${every} ms`);
+    this.watchdog = setInterval(() => sdNotify('WATCHDOG=1'), every);
+    this.watchdog.unref();
+  }
+
+  /**
+   * Calls a hook and awaits what it returns, up to graceful_timeout (worker_exit,
+   * on_exit, post_worker_init and when_ready may be async); an overrun is logged
+   * and the server goes on.
+   */
+  private async awaitHook(name: 'when_ready' | 'on_exit', ...args: unknown[]): Promise<void> {
+    await awaitWithin(
+      () => this.cfg.get(name)(...args),
+      this.cfg.get('graceful_timeout'),
+      (e) => this.log.exception(`Exception in ${name} hook`, e),
+      (s) => this.log.warning(`The ${name} hook did not finish within graceful_timeout (${s} s); going on`),
+    );
   }
 
   // ---------------------------------------------------------------- helpers
