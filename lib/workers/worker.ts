@@ -123,6 +123,10 @@ export class Worker {
     this.booted = true;
     await this.awaitHook('post_worker_init', this);
     this.send({ gts: 'booted' });
+    if (this.log.isEnabled('debug')) {
+      const cpu = process.cpuUsage();
+      this.log.debug(`Worker booted ${performance.now().toFixed(1)} ms after its process started (${((cpu.user + cpu.system) / 1000).toFixed(1)} ms CPU)`);
+    }
   }
 
   /** uid/gid/umask, signals, parent watch (Gunicorn's init_process before load_wsgi). */
