@@ -22,9 +22,12 @@ function setup(t, settings = {}) {
   for (const [k, v] of Object.entries(settings)) cfg.set(k, v);
   const app = { cfg, callable: null, wsgi: async () => () => [], reload: async () => {} };
   const procs = { next: 1000, spawned: [], killed: [] };
-  const spawn = () => {
+  const spawn = function () {
     const child = new EventEmitter();
     child.pid = procs.next++;
+    child.sent = [];
+    child.send = (m) => child.sent.push(m);
+    child.env = JSON.parse(arguments[2].env.GUNICORN_TS_WORKER);
     procs.spawned.push(child);
     return child;
   };
@@ -157,4 +160,63 @@ t.test('exit status 3 and 4 halt, even inside a back-off', async (t) => {
   arbiter.spawnWorker();
   child(1001).emit('exit', 3, null);
   t.throws(() => arbiter.reapWorkers(true), { reason: 'Worker failed to boot.', exitStatus: 3 });
+});
+
+t.test('spare_workers: a spare starts once the pool has booted; a dead worker is replaced by it, then a new spare starts', async (t) => {
+  const { arbiter, procs, child, log } = setup(t, { spare_workers: 1, loglevel: 'debug' });
+  arbiter.LISTENERS = [];
+  arbiter.num_workers = 2;
+  await arbiter.manageWorkers();
+  t.equal(procs.spawned.length, 2, 'no spare while workers boot (no listeners here either)');
+  arbiter.LISTENERS = [{ fd: 0, info: { kind: 'tcp', url: 'http://127.0.0.1:1' } }];
+  await arbiter.manageWorkers();
+  t.equal(procs.spawned.length, 2, 'no spare while workers boot');
+  for (const c of procs.spawned) c.emit('message', { gts: 'booted' });
+  await arbiter.manageWorkers();
+  t.equal(procs.spawned.length, 3, 'then one spare');
+  t.same(child(1002).env, { spare: true }, 'started without a boot state');
+  await arbiter.manageWorkers();
+  t.equal(procs.spawned.length, 3, 'one is enough');
+  child(1000).emit('exit', null, 'SIGKILL');
+  arbiter.reapWorkers(true);
+  await arbiter.manageWorkers();
+  t.equal(procs.spawned.length, 4, 'a spare that is not ready yet is not used: a process is started');
+  child(1003).emit('message', { gts: 'booted' });
+  child(1002).emit('message', { gts: 'spare' });
+  t.match(log(), /Spare worker \(pid:1002\) ready/);
+  child(1001).emit('exit', null, 'SIGKILL');
+  arbiter.reapWorkers(true);
+  await arbiter.manageWorkers();
+  t.equal(procs.spawned.length, 4, 'the ready spare replaces the dead worker: no new process');
+  t.equal(child(1002).sent.length, 1);
+  const [m] = child(1002).sent;
+  t.match(m, { gts: 'activate', state: { age: 4, ppid: process.pid, listeners: [{ fd: 4 }] } }, 'with its boot state');
+  t.ok(arbiter.WORKERS.has(1002), 'it is a worker now');
+  child(1002).emit('message', { gts: 'booted' });
+  await arbiter.manageWorkers();
+  t.equal(procs.spawned.length, 5, 'and a new spare starts once it has booted');
+  t.same(child(1004).env, { spare: true });
+  child(1002).emit('exit', 1, null);
+  arbiter.reapWorkers(true);
+  t.notOk(arbiter.WORKERS.has(1002), 'an activated spare exits as a worker');
+});
+
+t.test('spare_workers: spares are stopped on HUP (old configuration) and on stop; a spare that dies is logged', async (t) => {
+  const { arbiter, procs, child, log } = setup(t, { spare_workers: 1 });
+  arbiter.LISTENERS = [{ fd: 0, info: { kind: 'tcp', url: 'http://127.0.0.1:1' } }];
+  arbiter.num_workers = 1;
+  await arbiter.manageWorkers();
+  child(1000).emit('message', { gts: 'booted' });
+  await arbiter.manageWorkers();
+  t.equal(procs.spawned.length, 2);
+  child(1001).emit('exit', 1, null);
+  arbiter.reapWorkers(true);
+  t.match(log(), /Spare worker \(pid:1001\) exited \(code 1, signal null\)/);
+  await arbiter.manageWorkers();
+  t.equal(procs.spawned.length, 3, 'replaced');
+  await arbiter.reload();
+  t.same(procs.killed.filter(([pid]) => pid === 1002), [[1002, 'SIGTERM']], 'HUP stops the spare');
+  child(1002).emit('exit', null, 'SIGTERM');
+  arbiter.reapWorkers(true);
+  t.notMatch(log(), /Spare worker \(pid:1002\) exited/, 'quietly');
 });

@@ -131,19 +131,31 @@ t.test('crash loop: a worker dying at boot is restarted with growing delays, log
   const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', '--max-quick-restarts', '2', '--restart-backoff-max', '0.8', APP], { env: { GTS_TEST_CRASH_AT_BOOT: '1' } });
   await g.port();
   const t0 = Date.now();
-  const boots = [];
-  let seen = 0;
-  while (Date.now() - t0 < 5000) {
-    const n = (g.stderr.match(/Booting worker with pid/g) ?? []).length;
-    for (; seen < n; seen++) boots.push(Date.now());
-    await sleep(20);
+  // when each back-off warning and each boot line appeared
+  const events = [];
+  let boots = 0;
+  let warns = 0;
+  while (Date.now() - t0 < 20000 && (g.stderr.match(/next worker in 0\.8 s/g) ?? []).length < 2) {
+    const b = (g.stderr.match(/Booting worker with pid/g) ?? []).length;
+    const w = [...g.stderr.matchAll(/next worker in ([\d.]+) s/g)];
+    for (; boots < b; boots++) events.push({ boot: Date.now() });
+    for (; warns < w.length; warns++) events.push({ wait: Number(w[warns][1]) * 1000, at: Date.now() });
+    await sleep(10);
   }
   t.match(g.stderr, /Worker \(pid:\d+\) exited [\d.]+ s after its start: 2 crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.1 s/);
+  t.match(g.stderr, /3 crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.2 s/);
   t.match(g.stderr, /4 crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.4 s/);
-  t.match(g.stderr, /crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.8 s/, 'capped at restart_backoff_max');
-  const gaps = boots.slice(1).map((b, i) => b - boots[i]);
-  t.ok(boots.length <= 12, `${boots.length} workers started in 5 s`);
-  t.ok(gaps.slice(-2).every((d) => d >= 700), `the last gaps wait the back-off: ${gaps.join(', ')} ms`);
+  t.match(g.stderr, /5 crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.8 s/);
+  t.match(g.stderr, /6 crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.8 s/, 'capped at restart_backoff_max');
+  // each announced wait is kept: the next worker boots no sooner (10 ms polling slack)
+  const waited = [];
+  events.forEach((e, i) => {
+    if (e.wait === undefined) return;
+    const next = events.slice(i + 1).find((x) => x.boot !== undefined);
+    if (next) waited.push([e.wait, next.boot - e.at]);
+  });
+  t.ok(waited.length >= 3, `${waited.length} waits observed`);
+  t.ok(waited.every(([want, got]) => got >= want - 20), `waits (announced, observed ms): ${JSON.stringify(waited)}`);
   t.equal(g.exited, null, 'the master keeps running');
 });
 
@@ -241,4 +253,23 @@ t.test('shutdown_delay: a second TERM stops at once', async (t) => {
   const { code } = await g.exit;
   t.equal(code, 0);
   t.ok(Date.now() - t0 < 10000, `stopped in ${Date.now() - t0} ms`);
+});
+
+t.test('spare_workers: kill -9 of a worker, the waiting spare answers next; a new spare follows', async (t) => {
+  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', '--spare-workers', '1', '--log-level', 'debug', APP]);
+  const port = await g.port();
+  const spare = Number((await g.waitFor(/Spare worker \(pid:(\d+)\) ready/, { timeoutMs: 20000 }))[1]);
+  const first = pidOf(await get(port, '/'));
+  t.not(first, spare);
+  process.kill(first, 'SIGKILL');
+  const r = await get(port, '/');
+  t.equal(r.status, 200, 'the request sent right after the kill is answered');
+  t.equal(pidOf(r), spare, 'by the spare, which was already running');
+  const m = await g.waitFor(new RegExp(`\\[${spare}\\] \\[DEBUG\\] Worker booted .* ([\\d.]+) ms after it was activated as a spare`));
+  t.comment(`spare activated -> serving: ${m[1]} ms`);
+  const next = Number((await g.waitFor(/Spare worker \(pid:(\d+)\) ready/, { count: 2, timeoutMs: 20000 }))[1]);
+  t.not(next, spare, 'a new spare');
+  g.kill('SIGTERM');
+  t.equal((await g.exit).code, 0);
+  t.ok(await until(() => !alive(next)), 'the spare stops with the master');
 });

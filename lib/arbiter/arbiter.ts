@@ -67,6 +67,17 @@ export interface ArbiterOptions extends Partial<StartContext> {
   kill?: (pid: number, signal: NodeJS.Signals) => void;
 }
 
+/** a spare worker process (spare_workers) */
+interface Spare {
+  pid: number;
+  child: ChildProcess;
+  born: number;
+  /** it said it waits for its boot state */
+  ready: boolean;
+  terminating: boolean;
+  detach(): void;
+}
+
 /** worker slots in the accept-balancing page; more workers than this accept unbalanced */
 const BALANCE_SLOTS = 1024;
 
@@ -107,6 +118,8 @@ export class Arbiter {
   /** monotonic ms at which a delayed SIGTERM (shutdown_delay) stops the server */
   private stopAt = 0;
   private watchdog: NodeJS.Timeout | null = null;
+  /** spare_workers: processes started ahead, configuration loaded, waiting to become a worker */
+  private readonly spares = new Map<number, Spare>();
   /** resolves once the listeners are bound (after when_ready) */
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
@@ -288,6 +301,7 @@ export class Arbiter {
       closeListener(l);
     }
     this.LISTENERS = [];
+    this.killSpares();
     const sig = graceful ? 'SIGTERM' : 'SIGQUIT';
     const limit = performance.now() + this.cfg.get('graceful_timeout') * 1000;
     this.killWorkers(sig);
@@ -416,6 +430,7 @@ export class Arbiter {
   }
 
   async reload(): Promise<void> {
+    this.killSpares();  // they loaded the old configuration
     const oldBind = this.cfg.get('bind').join('\n');
     this.restoreEnv();
     await this.app.reload();
@@ -518,6 +533,7 @@ export class Arbiter {
       this.lastCount = active.length;
       this.log.debug(`${active.length} workers`);
     }
+    this.replenishSpares(active);
   }
 
   /** workers that count toward the pool, oldest first */
@@ -552,6 +568,8 @@ export class Arbiter {
       settings: this.cfg.serializable(),
       balance,
     };
+    const spare = this.takeSpare();
+    if (spare !== null) return this.activateSpare(spare, w, state);
     const out = this.captureFd();
     const stdio: Array<number | 'inherit' | 'ipc'> = [out ?? 'inherit', out ?? 'inherit', out ?? 'inherit', 'ipc', ...this.LISTENERS.map((l) => l.fd)];
     if (balance) stdio.push(this.balanceFd);
@@ -562,7 +580,13 @@ export class Arbiter {
     if (out !== null) fs.closeSync(out);
     child.on('error', (e) => this.log.error(`Failed to spawn a worker: ${e.message}`));
     if (child.pid === undefined) return w;
-    w.pid = child.pid;
+    this.adopt(w, child);
+    return w;
+  }
+
+  /** Makes a started process the worker `w`: its heartbeats, boot message and exit. */
+  private adopt(w: WorkerHandle, child: ChildProcess): void {
+    w.pid = child.pid!;
     w.child = child;
     this.WORKERS.set(w.pid, w);
     child.on('message', (m: WorkerMessage) => {
@@ -580,7 +604,6 @@ export class Arbiter {
       this.exited.push({ pid: w.pid, code, signal });
       this.signal('SIGCHLD');
     });
-    return w;
   }
 
   /** Workers publish their connection counts here so that they accept in turns (even keep-alive spread). */
@@ -645,6 +668,13 @@ export class Arbiter {
         this.reexec_pid = 0;
         continue;
       }
+      const spare = this.spares.get(pid);
+      if (spare !== undefined) {
+        this.spares.delete(pid);
+        if (!spare.terminating) this.log.warning(`Spare worker (pid:${pid}) exited (code ${code}, signal ${signal})`);
+        this.noteExit(spare, code, signal);
+        continue;
+      }
       const w = this.WORKERS.get(pid);
       if (w === undefined) {
         this.log.debug(`Reaped unknown process pid:${pid}`);
@@ -679,7 +709,7 @@ export class Arbiter {
   }
 
   /** A worker exit: one that failed within min_uptime of its start (not stopped by us) extends the crash streak. */
-  private noteExit(w: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void {
+  private noteExit(w: Pick<WorkerHandle, 'pid' | 'born' | 'terminating'>, code: number | null, signal: NodeJS.Signals | null): void {
     if (w.terminating || (code === 0 && signal === null)) return;
     const now = performance.now();
     const minUptime = this.cfg.get('min_uptime') * 1000;
@@ -728,6 +758,90 @@ export class Arbiter {
     w.recycle = true;
     this.spawnWorker();
     this.wake?.();
+  }
+
+  /**
+   * spare_workers: a process started ahead of need runs the entry script, loads
+   * the modules and the configuration, then waits for its boot state. A worker
+   * that dies (kill -9, a crash, max_requests) is replaced by it at once
+   * instead of by a process that still has to start Node.
+   */
+  private spawnSpare(): void {
+    const out = this.captureFd();
+    const stdio: Array<number | 'inherit' | 'ipc'> = [out ?? 'inherit', out ?? 'inherit', out ?? 'inherit', 'ipc', ...this.LISTENERS.map((l) => l.fd)];
+    if (this.balanceFd >= 0) stdio.push(this.balanceFd);
+    const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: JSON.stringify({ spare: true }) };
+    delete env.GUNICORN_FD;
+    delete env.GUNICORN_PID;
+    const child = this.spawnProcess(this.ctx.execPath, this.ctx.args, { cwd: this.ctx.cwd, env, stdio });
+    if (out !== null) fs.closeSync(out);
+    child.on('error', (e) => this.log.error(`Failed to spawn a spare worker: ${e.message}`));
+    if (child.pid === undefined) return;
+    const pid = child.pid;
+    const onMessage = (m: WorkerMessage) => {
+      if (m?.gts !== 'spare') return;
+      spare.ready = true;
+      this.log.debug(`Spare worker (pid:${pid}) ready`);
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      this.exited.push({ pid, code, signal });
+      this.signal('SIGCHLD');
+    };
+    const spare: Spare = {
+      pid, child, born: performance.now(), ready: false, terminating: false,
+      detach: () => {
+        child.removeListener('message', onMessage);
+        child.removeListener('exit', onExit);
+      },
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+    this.spares.set(pid, spare);
+    this.log.debug(`Started spare worker (pid:${pid})`);
+  }
+
+  /** A spare that is waiting for its boot state, taken out of the spares. */
+  private takeSpare(): Spare | null {
+    for (const s of this.spares.values()) {
+      if (s.ready && !s.terminating) {
+        this.spares.delete(s.pid);
+        s.detach();
+        return s;
+      }
+    }
+    return null;
+  }
+
+  private activateSpare(s: Spare, w: WorkerHandle, state: WorkerBootState): WorkerHandle {
+    this.adopt(w, s.child);
+    try {
+      s.child.send({ gts: 'activate', state });
+    } catch (e) {
+      // gone meanwhile: its exit event is now this worker's
+      this.log.warning(`Spare worker (pid:${s.pid}) could not be activated: ${(e as Error).message}`);
+    }
+    this.log.debug(`Spare worker (pid:${s.pid}) becomes worker ${w.age}`);
+    return w;
+  }
+
+  /** One more spare per tick, once every worker has booted (never competing with a booting worker for CPU). */
+  private replenishSpares(active: WorkerHandle[]): void {
+    const want = this.cfg.get('spare_workers');
+    if (this.spares.size >= want || this.LISTENERS.length === 0 || this.backingOff()) return;
+    if (active.some((w) => !w.booted)) return;
+    this.spawnSpare();
+  }
+
+  private killSpares(): void {
+    for (const s of this.spares.values()) {
+      if (s.terminating) continue;
+      s.terminating = true;
+      try {
+        this.killProcess(s.pid, 'SIGTERM');
+      } catch {
+        /* gone: reaped from its exit event */
+      }
+    }
   }
 
   /** WATCHDOG=1 every half WATCHDOG_USEC, from the master's event loop (a stuck master misses it). */

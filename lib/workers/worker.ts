@@ -12,7 +12,7 @@ import type { OpenListener } from '../listeners.js';
 import { startServer } from '../server.js';
 import type { Application, Environ, ResponseHeaders } from '../types.js';
 import { hookRequest, hookResponse } from './request.js';
-import { APP_LOAD_ERROR, AppImportError, takeBootState, WORKER_BOOT_ERROR, type WorkerBootState, type WorkerMessage } from './protocol.js';
+import { APP_LOAD_ERROR, AppImportError, takeBootState, WORKER_BOOT_ERROR, type MasterMessage, type WorkerBootState, type WorkerMessage } from './protocol.js';
 import { Reloader } from './reloader.js';
 import { awaitWithin } from './await-hook.js';
 
@@ -125,7 +125,8 @@ export class Worker {
     this.send({ gts: 'booted' });
     if (this.log.isEnabled('debug')) {
       const cpu = process.cpuUsage();
-      this.log.debug(`Worker booted ${performance.now().toFixed(1)} ms after its process started (${((cpu.user + cpu.system) / 1000).toFixed(1)} ms CPU)`);
+      const spare = activatedAt === null ? '' : `, ${(performance.now() - activatedAt).toFixed(1)} ms after it was activated as a spare`;
+      this.log.debug(`Worker booted ${performance.now().toFixed(1)} ms after its process started (${((cpu.user + cpu.system) / 1000).toFixed(1)} ms CPU)${spare}`);
     }
   }
 
@@ -313,7 +314,31 @@ export class Worker {
 
 /** Entry for a spawned worker: builds the Worker from the master's state and boots it. */
 export async function runWorker(app: WorkerApp): Promise<Worker> {
-  const w = new Worker(app, takeBootState());
+  const taken = takeBootState();
+  const state = 'spare' in taken ? await waitForActivation() : taken;
+  const w = new Worker(app, state);
   await w.boot();
   return w;
+}
+
+/**
+ * A spare worker (spare_workers): modules and configuration are loaded; it
+ * tells the master it is ready and waits for its boot state. The master gone
+ * first: it exits.
+ */
+let activatedAt: number | null = null;
+function waitForActivation(): Promise<WorkerBootState> {
+  return new Promise((resolve) => {
+    const onMessage = (m: MasterMessage) => {
+      if (m?.gts !== 'activate') return;
+      process.removeListener('message', onMessage);
+      process.removeListener('disconnect', onDisconnect);
+      activatedAt = performance.now();
+      resolve(m.state);
+    };
+    const onDisconnect = () => process.exit(0);
+    process.on('message', onMessage);
+    process.on('disconnect', onDisconnect);
+    if (process.connected) process.send!({ gts: 'spare' } satisfies WorkerMessage);
+  });
 }
