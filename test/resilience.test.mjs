@@ -32,9 +32,9 @@ t.test('a stray rejection or uncaught exception is logged with the request, coun
   t.equal(pidOf(s), pidOf(first), 'from the same worker');
   const after = await get(port, '/');
   t.equal(pidOf(after), pidOf(first), 'the worker still serves');
-  t.match(g.stderr, new RegExp(`\\[ERROR\\] Unhandled promise rejection in worker \\(pid:${pidOf(first)}\\), #1 \\(most recent request: GET /reject\\); still serving`));
+  t.match(g.stderr, new RegExp(`\\[ERROR\\] Unhandled promise rejection in worker \\(pid:${pidOf(first)}\\), #1 \\(requests in flight: GET /slow\\?ms=1500, GET /reject\\); still serving`));
   t.match(g.stderr, /Error: stray rejection from \/reject\n\s+at application/, 'with the stack');
-  t.match(g.stderr, /\[ERROR\] Uncaught exception in worker \(pid:\d+\), #2 \(most recent request: GET \/throw\); still serving/);
+  t.match(g.stderr, /\[ERROR\] Uncaught exception in worker \(pid:\d+\), #2 \(requests in flight: GET \/slow\?ms=1500, GET \/throw\); still serving/);
   t.notMatch(g.stderr, /exited with code/);
 });
 
@@ -81,6 +81,23 @@ t.test('async hooks are awaited: when_ready, post_worker_init, worker_exit, on_e
   t.equal(code, 0);
   t.same(fs.readFileSync(logf, 'utf8').trim().split('\n'), ['when_ready done', 'pre_fork', 'post_worker_init done', 'worker_exit done', 'on_exit done']);
   t.notMatch(g.stderr, /did not finish/);
+});
+
+t.test('an async worker_exit is awaited on a quick stop (QUIT) too', async (t) => {
+  const dir = tmpdir(t);
+  const logf = path.join(dir, 'hooks.log');
+  const conf = path.join(dir, 'gunicorn.conf.mjs');
+  fs.writeFileSync(conf, `
+    import fs from 'node:fs';
+    export const worker_exit = async () => { await new Promise((r) => setTimeout(r, 500)); fs.appendFileSync(${JSON.stringify(logf)}, 'worker_exit done\\n'); };
+  `);
+  const g = run(t, ['-c', conf, '-w', '1', '-b', '127.0.0.1:0', APP]);
+  await g.port();
+  await g.waitFor(/Booting worker/);
+  await sleep(300);
+  g.kill('SIGQUIT');
+  await g.exit;
+  t.equal(fs.existsSync(logf) ? fs.readFileSync(logf, 'utf8') : '', 'worker_exit done\n');
 });
 
 t.test('a hook that overruns graceful_timeout is logged and left behind', async (t) => {

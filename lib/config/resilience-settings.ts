@@ -38,8 +38,8 @@ export const RESILIENCE_SETTINGS = [
   def({
     name: 'max_unhandled_errors', section: 'Worker Processes', cli: ['--max-unhandled-errors'], meta: 'INT',
     validator: validatePosInt, default: () => 0, extension: true,
-    desc: 'Stray async errors (an `unhandledRejection` or an `uncaughtException` in a worker) are logged with the most '
-      + 'recent request the worker dispatched, counted, and the worker keeps serving (Node\'s default would be to exit and '
+    desc: 'Stray async errors (an `unhandledRejection` or an `uncaughtException` in a worker) are logged with the '
+      + 'requests in flight at the time, counted, and the worker keeps serving (Node\'s default would be to exit and '
       + 'drop every in-flight request). After this many in one worker, it restarts gracefully: it stops accepting, its '
       + 'in-flight requests finish (up to graceful_timeout) and the master starts a replacement (0 = never restart).',
   }),

@@ -93,6 +93,13 @@ export class Dispatcher {
     this.live.delete(ex.id);
   }
 
+  /** the environs of the requests in flight that the dispatcher tracks (async or streaming ones); for error reports */
+  inFlight(): Environ[] {
+    const out: Environ[] = [];
+    for (const ex of this.live.values()) if (ex.environ !== undefined) out.push(ex.environ);
+    return out;
+  }
+
   private onRequest(id: number, blob: string, body: Buffer | undefined): void {
     const flags = this.meta[FLAGS_SLOT]!;
     const follows = (flags & F.bodyFollows) !== 0;

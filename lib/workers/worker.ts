@@ -57,8 +57,6 @@ export class Worker {
   private readonly responses = new WeakMap<Environ, ResponseState>();
   /** stray async errors (unhandledRejection, uncaughtException) so far: see max_unhandled_errors */
   unhandled_errors = 0;
-  /** the request most recently handed to the application (named when a stray error is logged) */
-  private lastRequest: Environ | null = null;
 
   constructor(readonly app: WorkerApp, state: WorkerBootState) {
     this.ppid = state.ppid;
@@ -169,7 +167,6 @@ export class Worker {
     const callPre = preRequest !== this.cfg.settings.pre_request!.default() || this.log.isEnabled('debug');
     return (environ, startResponse) => {
       this.nr += 1;
-      this.lastRequest = environ;
       if (this.nr >= this.max_requests && this.alive) {
         this.log.info('Autorestarting worker after current request.');
         this.alive = false;
@@ -253,18 +250,19 @@ export class Worker {
     this.stop(true);
   }
 
-  private exited = false;
+  private exiting: Promise<never> | null = null;
   /**
    * Gunicorn's `finally:` of spawn_worker: log, worker_exit hook (awaited up to
    * graceful_timeout when it returns a promise), exit. Never resolves.
    */
-  async exit(code: number): Promise<never> {
-    if (!this.exited) {
-      this.exited = true;
+  exit(code: number): Promise<never> {
+    // a second call (QUIT's timer after the server closed) waits for the first
+    this.exiting ??= (async () => {
       this.log.info(`Worker exiting (pid: ${this.pid})`);
       await this.awaitHook('worker_exit', this.master, this);
-    }
-    process.exit(code);
+      process.exit(code);
+    })();
+    return this.exiting;
   }
 
   /** A hook that may return a promise: awaited up to graceful_timeout; an overrun is logged. */
@@ -284,6 +282,18 @@ export class Worker {
    * most recent request, counted, and the worker keeps serving; after
    * max_unhandled_errors of them it restarts gracefully (drain, then exit).
    */
+  /**
+   * Node does not know where a stray error came from; the requests in flight
+   * when it surfaced (async ones, tracked by the dispatcher at no per-request
+   * cost) are the candidates.
+   */
+  private requestsInFlight(): string {
+    const live = this.server?.dispatcher.inFlight() ?? [];
+    if (live.length === 0) return ' (no request in flight)';
+    const shown = live.slice(0, 5).map((e) => `${e.REQUEST_METHOD} ${e.RAW_URI}`).join(', ');
+    return ` (requests in flight: ${shown}${live.length > 5 ? `, and ${live.length - 5} more` : ''})`;
+  }
+
   private installErrorPolicy(): void {
     process.on('unhandledRejection', (reason) => this.strayError('Unhandled promise rejection', reason));
     process.on('uncaughtException', (err) => this.strayError('Uncaught exception', err));
@@ -291,9 +301,7 @@ export class Worker {
 
   private strayError(kind: string, err: unknown): void {
     this.unhandled_errors += 1;
-    const req = this.lastRequest;
-    const where = req !== null ? ` (most recent request: ${req.REQUEST_METHOD} ${req.RAW_URI ?? req.PATH_INFO})` : '';
-    this.log.exception(`${kind} in worker (pid:${this.pid}), #${this.unhandled_errors}${where}; still serving`, err);
+    this.log.exception(`${kind} in worker (pid:${this.pid}), #${this.unhandled_errors}${this.requestsInFlight()}; still serving`, err);
     const max = this.cfg.get('max_unhandled_errors');
     if (max > 0 && this.unhandled_errors >= max && this.alive && this.server !== null) {
       this.log.warning(`Restarting worker (pid:${this.pid}) gracefully after ${this.unhandled_errors} unhandled errors (max_unhandled_errors)`);
