@@ -278,11 +278,6 @@ export class Worker {
   // ------------------------------------------------------------ stray async errors
 
   /**
-   * The error policy (README, "Errors"): a stray async error is logged with the
-   * most recent request, counted, and the worker keeps serving; after
-   * max_unhandled_errors of them it restarts gracefully (drain, then exit).
-   */
-  /**
    * Node does not know where a stray error came from; the requests in flight
    * when it surfaced (async ones, tracked by the dispatcher at no per-request
    * cost) are the candidates.
@@ -294,6 +289,11 @@ export class Worker {
     return ` (requests in flight: ${shown}${live.length > 5 ? `, and ${live.length - 5} more` : ''})`;
   }
 
+  /**
+   * The error policy (README, "Resilience"): a stray async error is logged with
+   * the requests in flight, counted, and the worker keeps serving; after
+   * max_unhandled_errors of them it restarts gracefully (drain, then exit).
+   */
   private installErrorPolicy(): void {
     process.on('unhandledRejection', (reason) => this.strayError('Unhandled promise rejection', reason));
     process.on('uncaughtException', (err) => this.strayError('Uncaught exception', err));
