@@ -62,7 +62,8 @@ try {
   const boots = [];
   const activations = [];
   for (let r = 0; r < rounds; r++) {
-    await sleep(300);
+    // past min_uptime (1 s): a worker killed sooner counts as a crash at boot, and a streak of them backs off
+    await sleep(1100);
     // with spares: wait until one is ready (started after the previous round)
     for (let i = 0; spares > 0 && i < 400 && (log.match(/Spare worker \(pid:\d+\) ready/g) ?? []).length < r + 1; i++) await sleep(25);
     const t0 = performance.now();
