@@ -20,9 +20,10 @@ import {
   type WorkerBootState,
   type WorkerMessage,
 } from '../workers/protocol.js';
+import { awaitWithin } from '../workers/await-hook.js';
 import { Pidfile } from './pidfile.js';
 import { inheritsOrphans, reapOrphans } from './reaper.js';
-import { listenFds, sdNotify, SD_LISTEN_FDS_START } from './systemd.js';
+import { listenFds, monotonicUsec, sdNotify, SD_LISTEN_FDS_START, watchdogIntervalMs } from './systemd.js';
 import { WorkerHandle } from './worker-handle.js';
 
 /** What the arbiter needs from the application object. */
@@ -67,6 +68,17 @@ export interface ArbiterOptions extends Partial<StartContext> {
   kill?: (pid: number, signal: NodeJS.Signals) => void;
 }
 
+/** a spare worker process (spare_workers) */
+interface Spare {
+  pid: number;
+  child: ChildProcess;
+  born: number;
+  /** it said it waits for its boot state */
+  ready: boolean;
+  terminating: boolean;
+  detach(): void;
+}
+
 /** worker slots in the accept-balancing page; more workers than this accept unbalanced */
 const BALANCE_SLOTS = 1024;
 
@@ -98,6 +110,17 @@ export class Arbiter {
   private readonly killProcess: NonNullable<ArbiterOptions['kill']>;
   private readonly envSetByRawEnv = new Map<string, string | undefined>();
   private markReady: () => void = () => {};
+  // resilience (issue 13): crash-loop back-off, shutdown_delay, systemd watchdog
+  /** crashes at boot in a row (exits within min_uptime) */
+  private crashStreak = 0;
+  private lastCrashAt = 0;
+  /** monotonic ms before which no worker is spawned (crash-loop back-off) */
+  private nextSpawnAt = 0;
+  /** monotonic ms at which a delayed SIGTERM (shutdown_delay) stops the server */
+  private stopAt = 0;
+  private watchdog: NodeJS.Timeout | null = null;
+  /** spare_workers: processes started ahead, configuration loaded, waiting to become a worker */
+  private readonly spares = new Map<number, Spare>();
   /** resolves once the listeners are bound (after when_ready) */
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
@@ -148,6 +171,7 @@ export class Arbiter {
         await this.sleep();
         for (const sig of this.queue.splice(0)) await this.dispatch(sig);
         if (inheritsOrphans()) reapOrphans(this.WORKERS.keys(), this.log);
+        if (this.stopAt !== 0 && performance.now() >= this.stopAt) throw new StopServer();
         this.murderWorkers();
         await this.manageWorkers();
       }
@@ -184,7 +208,7 @@ export class Arbiter {
   private sleep(): Promise<void> {
     if (this.queue.length > 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(done, 1000);
+      const t = setTimeout(done, this.sleepMs());
       const self = this;
       function done() {
         clearTimeout(t);
@@ -230,6 +254,7 @@ export class Arbiter {
     this.log.info(`Listening at: ${this.LISTENERS.map((l) => l.info.url).join(',')} (${this.pid})`);
     this.log.info(`Using worker: ${this.cfg.get('worker_class')}`);
     this.log.debug(`sd_notify: ${sdNotify('READY=1\nSTATUS=Gunicorn arbiter booted')}`);
+    this.startWatchdog();
     if (this.log.isEnabled('debug')) {
       this.log.debug('Current configuration:');
       for (const line of this.cfg.toString().split('\n')) this.log.debug(`  ${line.replace(/\s+=\s/, ': ')}`);
@@ -237,7 +262,7 @@ export class Arbiter {
     this.num_workers = this.cfg.get('workers');
     if (this.cfg.get('reload')) this.log.warning('Reloader is on. Use in development only!');
     this.log.debug('Arbiter booted');
-    this.hook('when_ready', this);
+    await this.awaitHook('when_ready', this);
     this.markReady();
   }
 
@@ -278,6 +303,7 @@ export class Arbiter {
       closeListener(l);
     }
     this.LISTENERS = [];
+    this.killSpares();
     const sig = graceful ? 'SIGTERM' : 'SIGQUIT';
     const limit = performance.now() + this.cfg.get('graceful_timeout') * 1000;
     this.killWorkers(sig);
@@ -296,12 +322,14 @@ export class Arbiter {
   private async halt(reason: string | null = null, exitStatus = 0): Promise<number> {
     if (this.halted) return exitStatus;
     this.halted = true;
+    this.log.debug(`sd_notify: ${sdNotify('STOPPING=1')}`);
+    if (this.watchdog !== null) clearInterval(this.watchdog);
     await this.stop();
     const logf = exitStatus === 0 ? (m: string) => this.log.info(m) : (m: string) => this.log.error(m);
     logf(`Shutting down: ${this.master_name}`);
     if (reason !== null) logf(`Reason: ${reason}`);
     this.pidfile?.unlink();
-    this.hook('on_exit', this);
+    await this.awaitHook('on_exit', this);
     this.removeSignals();
     return exitStatus;
   }
@@ -324,10 +352,23 @@ export class Arbiter {
   /** HUP: re-read the configuration, start new workers, gracefully stop the old ones. */
   async handleHup(): Promise<void> {
     this.log.info(`Hang up: ${this.master_name}`);
-    await this.reload();
+    this.log.debug(`sd_notify: ${sdNotify(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}`)}`);
+    try {
+      await this.reload();
+    } finally {
+      this.log.debug(`sd_notify: ${sdNotify('READY=1')}`);
+    }
   }
 
-  handleTerm(): never {
+  handleTerm(): void {
+    const delay = this.cfg.get('shutdown_delay');
+    if (delay > 0 && this.stopAt === 0) {
+      // Kubernetes: keep serving while the endpoints learn that this pod is going
+      this.stopAt = performance.now() + delay * 1000;
+      this.log.info(`Serving ${delay} s more before the graceful stop (shutdown_delay); SIGTERM again to stop now`);
+      this.log.debug(`sd_notify: ${sdNotify('STOPPING=1')}`);
+      return;
+    }
     throw new StopServer();
   }
 
@@ -391,6 +432,7 @@ export class Arbiter {
   }
 
   async reload(): Promise<void> {
+    this.killSpares();  // they loaded the old configuration
     const oldBind = this.cfg.get('bind').join('\n');
     this.restoreEnv();
     await this.app.reload();
@@ -474,15 +516,16 @@ export class Arbiter {
 
   /** Spawns or stops workers so that `num_workers` are running. */
   async manageWorkers(): Promise<void> {
+    this.checkStable();
     let active = this.active();
-    if (active.length < this.num_workers) {
+    if (active.length < this.num_workers && !this.backingOff()) {
       await this.spawnWorkers();
       active = this.active();
     }
-    // stop the oldest extras, but not while their replacements are still booting
+    // stop the oldest extras (a worker over max_worker_memory first), but not while their replacements are still booting
     while (active.length > this.num_workers) {
-      const victim = active[0]!;
-      const rest = active.slice(1);
+      const victim = active.find((w) => w.recycle) ?? active[0]!;
+      const rest = active.filter((w) => w !== victim);
       const booting = rest.some((w) => !w.booted);
       if (victim.booted && booting && rest.filter((w) => w.booted).length < this.num_workers) break;
       this.killWorker(victim, 'SIGTERM');
@@ -492,6 +535,7 @@ export class Arbiter {
       this.lastCount = active.length;
       this.log.debug(`${active.length} workers`);
     }
+    this.replenishSpares(active);
   }
 
   /** workers that count toward the pool, oldest first */
@@ -526,6 +570,8 @@ export class Arbiter {
       settings: this.cfg.serializable(),
       balance,
     };
+    const spare = this.takeSpare();
+    if (spare !== null) return this.activateSpare(spare, w, state);
     const out = this.captureFd();
     const stdio: Array<number | 'inherit' | 'ipc'> = [out ?? 'inherit', out ?? 'inherit', out ?? 'inherit', 'ipc', ...this.LISTENERS.map((l) => l.fd)];
     if (balance) stdio.push(this.balanceFd);
@@ -536,11 +582,20 @@ export class Arbiter {
     if (out !== null) fs.closeSync(out);
     child.on('error', (e) => this.log.error(`Failed to spawn a worker: ${e.message}`));
     if (child.pid === undefined) return w;
-    w.pid = child.pid;
+    this.adopt(w, child);
+    return w;
+  }
+
+  /** Makes a started process the worker `w`: its heartbeats, boot message and exit. */
+  private adopt(w: WorkerHandle, child: ChildProcess): void {
+    w.pid = child.pid!;
     w.child = child;
     this.WORKERS.set(w.pid, w);
     child.on('message', (m: WorkerMessage) => {
-      if (m?.gts === 'hb') w.lastBeat = performance.now();
+      if (m?.gts === 'hb') {
+        w.lastBeat = performance.now();
+        if (m.rss !== undefined) this.checkMemory(w, m.rss);
+      }
       else if (m?.gts === 'booted') {
         w.booted = true;
         w.lastBeat = performance.now();
@@ -551,7 +606,6 @@ export class Arbiter {
       this.exited.push({ pid: w.pid, code, signal });
       this.signal('SIGCHLD');
     });
-    return w;
   }
 
   /** Workers publish their connection counts here so that they accept in turns (even keep-alive spread). */
@@ -616,6 +670,13 @@ export class Arbiter {
         this.reexec_pid = 0;
         continue;
       }
+      const spare = this.spares.get(pid);
+      if (spare !== undefined) {
+        this.spares.delete(pid);
+        if (!spare.terminating) this.log.warning(`Spare worker (pid:${pid}) exited (code ${code}, signal ${signal})`);
+        this.noteExit(spare, code, signal);
+        continue;
+      }
       const w = this.WORKERS.get(pid);
       if (w === undefined) {
         this.log.debug(`Reaped unknown process pid:${pid}`);
@@ -632,9 +693,180 @@ export class Arbiter {
         else this.log.warning(`Worker (pid:${pid}) was sent ${signal}!`);
       }
       this.hook('child_exit', this, w);
+      this.noteExit(w, code, signal);
       if (mayHalt && code === WORKER_BOOT_ERROR) throw new HaltServer('Worker failed to boot.', WORKER_BOOT_ERROR);
       if (mayHalt && code === APP_LOAD_ERROR) throw new HaltServer('App failed to load.', APP_LOAD_ERROR);
     }
+  }
+
+  // ---------------------------------------------------------------- resilience
+
+  /** how long the main loop may sleep: 1 s, less while a back-off or a shutdown_delay ends sooner */
+  private sleepMs(): number {
+    const now = performance.now();
+    let ms = 1000;
+    if (this.nextSpawnAt > now) ms = Math.min(ms, this.nextSpawnAt - now);
+    if (this.stopAt !== 0) ms = Math.min(ms, Math.max(0, this.stopAt - now));
+    return Math.max(1, Math.ceil(ms));
+  }
+
+  /** A worker exit: one that failed within min_uptime of its start (not stopped by us) extends the crash streak. */
+  private noteExit(w: Pick<WorkerHandle, 'pid' | 'born' | 'terminating'>, code: number | null, signal: NodeJS.Signals | null): void {
+    if (w.terminating || (code === 0 && signal === null)) return;
+    const now = performance.now();
+    const minUptime = this.cfg.get('min_uptime') * 1000;
+    if (now - w.born >= minUptime) return;
+    this.crashStreak += 1;
+    this.lastCrashAt = now;
+    const after = this.cfg.get('max_quick_restarts');
+    if (after === 0 || this.crashStreak < after) return;
+    const delay = Math.min(this.cfg.get('restart_backoff_max'), 0.1 * 2 ** (this.crashStreak - after));
+    this.nextSpawnAt = now + delay * 1000;
+    this.log.warning(
+      `Worker (pid:${w.pid}) exited ${((now - w.born) / 1000).toFixed(2)} s after its start: `
+      + `${this.crashStreak} crashes at boot in a row (min_uptime ${this.cfg.get('min_uptime')} s); `
+      + `next worker in ${delay.toFixed(1)} s`,
+    );
+  }
+
+  private backingOff(): boolean {
+    return this.nextSpawnAt > performance.now();
+  }
+
+  /** The crash streak ends when a worker started after the last crash has stayed up min_uptime. */
+  private checkStable(): void {
+    if (this.crashStreak === 0) return;
+    const now = performance.now();
+    const minUptime = this.cfg.get('min_uptime') * 1000;
+    for (const w of this.WORKERS.values()) {
+      if (w.born > this.lastCrashAt && w.booted && now - w.born >= minUptime) {
+        if (this.crashStreak >= this.cfg.get('max_quick_restarts')) this.log.info(`Workers are up again after ${this.crashStreak} crashes at boot`);
+        this.crashStreak = 0;
+        this.nextSpawnAt = 0;
+        return;
+      }
+    }
+  }
+
+  /** max_worker_memory: a worker over the limit gets a replacement; manageWorkers() then stops it gracefully. */
+  private checkMemory(w: WorkerHandle, rss: number): void {
+    const limit = this.cfg.get('max_worker_memory');
+    if (limit <= 0 || rss <= limit || w.terminating || !w.booted) return;
+    // one replacement at a time (another one if the first died at boot)
+    if (w.recycle && this.active().length > this.num_workers) return;
+    if (this.backingOff()) return;
+    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+    this.log.warning(`Worker (pid:${w.pid}) uses ${mib(rss)} (RSS), over max_worker_memory ${mib(limit)}: replacing it`);
+    w.recycle = true;
+    this.spawnWorker();
+    this.wake?.();
+  }
+
+  /**
+   * spare_workers: a process started ahead of need runs the entry script, loads
+   * the modules and the configuration, then waits for its boot state. A worker
+   * that dies (kill -9, a crash, max_requests) is replaced by it at once
+   * instead of by a process that still has to start Node.
+   */
+  private spawnSpare(): void {
+    const out = this.captureFd();
+    const stdio: Array<number | 'inherit' | 'ipc'> = [out ?? 'inherit', out ?? 'inherit', out ?? 'inherit', 'ipc', ...this.LISTENERS.map((l) => l.fd)];
+    if (this.balanceFd >= 0) stdio.push(this.balanceFd);
+    const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: JSON.stringify({ spare: true }) };
+    delete env.GUNICORN_FD;
+    delete env.GUNICORN_PID;
+    const child = this.spawnProcess(this.ctx.execPath, this.ctx.args, { cwd: this.ctx.cwd, env, stdio });
+    if (out !== null) fs.closeSync(out);
+    child.on('error', (e) => this.log.error(`Failed to spawn a spare worker: ${e.message}`));
+    if (child.pid === undefined) return;
+    const pid = child.pid;
+    const onMessage = (m: WorkerMessage) => {
+      if (m?.gts !== 'spare') return;
+      spare.ready = true;
+      this.log.debug(`Spare worker (pid:${pid}) ready`);
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      this.exited.push({ pid, code, signal });
+      this.signal('SIGCHLD');
+    };
+    const spare: Spare = {
+      pid, child, born: performance.now(), ready: false, terminating: false,
+      detach: () => {
+        child.removeListener('message', onMessage);
+        child.removeListener('exit', onExit);
+      },
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+    this.spares.set(pid, spare);
+    this.log.debug(`Started spare worker (pid:${pid})`);
+  }
+
+  /** A spare that is waiting for its boot state, taken out of the spares. */
+  private takeSpare(): Spare | null {
+    for (const s of this.spares.values()) {
+      if (s.ready && !s.terminating) {
+        this.spares.delete(s.pid);
+        s.detach();
+        return s;
+      }
+    }
+    return null;
+  }
+
+  private activateSpare(s: Spare, w: WorkerHandle, state: WorkerBootState): WorkerHandle {
+    this.adopt(w, s.child);
+    try {
+      s.child.send({ gts: 'activate', state });
+    } catch (e) {
+      // gone meanwhile: its exit event is now this worker's
+      this.log.warning(`Spare worker (pid:${s.pid}) could not be activated: ${(e as Error).message}`);
+    }
+    this.log.debug(`Spare worker (pid:${s.pid}) becomes worker ${w.age}`);
+    return w;
+  }
+
+  /** One more spare per tick, once every worker has booted (never competing with a booting worker for CPU). */
+  private replenishSpares(active: WorkerHandle[]): void {
+    const want = this.cfg.get('spare_workers');
+    if (this.spares.size >= want || this.LISTENERS.length === 0 || this.backingOff()) return;
+    if (active.some((w) => !w.booted)) return;
+    this.spawnSpare();
+  }
+
+  private killSpares(): void {
+    for (const s of this.spares.values()) {
+      if (s.terminating) continue;
+      s.terminating = true;
+      try {
+        this.killProcess(s.pid, 'SIGTERM');
+      } catch {
+        /* gone: reaped from its exit event */
+      }
+    }
+  }
+
+  /** WATCHDOG=1 every half WATCHDOG_USEC, from the master's event loop (a stuck master misses it). */
+  private startWatchdog(): void {
+    const every = watchdogIntervalMs();
+    if (every === null) return;
+    this.log.debug(`sd_notify: watchdog every ${every} ms`);
+    this.watchdog = setInterval(() => sdNotify('WATCHDOG=1'), every);
+    this.watchdog.unref();
+  }
+
+  /**
+   * Calls a hook and awaits what it returns, up to graceful_timeout (worker_exit,
+   * on_exit, post_worker_init and when_ready may be async); an overrun is logged
+   * and the server goes on.
+   */
+  private async awaitHook(name: 'when_ready' | 'on_exit', ...args: unknown[]): Promise<void> {
+    await awaitWithin(
+      () => this.cfg.get(name)(...args),
+      this.cfg.get('graceful_timeout'),
+      (e) => this.log.exception(`Exception in ${name} hook`, e),
+      (s) => this.log.warning(`The ${name} hook did not finish within graceful_timeout (${s} s); going on`),
+    );
   }
 
   // ---------------------------------------------------------------- helpers

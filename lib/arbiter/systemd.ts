@@ -28,3 +28,20 @@ export function sdNotify(state: string): string {
     return `sd_notify failed: ${(e as Error).message}`;
   }
 }
+
+/** CLOCK_MONOTONIC in microseconds, for RELOADING=1's MONOTONIC_USEC (libuv's hrtime is CLOCK_MONOTONIC). */
+export function monotonicUsec(): bigint {
+  return process.hrtime.bigint() / 1000n;
+}
+
+/**
+ * How often to send WATCHDOG=1: half of $WATCHDOG_USEC (systemd's advice), when
+ * it is set for this process ($WATCHDOG_PID unset or this pid); else null.
+ */
+export function watchdogIntervalMs(): number | null {
+  const usec = Number(process.env.WATCHDOG_USEC ?? 0);
+  const pid = process.env.WATCHDOG_PID;
+  if (!Number.isFinite(usec) || usec <= 0 || !process.env.NOTIFY_SOCKET) return null;
+  if (pid !== undefined && pid !== '' && Number(pid) !== process.pid) return null;
+  return Math.max(1, Math.floor(usec / 2000));
+}

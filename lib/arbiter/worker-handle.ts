@@ -19,6 +19,10 @@ export class WorkerHandle {
   /** slot in the master's accept-balancing page */
   slot = -1;
   exitSignal: NodeJS.Signals | null = null;
+  /** monotonic ms of the spawn (crash-loop accounting: min_uptime) */
+  readonly born = performance.now();
+  /** over max_worker_memory: stopped first once its replacement has booted */
+  recycle = false;
 
   constructor(readonly age: number, readonly ppid: number, readonly cfg: Config, readonly log: Logger) {}
 

@@ -24,6 +24,7 @@ import {
   SettingError,
   type Validator,
 } from './validators.js';
+import { RESILIENCE_SETTINGS } from './resilience-settings.js';
 
 /**
  * How a command-line flag takes its value: `store` (one value, the last wins),
@@ -363,6 +364,8 @@ export const SETTINGS = [
     validator: validateChoice(['drop', 'refuse', 'dangerous'] as const), default: () => 'drop' as const,
     desc: 'What to do with header names containing "_": drop them, refuse the request (400), or keep them (dangerous).',
   }),
+  // ---- resilience (stray errors, memory recycling, crash loops, shutdown delay): lib/config/resilience-settings.ts
+  ...RESILIENCE_SETTINGS,
 ] as const;
 
 type Defs = (typeof SETTINGS)[number];

@@ -107,6 +107,13 @@ export class Dispatcher {
     return ex !== undefined && ex.id === id ? ex : undefined;
   }
 
+  /** the environs of the requests in flight that the dispatcher tracks (async or streaming ones); for error reports */
+  inFlight(): Environ[] {
+    const out: Environ[] = [];
+    for (const ex of this.live) if (ex !== undefined && ex.environ !== undefined) out.push(ex.environ);
+    return out;
+  }
+
   private onRequest(id: number, blob: string, body: Buffer | undefined): void {
     const flags = this.meta[FLAGS_SLOT]!;
     const follows = (flags & F.bodyFollows) !== 0;

@@ -17,7 +17,16 @@ export interface WorkerBootState {
   balance?: { fd: number; slot: number };
 }
 
-export type WorkerMessage = { gts: 'hb' } | { gts: 'booted' };
+/** hb: the heartbeat; `rss` (bytes) when max_worker_memory is set; spare: a spare worker waits for its state */
+export type WorkerMessage = { gts: 'hb'; rss?: number } | { gts: 'booted' } | { gts: 'spare' };
+
+/** what the master sends a spare worker (spare_workers) to make it a worker */
+export type MasterMessage = { gts: 'activate'; state: WorkerBootState };
+
+/** the environment state of a spare worker: it gets its WorkerBootState later, over IPC */
+export interface SpareBootState {
+  spare: true;
+}
 
 /** Exit status of a worker that failed to boot: the arbiter halts (Gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;
@@ -34,9 +43,9 @@ export function isWorkerProcess(): boolean {
 }
 
 /** Reads (and removes from the environment) the state the master passed. */
-export function takeBootState(): WorkerBootState {
+export function takeBootState(): WorkerBootState | SpareBootState {
   const raw = process.env[WORKER_ENV];
   delete process.env[WORKER_ENV];
   if (raw === undefined) throw new Error(`${WORKER_ENV} is not set: not a worker process`);
-  return JSON.parse(raw) as WorkerBootState;
+  return JSON.parse(raw) as WorkerBootState | SpareBootState;
 }

@@ -12,8 +12,9 @@ import type { OpenListener } from '../listeners.js';
 import { startServer } from '../server.js';
 import type { Application, Environ, ResponseHeaders } from '../types.js';
 import { hookRequest, hookResponse } from './request.js';
-import { APP_LOAD_ERROR, AppImportError, takeBootState, WORKER_BOOT_ERROR, type WorkerBootState, type WorkerMessage } from './protocol.js';
+import { APP_LOAD_ERROR, AppImportError, takeBootState, WORKER_BOOT_ERROR, type MasterMessage, type WorkerBootState, type WorkerMessage } from './protocol.js';
 import { Reloader } from './reloader.js';
+import { awaitWithin } from './await-hook.js';
 
 /** What the worker needs from the application object (BaseApplication). */
 export interface WorkerApp {
@@ -54,6 +55,8 @@ export class Worker {
   private reloader: Reloader | null = null;
   private readonly balance: WorkerBootState['balance'];
   private readonly responses = new WeakMap<Environ, ResponseState>();
+  /** stray async errors (unhandledRejection, uncaughtException) so far: see max_unhandled_errors */
+  unhandled_errors = 0;
 
   constructor(readonly app: WorkerApp, state: WorkerBootState) {
     this.ppid = state.ppid;
@@ -96,10 +99,10 @@ export class Worker {
       if (e instanceof AppImportError) {
         this.log.debug(`Exception while loading the application\n${e.stack ?? e.message}`);
         process.stderr.write(`${e.message}\n`);
-        this.exit(APP_LOAD_ERROR);
+        return this.exit(APP_LOAD_ERROR);
       }
       this.log.exception('Exception in worker process', e);
-      this.exit(WORKER_BOOT_ERROR);
+      return this.exit(WORKER_BOOT_ERROR);
     }
     if (this.cfg.get('reload')) {
       this.reloader = new Reloader(this.cfg, this.log, (file) => this.reloadOn(file));
@@ -116,12 +119,13 @@ export class Worker {
     });
     void this.server.closed.then(() => this.exit(0));
     this.booted = true;
-    try {
-      await this.cfg.get('post_worker_init')(this);
-    } catch (e) {
-      this.log.exception('Exception in post_worker_init hook', e);
-    }
+    await this.awaitHook('post_worker_init', this);
     this.send({ gts: 'booted' });
+    if (this.log.isEnabled('debug')) {
+      const cpu = process.cpuUsage();
+      const spare = activatedAt === null ? '' : `, ${(performance.now() - activatedAt).toFixed(1)} ms after it was activated as a spare`;
+      this.log.debug(`Worker booted ${performance.now().toFixed(1)} ms after its process started (${((cpu.user + cpu.system) / 1000).toFixed(1)} ms CPU)${spare}`);
+    }
   }
 
   /** uid/gid/umask, signals, parent watch (Gunicorn's init_process before load_wsgi). */
@@ -139,6 +143,7 @@ export class Worker {
     process.on('SIGABRT', () => this.handleAbort());
     process.on('SIGUSR1', () => this.handleUsr1());
     process.on('SIGWINCH', () => this.log.debug('worker: SIGWINCH ignored.'));
+    this.installErrorPolicy();
     process.on('disconnect', () => {
       if (!this.alive) return;
       this.log.info(`Parent changed, shutting down: ${this}`);
@@ -149,8 +154,11 @@ export class Worker {
   private startHeartbeat(): void {
     const timeout = this.cfg.get('timeout');
     const every = timeout > 0 ? Math.max(50, Math.min(1000, (timeout * 1000) / 4)) : 1000;
-    this.send({ gts: 'hb' });
-    setInterval(() => this.send({ gts: 'hb' }), every).unref();
+    const beat: () => void = this.cfg.get('max_worker_memory') > 0
+      ? () => this.send({ gts: 'hb', rss: process.memoryUsage.rss() })
+      : () => this.send({ gts: 'hb' });
+    beat();
+    setInterval(beat, every).unref();
   }
 
   /** Wraps the application: request counting (max_requests), pre_request, response capture. */
@@ -199,7 +207,10 @@ export class Worker {
   /** Stops accepting; in-flight requests finish (graceful) or connections close now. */
   stop(graceful: boolean): void {
     this.alive = false;
-    if (this.server === null) this.exit(0);
+    if (this.server === null) {
+      void this.exit(0);
+      return;
+    }
     if (this.stopping && graceful) return;
     this.stopping = true;
     this.reloader?.stop();
@@ -218,13 +229,13 @@ export class Worker {
     this.alive = false;
     this.hook('worker_int', this);
     this.stop(false);
-    setTimeout(() => this.exit(0), 100).unref();
+    setTimeout(() => void this.exit(0), 100).unref();
   }
 
   private handleAbort(): void {
     this.alive = false;
     this.hook('worker_abort', this);
-    this.exit(1);
+    void this.exit(1);
   }
 
   private handleUsr1(): void {
@@ -239,15 +250,64 @@ export class Worker {
     this.stop(true);
   }
 
-  private exited = false;
-  /** Gunicorn's `finally:` of spawn_worker: log, worker_exit hook, exit. */
-  exit(code: number): never {
-    if (!this.exited) {
-      this.exited = true;
+  private exiting: Promise<never> | null = null;
+  /**
+   * Gunicorn's `finally:` of spawn_worker: log, worker_exit hook (awaited up to
+   * graceful_timeout when it returns a promise), exit. Never resolves.
+   */
+  exit(code: number): Promise<never> {
+    // a second call (QUIT's timer after the server closed) waits for the first
+    this.exiting ??= (async () => {
       this.log.info(`Worker exiting (pid: ${this.pid})`);
-      this.hook('worker_exit', this.master, this);
+      await this.awaitHook('worker_exit', this.master, this);
+      process.exit(code);
+    })();
+    return this.exiting;
+  }
+
+  /** A hook that may return a promise: awaited up to graceful_timeout; an overrun is logged. */
+  private async awaitHook(name: 'post_worker_init' | 'worker_exit', ...args: unknown[]): Promise<void> {
+    await awaitWithin(
+      () => (this.cfg.get(name) as (...a: unknown[]) => unknown)(...args),
+      this.cfg.get('graceful_timeout'),
+      (e) => this.log.exception(`Exception in ${name} hook`, e),
+      (s) => this.log.warning(`The ${name} hook did not finish within graceful_timeout (${s} s); going on`),
+    );
+  }
+
+  // ------------------------------------------------------------ stray async errors
+
+  /**
+   * Node does not know where a stray error came from; the requests in flight
+   * when it surfaced (async ones, tracked by the dispatcher at no per-request
+   * cost) are the candidates.
+   */
+  private requestsInFlight(): string {
+    const live = this.server?.dispatcher.inFlight() ?? [];
+    if (live.length === 0) return ' (no request in flight)';
+    const shown = live.slice(0, 5).map((e) => `${e.REQUEST_METHOD} ${e.RAW_URI}`).join(', ');
+    return ` (requests in flight: ${shown}${live.length > 5 ? `, and ${live.length - 5} more` : ''})`;
+  }
+
+  /**
+   * The error policy (README, "Resilience"): a stray async error is logged with
+   * the requests in flight, counted, and the worker keeps serving; after
+   * max_unhandled_errors of them it restarts gracefully (drain, then exit).
+   */
+  private installErrorPolicy(): void {
+    process.on('unhandledRejection', (reason) => this.strayError('Unhandled promise rejection', reason));
+    process.on('uncaughtException', (err) => this.strayError('Uncaught exception', err));
+  }
+
+  private strayError(kind: string, err: unknown): void {
+    this.unhandled_errors += 1;
+    this.log.exception(`${kind} in worker (pid:${this.pid}), #${this.unhandled_errors}${this.requestsInFlight()}; still serving`, err);
+    const max = this.cfg.get('max_unhandled_errors');
+    if (max > 0 && this.unhandled_errors >= max && this.alive && this.server !== null) {
+      this.log.warning(`Restarting worker (pid:${this.pid}) gracefully after ${this.unhandled_errors} unhandled errors (max_unhandled_errors)`);
+      this.alive = false;
+      setImmediate(() => this.stop(true));
     }
-    process.exit(code);
   }
 
   /** Calls a server hook in this worker; an exception is logged, never fatal. */
@@ -262,7 +322,31 @@ export class Worker {
 
 /** Entry for a spawned worker: builds the Worker from the master's state and boots it. */
 export async function runWorker(app: WorkerApp): Promise<Worker> {
-  const w = new Worker(app, takeBootState());
+  const taken = takeBootState();
+  const state = 'spare' in taken ? await waitForActivation() : taken;
+  const w = new Worker(app, state);
   await w.boot();
   return w;
+}
+
+/**
+ * A spare worker (spare_workers): modules and configuration are loaded; it
+ * tells the master it is ready and waits for its boot state. The master gone
+ * first: it exits.
+ */
+let activatedAt: number | null = null;
+function waitForActivation(): Promise<WorkerBootState> {
+  return new Promise((resolve) => {
+    const onMessage = (m: MasterMessage) => {
+      if (m?.gts !== 'activate') return;
+      process.removeListener('message', onMessage);
+      process.removeListener('disconnect', onDisconnect);
+      activatedAt = performance.now();
+      resolve(m.state);
+    };
+    const onDisconnect = () => process.exit(0);
+    process.on('message', onMessage);
+    process.on('disconnect', onDisconnect);
+    if (process.connected) process.send!({ gts: 'spare' } satisfies WorkerMessage);
+  });
 }
