@@ -25,8 +25,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function get(port) {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, headers: { Connection: 'close' } }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
+      res.resume();
       res.on('end', () => resolve({ status: res.statusCode, pid: Number(res.headers['x-worker']) }));
     });
     req.on('error', reject);

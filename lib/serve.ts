@@ -28,10 +28,10 @@ export async function serve(application: Application, bindOrOptions: string | st
   const options: ServeOptions = typeof bindOrOptions === 'string' || Array.isArray(bindOrOptions)
     ? { bind: bindOrOptions }
     : { ...bindOrOptions };
-  const cfg = resolveSettings(options as Record<string, unknown>);
+  const cfg = resolveSettings(options);
   if (cfg.workers > 1) {
     // the pre-fork arbiter
-    return serveWorkers(application, options as Record<string, unknown>);
+    return serveWorkers(application, options);
   }
   const log = new Logger({ errorlog: cfg.errorlog, loglevel: cfg.loglevel });
   const listeners = await openListeners(cfg.bind, { backlog: cfg.backlog, reusePort: cfg.reuse_port, umask: cfg.umask });

@@ -13,7 +13,6 @@
 //    that starts it). So the Dockerfile and this filesystem cannot drift.
 // Needs root (chroot, mknod by mmdebstrap), mmdebstrap and the network to Debian's and npm's registries.
 import { execFileSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

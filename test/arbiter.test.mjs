@@ -8,7 +8,7 @@ import t from 'tap';
 
 import { alive, children, get, load, run, sleep, until } from './helpers/gts.mjs';
 
-const tmp = (t) => fs.mkdtempSync(path.join(os.tmpdir(), 'gts-arbiter-'));
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gts-arbiter-'));
 const json = async (port, p = '/') => {
   const r = await get(port, p);
   return r.status === 200 ? JSON.parse(r.body) : null;

@@ -208,13 +208,12 @@ export class Arbiter {
   private sleep(): Promise<void> {
     if (this.queue.length > 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(done, this.sleepMs());
-      const self = this;
-      function done() {
+      const done = (): void => {
         clearTimeout(t);
-        self.wake = null;
+        this.wake = null;
         resolve();
-      }
+      };
+      const t = setTimeout(done, this.sleepMs());
       this.wake = done;
     });
   }

@@ -20,12 +20,12 @@ export class UsageError extends Error {
   }
 }
 
-function helpText(d: SettingDef<any>): string {
+function helpText(d: SettingDef): string {
   const dflt = d.defaultDoc ?? pyRepr(d.default());
   return `${d.desc} [${dflt}]`;
 }
 
-function buildProgram(prog: string, out: { write: (s: string) => void; err: (s: string) => void }): { program: Command; opts: Array<[SettingDef<any>, Option]> } {
+function buildProgram(prog: string, out: { write: (s: string) => void; err: (s: string) => void }): { program: Command; opts: Array<[SettingDef, Option]> } {
   const program = new Command(prog);
   program
     .usage('[OPTIONS] [APP_MODULE]')
@@ -35,8 +35,8 @@ function buildProgram(prog: string, out: { write: (s: string) => void; err: (s: 
     .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({ writeOut: out.write, writeErr: out.err });
-  const opts: Array<[SettingDef<any>, Option]> = [];
-  for (const d of SETTINGS as readonly SettingDef<any>[]) {
+  const opts: Array<[SettingDef, Option]> = [];
+  for (const d of SETTINGS as readonly SettingDef[]) {
     if (!d.cli) continue;
     const flags = d.cli.join(', ');
     const action = d.action ?? 'store';
@@ -63,7 +63,7 @@ export function parseArgs(argv: readonly string[], prog = 'gunicorn-ts', out = {
   const values = program.opts();
   const options: Record<string, unknown> = {};
   for (const [d, o] of opts) {
-    const v = values[o.attributeName()];
+    const v: unknown = values[o.attributeName()];  // commander's values are any
     if (v !== undefined) options[d.name] = v;
   }
   return { options, app: program.args[0] };

@@ -6,12 +6,12 @@ import { formatConfig } from './format.js';
 
 export class Config {
   /** the registry by name: `name in cfg.settings` tells whether a name is a setting */
-  readonly settings: Readonly<Record<string, SettingDef<any>>>;
+  readonly settings: Readonly<Record<string, SettingDef>>;
   private values: Settings;
 
   constructor(initial?: Partial<Settings>) {
-    const byName: Record<string, SettingDef<any>> = {};
-    for (const s of SETTINGS as readonly SettingDef<any>[]) byName[s.name] = s;
+    const byName: Record<string, SettingDef> = {};
+    for (const s of SETTINGS as readonly SettingDef[]) byName[s.name] = s;
     this.settings = byName;
     this.values = defaults();
     if (initial) Object.assign(this.values, initial);
@@ -57,6 +57,6 @@ export class Config {
 
   /** Gunicorn's --print-config output */
   toString(): string {
-    return formatConfig(this.values as Record<string, unknown>);
+    return formatConfig(this.values);
   }
 }

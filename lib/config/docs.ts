@@ -14,8 +14,8 @@ export function settingsMarkdown(): string {
     'config file, `$GUNICORN_CMD_ARGS`, the command line. Settings marked *(gunicorn-ts)* are not in Gunicorn.',
     '',
   ];
-  const sections = new Map<string, SettingDef<any>[]>();
-  for (const d of SETTINGS as readonly SettingDef<any>[]) sections.set(d.section, [...(sections.get(d.section) ?? []), d]);
+  const sections = new Map<string, SettingDef[]>();
+  for (const d of SETTINGS as readonly SettingDef[]) sections.set(d.section, [...(sections.get(d.section) ?? []), d]);
   for (const [section, defs] of sections) {
     out.push(`## ${section}`, '');
     for (const d of defs) out.push(...entry(d));
@@ -26,7 +26,7 @@ export function settingsMarkdown(): string {
   return out.join('\n');
 }
 
-function entry(d: SettingDef<any>): string[] {
+function entry(d: SettingDef): string[] {
   const out: string[] = [];
   {
     out.push(`### \`${d.name}\`${d.extension ? ' *(gunicorn-ts)*' : ''}`, '');

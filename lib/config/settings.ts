@@ -373,14 +373,14 @@ export type SettingName = Defs['name'];
 type ValueOf<N extends SettingName> = Extract<Defs, { name: N }> extends { validator: Validator<infer T> } ? T : never;
 export type Settings = { [N in SettingName]: ValueOf<N> };
 
-const BY_NAME = new Map<string, SettingDef<any>>(SETTINGS.map((s) => [s.name, s as SettingDef<any>]));
+const BY_NAME = new Map<string, SettingDef>(SETTINGS.map((s) => [s.name, s as SettingDef]));
 
 /** The settings the native core reads (nativeOptions() passes each under its name). */
 export const NATIVE_SETTINGS = SETTINGS.filter((s): s is Extract<Defs, { native?: true }> => s.native === true);
 export type NativeSettingName = Extract<Defs, { native?: true }>['name'];
 export type NativeSettings = { [N in NativeSettingName]: ValueOf<N> };
 
-export function settingDef(name: string): SettingDef<any> | undefined {
+export function settingDef(name: string): SettingDef | undefined {
   return BY_NAME.get(name);
 }
 

@@ -124,12 +124,12 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
     env.PATH_INFO = env.PATH_INFO.slice(env.SCRIPT_NAME.length);
   }
   if ((flags & F.proxy) !== 0) {
-    const proto = blob.substring(portEnd, meta[M.proxyProtoEnd]!);
+    const proto = blob.substring(portEnd, meta[M.proxyProtoEnd]);
     env.PROXY_PROTOCOL = proto;
     if (proto === 'TCP4' || proto === 'TCP6') {
-      env.REMOTE_ADDR = blob.substring(meta[M.proxyProtoEnd]!, meta[M.proxySrcEnd]!);
+      env.REMOTE_ADDR = blob.substring(meta[M.proxyProtoEnd]!, meta[M.proxySrcEnd]);
       env.REMOTE_PORT = String(meta[M.proxySrcPort]);
-      env.PROXY_ADDR = blob.substring(meta[M.proxySrcEnd]!, meta[M.proxyDstEnd]!);
+      env.PROXY_ADDR = blob.substring(meta[M.proxySrcEnd]!, meta[M.proxyDstEnd]);
       env.PROXY_PORT = String(meta[M.proxyDstPort]);
     }
   }

@@ -36,9 +36,9 @@ export class FileWrapper implements AsyncIterable<Uint8Array> {
       for await (const chunk of f as AsyncIterable<Uint8Array | string>) yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       return;
     }
-    if (typeof (f as Readerish).read === 'function') {
+    if (typeof (f).read === 'function') {
       for (;;) {
-        const b = await (f as Readerish).read(this.blksize);
+        const b = await (f).read(this.blksize);
         if (b === null || b === undefined || b.length === 0) return;
         yield typeof b === 'string' ? Buffer.from(b, 'latin1') : b;
       }

@@ -29,7 +29,7 @@ export interface RequestHooks {
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as any).then === 'function';
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 }
 
 function joinChunks(list: readonly unknown[]): Chunk | undefined {
@@ -128,7 +128,7 @@ export class Dispatcher {
     } catch (e) {
       if (e instanceof SchemeConflict) {
         const info = errorInfo(ErrorCode.INVALID_SCHEME_HEADERS);
-        this.log.warning(`Invalid request from ip=${blob.substring(this.meta[M.queryEnd]!, this.meta[M.remoteEnd]!)}: ${info.code}: ${e.message}`);
+        this.log.warning(`Invalid request from ip=${blob.substring(this.meta[M.queryEnd]!, this.meta[M.remoteEnd])}: ${info.code}: ${e.message}`);
         ex.sendError(`${info.status} ${info.reason}`, e.message);
       } else if (e instanceof ScriptNameMismatch) {
         // Gunicorn's ConfigurationProblem
@@ -181,7 +181,7 @@ export class Exchange implements InputControl {
     }
     if (!Array.isArray(result) && isThenable(result)) {
       this.keep();
-      this.settle(result as Promise<ResponseBody>);
+      this.settle(result);
       return;
     }
     this.consume(result);
@@ -206,6 +206,7 @@ export class Exchange implements InputControl {
 
   readonly startResponse: StartResponse = (status, headers, exc_info) => {
     if (exc_info !== undefined && exc_info !== null) {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- PEP 3333: re-raise the app's exc_info as it is
       if (this.headSent) throw exc_info;  // PEP 3333: re-raise once headers are out
     } else if (this.statusSet) {
       throw new Error('start_response() called twice without exc_info');
@@ -304,7 +305,7 @@ export class Exchange implements InputControl {
         this.finish();
         return;
       }
-      if (body === null || body === undefined || (typeof (body as any)[Symbol.asyncIterator] !== 'function' && typeof (body as any)[Symbol.iterator] !== 'function')) {
+      if (body === null || body === undefined || (typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function' && typeof (body as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function')) {
         throw new TypeError(`the application must return an iterable or async iterable, got ${inspect(body)}`);
       }
     } catch (e) {
@@ -317,12 +318,12 @@ export class Exchange implements InputControl {
 
   private async stream(body: ResponseBody): Promise<void> {
     const it: Iterator<unknown> | AsyncIterator<unknown> =
-      typeof (body as any)[Symbol.asyncIterator] === 'function'
+      typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
         ? (body as AsyncIterable<unknown>)[Symbol.asyncIterator]()
         : (body as Iterable<unknown>)[Symbol.iterator]();
     try {
       for (;;) {
-        let step = it.next() as IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
+        let step = it.next();
         if (isThenable(step)) step = await step;
         if (this.aborted) break;
         if (step.done) break;

@@ -87,6 +87,8 @@ function render(v: unknown): string {
   if (v === undefined) return '-';
   if (typeof v === 'string') return v.replace(/"/g, '\\"');
   if (v === null) return 'None';
+  // an object-valued environ entry (wsgi.input, wsgi.errors...) is named by its class, as Python's str() does
+  if (typeof v === 'object' || typeof v === 'function') return `<${(v as { constructor?: { name?: string } }).constructor?.name ?? 'object'} object>`;
   return String(v);
 }
 

@@ -146,7 +146,7 @@ export class Worker {
     this.installErrorPolicy();
     process.on('disconnect', () => {
       if (!this.alive) return;
-      this.log.info(`Parent changed, shutting down: ${this}`);
+      this.log.info(`Parent changed, shutting down: ${this.toString()}`);
       this.handleExit();
     });
   }
@@ -214,7 +214,7 @@ export class Worker {
     if (this.stopping && graceful) return;
     this.stopping = true;
     this.reloader?.stop();
-    this.server!.server.close(graceful);
+    this.server.server.close(graceful);
     if (graceful) {
       const t = setTimeout(() => this.server!.server.close(false), this.cfg.get('graceful_timeout') * 1000);
       t.unref();
