@@ -11,7 +11,8 @@ export function pyRepr(v: unknown, nested = false): string {
   if (typeof v === 'object') {
     return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyRepr(k, true)}: ${pyRepr(x, true)}`).join(', ')}}`;
   }
-  return String(v);  // the primitives left
+  const primitive = v as boolean | bigint | symbol | undefined;  // what is left
+  return String(primitive);
 }
 
 /** Gunicorn's str(cfg): "name = value" lines, sorted, names padded to the longest. */

@@ -89,7 +89,8 @@ function render(v: unknown): string {
   if (v === null) return 'None';
   // an object-valued environ entry (wsgi.input, wsgi.errors...) is named by its class, as Python's str() does
   if (typeof v === 'object' || typeof v === 'function') return `<${(v as { constructor?: { name?: string } }).constructor?.name ?? 'object'} object>`;
-  return String(v);
+  const primitive = v as number | boolean | bigint | symbol;  // what is left
+  return String(primitive);
 }
 
 type Part = string | { key: string };
