@@ -113,7 +113,8 @@ export async function importApp(uri: string, cwd: string = process.cwd()): Promi
   if (args !== null) {
     if (typeof found !== 'function') throw new AppImportError(`${pyRepr(name)} object is not callable`);
     app = (found as (...a: unknown[]) => unknown)(...args);
-    if (app !== null && typeof app === 'object' && typeof (app as PromiseLike<unknown>).then === 'function') app = await (app);
+    const pending = app as PromiseLike<unknown>;  // a factory may be async
+    if (app !== null && typeof app === 'object' && typeof pending.then === 'function') app = await pending;
   }
   if (app === null || app === undefined) throw new AppImportError(`Failed to find application object: ${pyRepr(obj)}`);
   if (typeof app !== 'function') throw new AppImportError('Application object must be callable.');
