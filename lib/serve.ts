@@ -21,20 +21,26 @@ export type ServeOptions = Partial<Record<keyof Settings, unknown>> & { bind?: s
  * entry script runs again in each worker, where serve() serves (see
  * lib/app/serve-app.ts).
  */
-export async function serve(application: Application, bindOrOptions: string | string[] | ServeOptions = {}): Promise<ServerHandle> {
+export async function serve(
+  application: Application,
+  bindOrOptions: string | string[] | ServeOptions = {},
+): Promise<ServerHandle> {
   if (typeof application !== 'function') {
     throw new TypeError('serve(application, bind): application must be a function (environ, start_response)');
   }
-  const options: ServeOptions = typeof bindOrOptions === 'string' || Array.isArray(bindOrOptions)
-    ? { bind: bindOrOptions }
-    : { ...bindOrOptions };
+  const options: ServeOptions =
+    typeof bindOrOptions === 'string' || Array.isArray(bindOrOptions) ? { bind: bindOrOptions } : { ...bindOrOptions };
   const cfg = resolveSettings(options);
   if (cfg.workers > 1) {
     // the pre-fork arbiter
     return serveWorkers(application, options);
   }
   const log = new Logger({ errorlog: cfg.errorlog, loglevel: cfg.loglevel });
-  const listeners = await openListeners(cfg.bind, { backlog: cfg.backlog, reusePort: cfg.reuse_port, umask: cfg.umask });
+  const listeners = await openListeners(cfg.bind, {
+    backlog: cfg.backlog,
+    reusePort: cfg.reuse_port,
+    umask: cfg.umask,
+  });
   const { server, closed } = startServer(application, cfg, listeners, log);
   const addresses = listeners.map((l) => l.info);
   let closing: Promise<void> | null = null;

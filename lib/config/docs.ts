@@ -31,8 +31,12 @@ function entry(d: SettingDef): string[] {
   {
     out.push(`### \`${d.name}\`${d.extension ? ' *(gunicorn-ts)*' : ''}`, '');
     if (d.cli) {
-      const meta = d.action === 'flag' ? '' : d.action === 'optional' ? ` [${d.meta ?? 'VALUE'}]` : ` ${d.meta ?? 'VALUE'}`;
-      out.push(`**Command line:** ${d.cli.map((c) => `\`${c}${meta}\``).join(', ')}${d.action === 'append' ? ' (repeatable)' : ''}`, '');
+      const meta =
+        d.action === 'flag' ? '' : d.action === 'optional' ? ` [${d.meta ?? 'VALUE'}]` : ` ${d.meta ?? 'VALUE'}`;
+      out.push(
+        `**Command line:** ${d.cli.map((c) => `\`${c}${meta}\``).join(', ')}${d.action === 'append' ? ' (repeatable)' : ''}`,
+        '',
+      );
     } else {
       out.push('**Command line:** none (config file or options only)', '');
     }

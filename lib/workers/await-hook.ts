@@ -22,10 +22,13 @@ export async function awaitWithin(
   const overrun = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), Math.max(0, seconds * 1000));
   });
-  const done = Promise.resolve(r as Promise<unknown>).then(() => true as const, (e) => {
-    onError(e);
-    return true as const;
-  });
+  const done = Promise.resolve(r as Promise<unknown>).then(
+    () => true as const,
+    (e) => {
+      onError(e);
+      return true as const;
+    },
+  );
   const finished = await Promise.race([done, overrun]);
   clearTimeout(timer);
   if (!finished) onOverrun(seconds);

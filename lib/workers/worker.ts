@@ -12,7 +12,15 @@ import type { OpenListener } from '../listeners.js';
 import { startServer } from '../server.js';
 import type { Application, Environ, ResponseHeaders } from '../types.js';
 import { hookRequest, hookResponse } from './request.js';
-import { APP_LOAD_ERROR, AppImportError, takeBootState, WORKER_BOOT_ERROR, type MasterMessage, type WorkerBootState, type WorkerMessage } from './protocol.js';
+import {
+  APP_LOAD_ERROR,
+  AppImportError,
+  takeBootState,
+  WORKER_BOOT_ERROR,
+  type MasterMessage,
+  type WorkerBootState,
+  type WorkerMessage,
+} from './protocol.js';
 import { Reloader } from './reloader.js';
 import { awaitWithin } from './await-hook.js';
 
@@ -58,7 +66,10 @@ export class Worker {
   /** stray async errors (unhandledRejection, uncaughtException) so far: see max_unhandled_errors */
   unhandled_errors = 0;
 
-  constructor(readonly app: WorkerApp, state: WorkerBootState) {
+  constructor(
+    readonly app: WorkerApp,
+    state: WorkerBootState,
+  ) {
     this.ppid = state.ppid;
     this.age = state.age;
     this.cfg = app.cfg;
@@ -123,8 +134,13 @@ export class Worker {
     this.send({ gts: 'booted' });
     if (this.log.isEnabled('debug')) {
       const cpu = process.cpuUsage();
-      const spare = activatedAt === null ? '' : `, ${(performance.now() - activatedAt).toFixed(1)} ms after it was activated as a spare`;
-      this.log.debug(`Worker booted ${performance.now().toFixed(1)} ms after its process started (${((cpu.user + cpu.system) / 1000).toFixed(1)} ms CPU)${spare}`);
+      const spare =
+        activatedAt === null
+          ? ''
+          : `, ${(performance.now() - activatedAt).toFixed(1)} ms after it was activated as a spare`;
+      this.log.debug(
+        `Worker booted ${performance.now().toFixed(1)} ms after its process started (${((cpu.user + cpu.system) / 1000).toFixed(1)} ms CPU)${spare}`,
+      );
     }
   }
 
@@ -154,9 +170,10 @@ export class Worker {
   private startHeartbeat(): void {
     const timeout = this.cfg.get('timeout');
     const every = timeout > 0 ? Math.max(50, Math.min(1000, (timeout * 1000) / 4)) : 1000;
-    const beat: () => void = this.cfg.get('max_worker_memory') > 0
-      ? () => this.send({ gts: 'hb', rss: process.memoryUsage.rss() })
-      : () => this.send({ gts: 'hb' });
+    const beat: () => void =
+      this.cfg.get('max_worker_memory') > 0
+        ? () => this.send({ gts: 'hb', rss: process.memoryUsage.rss() })
+        : () => this.send({ gts: 'hb' });
     beat();
     setInterval(beat, every).unref();
   }
@@ -285,7 +302,10 @@ export class Worker {
   private requestsInFlight(): string {
     const live = this.server?.dispatcher.inFlight() ?? [];
     if (live.length === 0) return ' (no request in flight)';
-    const shown = live.slice(0, 5).map((e) => `${e.REQUEST_METHOD} ${e.RAW_URI}`).join(', ');
+    const shown = live
+      .slice(0, 5)
+      .map((e) => `${e.REQUEST_METHOD} ${e.RAW_URI}`)
+      .join(', ');
     return ` (requests in flight: ${shown}${live.length > 5 ? `, and ${live.length - 5} more` : ''})`;
   }
 
@@ -301,10 +321,15 @@ export class Worker {
 
   private strayError(kind: string, err: unknown): void {
     this.unhandled_errors += 1;
-    this.log.exception(`${kind} in worker (pid:${this.pid}), #${this.unhandled_errors}${this.requestsInFlight()}; still serving`, err);
+    this.log.exception(
+      `${kind} in worker (pid:${this.pid}), #${this.unhandled_errors}${this.requestsInFlight()}; still serving`,
+      err,
+    );
     const max = this.cfg.get('max_unhandled_errors');
     if (max > 0 && this.unhandled_errors >= max && this.alive && this.server !== null) {
-      this.log.warning(`Restarting worker (pid:${this.pid}) gracefully after ${this.unhandled_errors} unhandled errors (max_unhandled_errors)`);
+      this.log.warning(
+        `Restarting worker (pid:${this.pid}) gracefully after ${this.unhandled_errors} unhandled errors (max_unhandled_errors)`,
+      );
       this.alive = false;
       setImmediate(() => this.stop(true));
     }
