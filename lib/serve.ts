@@ -1,6 +1,7 @@
 // serve(application, bind | options): a server in the calling process.
 import { serveWorkers } from './app/serve-app.js';
-import { Logger } from './logging/logger.js';
+import { createLogger, loadLoggerClass } from './logging/factory.js';
+import { startLocalMetrics } from './metrics/local.js';
 import { openListeners } from './listeners.js';
 import { resolveSettings, type Settings } from './config/settings.js';
 import { startServer, type ServerHandle } from './server.js';
@@ -33,9 +34,18 @@ export async function serve(application: Application, bindOrOptions: string | st
     // the pre-fork arbiter
     return serveWorkers(application, options as Record<string, unknown>);
   }
-  const log = new Logger({ errorlog: cfg.errorlog, loglevel: cfg.loglevel });
+  const log = createLogger(cfg);
+  log.plugin = await loadLoggerClass(cfg.logger_class, cfg as unknown as Record<string, unknown>);
   const listeners = await openListeners(cfg.bind, { backlog: cfg.backlog, reusePort: cfg.reuse_port, umask: cfg.umask });
-  const { server, closed } = startServer(application, cfg, listeners, log);
+  // StatsD / metrics_bind: null when both are off (then no per-request hook at all)
+  let connections = () => 0;
+  const metrics = await startLocalMetrics(cfg, log, () => connections());
+  const hooks = metrics === null ? {} : {
+    after: (env: { REQUEST_METHOD: string }, status: string, _sent: number, startedAt: number) =>
+      metrics.recorder.record(env.REQUEST_METHOD, status, (performance.now() - startedAt) / 1000),
+  };
+  const { server, closed } = startServer(application, cfg, listeners, log, { hooks });
+  connections = () => server.connections();
   const addresses = listeners.map((l) => l.info);
   let closing: Promise<void> | null = null;
   return {
@@ -48,8 +58,9 @@ export async function serve(application: Application, bindOrOptions: string | st
       closing = new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.close(false), cfg.graceful_timeout * 1000);
         timer.unref();
-        void closed.then(() => {
+        void closed.then(async () => {
           clearTimeout(timer);
+          await metrics?.close();
           resolve();
         });
       });

@@ -6,7 +6,8 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import fs from 'node:fs';
 
 import type { Config } from '../config/config.js';
-import { Logger } from '../logging/logger.js';
+import { createLogger, loadLoggerClass } from '../logging/factory.js';
+import type { Logger } from '../logging/logger.js';
 import { closeListener, openListeners, type OpenListener } from '../listeners.js';
 import { VERSION } from '../version.js';
 import type { Application } from '../types.js';
@@ -20,6 +21,7 @@ import {
   type WorkerBootState,
   type WorkerMessage,
 } from '../workers/protocol.js';
+import { Operations } from './operations.js';
 import { Pidfile } from './pidfile.js';
 import { listenFds, sdNotify, SD_LISTEN_FDS_START } from './systemd.js';
 import { WorkerHandle } from './worker-handle.js';
@@ -97,12 +99,14 @@ export class Arbiter {
   private readonly killProcess: NonNullable<ArbiterOptions['kill']>;
   private readonly envSetByRawEnv = new Map<string, string | undefined>();
   private markReady: () => void = () => {};
+  /** StatsD, Prometheus, the control socket (lib/arbiter/operations.ts) */
+  ops: Operations | null = null;
   /** resolves once the listeners are bound (after when_ready) */
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
   constructor(readonly app: ArbiterApp, options: ArbiterOptions = {}) {
     this.cfg = app.cfg;
-    this.log = new Logger({ errorlog: this.cfg.get('errorlog'), loglevel: this.cfg.get('loglevel') });
+    this.log = createLogger(this.cfg.all);
     this.procName = this.cfg.procName;
     const { spawn: spawnProcess = spawn, kill: killProcess = (pid, sig) => process.kill(pid, sig), ...ctx } = options;
     this.spawnProcess = spawnProcess;
@@ -207,6 +211,7 @@ export class Arbiter {
   // ---------------------------------------------------------------- start / stop
 
   private async start(): Promise<void> {
+    this.log.plugin = await loadLoggerClass(this.cfg.get('logger_class'), this.cfg.serializable());
     this.log.info(`Starting gunicorn-ts ${VERSION}`);
     if (process.env.GUNICORN_PID) {
       this.master_pid = Number(process.env.GUNICORN_PID);
@@ -225,6 +230,8 @@ export class Arbiter {
     if (this.cfg.get('preload_app')) await this.preload();
     this.LISTENERS = await this.createListeners();
     this.balanceFd = this.createBalance();
+    this.ops = new Operations(this);
+    await this.ops.start();
     this.log.info(`Listening at: ${this.LISTENERS.map((l) => l.info.url).join(',')} (${this.pid})`);
     this.log.info(`Using worker: ${this.cfg.get('worker_class')}`);
     this.log.debug(`sd_notify: ${sdNotify('READY=1\nSTATUS=Gunicorn arbiter booted')}`);
@@ -295,6 +302,7 @@ export class Arbiter {
     if (this.halted) return exitStatus;
     this.halted = true;
     await this.stop();
+    await this.ops?.close();
     const logf = exitStatus === 0 ? (m: string) => this.log.info(m) : (m: string) => this.log.error(m);
     logf(`Shutting down: ${this.master_name}`);
     if (reason !== null) logf(`Reason: ${reason}`);
@@ -395,7 +403,9 @@ export class Arbiter {
     this.cfg = this.app.cfg;
     this.applyRawEnv();
     const old = this.log;
-    this.log = new Logger({ errorlog: this.cfg.get('errorlog'), loglevel: this.cfg.get('loglevel') });
+    this.log = createLogger(this.cfg.all);
+    this.log.plugin = await loadLoggerClass(this.cfg.get('logger_class'), this.cfg.serializable());
+    this.ops?.adoptLogger(this.log);
     old.close();
     if (this.cfg.get('preload_app')) {
       this.app.callable = null;
@@ -537,6 +547,7 @@ export class Arbiter {
     w.pid = child.pid;
     w.child = child;
     this.WORKERS.set(w.pid, w);
+    this.ops?.watch(w);
     child.on('message', (m: WorkerMessage) => {
       if (m?.gts === 'hb') w.lastBeat = performance.now();
       else if (m?.gts === 'booted') {
@@ -623,6 +634,7 @@ export class Arbiter {
       w.exitSignal = signal;
       this.WORKERS.delete(pid);
       this.vacate(w);
+      this.ops?.exited(w, code, signal);
       if (code !== null && code !== 0) this.log.error(`Worker (pid:${pid}) exited with code ${code}.`);
       if (signal !== null) {
         if (signal === 'SIGKILL') this.log.error(`Worker (pid:${pid}) was sent SIGKILL! Perhaps out of memory?`);

@@ -2,6 +2,7 @@
 // removed), and what a worker tells its master: messages over the IPC
 // channel and its exit status.
 import type { ListenerInfo } from '../http/environ.js';
+import type { RequestDelta } from '../metrics/recorder.js';
 
 export const WORKER_ENV = 'GUNICORN_TS_WORKER';
 
@@ -17,7 +18,24 @@ export interface WorkerBootState {
   balance?: { fd: number; slot: number };
 }
 
-export type WorkerMessage = { gts: 'hb' } | { gts: 'booted' };
+/** a worker's counts at its heartbeat (ctl status, Prometheus): requests started and finished, open connections, RSS */
+export interface WorkerStats {
+  nr: number;
+  /** finished requests; only counted with metrics on (null: not counted) */
+  done: number | null;
+  c: number;
+  rss: number;
+}
+
+/**
+ * hb: the heartbeat, with the worker's counts (st) and, with metrics_bind,
+ * the request counts since the last heartbeat (m). exiting: the worker stops
+ * on its own, and why (max_requests, memory).
+ */
+export type WorkerMessage =
+  | { gts: 'hb'; st?: WorkerStats; m?: RequestDelta }
+  | { gts: 'booted' }
+  | { gts: 'exiting'; reason: string };
 
 /** Exit status of a worker that failed to boot: the arbiter halts (Gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;
