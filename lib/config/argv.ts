@@ -64,7 +64,14 @@ export function parseArgs(argv: readonly string[], prog = 'gunicorn-ts', out = {
   const options: Record<string, unknown> = {};
   for (const [d, o] of opts) {
     const v = values[o.attributeName()];
-    if (v !== undefined) options[d.name] = v;
+    if (v === undefined) continue;
+    // commander shares one attribute between --X VALUE and --no-X (--control-socket / --no-control-socket)
+    if (o.negate) {
+      if (v === false) options[d.name] = true;
+      continue;
+    }
+    if (v === false && d.action !== 'flag') continue;
+    options[d.name] = v;
   }
   return { options, app: program.args[0] };
 }

@@ -64,7 +64,12 @@ export async function loadLoggerClass(value: Settings['logger_class'], settings:
     } catch (e) {
       throw new LoggerClassError(`logger_class ${value}: cannot find ${spec}: ${(e as Error).message}`);
     }
-    const mod = (await import(url)) as Record<string, unknown>;
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(url)) as Record<string, unknown>;
+    } catch (e) {
+      throw new LoggerClassError(`logger_class ${value}: cannot load ${spec}: ${(e as Error).message}`);
+    }
     Cls = mod[name];
     if (Cls === undefined && name === 'default') Cls = (mod as { default?: unknown }).default;
   }

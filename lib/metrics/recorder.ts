@@ -54,6 +54,11 @@ export class RequestRecorder {
     this.pending = true;
   }
 
+  /** sends the StatsD lines of this turn now (before an exit) */
+  flushStatsd(): void {
+    this.statsd?.flush();
+  }
+
   /** the counts since the last call, or null if none */
   take(): RequestDelta | null {
     if (!this.pending) return null;

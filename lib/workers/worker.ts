@@ -91,9 +91,14 @@ export class Worker {
     } catch {
       /* not allowed here */
     }
-    this.log.info(`Booting worker with pid: ${this.pid}`);
     try {
       this.log.plugin = await loadLoggerClass(this.cfg.get('logger_class'), this.cfg.serializable());
+    } catch (e) {
+      this.log.exception('Exception in worker process', e);
+      this.exit(WORKER_BOOT_ERROR);
+    }
+    this.log.info(`Booting worker with pid: ${this.pid}`);
+    try {
       await this.cfg.get('post_fork')(this.master, this);
       this.initProcess();
       this.startHeartbeat();
@@ -120,7 +125,7 @@ export class Worker {
       balance: this.balance,
       hooks: wantAfter ? { after: (env, status, sent, started) => this.afterRequest(env, status, sent, started) } : {},
     });
-    void this.server.closed.then(() => this.exit(0));
+    void this.server.closed.then(() => this.lastBeat()).then(() => this.exit(0));
     this.booted = true;
     try {
       await this.cfg.get('post_worker_init')(this);
@@ -171,6 +176,19 @@ export class Worker {
     };
     const m = this.recorder?.take();
     return m ? { gts: 'hb', st, m } : { gts: 'hb', st };
+  }
+
+  /** with metrics on: the counts since the last heartbeat reach the master before this worker exits */
+  private lastBeat(): Promise<void> {
+    if (this.recorder === null || !process.connected) return Promise.resolve();
+    this.recorder.flushStatsd();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, 500);
+      process.send!(this.beat(), undefined, undefined, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 
   /** StatsD (statsd_host) and Prometheus (metrics_bind) per-request metrics; null when both are off */
