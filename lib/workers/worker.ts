@@ -150,11 +150,14 @@ export class Worker {
     process.on('SIGABRT', () => this.handleAbort());
     process.on('SIGUSR1', () => this.handleUsr1());
     process.on('SIGWINCH', () => this.log.debug('worker: SIGWINCH ignored.'));
-    process.on('disconnect', () => {
+    const parentGone = () => {
       if (!this.alive) return;
       this.log.info(`Parent changed, shutting down: ${this}`);
       this.handleExit();
-    });
+    };
+    process.on('disconnect', parentGone);
+    // a master killed while this worker booted: its 'disconnect' has passed already
+    if (!process.connected) parentGone();
   }
 
   private startHeartbeat(): void {
