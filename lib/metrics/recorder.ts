@@ -20,13 +20,31 @@ export interface RequestDelta {
   sum: number;
 }
 
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT']);
+/** method label index: the common methods, then 'other' (an unusual method must not grow the label set) */
+export const METHOD_LABELS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'other'] as const;
+
+function methodIndex(m: string): number {
+  switch (m) {
+    case 'GET': return 0;
+    case 'HEAD': return 1;
+    case 'POST': return 2;
+    case 'PUT': return 3;
+    case 'DELETE': return 4;
+    case 'PATCH': return 5;
+    case 'OPTIONS': return 6;
+    default: return 7;
+  }
+}
+
+const NC = STATUS_CLASSES.length;
+const NB = DURATION_BUCKETS.length;
 
 export class RequestRecorder {
   /** requests finished (in-flight = started - done) */
   done = 0;
-  private by = new Map<string, number>();
-  private hist: number[] = new Array(DURATION_BUCKETS.length + 1).fill(0);
+  // [method * NC + class] counts and per-bucket counts since the last take(): numbers only, no strings per request
+  private readonly by = new Float64Array(METHOD_LABELS.length * NC);
+  private readonly hist = new Float64Array(NB + 1);
   private sum = 0;
   private pending = false;
 
@@ -35,26 +53,23 @@ export class RequestRecorder {
   /** one finished request: status as the application gave it ("200 OK"), duration in seconds */
   record(method: string, status: string, seconds: number): void {
     this.done++;
-    const code = status.length >= 3 ? status.slice(0, 3) : status;
-    if (this.statsd !== null) {
-      this.statsd.increment('gunicorn.requests');
-      this.statsd.timing('gunicorn.request.duration', Math.round(seconds * 1e6) / 1e3);
-      this.statsd.increment(`gunicorn.request.status.${code}`);
-    }
+    // the status code's digits, read without slicing
+    const d0 = status.charCodeAt(0) - 48;
+    const d1 = status.charCodeAt(1) - 48;
+    const d2 = status.charCodeAt(2) - 48;
+    const code = d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9 ? d0 * 100 + d1 * 10 + d2 : 0;
+    if (this.statsd !== null) this.statsd.request(code, seconds);
     if (!this.aggregate) return;
-    const c = code.charCodeAt(0) - 48;
-    const cls = code.length === 3 && c >= 1 && c <= 5 ? STATUS_CLASSES[c - 1] : 'other';
-    // an unusual method must not grow the label set without bound
-    const key = `${METHODS.has(method) ? method : 'other'} ${cls}`;
-    this.by.set(key, (this.by.get(key) ?? 0) + 1);
+    const cls = code >= 100 && code < 600 ? d0 - 1 : NC - 1;
+    this.by[methodIndex(method) * NC + cls]!++;
     let i = 0;
-    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+    while (i < NB && seconds > DURATION_BUCKETS[i]!) i++;
     this.hist[i]!++;
     this.sum += seconds;
     this.pending = true;
   }
 
-  /** sends the StatsD lines of this turn now (before an exit) */
+  /** sends the StatsD lines of this batch now (before an exit) */
   flushStatsd(): void {
     this.statsd?.flush();
   }
@@ -62,9 +77,16 @@ export class RequestRecorder {
   /** the counts since the last call, or null if none */
   take(): RequestDelta | null {
     if (!this.pending) return null;
-    const d: RequestDelta = { by: Object.fromEntries(this.by), hist: this.hist, sum: this.sum };
-    this.by = new Map();
-    this.hist = new Array(DURATION_BUCKETS.length + 1).fill(0);
+    const by: Record<string, number> = {};
+    for (let m = 0; m < METHOD_LABELS.length; m++) {
+      for (let c = 0; c < NC; c++) {
+        const n = this.by[m * NC + c]!;
+        if (n > 0) by[`${METHOD_LABELS[m]} ${STATUS_CLASSES[c]}`] = n;
+      }
+    }
+    const d: RequestDelta = { by, hist: Array.from(this.hist), sum: this.sum };
+    this.by.fill(0);
+    this.hist.fill(0);
     this.sum = 0;
     this.pending = false;
     return d;

@@ -1,14 +1,21 @@
 // StatsD client (Gunicorn's gunicorn/instrument/statsd.py names and types).
-// Never blocks or slows a request: metrics are buffered and sent once per
-// event-loop turn (setImmediate), counters summed over the turn, in datagrams
-// of at most MAX_DATAGRAM bytes; when the socket's send queue is full the
-// batch is dropped and counted (`dropped`). UDP only: statsd_host unix://PATH
-// (a unix datagram socket) is refused, Node has no API for those yet.
+// Never blocks or slows a request: a request adds numbers to typed arrays
+// (no string, no Map per request); a batch is formatted and sent when it
+// holds about one datagram's worth of timers or FLUSH_MS after its first
+// metric, counters summed over the batch, in datagrams of at most
+// MAX_DATAGRAM bytes; when the socket's send queue is full the batch is
+// dropped and counted (`dropped`). UDP only: statsd_host unix://PATH (a unix
+// datagram socket) is refused, Node has no API for those yet.
 import dgram from 'node:dgram';
 import net from 'node:net';
 
 const MAX_DATAGRAM = 1432;
 const MAX_QUEUE = 64;
+const FLUSH_MS = 100;
+/** request timers per batch: about one datagram of "gunicorn.request.duration:12.345|ms" lines */
+const TIMERS_PER_BATCH = 32;
+/** "000" ... "999": the milliseconds' fraction without number-to-string work per request */
+const FRAC = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 
 export class StatsdUnavailable extends Error {}
 
@@ -30,7 +37,14 @@ export class StatsdClient {
   private counters = new Map<string, number>();
   private lines: string[] = [];
   private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
   private readonly flushNow = () => this.flush();
+  // the request metrics (gunicorn.requests, .request.duration, .request.status.<code>) as numbers
+  private requests = 0;
+  private readonly statusCounts = new Int32Array(1000);
+  private statusSeen = false;
+  private readonly durationsUs = new Float64Array(TIMERS_PER_BATCH);
+  private nDurations = 0;
 
   constructor(addr: string, prefix = '', dogstatsdTags = '') {
     const { host, port } = parseStatsdHost(addr);
@@ -68,17 +82,57 @@ export class StatsdClient {
     this.schedule();
   }
 
+  /** one finished request: status code (100-999, else not counted), duration in seconds */
+  request(code: number, seconds: number): void {
+    this.requests++;
+    if (code >= 100 && code <= 999) {
+      this.statusCounts[code]!++;
+      this.statusSeen = true;
+    }
+    this.durationsUs[this.nDurations++] = seconds * 1e6;
+    if (this.nDurations === TIMERS_PER_BATCH) this.flush();
+    else this.schedule();
+  }
+
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(this.flushNow);
+    this.timer = setTimeout(this.flushNow, FLUSH_MS);
+    this.timer.unref();
   }
 
-  /** sends what this turn collected */
+  /** the request metrics, as lines */
+  private requestLines(lines: string[]): void {
+    const p = this.prefix;
+    const tags = this.tags;
+    for (let i = 0; i < this.nDurations; i++) {
+      const us = Math.round(this.durationsUs[i]!);
+      lines.push(`${p}gunicorn.request.duration:${Math.floor(us / 1000)}.${FRAC[us % 1000]}|ms${tags}`);
+    }
+    this.nDurations = 0;
+    if (this.requests > 0) lines.push(`${p}gunicorn.requests:${this.requests}|c|@1.0${tags}`);
+    this.requests = 0;
+    if (this.statusSeen) {
+      for (let c = 100; c < 1000; c++) {
+        const n = this.statusCounts[c]!;
+        if (n === 0) continue;
+        lines.push(`${p}gunicorn.request.status.${c}:${n}|c|@1.0${tags}`);
+        this.statusCounts[c] = 0;
+      }
+      this.statusSeen = false;
+    }
+  }
+
+  /** sends what this batch collected */
   flush(): void {
     this.scheduled = false;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     const lines = this.lines;
     this.lines = [];
+    this.requestLines(lines);
     for (const [name, v] of this.counters) lines.push(`${this.prefix}${name}:${v}|c|@1.0${this.tags}`);
     this.counters.clear();
     let packet = '';
