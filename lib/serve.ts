@@ -1,4 +1,7 @@
 // serve(application, bind | options): a server in the calling process.
+// (performance from perf_hooks: the global `performance` is a getter on globalThis, a slow global load per request)
+import { performance } from 'node:perf_hooks';
+
 import { serveWorkers } from './app/serve-app.js';
 import { createLogger, loadLoggerClass } from './logging/factory.js';
 import { startLocalMetrics } from './metrics/local.js';

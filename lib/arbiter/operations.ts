@@ -62,7 +62,9 @@ export class Operations implements ControlTarget {
       }
     }
     this.adoptLogger(this.m.log);
-    if (cfg.get('enable_backlog_metric')) {
+    if (cfg.get('enable_backlog_metric') && this.statsd === null && cfg.get('metrics_bind') === null) {
+      this.m.log.warning('enable_backlog_metric: neither statsd_host nor metrics_bind is set, the accept queue length goes nowhere');
+    } else if (cfg.get('enable_backlog_metric')) {
       const p = procBacklogProvider(this.m.LISTENERS.map((l) => ({ fd: l.fd, label: l.info.url, tcp: l.info.kind !== 'unix' })));
       if (typeof p === 'string') this.m.log.warning(p);
       else this.backlog = p;

@@ -12,8 +12,8 @@ import net from 'node:net';
 const MAX_DATAGRAM = 1432;
 const MAX_QUEUE = 64;
 const FLUSH_MS = 100;
-/** request timers per batch: about one datagram of "gunicorn.request.duration:12.345|ms" lines */
-const TIMERS_PER_BATCH = 32;
+/** request timers per batch: at most 64, and what fits one datagram with a few counter lines */
+const MAX_TIMERS = 64;
 /** "000" ... "999": the milliseconds' fraction without number-to-string work per request */
 const FRAC = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 
@@ -42,14 +42,17 @@ export class StatsdClient {
   // the request metrics (gunicorn.requests, .request.duration, .request.status.<code>) as numbers
   private requests = 0;
   private readonly statusCounts = new Int32Array(1000);
-  private statusSeen = false;
-  private readonly durationsUs = new Float64Array(TIMERS_PER_BATCH);
+  private readonly statusSeen: number[] = [];
+  private readonly durationsUs = new Float64Array(MAX_TIMERS);
+  private readonly timersPerBatch: number;
   private nDurations = 0;
 
   constructor(addr: string, prefix = '', dogstatsdTags = '') {
     const { host, port } = parseStatsdHost(addr);
     this.prefix = prefix === '' || prefix.endsWith('.') ? prefix : `${prefix}.`;
     this.tags = dogstatsdTags === '' ? '' : `|#${dogstatsdTags}`;
+    const timerLine = `${this.prefix}gunicorn.request.duration:99999.999|ms${this.tags}\n`.length;
+    this.timersPerBatch = Math.max(1, Math.min(MAX_TIMERS, Math.floor((MAX_DATAGRAM - 3 * (timerLine + 8)) / timerLine)));
     this.socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     // ECONNREFUSED from a connected UDP socket when nobody listens: metrics are best effort
     this.socket.on('error', () => { this.dropped++; });
@@ -86,11 +89,11 @@ export class StatsdClient {
   request(code: number, seconds: number): void {
     this.requests++;
     if (code >= 100 && code <= 999) {
+      if (this.statusCounts[code] === 0) this.statusSeen.push(code);
       this.statusCounts[code]!++;
-      this.statusSeen = true;
     }
     this.durationsUs[this.nDurations++] = seconds * 1e6;
-    if (this.nDurations === TIMERS_PER_BATCH) this.flush();
+    if (this.nDurations === this.timersPerBatch) this.flush();
     else this.schedule();
   }
 
@@ -101,26 +104,26 @@ export class StatsdClient {
     this.timer.unref();
   }
 
-  /** the request metrics, as lines */
-  private requestLines(lines: string[]): void {
+  /** the request metrics, as one string of lines (no trailing newline), '' if none */
+  private requestLines(): string {
     const p = this.prefix;
     const tags = this.tags;
+    const timer = `|ms${tags}\n${p}gunicorn.request.duration:`;
+    let out = '';
     for (let i = 0; i < this.nDurations; i++) {
       const us = Math.round(this.durationsUs[i]!);
-      lines.push(`${p}gunicorn.request.duration:${Math.floor(us / 1000)}.${FRAC[us % 1000]}|ms${tags}`);
+      out += `${i === 0 ? `${p}gunicorn.request.duration:` : timer}${Math.floor(us / 1000)}.${FRAC[us % 1000]}`;
     }
+    if (this.nDurations > 0) out += `|ms${tags}`;
     this.nDurations = 0;
-    if (this.requests > 0) lines.push(`${p}gunicorn.requests:${this.requests}|c|@1.0${tags}`);
+    if (this.requests > 0) out += `${out === '' ? '' : '\n'}${p}gunicorn.requests:${this.requests}|c|@1.0${tags}`;
     this.requests = 0;
-    if (this.statusSeen) {
-      for (let c = 100; c < 1000; c++) {
-        const n = this.statusCounts[c]!;
-        if (n === 0) continue;
-        lines.push(`${p}gunicorn.request.status.${c}:${n}|c|@1.0${tags}`);
-        this.statusCounts[c] = 0;
-      }
-      this.statusSeen = false;
+    for (const c of this.statusSeen) {
+      out += `\n${p}gunicorn.request.status.${c}:${this.statusCounts[c]}|c|@1.0${tags}`;
+      this.statusCounts[c] = 0;
     }
+    this.statusSeen.length = 0;
+    return out;
   }
 
   /** sends what this batch collected */
@@ -130,9 +133,11 @@ export class StatsdClient {
       clearTimeout(this.timer);
       this.timer = null;
     }
+    const requests = this.requestLines();  // timersPerBatch timers and the counters: one datagram, usually
     const lines = this.lines;
     this.lines = [];
-    this.requestLines(lines);
+    if (requests.length > MAX_DATAGRAM) lines.unshift(...requests.split('\n'));
+    else if (requests !== '') this.send(requests);
     for (const [name, v] of this.counters) lines.push(`${this.prefix}${name}:${v}|c|@1.0${this.tags}`);
     this.counters.clear();
     let packet = '';
