@@ -144,3 +144,24 @@ t.test('--no-control-socket: none', async (t) => {
   t.notMatch(h.stderr, /Control socket/);
   t.notOk(fs.existsSync(sock));
 });
+
+t.test('USR2: the new master takes the control socket over when it is promoted', async (t) => {
+  const dir = tmpdir(t);
+  const sock = path.join(dir, 'gunicorn.ctl');
+  const h = run(t, ['--chdir', APPS, 'ops:application', '-b', '127.0.0.1:0', '--control-socket', sock]);
+  await h.waitFor(/Booting worker/);
+  h.kill('SIGUSR2');
+  const m = await h.waitFor(/\[(\d+)\] \[INFO\] Control socket: .* is in use by another master; taken over when this master is promoted/);
+  const newPid = Number(m[1]);
+  t.not(newPid, h.pid);
+  t.teardown(() => { try { process.kill(newPid, 'SIGKILL'); } catch { /* stopped */ } });
+  t.equal(JSON.parse((await ctl(['--socket', sock, '--json', 'status'])).stdout).master.pid, h.pid, 'the old master answers meanwhile');
+  h.kill('SIGTERM');
+  await h.exit;
+  await h.waitFor(/Master has been promoted/);
+  await until(async () => (await ctl(['--socket', sock, '--json', 'status'])).code === 0);
+  t.equal(JSON.parse((await ctl(['--socket', sock, '--json', 'status'])).stdout).master.pid, newPid, 'the promoted master answers');
+  t.equal((await ctl(['--socket', sock, 'stop'])).code, 0);
+  await until(() => { try { process.kill(newPid, 0); return false; } catch { return true; } });
+  t.notOk(fs.existsSync(sock), 'and removes it when it stops');
+});

@@ -476,6 +476,7 @@ export class Arbiter {
     this.setTitle();
     const pidfile = this.cfg.get('pidfile');
     if (this.pidfile !== null && pidfile !== null) this.pidfile.rename(pidfile);
+    void this.ops?.promoted();
   }
 
   // ---------------------------------------------------------------- workers

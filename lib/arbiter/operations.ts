@@ -76,20 +76,32 @@ export class Operations implements ControlTarget {
       const a = this.metricsServer.address() as net.AddressInfo;
       this.m.log.info(`Metrics at: http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics`);
     }
-    if (!cfg.get('control_socket_disable')) {
-      const file = cfg.get('control_socket');
-      try {
-        this.control = await startControlSocket(file, cfg.get('control_socket_mode'), this);
-        this.controlPath = file;
-        this.m.log.info(`Control socket listening at ${file}`);
-      } catch (e) {
-        this.m.log.warning(`Control socket not started: ${e instanceof ControlSocketError ? e.message : (e as Error).message}`);
-      }
-    }
+    await this.startControl(process.env.GUNICORN_PID !== undefined);
     if (this.statsd !== null) {
       this.timer = setInterval(() => this.tick(), 1000);
       this.timer.unref();
     }
+  }
+
+  /** the control socket; a USR2 child (the old master still holds it) takes it when promoted */
+  private async startControl(usr2Child: boolean): Promise<void> {
+    const cfg = this.m.cfg;
+    if (cfg.get('control_socket_disable') || this.control !== null) return;
+    const file = cfg.get('control_socket');
+    try {
+      this.control = await startControlSocket(file, cfg.get('control_socket_mode'), this);
+      this.controlPath = file;
+      this.m.log.info(`Control socket listening at ${file}`);
+    } catch (e) {
+      const why = e instanceof ControlSocketError ? e.message : (e as Error).message;
+      if (usr2Child) this.m.log.info(`Control socket: ${why}; taken over when this master is promoted`);
+      else this.m.log.warning(`Control socket not started: ${why}`);
+    }
+  }
+
+  /** USR2: the old master is gone */
+  async promoted(): Promise<void> {
+    await this.startControl(false);
   }
 
   /** a new error log (HUP): it counts gunicorn.log.* too */
