@@ -1,8 +1,7 @@
 // StatsD client (Gunicorn's gunicorn/instrument/statsd.py names and types).
 // Never blocks or slows a request: a request adds numbers to typed arrays
 // (no string, no Map per request); a batch is formatted and sent when it
-// holds about one datagram's worth of timers or FLUSH_MS after its first
-// metric, counters summed over the batch, in datagrams of at most
+// holds about one datagram's worth of timers or at the next FLUSH_MS tick, counters summed over the batch, in datagrams of at most
 // MAX_DATAGRAM bytes; when the socket's send queue is full the batch is
 // dropped and counted (`dropped`). UDP only: statsd_host unix://PATH (a unix
 // datagram socket) is refused, Node has no API for those yet.
@@ -38,7 +37,6 @@ export class StatsdClient {
   private lines: string[] = [];
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
-  private readonly flushNow = () => this.flush();
   // the request metrics (gunicorn.requests, .request.duration, .request.status.<code>) as numbers
   private requests = 0;
   private readonly statusCounts = new Int32Array(1000);
@@ -97,11 +95,15 @@ export class StatsdClient {
     else this.schedule();
   }
 
+  /** one interval timer for the client's life (no timer set and cleared per batch) */
   private schedule(): void {
-    if (this.scheduled) return;
     this.scheduled = true;
-    this.timer = setTimeout(this.flushNow, FLUSH_MS);
-    this.timer.unref();
+    if (this.timer === null) {
+      this.timer = setInterval(() => {
+        if (this.scheduled) this.flush();
+      }, FLUSH_MS);
+      this.timer.unref();
+    }
   }
 
   /** the request metrics, as one string of lines (no trailing newline), '' if none */
@@ -129,10 +131,6 @@ export class StatsdClient {
   /** sends what this batch collected */
   flush(): void {
     this.scheduled = false;
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
     const requests = this.requestLines();  // timersPerBatch timers and the counters: one datagram, usually
     const lines = this.lines;
     this.lines = [];
@@ -157,9 +155,8 @@ export class StatsdClient {
       return;
     }
     try {
-      this.socket.send(packet, (e) => {
-        if (e) this.dropped++;
-      });
+      // no callback: a send error comes as the socket's 'error' event (counted there)
+      this.socket.send(packet);
       this.sent++;
     } catch {
       this.dropped++;  // not connected (yet) or closed
@@ -168,6 +165,8 @@ export class StatsdClient {
 
   close(): void {
     this.flush();
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
     try {
       this.socket.close();
     } catch {
