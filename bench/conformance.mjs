@@ -9,19 +9,33 @@ const tools = path.join(root, '..', 'shared', 'tools', 'conformance');
 const corpus = path.join(root, '..', 'shared', 'http-corpus');
 const runner = path.join(tools, 'run.mjs');
 const groups = execFileSync(process.execPath, [runner, '--corpus', corpus, '--list-settings'], { encoding: 'utf8' })
-  .trim().split('\n').map((l) => JSON.parse(l).settings);
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l).settings);
 
 let failed = 0;
 for (const settings of groups) {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', `
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     import { serve } from ${JSON.stringify(path.join(root, 'dist', 'index.js'))};
     import { application } from ${JSON.stringify(path.join(tools, 'echo-app.mjs'))};
     const srv = await serve(application, { bind: '127.0.0.1:0', errorlog: '/dev/null', ...${JSON.stringify(settings)} });
     console.log('port', srv.addresses[0].port);
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  `,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const port = await new Promise((resolve, reject) => {
     let out = '';
-    child.stdout.on('data', (d) => { out += d; const m = /port (\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /port (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
     child.on('exit', (c) => reject(new Error(`server exited ${c}`)));
   });
   // whole, then in 5-byte pieces (test/corpus.test.mjs also replays 1-byte and random splits)
@@ -30,7 +44,9 @@ for (const settings of groups) {
     if (chunk) a.push('--write-chunk', String(chunk), '--write-delay-ms', '0');
     try {
       const out = execFileSync(process.execPath, a, { encoding: 'utf8' });
-      process.stdout.write(`${JSON.stringify(settings)}${chunk ? ` (${chunk}-byte writes)` : ''}: ${out.trim().split('\n').pop()}\n`);
+      process.stdout.write(
+        `${JSON.stringify(settings)}${chunk ? ` (${chunk}-byte writes)` : ''}: ${out.trim().split('\n').pop()}\n`,
+      );
     } catch (e) {
       failed++;
       process.stdout.write(`${JSON.stringify(settings)}: FAILED\n${e.stdout}\n`);

@@ -26,28 +26,36 @@ async function openConnections(n, requests = 1) {
   const socks = [];
   const batch = 500;
   for (let i = 0; i < n; i += batch) {
-    await Promise.all(Array.from({ length: Math.min(batch, n - i) }, () => new Promise((resolve, reject) => {
-      const s = net.connect(PORT, '127.0.0.1');
-      let got = '';
-      let seen = 0;
-      s.on('connect', () => s.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'.repeat(requests)));
-      s.on('data', (d) => {
-        got += d;
-        seen += got.split('Hello, World').length - 1;
-        got = got.slice(got.lastIndexOf('Hello, World') + 1);
-        if (seen >= requests) resolve();
-      });
-      s.on('error', reject);
-      socks.push(s);
-    })));
+    await Promise.all(
+      Array.from(
+        { length: Math.min(batch, n - i) },
+        () =>
+          new Promise((resolve, reject) => {
+            const s = net.connect(PORT, '127.0.0.1');
+            let got = '';
+            let seen = 0;
+            s.on('connect', () => s.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'.repeat(requests)));
+            s.on('data', (d) => {
+              got += d;
+              seen += got.split('Hello, World').length - 1;
+              got = got.slice(got.lastIndexOf('Hello, World') + 1);
+              if (seen >= requests) resolve();
+            });
+            s.on('error', reject);
+            socks.push(s);
+          }),
+      ),
+    );
   }
   return socks;
 }
 
 async function measure(name) {
-  const child = spawn(process.execPath, ['--expose-gc', servers[name], String(PORT), 'hello'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', servers[name], String(PORT), 'hello'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const settledRss = async () => {
-    child.kill('SIGUSR2');  // full GC in the server
+    child.kill('SIGUSR2'); // full GC in the server
     await sleep(1000);
     return rss(child.pid);
   };
@@ -74,8 +82,13 @@ const results = [];
 for (const name of Object.keys(servers)) {
   const r = await measure(name);
   results.push(r);
-  console.log(`${name.padEnd(22)} idle RSS ${(r.idleRss / 2 ** 20).toFixed(1)} MiB, with ${N} idle keep-alive connections ${(r.rssWithConns / 2 ** 20).toFixed(1)} MiB -> ${r.perConnection.toFixed(0)} bytes per connection`);
+  console.log(
+    `${name.padEnd(22)} idle RSS ${(r.idleRss / 2 ** 20).toFixed(1)} MiB, with ${N} idle keep-alive connections ${(r.rssWithConns / 2 ** 20).toFixed(1)} MiB -> ${r.perConnection.toFixed(0)} bytes per connection`,
+  );
 }
 const out = path.join(here, args.includes('--ci') ? 'out' : '', 'memory.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });
-fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), connections: N, command: `node bench/memory.mjs ${args.join(' ')}`.trim(), results }, null, 2)}\n`);
+fs.writeFileSync(
+  out,
+  `${JSON.stringify({ date: new Date().toISOString(), connections: N, command: `node bench/memory.mjs ${args.join(' ')}`.trim(), results }, null, 2)}\n`,
+);

@@ -16,8 +16,14 @@ export interface NativeServer {
    * With strings, the head is validated into native head slot `headKey` (0: scratch);
    * with status undefined, the head already in slot `headKey` is used (lib/http/head-cache.ts).
    */
-  respond(id: number, status: string | undefined, headers: string | undefined, nHeaders: number,
-    body: string | Uint8Array | undefined, flags: number): number;
+  respond(
+    id: number,
+    status: string | undefined,
+    headers: string | undefined,
+    nHeaders: number,
+    body: string | Uint8Array | undefined,
+    flags: number,
+  ): number;
   write(id: number, chunk: string | Uint8Array | undefined, final: boolean): number;
   pause(id: number, pause: boolean): void;
   abort(id: number): void;
@@ -120,7 +126,9 @@ function load(): NativeBinding {
       if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
     }
   }
-  throw new Error(`gunicorn-ts: the native core is not built (${(last as Error)?.message}); run \`npm run build:native\``);
+  throw new Error(
+    `gunicorn-ts: the native core is not built (${(last as Error)?.message}); run \`npm run build:native\``,
+  );
 }
 
 export const native: NativeBinding = load();

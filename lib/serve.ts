@@ -25,13 +25,15 @@ export type ServeOptions = Partial<Record<keyof Settings, unknown>> & { bind?: s
  * entry script runs again in each worker, where serve() serves (see
  * lib/app/serve-app.ts).
  */
-export async function serve(application: Application, bindOrOptions: string | string[] | ServeOptions = {}): Promise<ServerHandle> {
+export async function serve(
+  application: Application,
+  bindOrOptions: string | string[] | ServeOptions = {},
+): Promise<ServerHandle> {
   if (typeof application !== 'function') {
     throw new TypeError('serve(application, bind): application must be a function (environ, start_response)');
   }
-  const options: ServeOptions = typeof bindOrOptions === 'string' || Array.isArray(bindOrOptions)
-    ? { bind: bindOrOptions }
-    : { ...bindOrOptions };
+  const options: ServeOptions =
+    typeof bindOrOptions === 'string' || Array.isArray(bindOrOptions) ? { bind: bindOrOptions } : { ...bindOrOptions };
   const cfg = resolveSettings(options as Record<string, unknown>);
   if (cfg.workers > 1) {
     // the pre-fork arbiter
@@ -39,14 +41,21 @@ export async function serve(application: Application, bindOrOptions: string | st
   }
   const log = createLogger(cfg);
   log.plugin = await loadLoggerClass(cfg.logger_class, cfg as unknown as Record<string, unknown>);
-  const listeners = await openListeners(cfg.bind, { backlog: cfg.backlog, reusePort: cfg.reuse_port, umask: cfg.umask });
+  const listeners = await openListeners(cfg.bind, {
+    backlog: cfg.backlog,
+    reusePort: cfg.reuse_port,
+    umask: cfg.umask,
+  });
   // StatsD / metrics_bind: null when both are off (then no per-request hook at all)
   let connections = () => 0;
   const metrics = await startLocalMetrics(cfg, log, () => connections());
-  const hooks = metrics === null ? {} : {
-    after: (env: { REQUEST_METHOD: string }, status: string, _sent: number, startedAt: number) =>
-      metrics.recorder.record(env.REQUEST_METHOD, status, (performance.now() - startedAt) / 1000),
-  };
+  const hooks =
+    metrics === null
+      ? {}
+      : {
+          after: (env: { REQUEST_METHOD: string }, status: string, _sent: number, startedAt: number) =>
+            metrics.recorder.record(env.REQUEST_METHOD, status, (performance.now() - startedAt) / 1000),
+        };
   const { server, closed } = startServer(application, cfg, listeners, log, { hooks });
   connections = () => server.connections();
   const addresses = listeners.map((l) => l.info);

@@ -47,7 +47,12 @@ export function nativeOptions(cfg: Settings, balance?: { fd: number; slot: numbe
   };
 }
 
-export function environContext(cfg: Settings, listeners: ListenerInfo[], log: Logger, multiprocess: boolean): EnvironContext {
+export function environContext(
+  cfg: Settings,
+  listeners: ListenerInfo[],
+  log: Logger,
+  multiprocess: boolean,
+): EnvironContext {
   const secure = new Map<string, string>();
   for (const [k, v] of Object.entries(cfg.secure_scheme_headers)) {
     secure.set(`HTTP_${k.toUpperCase().replace(/-/g, '_')}`, v);
@@ -72,7 +77,13 @@ export function startServer(
   opts: { multiprocess?: boolean; hooks?: RequestHooks; balance?: { fd: number; slot: number } } = {},
 ): { server: NativeServer; dispatcher: Dispatcher; closed: Promise<void> } {
   const infos = listeners.map((l) => l.info);
-  const d = new Dispatcher(app, environContext(cfg, infos, log, opts.multiprocess ?? false), log, cfg.limit_request_fields, opts.hooks);
+  const d = new Dispatcher(
+    app,
+    environContext(cfg, infos, log, opts.multiprocess ?? false),
+    log,
+    cfg.limit_request_fields,
+    opts.hooks,
+  );
   const server = new native.NativeServer(nativeOptions(cfg, opts.balance), d.callbacks(), d.meta);
   d.native = server;
   const closed = new Promise<void>((resolve) => {

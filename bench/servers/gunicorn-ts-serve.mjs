@@ -12,13 +12,26 @@ const app = wsgi[process.argv[3] || 'hello'];
 const ops = {};
 const OPS = process.env.GTS_BENCH_OPS ?? '';
 if (OPS === '1' || OPS === 'statsd') {
-  const sink = spawn(process.execPath, ['-e', "const s = require('dgram').createSocket('udp4'); s.on('message', () => {}); s.bind(0, '127.0.0.1', () => console.log(s.address().port));"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sink = spawn(
+    process.execPath,
+    [
+      '-e',
+      "const s = require('dgram').createSocket('udp4'); s.on('message', () => {}); s.bind(0, '127.0.0.1', () => console.log(s.address().port));",
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const sinkPort = await new Promise((resolve) => sink.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
   process.on('exit', () => sink.kill());
   ops.statsd_host = `127.0.0.1:${sinkPort}`;
 }
 if (OPS === '1' || OPS === 'prometheus') ops.metrics_bind = '127.0.0.1:0';
-const srv = await serve(app, { bind: `127.0.0.1:${port}`, keepalive: 300, worker_connections: 20000, errorlog: '/dev/null', ...ops });
+const srv = await serve(app, {
+  bind: `127.0.0.1:${port}`,
+  keepalive: 300,
+  worker_connections: 20000,
+  errorlog: '/dev/null',
+  ...ops,
+});
 console.log(`listening ${srv.url}`);
 process.on('SIGTERM', () => process.exit(0));
 // bench/memory.mjs: collect garbage before a memory reading (node --expose-gc)

@@ -30,7 +30,16 @@ export interface OperatedMaster {
 }
 
 /** the settings whose change on HUP needs a restart of the master to take effect */
-const START_ONLY = ['statsd_host', 'statsd_prefix', 'dogstatsd_tags', 'metrics_bind', 'control_socket', 'control_socket_mode', 'control_socket_disable', 'enable_backlog_metric'] as const;
+const START_ONLY = [
+  'statsd_host',
+  'statsd_prefix',
+  'dogstatsd_tags',
+  'metrics_bind',
+  'control_socket',
+  'control_socket_mode',
+  'control_socket_disable',
+  'enable_backlog_metric',
+] as const;
 
 export class Operations implements ControlTarget {
   statsd: StatsdClient | null = null;
@@ -63,9 +72,13 @@ export class Operations implements ControlTarget {
     }
     this.adoptLogger(this.m.log);
     if (cfg.get('enable_backlog_metric') && this.statsd === null && cfg.get('metrics_bind') === null) {
-      this.m.log.warning('enable_backlog_metric: neither statsd_host nor metrics_bind is set, the accept queue length goes nowhere');
+      this.m.log.warning(
+        'enable_backlog_metric: neither statsd_host nor metrics_bind is set, the accept queue length goes nowhere',
+      );
     } else if (cfg.get('enable_backlog_metric')) {
-      const p = procBacklogProvider(this.m.LISTENERS.map((l) => ({ fd: l.fd, label: l.info.url, tcp: l.info.kind !== 'unix' })));
+      const p = procBacklogProvider(
+        this.m.LISTENERS.map((l) => ({ fd: l.fd, label: l.info.url, tcp: l.info.kind !== 'unix' })),
+      );
       if (typeof p === 'string') this.m.log.warning(p);
       else this.backlog = p;
     }
@@ -165,18 +178,20 @@ export class Operations implements ControlTarget {
 
   private workerSamples(): WorkerSample[] {
     const now = performance.now();
-    return [...this.m.WORKERS.values()].sort((a, b) => a.age - b.age).map((w) => {
-      const s = this.samples.get(w.pid);
-      return {
-        pid: w.pid,
-        age: w.age,
-        requests: s?.nr ?? 0,
-        done: s?.done ?? s?.nr ?? 0,
-        connections: s?.c ?? 0,
-        rss: s?.rss ?? null,
-        heartbeatAge: Math.max(0, (now - w.lastBeat) / 1000),
-      };
-    });
+    return [...this.m.WORKERS.values()]
+      .sort((a, b) => a.age - b.age)
+      .map((w) => {
+        const s = this.samples.get(w.pid);
+        return {
+          pid: w.pid,
+          age: w.age,
+          requests: s?.nr ?? 0,
+          done: s?.done ?? s?.nr ?? 0,
+          connections: s?.c ?? 0,
+          rss: s?.rss ?? null,
+          heartbeatAge: Math.max(0, (now - w.lastBeat) / 1000),
+        };
+      });
   }
 
   renderMetrics(): string {
@@ -194,8 +209,12 @@ export class Operations implements ControlTarget {
     const now = Date.now();
     return {
       master: {
-        pid: this.m.pid, uptime: (now - this.started) / 1000, workers: this.m.WORKERS.size, target: this.m.num_workers,
-        version: VERSION, listeners: this.m.LISTENERS.map((l) => l.info.url),
+        pid: this.m.pid,
+        uptime: (now - this.started) / 1000,
+        workers: this.m.WORKERS.size,
+        target: this.m.num_workers,
+        version: VERSION,
+        listeners: this.m.LISTENERS.map((l) => l.info.url),
       },
       workers: this.workerSamples().map((s) => ({
         pid: s.pid,

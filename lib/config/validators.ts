@@ -6,7 +6,11 @@ import path from 'node:path';
 
 export class SettingError extends Error {
   readonly code = 'GTS_ERR_INVALID_SETTING';
-  constructor(readonly setting: string, readonly value: unknown, why?: string) {
+  constructor(
+    readonly setting: string,
+    readonly value: unknown,
+    why?: string,
+  ) {
     super(`Invalid value for ${setting}: ${show(value)}${why ? ` (${why})` : ''}`);
   }
 }
@@ -58,7 +62,11 @@ export const validateOptString: Validator<string | null> = (name, v) => {
 };
 
 export const validateStringList: Validator<string[]> = (name, v) => {
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (typeof v === 'string')
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
   if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v.map((s) => s.trim());
   throw new SettingError(name, v, 'expected a list of strings');
 };
@@ -111,10 +119,13 @@ export const validateAddrList: Validator<string[]> = (name, v) => {
     if (item === '*') continue;
     const [addr, prefix, extra] = item.split('/');
     const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(addr ?? '');
-    const okAddr = ipv4 ? ipv4.slice(1).every((p) => Number(p) <= 255) : /^[0-9a-fA-F:.]+$/.test(addr ?? '') && (addr ?? '').includes(':');
+    const okAddr = ipv4
+      ? ipv4.slice(1).every((p) => Number(p) <= 255)
+      : /^[0-9a-fA-F:.]+$/.test(addr ?? '') && (addr ?? '').includes(':');
     const max = ipv4 ? 32 : 128;
     const okPrefix = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max);
-    if (!okAddr || !okPrefix || extra !== undefined) throw new SettingError(name, v, `not an IP address or network: ${item}`);
+    if (!okAddr || !okPrefix || extra !== undefined)
+      throw new SettingError(name, v, `not an IP address or network: ${item}`);
   }
   return list;
 };
@@ -183,7 +194,8 @@ export const validateChdir: Validator<string> = (name, v) => {
 /** raw_env: KEY=VALUE strings; repeatable. */
 export const validateEnvList: Validator<string[]> = (name, v) => {
   const list = typeof v === 'string' ? [v] : v;
-  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new SettingError(name, v, 'expected KEY=VALUE strings');
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string'))
+    throw new SettingError(name, v, 'expected KEY=VALUE strings');
   for (const s of list) {
     if (!/^[^=]+=/.test(s)) throw new SettingError(name, v, `expected KEY=VALUE, got '${s}'`);
   }

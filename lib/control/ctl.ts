@@ -22,19 +22,33 @@ commands:
 `;
 
 /** sends one request, resolves with the master's answer */
-export function request(file: string, req: ControlRequest, timeoutMs = 10000): Promise<{ ok: boolean; data?: unknown; error?: string }> {
+export function request(
+  file: string,
+  req: ControlRequest,
+  timeoutMs = 10000,
+): Promise<{ ok: boolean; data?: unknown; error?: string }> {
   return new Promise((resolve, reject) => {
     const s = net.connect(file);
     let buf = '';
     s.setEncoding('utf8');
-    const t = setTimeout(() => { s.destroy(); reject(new Error(`no answer from ${file}`)); }, timeoutMs);
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no answer from ${file}`));
+    }, timeoutMs);
     s.on('connect', () => s.write(`${JSON.stringify(req)}\n`));
-    s.on('data', (d: string) => { buf += d; });
+    s.on('data', (d: string) => {
+      buf += d;
+    });
     s.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(t);
-      const why = e.code === 'ENOENT' ? 'no such socket (is the master running with this control_socket?)'
-        : e.code === 'EACCES' ? 'permission denied (only the owner of the socket may use it)'
-          : e.code === 'ECONNREFUSED' ? 'nobody listens there (a stale socket)' : e.message;
+      const why =
+        e.code === 'ENOENT'
+          ? 'no such socket (is the master running with this control_socket?)'
+          : e.code === 'EACCES'
+            ? 'permission denied (only the owner of the socket may use it)'
+            : e.code === 'ECONNREFUSED'
+              ? 'nobody listens there (a stale socket)'
+              : e.message;
       reject(new Error(`${file}: ${why}`));
     });
     s.on('end', () => {
@@ -65,7 +79,16 @@ function table(rows: string[][]): string {
 
 interface StatusData {
   master: { pid: number; uptime: number; workers: number; target: number; version: string };
-  workers: Array<{ pid: number; age: number; uptime: number; requests: number; connections: number; rss: number | null; heartbeat_age: number; booted: boolean }>;
+  workers: Array<{
+    pid: number;
+    age: number;
+    uptime: number;
+    requests: number;
+    connections: number;
+    rss: number | null;
+    heartbeat_age: number;
+    booted: boolean;
+  }>;
 }
 
 /** the human-readable form of an answer */
@@ -75,17 +98,28 @@ export function formatAnswer(command: string, data: unknown): string {
     const head = `master ${s.master.pid}  gunicorn-ts ${s.master.version}  up ${duration(s.master.uptime)}  workers ${s.master.workers}/${s.master.target}`;
     const rows = [['PID', 'AGE', 'UP', 'REQUESTS', 'CONNS', 'RSS', 'HEARTBEAT']];
     for (const w of s.workers) {
-      rows.push([String(w.pid), String(w.age), duration(w.uptime), String(w.requests), String(w.connections), mib(w.rss),
-        w.booted ? `${w.heartbeat_age.toFixed(1)}s ago` : 'booting']);
+      rows.push([
+        String(w.pid),
+        String(w.age),
+        duration(w.uptime),
+        String(w.requests),
+        String(w.connections),
+        mib(w.rss),
+        w.booted ? `${w.heartbeat_age.toFixed(1)}s ago` : 'booting',
+      ]);
     }
     return `${head}\n${table(rows)}`;
   }
   if (command === 'config') {
     const c = data as Record<string, unknown>;
-    const rows = Object.keys(c).sort().map((k) => [k, JSON.stringify(c[k])]);
+    const rows = Object.keys(c)
+      .sort()
+      .map((k) => [k, JSON.stringify(c[k])]);
     return table([['SETTING', 'VALUE'], ...rows]);
   }
-  return Object.entries(data as Record<string, unknown>).map(([k, v]) => `${k}: ${String(v)}`).join('\n');
+  return Object.entries(data as Record<string, unknown>)
+    .map(([k, v]) => `${k}: ${String(v)}`)
+    .join('\n');
 }
 
 /** the command; resolves with the exit status */

@@ -87,9 +87,19 @@ export function stopControlSocket(srv: net.Server, file: string): void {
 function answers(file: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(file);
-    const t = setTimeout(() => { s.destroy(); resolve(true); }, 1000);
-    s.on('connect', () => { clearTimeout(t); s.destroy(); resolve(true); });
-    s.on('error', () => { clearTimeout(t); resolve(false); });
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(true);
+    }, 1000);
+    s.on('connect', () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => {
+      clearTimeout(t);
+      resolve(false);
+    });
   });
 }
 
@@ -123,13 +133,24 @@ function run(req: ControlRequest, target: ControlTarget): unknown {
     throw new Error(`${req.command}: the count must be an integer from 1 to 1024`);
   }
   switch (req.command) {
-    case 'status': return target.status();
-    case 'config': return target.config();
-    case 'reload': target.reload(); return { reloading: true };
-    case 'add': return { workers: target.add(n) };
-    case 'remove': return { workers: target.remove(n) };
-    case 'reopen': target.reopen(); return { reopened: true };
-    case 'stop': target.shutdown(req.graceful !== false); return { stopping: true };
-    default: throw new Error(`unknown command ${JSON.stringify(req.command)}: one of ${COMMANDS.join(', ')}`);
+    case 'status':
+      return target.status();
+    case 'config':
+      return target.config();
+    case 'reload':
+      target.reload();
+      return { reloading: true };
+    case 'add':
+      return { workers: target.add(n) };
+    case 'remove':
+      return { workers: target.remove(n) };
+    case 'reopen':
+      target.reopen();
+      return { reopened: true };
+    case 'stop':
+      target.shutdown(req.graceful !== false);
+      return { stopping: true };
+    default:
+      throw new Error(`unknown command ${JSON.stringify(req.command)}: one of ${COMMANDS.join(', ')}`);
   }
 }

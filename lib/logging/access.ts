@@ -20,10 +20,10 @@ export function accessDate(d = new Date()): string {
 
 export interface AccessRecord {
   environ: Environ;
-  status: string;             // "200 OK" as the app gave it
-  headers: ResponseHeaders;   // response headers as the app gave them
-  sent: number;               // body bytes sent
-  durationUs: number;         // request time in microseconds
+  status: string; // "200 OK" as the app gave it
+  headers: ResponseHeaders; // response headers as the app gave them
+  sent: number; // body bytes sent
+  durationUs: number; // request time in microseconds
 }
 
 function basicUser(environ: Environ): string | null {
@@ -46,29 +46,48 @@ const ENVIRON_HEADERS: Record<string, string> = { 'content-type': 'CONTENT_TYPE'
 export function atom(key: string, r: AccessRecord): unknown {
   const e = r.environ;
   switch (key) {
-    case 'h': return e.REMOTE_ADDR ?? '-';
-    case 'l': return '-';
-    case 'u': return basicUser(e) || '-';
-    case 't': return accessDate();
-    case 'r': return `${e.REQUEST_METHOD} ${e.RAW_URI} ${e.SERVER_PROTOCOL}`;
-    case 's': return r.status.trim().split(/\s+/, 1)[0] || '-';
-    case 'm': return e.REQUEST_METHOD;
-    case 'U': return e.PATH_INFO;
-    case 'q': return e.QUERY_STRING;
-    case 'H': return e.SERVER_PROTOCOL;
-    case 'b': return String(r.sent);
-    case 'B': return r.sent;
-    case 'f': return e.HTTP_REFERER ?? '-';
-    case 'a': return e.HTTP_USER_AGENT ?? '-';
-    case 'T': return Math.floor(r.durationUs / 1e6);
-    case 'D': return Math.round(r.durationUs);
-    case 'M': return Math.floor(r.durationUs / 1000);
+    case 'h':
+      return e.REMOTE_ADDR ?? '-';
+    case 'l':
+      return '-';
+    case 'u':
+      return basicUser(e) || '-';
+    case 't':
+      return accessDate();
+    case 'r':
+      return `${e.REQUEST_METHOD} ${e.RAW_URI} ${e.SERVER_PROTOCOL}`;
+    case 's':
+      return r.status.trim().split(/\s+/, 1)[0] || '-';
+    case 'm':
+      return e.REQUEST_METHOD;
+    case 'U':
+      return e.PATH_INFO;
+    case 'q':
+      return e.QUERY_STRING;
+    case 'H':
+      return e.SERVER_PROTOCOL;
+    case 'b':
+      return String(r.sent);
+    case 'B':
+      return r.sent;
+    case 'f':
+      return e.HTTP_REFERER ?? '-';
+    case 'a':
+      return e.HTTP_USER_AGENT ?? '-';
+    case 'T':
+      return Math.floor(r.durationUs / 1e6);
+    case 'D':
+      return Math.round(r.durationUs);
+    case 'M':
+      return Math.floor(r.durationUs / 1000);
     case 'L': {
       const us = Math.round(r.durationUs);
       return `${Math.floor(us / 1e6)}.${pad(us % 1e6, 6)}`;
     }
-    case 'p': return `<${process.pid}>`;
-    default: break;
+    case 'p':
+      return `<${process.pid}>`;
+    default:
+      break;
   }
   const m = /^\{(.*)\}([ioe])$/s.exec(key);
   if (m === null) return undefined;
@@ -140,18 +159,18 @@ export function jsonAccessLine(r: AccessRecord): string {
     time: new Date().toISOString(),
     logger: 'gunicorn.access',
     pid: process.pid,
-    remote_addr: str(atom('h', r)),            // h
-    user: str(atom('u', r)),                   // u
-    request: str(atom('r', r)),                // r
-    method: str(atom('m', r)),                 // m
-    path: str(atom('U', r)),                   // U
-    query: str(atom('q', r)),                  // q
-    protocol: str(atom('H', r)),               // H
+    remote_addr: str(atom('h', r)), // h
+    user: str(atom('u', r)), // u
+    request: str(atom('r', r)), // r
+    method: str(atom('m', r)), // m
+    path: str(atom('U', r)), // U
+    query: str(atom('q', r)), // q
+    protocol: str(atom('H', r)), // H
     status: Number.isFinite(status) ? status : null, // s
-    bytes: r.sent,                             // B
-    referer: str(atom('f', r)),                // f
-    user_agent: str(atom('a', r)),             // a
-    duration_us: Math.round(r.durationUs),     // D
+    bytes: r.sent, // B
+    referer: str(atom('f', r)), // f
+    user_agent: str(atom('a', r)), // a
+    duration_us: Math.round(r.durationUs), // D
   };
   return `${JSON.stringify(o)}\n`;
 }
@@ -171,7 +190,11 @@ export class AccessLog {
   private readonly plugin: AccessOutputs['plugin'];
 
   /** path null: no file (syslog or a logger_class only) */
-  constructor(private readonly path: string | null, format: string, outputs: AccessOutputs = {}) {
+  constructor(
+    private readonly path: string | null,
+    format: string,
+    outputs: AccessOutputs = {},
+  ) {
     this.format = compileAccessFormat(format);
     this.json = outputs.json === true;
     this.syslog = outputs.syslog ?? null;
@@ -190,8 +213,16 @@ export class AccessLog {
         const e = r.environ;
         this.plugin.access!(
           { status: r.status, headers: r.headers, sent: r.sent },
-          { method: e.REQUEST_METHOD, path: e.PATH_INFO, query: e.QUERY_STRING, uri: e.RAW_URI, version: e.SERVER_PROTOCOL },
-          e, r.durationUs / 1e6);
+          {
+            method: e.REQUEST_METHOD,
+            path: e.PATH_INFO,
+            query: e.QUERY_STRING,
+            uri: e.RAW_URI,
+            version: e.SERVER_PROTOCOL,
+          },
+          e,
+          r.durationUs / 1e6,
+        );
       } catch {
         /* a failing logger_class must not take the worker down */
       }

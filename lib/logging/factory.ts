@@ -10,8 +10,18 @@ import { AccessLog } from './access.js';
 import { Logger, type LoggerPlugin } from './logger.js';
 import { parseSyslogAddress, SyslogSink, SyslogUnavailable } from './syslog.js';
 
-type LogSettings = Pick<Settings, 'errorlog' | 'loglevel' | 'log_format' | 'syslog' | 'syslog_addr' | 'syslog_prefix'
-  | 'syslog_facility' | 'proc_name' | 'default_proc_name'>;
+type LogSettings = Pick<
+  Settings,
+  | 'errorlog'
+  | 'loglevel'
+  | 'log_format'
+  | 'syslog'
+  | 'syslog_addr'
+  | 'syslog_prefix'
+  | 'syslog_facility'
+  | 'proc_name'
+  | 'default_proc_name'
+>;
 
 /** the error log of this process */
 export function createLogger(s: LogSettings): Logger {
@@ -22,7 +32,7 @@ export function createLogger(s: LogSettings): Logger {
       log.syslog = new SyslogSink(parseSyslogAddress(s.syslog_addr), s.syslog_facility, prefix);
       log.syslog.onError = (m) => {
         const sink = log.syslog;
-        log.syslog = null;  // say it in the file, not to the failing destination
+        log.syslog = null; // say it in the file, not to the failing destination
         log.warning(m);
         log.syslog = sink;
       };
@@ -34,7 +44,10 @@ export function createLogger(s: LogSettings): Logger {
 }
 
 /** the access log, or null when no access line goes anywhere (accesslog unset, no syslog, no logger_class access()) */
-export function createAccessLog(s: Pick<Settings, 'accesslog' | 'access_log_format' | 'log_format' | 'disable_redirect_access_to_syslog'>, log: Logger): AccessLog | null {
+export function createAccessLog(
+  s: Pick<Settings, 'accesslog' | 'access_log_format' | 'log_format' | 'disable_redirect_access_to_syslog'>,
+  log: Logger,
+): AccessLog | null {
   const syslog = log.syslog !== null && !s.disable_redirect_access_to_syslog ? log.syslog : null;
   const plugin = typeof log.plugin?.access === 'function' ? log.plugin : null;
   if (s.accesslog === null && syslog === null && plugin === null) return null;
@@ -48,19 +61,23 @@ export class LoggerClassError extends Error {}
  * a package), 'PATH' (its default export), or the class itself. The instance
  * is constructed with the resolved settings and replaces the built-in output.
  */
-export async function loadLoggerClass(value: Settings['logger_class'], settings: Record<string, unknown>): Promise<LoggerPlugin | null> {
+export async function loadLoggerClass(
+  value: Settings['logger_class'],
+  settings: Record<string, unknown>,
+): Promise<LoggerPlugin | null> {
   if (value === null) return null;
   let Cls: unknown = value;
   if (typeof value === 'string') {
     const i = value.lastIndexOf(':');
-    const hasName = i > 1;  // "C:\..." is not a class name
+    const hasName = i > 1; // "C:\..." is not a class name
     const spec = hasName ? value.slice(0, i) : value;
     const name = hasName ? value.slice(i + 1) : 'default';
     let url: string;
     try {
-      url = spec.startsWith('.') || path.isAbsolute(spec)
-        ? pathToFileURL(path.resolve(spec)).href
-        : pathToFileURL(createRequire(path.join(process.cwd(), 'package.json')).resolve(spec)).href;
+      url =
+        spec.startsWith('.') || path.isAbsolute(spec)
+          ? pathToFileURL(path.resolve(spec)).href
+          : pathToFileURL(createRequire(path.join(process.cwd(), 'package.json')).resolve(spec)).href;
     } catch (e) {
       throw new LoggerClassError(`logger_class ${value}: cannot find ${spec}: ${(e as Error).message}`);
     }

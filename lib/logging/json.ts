@@ -8,4 +8,3 @@ export function jsonErrorLine(level: string, msg: string, pid: number, exc?: str
   if (exc !== undefined) o.exc_info = exc;
   return `${JSON.stringify(o)}\n`;
 }
-

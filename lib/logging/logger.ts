@@ -125,11 +125,21 @@ export class Logger {
     if (this.syslog !== null) this.syslog.send(level, 'error', err === undefined ? msg : `${msg}\n${detail(err)}`);
   }
 
-  debug(msg: string): void { this.log('debug', msg); }
-  info(msg: string): void { this.log('info', msg); }
-  warning(msg: string): void { this.log('warning', msg); }
-  error(msg: string): void { this.log('error', msg); }
-  critical(msg: string): void { this.log('critical', msg); }
+  debug(msg: string): void {
+    this.log('debug', msg);
+  }
+  info(msg: string): void {
+    this.log('info', msg);
+  }
+  warning(msg: string): void {
+    this.log('warning', msg);
+  }
+  error(msg: string): void {
+    this.log('error', msg);
+  }
+  critical(msg: string): void {
+    this.log('critical', msg);
+  }
   exception(msg: string, err: unknown): void {
     if (LEVELS.error < this.level) return;
     this.counter?.increment('gunicorn.log.exception');

@@ -6,8 +6,27 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 
 export const FACILITIES: Record<string, number> = {
-  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, security: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9,
-  authpriv: 10, ftp: 11, local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+  kern: 0,
+  user: 1,
+  mail: 2,
+  daemon: 3,
+  auth: 4,
+  security: 4,
+  syslog: 5,
+  lpr: 6,
+  news: 7,
+  uucp: 8,
+  cron: 9,
+  authpriv: 10,
+  ftp: 11,
+  local0: 16,
+  local1: 17,
+  local2: 18,
+  local3: 19,
+  local4: 20,
+  local5: 21,
+  local6: 22,
+  local7: 23,
 };
 /** Python's SysLogHandler.mapPriority */
 export const SEVERITY: Record<string, number> = { debug: 7, info: 6, warning: 4, error: 3, critical: 2 };
@@ -21,7 +40,9 @@ export function parseSyslogAddress(addr: string): SyslogAddress {
   if (addr.startsWith('unix://')) {
     const [p, type] = addr.slice(7).split('#', 2) as [string, string | undefined];
     if (type === 'dgram') {
-      throw new SyslogUnavailable(`syslog_addr ${addr}: unix datagram sockets are not available yet (use unix://PATH for a stream socket, udp:// or tcp://)`);
+      throw new SyslogUnavailable(
+        `syslog_addr ${addr}: unix datagram sockets are not available yet (use unix://PATH for a stream socket, udp:// or tcp://)`,
+      );
     }
     return { kind: 'unix', path: p };
   }
@@ -42,7 +63,11 @@ export class SyslogSink {
   onError: (message: string) => void = () => {};
   private reported = false;
 
-  constructor(readonly address: SyslogAddress, facility: string, private readonly prefix: string) {
+  constructor(
+    readonly address: SyslogAddress,
+    facility: string,
+    private readonly prefix: string,
+  ) {
     this.facility = FACILITIES[facility] ?? 1;
   }
 
@@ -58,14 +83,18 @@ export class SyslogSink {
     if (a.kind === 'udp') {
       if (this.udp === null) {
         this.udp = dgram.createSocket(net.isIPv6(a.host) ? 'udp6' : 'udp4');
-        this.udp.on('error', () => { this.dropped++; });
+        this.udp.on('error', () => {
+          this.dropped++;
+        });
         this.udp.unref();
       }
       if (this.udp.getSendQueueCount?.() > 256) {
         this.dropped++;
         return;
       }
-      this.udp.send(data, a.port, a.host, (e) => { if (e) this.dropped++; });
+      this.udp.send(data, a.port, a.host, (e) => {
+        if (e) this.dropped++;
+      });
       return;
     }
     if (this.stream === null || this.stream.destroyed) {
@@ -88,7 +117,8 @@ export class SyslogSink {
     if (this.connecting) return;
     this.connecting = true;
     const a = this.address;
-    const s = a.kind === 'unix' ? net.connect(a.path) : net.connect((a as { port: number }).port, (a as { host: string }).host);
+    const s =
+      a.kind === 'unix' ? net.connect(a.path) : net.connect((a as { port: number }).port, (a as { host: string }).host);
     s.unref();
     s.on('connect', () => {
       this.connecting = false;
@@ -99,9 +129,11 @@ export class SyslogSink {
       this.connecting = false;
       if (!this.reported) {
         this.reported = true;
-        this.onError(e.code === 'EPROTOTYPE' && a.kind === 'unix'
-          ? `syslog_addr unix://${a.path} is a datagram socket: unix datagram sockets are not available yet`
-          : `syslog: cannot connect: ${e.message}`);
+        this.onError(
+          e.code === 'EPROTOTYPE' && a.kind === 'unix'
+            ? `syslog_addr unix://${a.path} is a datagram socket: unix datagram sockets are not available yet`
+            : `syslog: cannot connect: ${e.message}`,
+        );
       }
       this.dropped += this.pending.length;
       this.pending = [];

@@ -14,8 +14,11 @@ export interface BacklogProvider {
 const LISTEN = '0A';
 
 /** null (with the reason) when the kernel counter cannot be read for any of these listeners */
-export function procBacklogProvider(listeners: ReadonlyArray<{ fd: number; label: string; tcp: boolean }>): BacklogProvider | string {
-  if (process.platform !== 'linux') return 'enable_backlog_metric: not available on this platform (reads /proc/net/tcp, Linux only)';
+export function procBacklogProvider(
+  listeners: ReadonlyArray<{ fd: number; label: string; tcp: boolean }>,
+): BacklogProvider | string {
+  if (process.platform !== 'linux')
+    return 'enable_backlog_metric: not available on this platform (reads /proc/net/tcp, Linux only)';
   const tcp = listeners.filter((l) => l.tcp);
   if (tcp.length === 0) return 'enable_backlog_metric: no TCP listener (unix sockets have no accept-queue counter)';
   const inodes = new Map<string, string>();

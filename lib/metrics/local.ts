@@ -16,7 +16,11 @@ export interface LocalMetrics {
 }
 
 /** null when statsd_host and metrics_bind are both unset (then nothing is recorded) */
-export async function startLocalMetrics(cfg: Settings, log: Logger, connections: () => number): Promise<LocalMetrics | null> {
+export async function startLocalMetrics(
+  cfg: Settings,
+  log: Logger,
+  connections: () => number,
+): Promise<LocalMetrics | null> {
   let statsd: StatsdClient | null = null;
   if (cfg.statsd_host !== null) {
     try {
@@ -26,7 +30,8 @@ export async function startLocalMetrics(cfg: Settings, log: Logger, connections:
     }
   }
   log.counter = statsd;
-  if (cfg.enable_backlog_metric) log.warning('enable_backlog_metric: not available in serve() with one process (the pre-fork master sends it)');
+  if (cfg.enable_backlog_metric)
+    log.warning('enable_backlog_metric: not available in serve() with one process (the pre-fork master sends it)');
   if (statsd === null && cfg.metrics_bind === null) return null;
   const recorder = new RequestRecorder(statsd, cfg.metrics_bind !== null);
   let srv: http.Server | null = null;
@@ -37,7 +42,17 @@ export async function startLocalMetrics(cfg: Settings, log: Logger, connections:
       const d = recorder.take();
       if (d !== null) registry.merge(d);
       return registry.render({
-        workers: [{ pid: process.pid, age: 1, requests: recorder.done, done: recorder.done, connections: connections(), rss: process.memoryUsage.rss(), heartbeatAge: 0 }],
+        workers: [
+          {
+            pid: process.pid,
+            age: 1,
+            requests: recorder.done,
+            done: recorder.done,
+            connections: connections(),
+            rss: process.memoryUsage.rss(),
+            heartbeatAge: 0,
+          },
+        ],
         backlog: null,
         build: { version: VERSION, node: process.version, llhttp: native.llhttpVersion },
         startTime: started,

@@ -48,13 +48,18 @@ export class MetricsRegistry {
 
   render(s: ServerSample): string {
     const out: string[] = [];
-    const head = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    const head = (name: string, type: string, help: string) =>
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     head('gunicorn_ts_requests_total', 'counter', 'Requests finished, by method and status class.');
     for (const [k, v] of [...this.requests].sort()) {
       const [method, cls] = k.split(' ');
       out.push(`gunicorn_ts_requests_total{method="${label(method!)}",status="${label(cls!)}"} ${v}`);
     }
-    head('gunicorn_ts_request_duration_seconds', 'histogram', 'Request duration, from the request head to the last byte written.');
+    head(
+      'gunicorn_ts_request_duration_seconds',
+      'histogram',
+      'Request duration, from the request head to the last byte written.',
+    );
     let cum = 0;
     DURATION_BUCKETS.forEach((b, i) => {
       cum += this.hist[i]!;
@@ -64,7 +69,11 @@ export class MetricsRegistry {
     out.push(`gunicorn_ts_request_duration_seconds_bucket{le="+Inf"} ${cum}`);
     out.push(`gunicorn_ts_request_duration_seconds_sum ${num(this.sum)}`);
     out.push(`gunicorn_ts_request_duration_seconds_count ${cum}`);
-    head('gunicorn_ts_requests_in_flight', 'gauge', 'Requests started and not finished, at the last heartbeat of each worker.');
+    head(
+      'gunicorn_ts_requests_in_flight',
+      'gauge',
+      'Requests started and not finished, at the last heartbeat of each worker.',
+    );
     out.push(`gunicorn_ts_requests_in_flight ${s.workers.reduce((n, w) => n + Math.max(0, w.requests - w.done), 0)}`);
     head('gunicorn_ts_workers', 'gauge', 'Worker processes.');
     out.push(`gunicorn_ts_workers ${s.workers.length}`);
@@ -73,19 +82,30 @@ export class MetricsRegistry {
     head('gunicorn_ts_worker_requests_total', 'counter', 'Requests started per worker (since it booted).');
     for (const w of s.workers) out.push(`gunicorn_ts_worker_requests_total{pid="${w.pid}"} ${w.requests}`);
     head('gunicorn_ts_worker_heartbeat_age_seconds', 'gauge', 'Seconds since the last heartbeat of each worker.');
-    for (const w of s.workers) out.push(`gunicorn_ts_worker_heartbeat_age_seconds{pid="${w.pid}"} ${num(w.heartbeatAge)}`);
+    for (const w of s.workers)
+      out.push(`gunicorn_ts_worker_heartbeat_age_seconds{pid="${w.pid}"} ${num(w.heartbeatAge)}`);
     head('gunicorn_ts_worker_resident_memory_bytes', 'gauge', 'Resident set size of each worker.');
-    for (const w of s.workers) if (w.rss !== null) out.push(`gunicorn_ts_worker_resident_memory_bytes{pid="${w.pid}"} ${w.rss}`);
+    for (const w of s.workers)
+      if (w.rss !== null) out.push(`gunicorn_ts_worker_resident_memory_bytes{pid="${w.pid}"} ${w.rss}`);
     head('gunicorn_ts_worker_restarts_total', 'counter', 'Workers replaced, by reason.');
-    for (const [r, v] of [...this.restarts].sort()) out.push(`gunicorn_ts_worker_restarts_total{reason="${label(r)}"} ${v}`);
+    for (const [r, v] of [...this.restarts].sort())
+      out.push(`gunicorn_ts_worker_restarts_total{reason="${label(r)}"} ${v}`);
     if (s.backlog !== null) {
-      head('gunicorn_ts_accept_queue_length', 'gauge', "Connections waiting in the kernel's accept queue, per TCP listener.");
+      head(
+        'gunicorn_ts_accept_queue_length',
+        'gauge',
+        "Connections waiting in the kernel's accept queue, per TCP listener.",
+      );
       for (const [l, v] of s.backlog) out.push(`gunicorn_ts_accept_queue_length{listener="${label(l)}"} ${v}`);
     }
     head('gunicorn_ts_start_time_seconds', 'gauge', 'Start time of the master, seconds since the epoch.');
     out.push(`gunicorn_ts_start_time_seconds ${num(s.startTime)}`);
     head('gunicorn_ts_build_info', 'gauge', 'Versions, as labels; the value is 1.');
-    out.push(`gunicorn_ts_build_info{${Object.entries(s.build).map(([k, v]) => `${k}="${label(v)}"`).join(',')}} 1`);
+    out.push(
+      `gunicorn_ts_build_info{${Object.entries(s.build)
+        .map(([k, v]) => `${k}="${label(v)}"`)
+        .join(',')}} 1`,
+    );
     return `${out.join('\n')}\n`;
   }
 }

@@ -25,14 +25,22 @@ export const METHOD_LABELS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', '
 
 function methodIndex(m: string): number {
   switch (m) {
-    case 'GET': return 0;
-    case 'HEAD': return 1;
-    case 'POST': return 2;
-    case 'PUT': return 3;
-    case 'DELETE': return 4;
-    case 'PATCH': return 5;
-    case 'OPTIONS': return 6;
-    default: return 7;
+    case 'GET':
+      return 0;
+    case 'HEAD':
+      return 1;
+    case 'POST':
+      return 2;
+    case 'PUT':
+      return 3;
+    case 'DELETE':
+      return 4;
+    case 'PATCH':
+      return 5;
+    case 'OPTIONS':
+      return 6;
+    default:
+      return 7;
   }
 }
 
@@ -48,7 +56,10 @@ export class RequestRecorder {
   private sum = 0;
   private pending = false;
 
-  constructor(private readonly statsd: StatsdClient | null, private readonly aggregate: boolean) {}
+  constructor(
+    private readonly statsd: StatsdClient | null,
+    private readonly aggregate: boolean,
+  ) {}
 
   /** one finished request: status as the application gave it ("200 OK"), duration in seconds */
   record(method: string, status: string, seconds: number): void {

@@ -20,7 +20,9 @@ export class StatsdUnavailable extends Error {}
 
 export function parseStatsdHost(addr: string): { host: string; port: number } {
   if (addr.startsWith('unix:')) {
-    throw new StatsdUnavailable(`statsd_host ${addr}: unix datagram sockets are not available yet; StatsD is off (use HOST:PORT, UDP)`);
+    throw new StatsdUnavailable(
+      `statsd_host ${addr}: unix datagram sockets are not available yet; StatsD is off (use HOST:PORT, UDP)`,
+    );
   }
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(addr.trim());
   if (m === null) throw new Error(`statsd_host ${addr}: expected HOST:PORT`);
@@ -50,10 +52,15 @@ export class StatsdClient {
     this.prefix = prefix === '' || prefix.endsWith('.') ? prefix : `${prefix}.`;
     this.tags = dogstatsdTags === '' ? '' : `|#${dogstatsdTags}`;
     const timerLine = `${this.prefix}gunicorn.request.duration:99999.999|ms${this.tags}\n`.length;
-    this.timersPerBatch = Math.max(1, Math.min(MAX_TIMERS, Math.floor((MAX_DATAGRAM - 3 * (timerLine + 8)) / timerLine)));
+    this.timersPerBatch = Math.max(
+      1,
+      Math.min(MAX_TIMERS, Math.floor((MAX_DATAGRAM - 3 * (timerLine + 8)) / timerLine)),
+    );
     this.socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     // ECONNREFUSED from a connected UDP socket when nobody listens: metrics are best effort
-    this.socket.on('error', () => { this.dropped++; });
+    this.socket.on('error', () => {
+      this.dropped++;
+    });
     this.socket.connect(port, host);
     this.socket.unref();
   }
@@ -131,7 +138,7 @@ export class StatsdClient {
   /** sends what this batch collected */
   flush(): void {
     this.scheduled = false;
-    const requests = this.requestLines();  // timersPerBatch timers and the counters: one datagram, usually
+    const requests = this.requestLines(); // timersPerBatch timers and the counters: one datagram, usually
     const lines = this.lines;
     this.lines = [];
     if (requests.length > MAX_DATAGRAM) lines.unshift(...requests.split('\n'));
@@ -159,7 +166,7 @@ export class StatsdClient {
       this.socket.send(packet);
       this.sent++;
     } catch {
-      this.dropped++;  // not connected (yet) or closed
+      this.dropped++; // not connected (yet) or closed
     }
   }
 

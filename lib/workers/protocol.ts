@@ -33,9 +33,7 @@ export interface WorkerStats {
  * on its own, and why (max_requests, memory).
  */
 export type WorkerMessage =
-  | { gts: 'hb'; st?: WorkerStats; m?: RequestDelta }
-  | { gts: 'booted' }
-  | { gts: 'exiting'; reason: string };
+  { gts: 'hb'; st?: WorkerStats; m?: RequestDelta } | { gts: 'booted' } | { gts: 'exiting'; reason: string };
 
 /** Exit status of a worker that failed to boot: the arbiter halts (Gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;

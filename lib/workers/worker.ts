@@ -15,7 +15,15 @@ import type { OpenListener } from '../listeners.js';
 import { startServer } from '../server.js';
 import type { Application, Environ, ResponseHeaders } from '../types.js';
 import { hookRequest, hookResponse } from './request.js';
-import { APP_LOAD_ERROR, AppImportError, takeBootState, WORKER_BOOT_ERROR, type WorkerBootState, type WorkerMessage, type WorkerStats } from './protocol.js';
+import {
+  APP_LOAD_ERROR,
+  AppImportError,
+  takeBootState,
+  WORKER_BOOT_ERROR,
+  type WorkerBootState,
+  type WorkerMessage,
+  type WorkerStats,
+} from './protocol.js';
 import { Reloader } from './reloader.js';
 
 /** What the worker needs from the application object (BaseApplication). */
@@ -60,7 +68,10 @@ export class Worker {
   /** StatsD / Prometheus counts; null (no work per request) when both are off */
   private recorder: RequestRecorder | null = null;
 
-  constructor(readonly app: WorkerApp, state: WorkerBootState) {
+  constructor(
+    readonly app: WorkerApp,
+    state: WorkerBootState,
+  ) {
     this.ppid = state.ppid;
     this.age = state.age;
     this.cfg = app.cfg;
@@ -119,7 +130,8 @@ export class Worker {
     this.access = createAccessLog(this.cfg.all, this.log);
     this.recorder = this.createRecorder();
     const post = this.cfg.get('post_request');
-    const wantAfter = this.access !== null || this.recorder !== null || post !== this.cfg.settings.post_request!.default();
+    const wantAfter =
+      this.access !== null || this.recorder !== null || post !== this.cfg.settings.post_request!.default();
     this.server = startServer(this.handler(this.wsgi, wantAfter), this.cfg.all, this.sockets, this.log, {
       multiprocess: this.cfg.get('workers') > 1,
       balance: this.balance,
@@ -241,7 +253,8 @@ export class Worker {
     if (this.access !== null) {
       this.access.log({ environ, status: st, headers, sent, durationUs: (performance.now() - startedAt) * 1000 });
     }
-    if (this.recorder !== null) this.recorder.record(environ.REQUEST_METHOD, st, (performance.now() - startedAt) / 1000);
+    if (this.recorder !== null)
+      this.recorder.record(environ.REQUEST_METHOD, st, (performance.now() - startedAt) / 1000);
     const post = this.cfg.get('post_request');
     if (post !== this.cfg.settings.post_request!.default()) {
       try {

@@ -80,13 +80,46 @@ inline int hexv(char c) {
 
 // Common request headers: their environ keys cross as an index into a table
 // JS holds as internalised strings, so building environ hashes no key text.
-const char* const kKnownHeaders[] = {
-    "HOST", "USER-AGENT", "ACCEPT", "ACCEPT-ENCODING", "ACCEPT-LANGUAGE", "ACCEPT-CHARSET", "CONNECTION",
-    "CACHE-CONTROL", "COOKIE", "REFERER", "ORIGIN", "AUTHORIZATION", "IF-NONE-MATCH", "IF-MODIFIED-SINCE",
-    "UPGRADE-INSECURE-REQUESTS", "X-FORWARDED-FOR", "X-FORWARDED-PROTO", "X-FORWARDED-HOST", "X-REAL-IP",
-    "X-REQUEST-ID", "PRAGMA", "DNT", "TE", "UPGRADE", "RANGE", "EXPECT", "X-REQUESTED-WITH", "SEC-FETCH-SITE",
-    "SEC-FETCH-MODE", "SEC-FETCH-DEST", "SEC-FETCH-USER", "SEC-CH-UA", "SEC-CH-UA-MOBILE", "SEC-CH-UA-PLATFORM",
-    "CONTENT-ENCODING", "TRANSFER-ENCODING", "VIA", "FORWARDED", "CONTENT-TYPE", "CONTENT-LENGTH"};
+const char* const kKnownHeaders[] = {"HOST",
+                                     "USER-AGENT",
+                                     "ACCEPT",
+                                     "ACCEPT-ENCODING",
+                                     "ACCEPT-LANGUAGE",
+                                     "ACCEPT-CHARSET",
+                                     "CONNECTION",
+                                     "CACHE-CONTROL",
+                                     "COOKIE",
+                                     "REFERER",
+                                     "ORIGIN",
+                                     "AUTHORIZATION",
+                                     "IF-NONE-MATCH",
+                                     "IF-MODIFIED-SINCE",
+                                     "UPGRADE-INSECURE-REQUESTS",
+                                     "X-FORWARDED-FOR",
+                                     "X-FORWARDED-PROTO",
+                                     "X-FORWARDED-HOST",
+                                     "X-REAL-IP",
+                                     "X-REQUEST-ID",
+                                     "PRAGMA",
+                                     "DNT",
+                                     "TE",
+                                     "UPGRADE",
+                                     "RANGE",
+                                     "EXPECT",
+                                     "X-REQUESTED-WITH",
+                                     "SEC-FETCH-SITE",
+                                     "SEC-FETCH-MODE",
+                                     "SEC-FETCH-DEST",
+                                     "SEC-FETCH-USER",
+                                     "SEC-CH-UA",
+                                     "SEC-CH-UA-MOBILE",
+                                     "SEC-CH-UA-PLATFORM",
+                                     "CONTENT-ENCODING",
+                                     "TRANSFER-ENCODING",
+                                     "VIA",
+                                     "FORWARDED",
+                                     "CONTENT-TYPE",
+                                     "CONTENT-LENGTH"};
 constexpr uint32_t kKnownCount = sizeof(kKnownHeaders) / sizeof(kKnownHeaders[0]);
 constexpr uint32_t kKnownFlag = 0x80000000u;
 
@@ -162,12 +195,11 @@ int known_header(const Slice& s) {
 class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "NativeServer",
-                       {InstanceMethod("addListener", &JsServer::AddListener),
-                        InstanceMethod("pause", &JsServer::Pause),
-                        InstanceMethod("abort", &JsServer::Abort),
-                        InstanceMethod("close", &JsServer::Close),
-                        InstanceMethod("connections", &JsServer::Connections)});
+    return DefineClass(
+        env, "NativeServer",
+        {InstanceMethod("addListener", &JsServer::AddListener), InstanceMethod("pause", &JsServer::Pause),
+         InstanceMethod("abort", &JsServer::Abort), InstanceMethod("close", &JsServer::Close),
+         InstanceMethod("connections", &JsServer::Connections)});
   }
 
   explicit JsServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsServer>(info) {
@@ -201,9 +233,14 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     cfg.parser.casefold_http_method = flag("casefold_http_method");
     cfg.parser.permit_unconventional_http_version = flag("permit_unconventional_http_version");
     std::string hm = str("header_map", "drop");
-    cfg.parser.header_map = hm == "refuse" ? HeaderMap::kRefuse : hm == "dangerous" ? HeaderMap::kDangerous : HeaderMap::kDrop;
+    cfg.parser.header_map = hm == "refuse"      ? HeaderMap::kRefuse
+                            : hm == "dangerous" ? HeaderMap::kDangerous
+                                                : HeaderMap::kDrop;
     std::string pp = str("proxy_protocol", "off");
-    cfg.parser.proxy_protocol = pp == "v1" ? ProxyMode::kV1 : pp == "v2" ? ProxyMode::kV2 : pp == "auto" ? ProxyMode::kAuto : ProxyMode::kOff;
+    cfg.parser.proxy_protocol = pp == "v1"     ? ProxyMode::kV1
+                                : pp == "v2"   ? ProxyMode::kV2
+                                : pp == "auto" ? ProxyMode::kAuto
+                                               : ProxyMode::kOff;
     cfg.parser.forwarder_headers.clear();
     std::string fwd = str("forwarder_headers", "SCRIPT_NAME,PATH_INFO");
     for (size_t i = 0; i <= fwd.size();) {
@@ -265,12 +302,22 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     // The cell is cleared when this object goes, so a kept function stays safe.
     Napi::Object self = info.This().As<Napi::Object>();
     std::shared_ptr<JsServer*> cell = self_cell_;
-    self.Set("respond", Napi::Function::New(env, [cell](const Napi::CallbackInfo& ci) -> Napi::Value {
-      return *cell != nullptr ? (*cell)->Respond(ci) : Napi::Number::New(ci.Env(), static_cast<int>(WriteResult::kStale));
-    }, "respond"));
-    self.Set("write", Napi::Function::New(env, [cell](const Napi::CallbackInfo& ci) -> Napi::Value {
-      return *cell != nullptr ? (*cell)->Write(ci) : Napi::Number::New(ci.Env(), static_cast<int>(WriteResult::kStale));
-    }, "write"));
+    self.Set("respond", Napi::Function::New(
+                            env,
+                            [cell](const Napi::CallbackInfo& ci) -> Napi::Value {
+                              return *cell != nullptr
+                                         ? (*cell)->Respond(ci)
+                                         : Napi::Number::New(ci.Env(), static_cast<int>(WriteResult::kStale));
+                            },
+                            "respond"));
+    self.Set("write", Napi::Function::New(
+                          env,
+                          [cell](const Napi::CallbackInfo& ci) -> Napi::Value {
+                            return *cell != nullptr
+                                       ? (*cell)->Write(ci)
+                                       : Napi::Number::New(ci.Env(), static_cast<int>(WriteResult::kStale));
+                          },
+                          "write"));
   }
 
   ~JsServer() override { *self_cell_ = nullptr; }
@@ -443,7 +490,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
         std::fprintf(stderr, "gunicorn-ts: internal error in callback %d: %s\n", slot, buf);
       }
     } else if (st != napi_ok) {
-      std::fprintf(stderr, "gunicorn-ts: internal error: callback %d not called (napi status %d)\n", slot, static_cast<int>(st));
+      std::fprintf(stderr, "gunicorn-ts: internal error: callback %d not called (napi status %d)\n", slot,
+                   static_cast<int>(st));
     }
   }
   void call_id_int(int slot, uint64_t id, int v) {
@@ -663,7 +711,8 @@ Napi::Value SockName(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SetInheritable(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), set_inheritable(info[0].As<Napi::Number>().Int32Value(), info[1].ToBoolean().Value()));
+  return Napi::Boolean::New(info.Env(),
+                            set_inheritable(info[0].As<Napi::Number>().Int32Value(), info[1].ToBoolean().Value()));
 }
 
 // sdNotify("READY=1\nSTATUS=...") -> 1 sent, 0 no $NOTIFY_SOCKET; throws on a send error
@@ -682,8 +731,8 @@ Napi::Value BalanceCreate(const Napi::CallbackInfo& info) {
 
 // balanceVacate(fd, slot): no live worker in this slot any more (master)
 Napi::Value BalanceVacate(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), Balance::vacate(info[0].As<Napi::Number>().Int32Value(),
-                                                        info[1].As<Napi::Number>().Uint32Value()));
+  return Napi::Boolean::New(
+      info.Env(), Balance::vacate(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Uint32Value()));
 }
 
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
@@ -717,8 +766,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (uint32_t i = 0; i < kKnownCount; i++) keys.Set(i, env_key(kKnownHeaders[i]));
   exports.Set("headerKeys", keys);
   exports.Set("headSlots", Napi::Number::New(env, kHeadSlots));
-  exports.Set("llhttpVersion", std::to_string(LLHTTP_VERSION_MAJOR) + "." + std::to_string(LLHTTP_VERSION_MINOR) +
-                                   "." + std::to_string(LLHTTP_VERSION_PATCH));
+  exports.Set("llhttpVersion", std::to_string(LLHTTP_VERSION_MAJOR) + "." + std::to_string(LLHTTP_VERSION_MINOR) + "." +
+                                   std::to_string(LLHTTP_VERSION_PATCH));
   return exports;
 }
 

@@ -11,10 +11,10 @@
 namespace gts {
 namespace {
 
-constexpr size_t kOutHighWater = 64 * 1024;       // stop the app (write() -> backpressure) above this
-constexpr size_t kMaxPipelined = 64 * 1024;       // buffered input beyond the current request before we stop reading
-constexpr uint64_t kDrainMax = 256 * 1024;        // unread request body we still read and discard to keep the connection
-constexpr size_t kLingerDiscardMax = 1024 * 1024; // bytes discarded while lingering before a hard close
+constexpr size_t kOutHighWater = 64 * 1024;  // stop the app (write() -> backpressure) above this
+constexpr size_t kMaxPipelined = 64 * 1024;  // buffered input beyond the current request before we stop reading
+constexpr uint64_t kDrainMax = 256 * 1024;   // unread request body we still read and discard to keep the connection
+constexpr size_t kLingerDiscardMax = 1024 * 1024;  // bytes discarded while lingering before a hard close
 
 struct WriteReq {
   uv_write_t req;
@@ -381,8 +381,7 @@ WriteResult Connection::write(const char* p, size_t n, bool final) {
         out_append(p, n);
         resp_body_sent_ += n;
         break;
-      case Framing::kNone:
-        break;
+      case Framing::kNone: break;
     }
   }
   if (final) {

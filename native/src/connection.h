@@ -108,9 +108,9 @@ class Connection {
   uint32_t in_len_ = 0;  // bounded by the head limit plus 64 KiB of pipelined input
   uint32_t in_cap_ = 0;
 
-  std::string out_;             // response bytes not yet handed to the kernel
-  size_t pending_bytes_ = 0;    // handed to uv_write, not yet written
-  uint32_t discarded_ = 0;      // bytes read and dropped while lingering (capped at 1 MiB)
+  std::string out_;           // response bytes not yet handed to the kernel
+  size_t pending_bytes_ = 0;  // handed to uv_write, not yet written
+  uint32_t discarded_ = 0;    // bytes read and dropped while lingering (capped at 1 MiB)
 
   RequestFacts facts_;
   ResponsePlan plan_;
@@ -130,8 +130,8 @@ class Connection {
   bool app_paused_ = false;  // JS asked us to stop reading body
   bool want_drain_ = false;
   bool in_run_ = false;
-  bool closing_ = false;     // close once output is flushed
-  bool closed_ = false;      // uv_close called
+  bool closing_ = false;  // close once output is flushed
+  bool closed_ = false;   // uv_close called
   bool served_one_ = false;
   bool must_close_after_ = false;
 };

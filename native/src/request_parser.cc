@@ -69,9 +69,9 @@ bool ieq(const char* a, size_t n, const char* lit) {
 }
 bool ieq(const Slice& s, const char* lit) { return ieq(s.p, s.n, lit); }
 
-constexpr uint32_t kMaxRequestLine = 8190;   // Gunicorn's MAX_REQUEST_LINE
-constexpr uint32_t kMaxHeaders = 32768;      // MAX_HEADERS
-constexpr uint32_t kMaxFieldSize = 8190;     // MAX_HEADERFIELD_SIZE
+constexpr uint32_t kMaxRequestLine = 8190;       // Gunicorn's MAX_REQUEST_LINE
+constexpr uint32_t kMaxHeaders = 32768;          // MAX_HEADERS
+constexpr uint32_t kMaxFieldSize = 8190;         // MAX_HEADERFIELD_SIZE
 constexpr uint32_t kUnlimitedLineBound = 65536;  // our own bound when limit_request_line = 0
 constexpr uint32_t kFieldSizeBound = 1u << 20;   // our own bound on one header line
 constexpr size_t kHeadBound = 64u << 20;         // our own bound on a whole head
@@ -216,8 +216,10 @@ RequestParser::Status RequestParser::parse_head(const char* buf, size_t len, boo
     // partial-line checks below judge a line whose LF has not arrived yet, so that
     // the verdict (Gunicorn's LimitRequestLine 400 / LimitRequestHeaders 431) does
     // not depend on how TCP split the head (found by test/native/fuzz_parser.cc).
-    if (phase_ == 0 && lf_at - line_start_ > line_limit + 2) return fail(Err::kLimitRequestLine, "request line too long");
-    if (phase_ == 1 && lf_at - line_start_ > field_limit) return fail(Err::kLimitRequestHeaders, "header line too long");
+    if (phase_ == 0 && lf_at - line_start_ > line_limit + 2)
+      return fail(Err::kLimitRequestLine, "request line too long");
+    if (phase_ == 1 && lf_at - line_start_ > field_limit)
+      return fail(Err::kLimitRequestHeaders, "header line too long");
     if (lf_at - reqline_start_ > cfg_->max_head_bytes()) return fail(Err::kLimitRequestHeaders, "head too large");
     // RFC 9112 §2.2: lines end with CRLF. A bare LF is not a line terminator here.
     if (lf_at == line_start_ || buf[lf_at - 1] != '\r') {
@@ -267,38 +269,62 @@ bool RequestParser::scan_request_line(const char* line, size_t n) {
   // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), split
   // on single spaces as Gunicorn does.
   const char* sp1 = static_cast<const char*>(std::memchr(line, ' ', n));
-  if (sp1 == nullptr) { fail(Err::kInvalidRequestLine, "malformed request line"); return false; }
+  if (sp1 == nullptr) {
+    fail(Err::kInvalidRequestLine, "malformed request line");
+    return false;
+  }
   size_t mlen = static_cast<size_t>(sp1 - line);
   const char* rest = sp1 + 1;
   size_t rn = n - mlen - 1;
   const char* sp2 = static_cast<const char*>(std::memchr(rest, ' ', rn));
-  if (sp2 == nullptr) { fail(Err::kInvalidRequestLine, "malformed request line"); return false; }
+  if (sp2 == nullptr) {
+    fail(Err::kInvalidRequestLine, "malformed request line");
+    return false;
+  }
   size_t tlen = static_cast<size_t>(sp2 - rest);
   const char* ver = sp2 + 1;
   size_t vlen = rn - tlen - 1;
 
   // Method: a token (RFC 9110 §9.1). Gunicorn also requires 3-20 characters and
   // no lower-case letters or '#', unless permit_unconventional_http_method.
-  if (mlen == 0) { fail(Err::kInvalidRequestMethod, "empty method"); return false; }
+  if (mlen == 0) {
+    fail(Err::kInvalidRequestMethod, "empty method");
+    return false;
+  }
   for (size_t i = 0; i < mlen; i++) {
-    if (!is_tchar(static_cast<unsigned char>(line[i]))) { fail(Err::kInvalidRequestMethod, "method is not a token"); return false; }
+    if (!is_tchar(static_cast<unsigned char>(line[i]))) {
+      fail(Err::kInvalidRequestMethod, "method is not a token");
+      return false;
+    }
   }
   if (!cfg_->permit_unconventional_http_method) {
-    if (mlen < 3 || mlen > 20) { fail(Err::kInvalidRequestMethod, "method length outside 3..20"); return false; }
+    if (mlen < 3 || mlen > 20) {
+      fail(Err::kInvalidRequestMethod, "method length outside 3..20");
+      return false;
+    }
     for (size_t i = 0; i < mlen; i++) {
       char c = line[i];
-      if ((c >= 'a' && c <= 'z') || c == '#') { fail(Err::kInvalidRequestMethod, "unconventional method"); return false; }
+      if ((c >= 'a' && c <= 'z') || c == '#') {
+        fail(Err::kInvalidRequestMethod, "unconventional method");
+        return false;
+      }
     }
   }
   // Target: never empty; no control bytes or spaces (RFC 9112 §3.2).
-  if (tlen == 0) { fail(Err::kInvalidRequestLine, "empty request target"); return false; }
+  if (tlen == 0) {
+    fail(Err::kInvalidRequestLine, "empty request target");
+    return false;
+  }
   for (size_t i = 0; i < tlen; i++) {
     unsigned char c = static_cast<unsigned char>(rest[i]);
-    if (c < 0x21 || c == 0x7f) { fail(Err::kInvalidRequestLine, "control byte in request target"); return false; }
+    if (c < 0x21 || c == 0x7f) {
+      fail(Err::kInvalidRequestLine, "control byte in request target");
+      return false;
+    }
   }
   // Version: HTTP/DIGIT.DIGIT (RFC 9112 §2.3); only 1.0 and 1.1 unless permitted.
-  if (vlen != 8 || std::memcmp(ver, "HTTP/", 5) != 0 || ver[5] < '0' || ver[5] > '9' || ver[6] != '.' ||
-      ver[7] < '0' || ver[7] > '9') {
+  if (vlen != 8 || std::memcmp(ver, "HTTP/", 5) != 0 || ver[5] < '0' || ver[5] > '9' || ver[6] != '.' || ver[7] < '0' ||
+      ver[7] > '9') {
     fail(Err::kInvalidHttpVersion, "malformed HTTP version");
     return false;
   }
@@ -326,33 +352,63 @@ bool RequestParser::scan_header_line(const char* line, size_t n, bool* normalize
     // obs-fold (RFC 9112 §5.2): rejected unless permit_obsolete_folding. Even
     // when permitted, llhttp never sees a fold: the continuation is joined into
     // the previous value in a normalised copy (closing CVE-2024-27982).
-    if (!cfg_->permit_obsolete_folding) { fail(Err::kObsoleteFolding, "obsolete line folding"); return false; }
-    if (nfields_ == 0) { fail(Err::kInvalidHeader, "continuation line without a field"); return false; }
+    if (!cfg_->permit_obsolete_folding) {
+      fail(Err::kObsoleteFolding, "obsolete line folding");
+      return false;
+    }
+    if (nfields_ == 0) {
+      fail(Err::kInvalidHeader, "continuation line without a field");
+      return false;
+    }
     for (size_t i = 0; i < n; i++) {
-      if (is_ctl(static_cast<unsigned char>(line[i]))) { fail(Err::kInvalidHeader, "control byte in field value"); return false; }
+      if (is_ctl(static_cast<unsigned char>(line[i]))) {
+        fail(Err::kInvalidHeader, "control byte in field value");
+        return false;
+      }
     }
     field_bytes_ += static_cast<uint32_t>(n + 2);
-    if (field_bytes_ > field_limit) { fail(Err::kLimitRequestHeaders, "header field too large"); return false; }
+    if (field_bytes_ > field_limit) {
+      fail(Err::kLimitRequestHeaders, "header field too large");
+      return false;
+    }
     *normalize = true;
     return true;
   }
-  if (++nfields_ > cfg_->fields_limit()) { fail(Err::kLimitRequestHeaders, "too many header fields"); return false; }
+  if (++nfields_ > cfg_->fields_limit()) {
+    fail(Err::kLimitRequestHeaders, "too many header fields");
+    return false;
+  }
   field_bytes_ = static_cast<uint32_t>(n + 2);
-  if (field_bytes_ > field_limit) { fail(Err::kLimitRequestHeaders, "header field too large"); return false; }
+  if (field_bytes_ > field_limit) {
+    fail(Err::kLimitRequestHeaders, "header field too large");
+    return false;
+  }
   const char* colon = static_cast<const char*>(std::memchr(line, ':', n));
-  if (colon == nullptr) { fail(Err::kInvalidHeader, "header line without a colon"); return false; }
+  if (colon == nullptr) {
+    fail(Err::kInvalidHeader, "header line without a colon");
+    return false;
+  }
   size_t name_len = static_cast<size_t>(colon - line);
   size_t name_end = name_len;
   if (name_end > 0 && is_ows(line[name_end - 1])) {
     // RFC 9112 §5.1: no whitespace between field name and colon (a classic
     // smuggling shape). Gunicorn's strip_header_spaces strips it instead.
-    if (!cfg_->strip_header_spaces) { fail(Err::kInvalidHeaderName, "whitespace before colon"); return false; }
+    if (!cfg_->strip_header_spaces) {
+      fail(Err::kInvalidHeaderName, "whitespace before colon");
+      return false;
+    }
     while (name_end > 0 && is_ows(line[name_end - 1])) name_end--;
     *normalize = true;
   }
-  if (name_end == 0) { fail(Err::kInvalidHeaderName, "empty header name"); return false; }
+  if (name_end == 0) {
+    fail(Err::kInvalidHeaderName, "empty header name");
+    return false;
+  }
   for (size_t i = 0; i < name_end; i++) {
-    if (!is_tchar(static_cast<unsigned char>(line[i]))) { fail(Err::kInvalidHeaderName, "header name is not a token"); return false; }
+    if (!is_tchar(static_cast<unsigned char>(line[i]))) {
+      fail(Err::kInvalidHeaderName, "header name is not a token");
+      return false;
+    }
   }
   if (!value_clean(line + name_len + 1, n - name_len - 1)) {
     fail(Err::kInvalidHeader, "control byte in field value");
@@ -381,30 +437,48 @@ bool valid_ip(int af, const std::string& s) {
 
 bool RequestParser::scan_proxy_v1(const char* line, size_t n) {
   // PROXY protocol v1: "PROXY TCP4|TCP6 SRC DST SRCPORT DSTPORT" or "PROXY UNKNOWN ...".
-  if (n > 107) { fail(Err::kInvalidProxyLine, "PROXY line too long"); return false; }
+  if (n > 107) {
+    fail(Err::kInvalidProxyLine, "PROXY line too long");
+    return false;
+  }
   std::string parts[7];
   size_t np = 0, i = 0;
   while (i < n && np < 7) {
     size_t j = i;
     while (j < n && line[j] != ' ') j++;
-    if (j == i) { fail(Err::kInvalidProxyLine, "malformed PROXY line"); return false; }
+    if (j == i) {
+      fail(Err::kInvalidProxyLine, "malformed PROXY line");
+      return false;
+    }
     parts[np++].assign(line + i, j - i);
     i = j + 1;
     if (j == n) break;
   }
-  if (i < n || np < 2) { fail(Err::kInvalidProxyLine, "malformed PROXY line"); return false; }
+  if (i < n || np < 2) {
+    fail(Err::kInvalidProxyLine, "malformed PROXY line");
+    return false;
+  }
   if (parts[1] == "UNKNOWN") {
     proxy_.reset(new ProxyInfo());
     proxy_->present = true;
     proxy_->proto = "UNKNOWN";
     return true;
   }
-  if (np != 6) { fail(Err::kInvalidProxyLine, "malformed PROXY line"); return false; }
+  if (np != 6) {
+    fail(Err::kInvalidProxyLine, "malformed PROXY line");
+    return false;
+  }
   int af = 0;
   if (parts[1] == "TCP4") af = AF_INET;
   else if (parts[1] == "TCP6") af = AF_INET6;
-  else { fail(Err::kInvalidProxyLine, "unsupported PROXY protocol"); return false; }
-  if (!valid_ip(af, parts[2]) || !valid_ip(af, parts[3])) { fail(Err::kInvalidProxyLine, "invalid PROXY address"); return false; }
+  else {
+    fail(Err::kInvalidProxyLine, "unsupported PROXY protocol");
+    return false;
+  }
+  if (!valid_ip(af, parts[2]) || !valid_ip(af, parts[3])) {
+    fail(Err::kInvalidProxyLine, "invalid PROXY address");
+    return false;
+  }
   uint16_t sp, dp;
   if (!parse_port(parts[4].data(), parts[4].size(), &sp) || !parse_port(parts[5].data(), parts[5].size(), &dp)) {
     fail(Err::kInvalidProxyLine, "invalid PROXY port");
@@ -426,11 +500,17 @@ int RequestParser::scan_proxy_v2(const char* buf, size_t len) {
   // The PROXY header is optional in every mode (Gunicorn): no signature, plain HTTP.
   if (std::memcmp(buf, kSig, cmp) != 0) return -2;
   if (len < 16) return 0;
-  if (!proxy_allowed_) { fail(Err::kForbiddenProxyRequest, "PROXY header from a peer not in proxy_allow_ips"); return -1; }
+  if (!proxy_allowed_) {
+    fail(Err::kForbiddenProxyRequest, "PROXY header from a peer not in proxy_allow_ips");
+    return -1;
+  }
   const unsigned char* b = reinterpret_cast<const unsigned char*>(buf);
   unsigned ver = b[12] >> 4, cmd = b[12] & 0x0f, fam = b[13] >> 4, proto = b[13] & 0x0f;
   size_t alen = (static_cast<size_t>(b[14]) << 8) | b[15];
-  if (ver != 2 || cmd > 1) { fail(Err::kInvalidProxyLine, "bad PROXY v2 version/command"); return -1; }
+  if (ver != 2 || cmd > 1) {
+    fail(Err::kInvalidProxyLine, "bad PROXY v2 version/command");
+    return -1;
+  }
   if (len < 16 + alen) return 0;
   proxy_.reset(new ProxyInfo());
   proxy_->present = true;
@@ -438,20 +518,33 @@ int RequestParser::scan_proxy_v2(const char* buf, size_t len) {
     proxy_->proto = "LOCAL";
     return static_cast<int>(16 + alen);
   }
-  if (proto != 1) { fail(Err::kInvalidProxyLine, "PROXY v2: only TCP is supported"); return -1; }
+  if (proto != 1) {
+    fail(Err::kInvalidProxyLine, "PROXY v2: only TCP is supported");
+    return -1;
+  }
   char tmp[INET6_ADDRSTRLEN];
   if (fam == 1) {  // AF_INET
-    if (alen < 12) { fail(Err::kInvalidProxyLine, "short PROXY v2 address block"); return -1; }
+    if (alen < 12) {
+      fail(Err::kInvalidProxyLine, "short PROXY v2 address block");
+      return -1;
+    }
     proxy_->proto = "TCP4";
-    inet_ntop(AF_INET, b + 16, tmp, sizeof tmp); proxy_->src_addr = tmp;
-    inet_ntop(AF_INET, b + 20, tmp, sizeof tmp); proxy_->dst_addr = tmp;
+    inet_ntop(AF_INET, b + 16, tmp, sizeof tmp);
+    proxy_->src_addr = tmp;
+    inet_ntop(AF_INET, b + 20, tmp, sizeof tmp);
+    proxy_->dst_addr = tmp;
     proxy_->src_port = static_cast<uint16_t>((b[24] << 8) | b[25]);
     proxy_->dst_port = static_cast<uint16_t>((b[26] << 8) | b[27]);
   } else if (fam == 2) {  // AF_INET6
-    if (alen < 36) { fail(Err::kInvalidProxyLine, "short PROXY v2 address block"); return -1; }
+    if (alen < 36) {
+      fail(Err::kInvalidProxyLine, "short PROXY v2 address block");
+      return -1;
+    }
     proxy_->proto = "TCP6";
-    inet_ntop(AF_INET6, b + 16, tmp, sizeof tmp); proxy_->src_addr = tmp;
-    inet_ntop(AF_INET6, b + 32, tmp, sizeof tmp); proxy_->dst_addr = tmp;
+    inet_ntop(AF_INET6, b + 16, tmp, sizeof tmp);
+    proxy_->src_addr = tmp;
+    inet_ntop(AF_INET6, b + 32, tmp, sizeof tmp);
+    proxy_->dst_addr = tmp;
     proxy_->src_port = static_cast<uint16_t>((b[48] << 8) | b[49]);
     proxy_->dst_port = static_cast<uint16_t>((b[50] << 8) | b[51]);
   } else if (fam == 0) {
@@ -471,7 +564,10 @@ bool RequestParser::parse_target() {
   size_t n = head.target.n;
   if (n == 1 && t[0] == '*') {
     // asterisk-form only for OPTIONS (RFC 9112 §3.2.4)
-    if (!ieq(head.method, "options")) { fail(Err::kInvalidRequestLine, "'*' target outside OPTIONS"); return false; }
+    if (!ieq(head.method, "options")) {
+      fail(Err::kInvalidRequestLine, "'*' target outside OPTIONS");
+      return false;
+    }
     head.path = head.target;
     head.query = Slice{t + n, 0};
     return true;
@@ -481,9 +577,15 @@ bool RequestParser::parse_target() {
   if (!head.is_connect && t[0] != '/') {
     bool absolute = false;
     for (size_t i = 0; i + 2 < n; i++) {
-      if (t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/') { absolute = true; break; }
+      if (t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/') {
+        absolute = true;
+        break;
+      }
     }
-    if (!absolute) { fail(Err::kInvalidRequestLine, "request target is neither origin- nor absolute-form"); return false; }
+    if (!absolute) {
+      fail(Err::kInvalidRequestLine, "request target is neither origin- nor absolute-form");
+      return false;
+    }
   }
   const char* url = t;
   size_t un = n;
@@ -494,7 +596,8 @@ bool RequestParser::parse_target() {
       bool scheme = true;
       for (const char* c = t; c < colon; c++) {
         char x = *c;
-        if (!((x >= 'a' && x <= 'z') || (x >= 'A' && x <= 'Z') || (x >= '0' && x <= '9') || x == '+' || x == '-' || x == '.')) {
+        if (!((x >= 'a' && x <= 'z') || (x >= 'A' && x <= 'Z') || (x >= '0' && x <= '9') || x == '+' || x == '-' ||
+              x == '.')) {
           scheme = false;
           break;
         }
@@ -512,17 +615,33 @@ bool RequestParser::parse_target() {
       size_t an = end - 2;
       const char* ob = static_cast<const char*>(std::memchr(auth, '[', an));
       const char* cb = static_cast<const char*>(std::memchr(auth, ']', an));
-      if ((ob == nullptr) != (cb == nullptr)) { fail(Err::kInvalidRequestLine, "invalid IPv6 authority"); return false; }
+      if ((ob == nullptr) != (cb == nullptr)) {
+        fail(Err::kInvalidRequestLine, "invalid IPv6 authority");
+        return false;
+      }
       if (ob != nullptr) {
         // host part after any userinfo must be "[IPv6]" optionally followed by ":port"
         const char* at = nullptr;
-        for (const char* c = auth + an; c > auth; c--) if (c[-1] == '@') { at = c; break; }
+        for (const char* c = auth + an; c > auth; c--)
+          if (c[-1] == '@') {
+            at = c;
+            break;
+          }
         const char* host = at ? at : auth;
-        if (ob != host || cb < ob) { fail(Err::kInvalidRequestLine, "invalid IPv6 authority"); return false; }
-        if (cb + 1 < auth + an && cb[1] != ':') { fail(Err::kInvalidRequestLine, "invalid IPv6 authority"); return false; }
+        if (ob != host || cb < ob) {
+          fail(Err::kInvalidRequestLine, "invalid IPv6 authority");
+          return false;
+        }
+        if (cb + 1 < auth + an && cb[1] != ':') {
+          fail(Err::kInvalidRequestLine, "invalid IPv6 authority");
+          return false;
+        }
         std::string ip(ob + 1, static_cast<size_t>(cb - ob - 1));
         bool vfuture = !ip.empty() && (ip[0] == 'v' || ip[0] == 'V');
-        if (!vfuture && !valid_ip(AF_INET6, ip)) { fail(Err::kInvalidRequestLine, "invalid IPv6 address"); return false; }
+        if (!vfuture && !valid_ip(AF_INET6, ip)) {
+          fail(Err::kInvalidRequestLine, "invalid IPv6 address");
+          return false;
+        }
       }
       url += end;
       un -= end;
@@ -614,19 +733,18 @@ bool RequestParser::finish_head(const char* buf) {
   if (e == HPE_OK) e = llhttp_execute(lh, hs, hn);
   if (e != HPE_PAUSED_UPGRADE || !sh_->done) {
     switch (e) {
-      case HPE_INVALID_HEADER_TOKEN:
-        fail(Err::kInvalidHeader, "invalid header (llhttp)");
-        break;
+      case HPE_INVALID_HEADER_TOKEN: fail(Err::kInvalidHeader, "invalid header (llhttp)"); break;
       case HPE_INVALID_CONTENT_LENGTH:
-      case HPE_UNEXPECTED_CONTENT_LENGTH:
-        fail(Err::kInvalidHeader, "invalid Content-Length");
-        break;
+      case HPE_UNEXPECTED_CONTENT_LENGTH: fail(Err::kInvalidHeader, "invalid Content-Length"); break;
       default:
         fail(Err::kInvalidHeader, llhttp_get_error_reason(lh) ? llhttp_get_error_reason(lh) : "invalid header section");
     }
     return false;
   }
-  if (head.headers.size() != nfields_) { fail(Err::kInvalidHeader, "header section mis-tokenised"); return false; }
+  if (head.headers.size() != nfields_) {
+    fail(Err::kInvalidHeader, "header section mis-tokenised");
+    return false;
+  }
   for (auto& h : head.headers) {
     while (h.value.n > 0 && is_ows(h.value.p[h.value.n - 1])) h.value.n--;
   }
@@ -654,11 +772,17 @@ bool RequestParser::apply_framing_rules() {
       bool forwarder = false;
       if (trusted_) {
         for (const auto& f : cfg_->forwarder_headers) {
-          if (ieq(h.name, f.c_str())) { forwarder = true; break; }
+          if (ieq(h.name, f.c_str())) {
+            forwarder = true;
+            break;
+          }
         }
       }
       if (!forwarder) {
-        if (cfg_->header_map == HeaderMap::kRefuse) { fail(Err::kInvalidHeaderName, "header name contains '_'"); return false; }
+        if (cfg_->header_map == HeaderMap::kRefuse) {
+          fail(Err::kInvalidHeaderName, "header name contains '_'");
+          return false;
+        }
         if (cfg_->header_map == HeaderMap::kDrop) continue;  // dropped silently
       }
       hs[w++] = h;
@@ -684,19 +808,31 @@ bool RequestParser::apply_framing_rules() {
         Slice tok{v + a, static_cast<uint32_t>(b - a)};
         bool known = true;
         if (ieq(tok, "chunked")) {
-          if (chunked_seen) { fail(Err::kInvalidHeader, "chunked transfer coding applied twice"); return false; }
+          if (chunked_seen) {
+            fail(Err::kInvalidHeader, "chunked transfer coding applied twice");
+            return false;
+          }
           chunked_seen = true;
         } else if (ieq(tok, "identity")) {
           // no-op (Gunicorn); but nothing may follow chunked (RFC 9112 §6.3 rule 4)
-          if (chunked_seen) { fail(Err::kInvalidHeader, "chunked is not the final transfer coding"); return false; }
+          if (chunked_seen) {
+            fail(Err::kInvalidHeader, "chunked is not the final transfer coding");
+            return false;
+          }
         } else if (ieq(tok, "gzip") || ieq(tok, "x-gzip") || ieq(tok, "deflate") || ieq(tok, "compress") ||
                    ieq(tok, "x-compress")) {
-          if (chunked_seen) { fail(Err::kInvalidHeader, "chunked is not the final transfer coding"); return false; }
+          if (chunked_seen) {
+            fail(Err::kInvalidHeader, "chunked is not the final transfer coding");
+            return false;
+          }
           close_codings = true;  // never decoded; Gunicorn forces the connection closed
         } else {
           known = false;  // includes empty list elements ("chunked,") and parameters
         }
-        if (!known) { fail(Err::kUnsupportedTransferCoding, "unsupported transfer coding"); return false; }
+        if (!known) {
+          fail(Err::kUnsupportedTransferCoding, "unsupported transfer coding");
+          return false;
+        }
         i = j + 1;
       }
     } else if (ieq(h.name, "host")) {
@@ -708,7 +844,10 @@ bool RequestParser::apply_framing_rules() {
       // HTTP/1.0 senders cannot use it, so it is ignored there.
       if (!(head.version_major == 1 && head.version_minor == 0)) {
         if (ieq(h.value, "100-continue")) head.expect_continue = true;
-        else { fail(Err::kExpectationFailed, "unsupported expectation"); return false; }
+        else {
+          fail(Err::kExpectationFailed, "unsupported expectation");
+          return false;
+        }
       }
     } else if (ieq(h.name, "upgrade")) {
       upgrade_hdr = true;
@@ -717,9 +856,18 @@ bool RequestParser::apply_framing_rules() {
   hs.resize(w);
   chunked = chunked_seen;
   // Singleton fields whose duplicates make the request ambiguous (Gunicorn).
-  if (n_host > 1) { fail(Err::kInvalidHeader, "duplicate Host"); return false; }
-  if (n_ctype > 1) { fail(Err::kInvalidHeader, "duplicate Content-Type"); return false; }
-  if (n_cl > 1) { fail(Err::kInvalidHeader, "duplicate Content-Length"); return false; }
+  if (n_host > 1) {
+    fail(Err::kInvalidHeader, "duplicate Host");
+    return false;
+  }
+  if (n_ctype > 1) {
+    fail(Err::kInvalidHeader, "duplicate Content-Type");
+    return false;
+  }
+  if (n_cl > 1) {
+    fail(Err::kInvalidHeader, "duplicate Content-Length");
+    return false;
+  }
   if (has_te && chunked && (head.version_major == 1 && head.version_minor == 0)) {
     // RFC 9112 §6.1: chunked is not defined for HTTP/1.0 (a CL.TE vector).
     fail(Err::kInvalidHeader, "chunked transfer coding in HTTP/1.0");
@@ -742,11 +890,17 @@ bool RequestParser::apply_framing_rules() {
   } else if (n_cl == 1) {
     // RFC 9110 §8.6: 1*DIGIT. llhttp has already rejected signs, lists and
     // non-digits; re-check so that the rule does not depend on llhttp's version.
-    if (cl_value.n == 0 || cl_value.n > 18) { fail(Err::kInvalidHeader, "invalid Content-Length"); return false; }
+    if (cl_value.n == 0 || cl_value.n > 18) {
+      fail(Err::kInvalidHeader, "invalid Content-Length");
+      return false;
+    }
     uint64_t v = 0;
     for (uint32_t i = 0; i < cl_value.n; i++) {
       char c = cl_value.p[i];
-      if (c < '0' || c > '9') { fail(Err::kInvalidHeader, "invalid Content-Length"); return false; }
+      if (c < '0' || c > '9') {
+        fail(Err::kInvalidHeader, "invalid Content-Length");
+        return false;
+      }
       v = v * 10 + static_cast<uint64_t>(c - '0');
     }
     head.content_length = v;
@@ -754,7 +908,8 @@ bool RequestParser::apply_framing_rules() {
   } else {
     head.body = BodyKind::kNone;  // a request without CL or TE has no body (RFC 9112 §6.3 rule 7)
   }
-  if (cfg_->limit_request_body > 0 && head.body == BodyKind::kLength && head.content_length > cfg_->limit_request_body) {
+  if (cfg_->limit_request_body > 0 && head.body == BodyKind::kLength &&
+      head.content_length > cfg_->limit_request_body) {
     fail(Err::kRequestBodyTooLarge, "request body larger than limit_request_body");
     return false;
   }
@@ -781,19 +936,43 @@ size_t RequestParser::chunked(const char* p, size_t n, const char** data, size_t
         if (h >= 0) {
           if (chunk_digits_ > 0 || h > 0) {
             // more than 15 significant hex digits overflows 2^60: reject, never wrap
-            if (chunk_digits_ >= 15) { err_ = Err::kInvalidChunkSize; detail_ = "chunk size overflow"; return 0; }
+            if (chunk_digits_ >= 15) {
+              err_ = Err::kInvalidChunkSize;
+              detail_ = "chunk size overflow";
+              return 0;
+            }
             body_left_ = (body_left_ << 4) | static_cast<uint64_t>(h);
             chunk_digits_++;
           }
-          if (++line_bytes_ > cfg_->field_size_limit()) { err_ = Err::kInvalidChunkSize; detail_ = "chunk size line too long"; return 0; }
+          if (++line_bytes_ > cfg_->field_size_limit()) {
+            err_ = Err::kInvalidChunkSize;
+            detail_ = "chunk size line too long";
+            return 0;
+          }
           cstate_ = kSize;
           i++;
           continue;
         }
-        if (cstate_ == kSizeStart) { err_ = Err::kInvalidChunkSize; detail_ = "invalid chunk size"; return 0; }
-        if (c == ';') { cstate_ = kExt; i++; continue; }
-        if (c == ' ' || c == '\t') { cstate_ = kSizeWs; i++; continue; }
-        if (c == '\r') { cstate_ = kSizeLf; i++; continue; }
+        if (cstate_ == kSizeStart) {
+          err_ = Err::kInvalidChunkSize;
+          detail_ = "invalid chunk size";
+          return 0;
+        }
+        if (c == ';') {
+          cstate_ = kExt;
+          i++;
+          continue;
+        }
+        if (c == ' ' || c == '\t') {
+          cstate_ = kSizeWs;
+          i++;
+          continue;
+        }
+        if (c == '\r') {
+          cstate_ = kSizeLf;
+          i++;
+          continue;
+        }
         err_ = Err::kInvalidChunkSize;
         detail_ = "invalid character in chunk size";
         return 0;
@@ -803,23 +982,47 @@ size_t RequestParser::chunked(const char* p, size_t n, const char** data, size_t
           // BWS before ';' (RFC 9112 §7.1.1) counts toward the size line's bound like
           // the digits and the extension do: an endless run of spaces is refused,
           // not consumed for ever (found reviewing fuzz coverage).
-          if (++line_bytes_ > cfg_->field_size_limit()) { err_ = Err::kInvalidChunkSize; detail_ = "chunk size line too long"; return 0; }
+          if (++line_bytes_ > cfg_->field_size_limit()) {
+            err_ = Err::kInvalidChunkSize;
+            detail_ = "chunk size line too long";
+            return 0;
+          }
           i++;
           continue;
         }
-        if (c == ';') { cstate_ = kExt; i++; continue; }
+        if (c == ';') {
+          cstate_ = kExt;
+          i++;
+          continue;
+        }
         err_ = Err::kInvalidChunkSize;
         detail_ = "whitespace after chunk size";
         return 0;
       case kExt:
         // chunk-ext bytes: no CTL except HTAB; the CR must be followed by LF.
-        if (c == '\r') { cstate_ = kSizeLf; i++; continue; }
-        if (is_ctl(c)) { err_ = Err::kInvalidChunkExtension; detail_ = "control byte in chunk extension"; return 0; }
-        if (++line_bytes_ > cfg_->field_size_limit()) { err_ = Err::kInvalidChunkExtension; detail_ = "chunk extension too long"; return 0; }
+        if (c == '\r') {
+          cstate_ = kSizeLf;
+          i++;
+          continue;
+        }
+        if (is_ctl(c)) {
+          err_ = Err::kInvalidChunkExtension;
+          detail_ = "control byte in chunk extension";
+          return 0;
+        }
+        if (++line_bytes_ > cfg_->field_size_limit()) {
+          err_ = Err::kInvalidChunkExtension;
+          detail_ = "chunk extension too long";
+          return 0;
+        }
         i++;
         continue;
       case kSizeLf:
-        if (c != '\n') { err_ = Err::kInvalidChunkSize; detail_ = "bare CR in chunk size line"; return 0; }
+        if (c != '\n') {
+          err_ = Err::kInvalidChunkSize;
+          detail_ = "bare CR in chunk size line";
+          return 0;
+        }
         i++;
         line_bytes_ = 0;
         chunk_digits_ = 0;
@@ -847,12 +1050,20 @@ size_t RequestParser::chunked(const char* p, size_t n, const char** data, size_t
         return i;  // hand the data out before decoding further
       }
       case kDataCr:
-        if (c != '\r') { err_ = Err::kChunkMissingTerminator; detail_ = "chunk data not followed by CRLF"; return 0; }
+        if (c != '\r') {
+          err_ = Err::kChunkMissingTerminator;
+          detail_ = "chunk data not followed by CRLF";
+          return 0;
+        }
         cstate_ = kDataLf;
         i++;
         continue;
       case kDataLf:
-        if (c != '\n') { err_ = Err::kChunkMissingTerminator; detail_ = "chunk data not followed by CRLF"; return 0; }
+        if (c != '\n') {
+          err_ = Err::kChunkMissingTerminator;
+          detail_ = "chunk data not followed by CRLF";
+          return 0;
+        }
         cstate_ = kSizeStart;
         i++;
         continue;
@@ -879,30 +1090,62 @@ size_t RequestParser::chunked(const char* p, size_t n, const char** data, size_t
 
 bool RequestParser::trailer_line(const std::string& line) {
   size_t n = line.size();
-  if (n < 2 || line[n - 2] != '\r') { err_ = Err::kInvalidHeader; detail_ = "bare LF in trailer"; return false; }
+  if (n < 2 || line[n - 2] != '\r') {
+    err_ = Err::kInvalidHeader;
+    detail_ = "bare LF in trailer";
+    return false;
+  }
   n -= 2;
   if (n == 0) {
     body_done_ = true;
     return true;
   }
   const char* s = line.data();
-  if (std::memchr(s, '\r', n) != nullptr) { err_ = Err::kInvalidHeader; detail_ = "bare CR in trailer"; return false; }
-  if (is_ows(s[0])) { err_ = Err::kObsoleteFolding; detail_ = "obsolete folding in trailer"; return false; }
-  if (++trailer_count_ > cfg_->fields_limit()) { err_ = Err::kLimitRequestHeaders; detail_ = "too many trailer fields"; return false; }
+  if (std::memchr(s, '\r', n) != nullptr) {
+    err_ = Err::kInvalidHeader;
+    detail_ = "bare CR in trailer";
+    return false;
+  }
+  if (is_ows(s[0])) {
+    err_ = Err::kObsoleteFolding;
+    detail_ = "obsolete folding in trailer";
+    return false;
+  }
+  if (++trailer_count_ > cfg_->fields_limit()) {
+    err_ = Err::kLimitRequestHeaders;
+    detail_ = "too many trailer fields";
+    return false;
+  }
   const char* colon = static_cast<const char*>(std::memchr(s, ':', n));
-  if (colon == nullptr || colon == s) { err_ = Err::kInvalidHeader; detail_ = "malformed trailer field"; return false; }
+  if (colon == nullptr || colon == s) {
+    err_ = Err::kInvalidHeader;
+    detail_ = "malformed trailer field";
+    return false;
+  }
   size_t nl = static_cast<size_t>(colon - s);
   for (size_t i = 0; i < nl; i++) {
-    if (!is_tchar(static_cast<unsigned char>(s[i]))) { err_ = Err::kInvalidHeaderName; detail_ = "trailer name is not a token"; return false; }
+    if (!is_tchar(static_cast<unsigned char>(s[i]))) {
+      err_ = Err::kInvalidHeaderName;
+      detail_ = "trailer name is not a token";
+      return false;
+    }
   }
   for (size_t i = nl + 1; i < n; i++) {
-    if (is_ctl(static_cast<unsigned char>(s[i]))) { err_ = Err::kInvalidHeader; detail_ = "control byte in trailer value"; return false; }
+    if (is_ctl(static_cast<unsigned char>(s[i]))) {
+      err_ = Err::kInvalidHeader;
+      detail_ = "control byte in trailer value";
+      return false;
+    }
   }
   // RFC 9110 §6.5.1: framing, routing and authentication fields must not be
   // sent as trailers (Gunicorn's list).
   static const char* kForbidden[] = {"host", "content-length", "transfer-encoding", "trailer", "authorization", "te"};
   for (const char* f : kForbidden) {
-    if (ieq(s, nl, f)) { err_ = Err::kInvalidHeaderName; detail_ = "forbidden trailer field"; return false; }
+    if (ieq(s, nl, f)) {
+      err_ = Err::kInvalidHeaderName;
+      detail_ = "forbidden trailer field";
+      return false;
+    }
   }
   return true;
 }

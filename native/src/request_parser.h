@@ -79,20 +79,20 @@ struct ProxyInfo {
 
 struct RequestHead {
   Slice method;
-  Slice target;     // RAW_URI
-  Slice path;       // path part of the target (not decoded)
-  Slice query;      // after '?', before '#'
+  Slice target;  // RAW_URI
+  Slice path;    // path part of the target (not decoded)
+  Slice query;   // after '?', before '#'
   uint8_t version_major = 1, version_minor = 1;
   std::vector<HeaderField> headers;  // kept, in wire order (dropped '_' names removed)
   BodyKind body = BodyKind::kNone;
-  uint64_t content_length = 0;       // for kLength
+  uint64_t content_length = 0;  // for kLength
   bool keep_alive = false;
-  bool must_close = false;           // e.g. gzip before chunked (Gunicorn forces close)
+  bool must_close = false;  // e.g. gzip before chunked (Gunicorn forces close)
   bool expect_continue = false;
   bool is_head = false;
   bool is_connect = false;
-  bool upgrade = false;              // Connection: upgrade + Upgrade header present
-  std::string casefolded_method;     // storage when casefold_http_method rewrites it
+  bool upgrade = false;           // Connection: upgrade + Upgrade header present
+  std::string casefolded_method;  // storage when casefold_http_method rewrites it
 };
 
 // Per-thread state shared by all connections' parsers: llhttp and the head

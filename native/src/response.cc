@@ -10,11 +10,22 @@ bool is_tchar(char16_t c) {
   if (c >= 0x80) return false;
   if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
-    case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return true;
+    default: return false;
   }
 }
 
@@ -145,7 +156,7 @@ HeadError prepare_head(const char16_t* status, size_t slen, const char16_t* hdrs
     while (i < hlen && hdrs[i] != '\n') i++;
     if (i == hlen) return HeadError::kBadHeader;
     size_t vl = i - vs;
-    i++;  // '\n'
+    i++;                                               // '\n'
     if (++seen > nhdrs) return HeadError::kBadHeader;  // a separator smuggled inside a name or value
     if (nl == 0) return HeadError::kBadHeader;
     for (size_t k = 0; k < nl; k++) {

@@ -52,11 +52,17 @@ bool AllowList::parse(const std::string& spec, std::string* bad) {
     if (inet_pton(AF_INET, addr.c_str(), c.addr) == 1) {
       c.af = AF_INET;
       if (prefix < 0) prefix = 32;
-      if (prefix > 32) { if (bad) *bad = item; return false; }
+      if (prefix > 32) {
+        if (bad) *bad = item;
+        return false;
+      }
     } else if (inet_pton(AF_INET6, addr.c_str(), c.addr) == 1) {
       c.af = AF_INET6;
       if (prefix < 0) prefix = 128;
-      if (prefix > 128) { if (bad) *bad = item; return false; }
+      if (prefix > 128) {
+        if (bad) *bad = item;
+        return false;
+      }
     } else {
       if (bad) *bad = item;
       return false;
@@ -119,8 +125,7 @@ void WaitList::remove(Connection* c) {
 
 // ---- server --------------------------------------------------------------------
 
-Server::Server(uv_loop_t* loop, ServerConfig cfg, Bridge* bridge)
-    : loop_(loop), cfg_(std::move(cfg)), bridge_(bridge) {
+Server::Server(uv_loop_t* loop, ServerConfig cfg, Bridge* bridge) : loop_(loop), cfg_(std::move(cfg)), bridge_(bridge) {
   read_buf_ = static_cast<char*>(std::malloc(kReadBufSize));
   uv_timer_init(loop_, &timer_);
   timer_.data = this;

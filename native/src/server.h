@@ -20,7 +20,7 @@ class Connection;
 class Server;
 
 struct Cidr {
-  int af = 0;             // AF_INET / AF_INET6
+  int af = 0;  // AF_INET / AF_INET6
   unsigned char addr[16] = {};
   int prefix = 0;
 };
@@ -80,8 +80,8 @@ struct Listener {
     uv_handle_t handle;
   } h;
   bool is_unix = false;
-  bool accept_pending = false;  // a connection is queued but we are at max_connections
-  bool accept_deferred = false; // holding an accepted connection while other workers catch up
+  bool accept_pending = false;   // a connection is queued but we are at max_connections
+  bool accept_deferred = false;  // holding an accepted connection while other workers catch up
   uint8_t index = 0;
   bool closed = false;
 };
@@ -111,8 +111,8 @@ class Server {
   char* read_buffer() { return read_buf_; }
   size_t read_buffer_size() const { return kReadBufSize; }
 
-  WaitList idle_list;  // between requests, waiting keepalive
-  WaitList head_list;  // new connection or partial head, waiting header_timeout
+  WaitList idle_list;    // between requests, waiting keepalive
+  WaitList head_list;    // new connection or partial head, waiting header_timeout
   WaitList linger_list;  // closing: our side is shut down, reading until the client closes
   WaitList drain_list;   // graceful close: a last chance to send a request (already in flight)
 

@@ -5,11 +5,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <stddef.h>
-#include <stdlib.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -46,7 +46,8 @@ int listen_tcp(const std::string& host, int port, int backlog, bool reuse_port, 
   if (fd < 0) return fail_errno(-1, "socket", err);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return fail_errno(fd, "SO_REUSEPORT", err);
+  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    return fail_errno(fd, "SO_REUSEPORT", err);
   if (af == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) return fail_errno(fd, "bind", err);

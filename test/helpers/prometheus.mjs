@@ -38,7 +38,10 @@ function parseLabels(line, i) {
         i += 2;
         continue;
       }
-      if (c === '"') { i++; break; }
+      if (c === '"') {
+        i++;
+        break;
+      }
       if (c === '\n') throw new Error(`newline in label value: ${line}`);
       v += c;
       i++;
@@ -71,7 +74,7 @@ export function parsePrometheus(text) {
     if (line === '') continue;
     if (line.startsWith('#')) {
       const m = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line);
-      if (!m) continue;  // a plain comment
+      if (!m) continue; // a plain comment
       if (!NAME.test(m[2])) throw new Error(`bad metric name in: ${line}`);
       const f = families.get(m[2]) ?? { type: 'untyped', help: null, samples: [], typed: false };
       if (m[1] === 'TYPE') {
@@ -94,7 +97,10 @@ export function parsePrometheus(text) {
     let labels = {};
     if (line[i] === '{') [labels, i] = parseLabels(line, i + 1);
     if (line[i] !== ' ') throw new Error(`expected a space before the value in: ${line}`);
-    const rest = line.slice(i + 1).trim().split(/\s+/);
+    const rest = line
+      .slice(i + 1)
+      .trim()
+      .split(/\s+/);
     if (rest.length > 2) throw new Error(`trailing text in: ${line}`);
     const value = parseValue(rest[0], line);
     const key = `${name}${JSON.stringify(Object.entries(labels).sort())}`;
@@ -117,7 +123,8 @@ export function parsePrometheus(text) {
     }
     if (les.at(-1) !== Infinity) throw new Error(`${fname}: no +Inf bucket`);
     const count = f.samples.find((s) => s.name === `${fname}_count`);
-    if (!count || count.value !== buckets.at(-1).value) throw new Error(`${fname}: _count differs from the +Inf bucket`);
+    if (!count || count.value !== buckets.at(-1).value)
+      throw new Error(`${fname}: _count differs from the +Inf bucket`);
     if (!f.samples.some((s) => s.name === `${fname}_sum`)) throw new Error(`${fname}: no _sum`);
   }
   return families;
