@@ -1,6 +1,10 @@
 // serve(application, bind | options): a server in the calling process.
+// (performance from perf_hooks: the global `performance` is a getter on globalThis, a slow global load per request)
+import { performance } from 'node:perf_hooks';
+
 import { serveWorkers } from './app/serve-app.js';
-import { Logger } from './logging/logger.js';
+import { createLogger, loadLoggerClass } from './logging/factory.js';
+import { startLocalMetrics } from './metrics/local.js';
 import { openListeners } from './listeners.js';
 import { resolveSettings, type Settings } from './config/settings.js';
 import { startServer, type ServerHandle } from './server.js';
@@ -35,13 +39,25 @@ export async function serve(
     // the pre-fork arbiter
     return serveWorkers(application, options);
   }
-  const log = new Logger({ errorlog: cfg.errorlog, loglevel: cfg.loglevel });
+  const log = createLogger(cfg);
+  log.plugin = await loadLoggerClass(cfg.logger_class, cfg);
   const listeners = await openListeners(cfg.bind, {
     backlog: cfg.backlog,
     reusePort: cfg.reuse_port,
     umask: cfg.umask,
   });
-  const { server, closed } = startServer(application, cfg, listeners, log);
+  // StatsD / metrics_bind: null when both are off (then no per-request hook at all)
+  let connections = () => 0;
+  const metrics = await startLocalMetrics(cfg, log, () => connections());
+  const hooks =
+    metrics === null
+      ? {}
+      : {
+          after: (env: { REQUEST_METHOD: string }, status: string, _sent: number, startedAt: number) =>
+            metrics.recorder.record(env.REQUEST_METHOD, status, (performance.now() - startedAt) / 1000),
+        };
+  const { server, closed } = startServer(application, cfg, listeners, log, { hooks });
+  connections = () => server.connections();
   const addresses = listeners.map((l) => l.info);
   let closing: Promise<void> | null = null;
   return {
@@ -54,8 +70,9 @@ export async function serve(
       closing = new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.close(false), cfg.graceful_timeout * 1000);
         timer.unref();
-        void closed.then(() => {
+        void closed.then(async () => {
           clearTimeout(timer);
+          await metrics?.close();
           resolve();
         });
       });

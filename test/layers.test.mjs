@@ -15,7 +15,8 @@ const LIB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../lib')
 const LAYERS = [
   ['base', ['addon-loader.ts', 'native.ts', 'version.ts']],
   // types.ts names http/input's Input in its Environ, so it sits with http
-  ['core', ['config/', 'logging/', 'listeners.ts', 'http/', 'types.ts']],
+  // metrics/ and control/: StatsD, Prometheus, the control socket and its client (used by the master, workers, serve())
+  ['core', ['config/', 'logging/', 'metrics/', 'control/', 'listeners.ts', 'http/', 'types.ts']],
   ['server', ['server.ts']],
   ['process', ['workers/', 'arbiter/']],
   ['app', ['app/']],

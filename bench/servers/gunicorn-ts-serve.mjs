@@ -1,14 +1,36 @@
 // gunicorn-ts through serve(), one process, serving the apps in apps.mjs.
+// GTS_BENCH_OPS=1: with StatsD (to a UDP sink in a separate process) and the
+// Prometheus endpoint on, to measure what the operations features cost
+// (GTS_BENCH_OPS=statsd or =prometheus: one of them).
+import { spawn } from 'node:child_process';
+
 import { serve } from '../../dist/index.js';
 import { wsgi } from './apps.mjs';
 
 const port = Number(process.argv[2] || 0);
 const app = wsgi[process.argv[3] || 'hello'];
+const ops = {};
+const OPS = process.env.GTS_BENCH_OPS ?? '';
+if (OPS === '1' || OPS === 'statsd') {
+  const sink = spawn(
+    process.execPath,
+    [
+      '-e',
+      "const s = require('dgram').createSocket('udp4'); s.on('message', () => {}); s.bind(0, '127.0.0.1', () => console.log(s.address().port));",
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const sinkPort = await new Promise((resolve) => sink.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+  process.on('exit', () => sink.kill());
+  ops.statsd_host = `127.0.0.1:${sinkPort}`;
+}
+if (OPS === '1' || OPS === 'prometheus') ops.metrics_bind = '127.0.0.1:0';
 const srv = await serve(app, {
   bind: `127.0.0.1:${port}`,
   keepalive: 300,
   worker_connections: 20000,
   errorlog: '/dev/null',
+  ...ops,
 });
 console.log(`listening ${srv.url}`);
 process.on('SIGTERM', () => process.exit(0));

@@ -6,7 +6,8 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import fs from 'node:fs';
 
 import type { Config } from '../config/config.js';
-import { Logger } from '../logging/logger.js';
+import { createLogger, loadLoggerClass } from '../logging/factory.js';
+import type { Logger } from '../logging/logger.js';
 import { closeListener, openListeners, type OpenListener } from '../listeners.js';
 import { VERSION } from '../version.js';
 import type { Application } from '../types.js';
@@ -21,6 +22,7 @@ import {
   type WorkerMessage,
 } from '../workers/protocol.js';
 import { awaitWithin } from '../workers/await-hook.js';
+import { Operations } from './operations.js';
 import { Pidfile } from './pidfile.js';
 import { inheritsOrphans, reapOrphans } from './reaper.js';
 import { listenFds, monotonicUsec, sdNotify, SD_LISTEN_FDS_START, watchdogIntervalMs } from './systemd.js';
@@ -134,6 +136,8 @@ export class Arbiter {
   private watchdog: NodeJS.Timeout | null = null;
   /** spare_workers: processes started ahead, configuration loaded, waiting to become a worker */
   private readonly spares = new Map<number, Spare>();
+  /** StatsD, Prometheus, the control socket (lib/arbiter/operations.ts) */
+  ops: Operations | null = null;
   /** resolves once the listeners are bound (after when_ready) */
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
@@ -142,7 +146,7 @@ export class Arbiter {
     options: ArbiterOptions = {},
   ) {
     this.cfg = app.cfg;
-    this.log = new Logger({ errorlog: this.cfg.get('errorlog'), loglevel: this.cfg.get('loglevel') });
+    this.log = createLogger(this.cfg.all);
     this.procName = this.cfg.procName;
     const { spawn: spawnProcess = spawn, kill: killProcess = (pid, sig) => process.kill(pid, sig), ...ctx } = options;
     this.spawnProcess = spawnProcess;
@@ -258,6 +262,7 @@ export class Arbiter {
   // ---------------------------------------------------------------- start / stop
 
   private async start(): Promise<void> {
+    this.log.plugin = await loadLoggerClass(this.cfg.get('logger_class'), this.cfg.serializable());
     this.log.info(`Starting gunicorn-ts ${VERSION}`);
     if (process.env.GUNICORN_PID) {
       this.master_pid = Number(process.env.GUNICORN_PID);
@@ -276,6 +281,8 @@ export class Arbiter {
     if (this.cfg.get('preload_app')) await this.preload();
     this.LISTENERS = await this.createListeners();
     this.balanceFd = this.createBalance();
+    this.ops = new Operations(this);
+    await this.ops.start();
     this.log.info(`Listening at: ${this.LISTENERS.map((l) => l.info.url).join(',')} (${this.pid})`);
     this.log.info(`Using worker: ${this.cfg.get('worker_class')}`);
     this.log.debug(`sd_notify: ${sdNotify('READY=1\nSTATUS=Gunicorn arbiter booted')}`);
@@ -360,6 +367,7 @@ export class Arbiter {
     this.log.debug(`sd_notify: ${sdNotify('STOPPING=1')}`);
     if (this.watchdog !== null) clearInterval(this.watchdog);
     await this.stop();
+    await this.ops?.close();
     const logf = exitStatus === 0 ? (m: string) => this.log.info(m) : (m: string) => this.log.error(m);
     logf(`Shutting down: ${this.master_name}`);
     if (reason !== null) logf(`Reason: ${reason}`);
@@ -474,7 +482,9 @@ export class Arbiter {
     this.cfg = this.app.cfg;
     this.applyRawEnv();
     const old = this.log;
-    this.log = new Logger({ errorlog: this.cfg.get('errorlog'), loglevel: this.cfg.get('loglevel') });
+    this.log = createLogger(this.cfg.all);
+    this.log.plugin = await loadLoggerClass(this.cfg.get('logger_class'), this.cfg.serializable());
+    this.ops?.adoptLogger(this.log);
     old.close();
     if (this.cfg.get('preload_app')) {
       this.app.callable = null;
@@ -557,6 +567,7 @@ export class Arbiter {
     this.setTitle();
     const pidfile = this.cfg.get('pidfile');
     if (this.pidfile !== null && pidfile !== null) this.pidfile.rename(pidfile);
+    void this.ops?.promoted();
   }
 
   // ---------------------------------------------------------------- workers
@@ -645,6 +656,7 @@ export class Arbiter {
     w.pid = child.pid!;
     w.child = child;
     this.WORKERS.set(w.pid, w);
+    this.ops?.watch(w);
     child.on('message', (m: WorkerMessage) => {
       if (m?.gts === 'hb') {
         w.lastBeat = performance.now();
@@ -739,6 +751,7 @@ export class Arbiter {
       w.exitSignal = signal;
       this.WORKERS.delete(pid);
       this.vacate(w);
+      this.ops?.exited(w, code, signal);
       if (code !== null && code !== 0) this.log.error(`Worker (pid:${pid}) exited with code ${code}.`);
       if (signal !== null) {
         if (signal === 'SIGKILL') this.log.error(`Worker (pid:${pid}) was sent SIGKILL! Perhaps out of memory?`);

@@ -77,7 +77,14 @@ export function parseArgs(
   const options: Record<string, unknown> = {};
   for (const [d, o] of opts) {
     const v: unknown = values[o.attributeName()]; // commander's values are any
-    if (v !== undefined) options[d.name] = v;
+    if (v === undefined) continue;
+    // commander shares one attribute between --X VALUE and --no-X (--control-socket / --no-control-socket)
+    if (o.negate) {
+      if (v === false) options[d.name] = true;
+      continue;
+    }
+    if (v === false && d.action !== 'flag') continue;
+    options[d.name] = v;
   }
   return { options, app: program.args[0] };
 }

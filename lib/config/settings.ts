@@ -135,14 +135,9 @@ export const NOT_APPLICABLE: ReadonlyArray<[string, string]> = [
   ['worker_tmp_dir', 'The heartbeat goes over the IPC channel, not through a temporary file.'],
   ['tmp_upload_dir', 'Request bodies are streamed to the application, never spooled to disk.'],
   [
-    'logger_class, logconfig, logconfig_dict, logconfig_json',
-    "Python logging configuration; gunicorn-ts's logger is fixed (Gunicorn's formats).",
+    'logconfig, logconfig_dict, logconfig_json',
+    'Python logging configuration; use `log_format = json`, `syslog` or a `logger_class`.',
   ],
-  [
-    'syslog, syslog_addr, syslog_prefix, syslog_facility, disable_redirect_access_to_syslog',
-    'Not implemented: Node has no datagram unix sockets; log to stderr/stdout and let journald or a collector ship them.',
-  ],
-  ['statsd_host, statsd_prefix, dogstatsd_tags, enable_backlog_metric', 'Not implemented yet.'],
   ['pythonpath', 'Python import path; Node resolves modules from --chdir (use NODE_PATH for more).'],
   ['paste, raw_paste_global_conf', 'PasteDeploy is Python-only.'],
   [
@@ -159,11 +154,50 @@ export const NOT_APPLICABLE: ReadonlyArray<[string, string]> = [
     'dirty_apps, dirty_workers, dirty_timeout, dirty_threads, dirty_graceful_timeout, on_dirty_starting, dirty_post_fork, dirty_worker_init, dirty_worker_exit',
     'Gunicorn 25+ dirty arbiters are not ported.',
   ],
-  [
-    'control_socket, control_socket_mode, control_socket_disable',
-    'Gunicorn 25.1+ control socket is not ported; use signals.',
-  ],
 ];
+
+// ---- Operations settings' validators and defaults
+export const SYSLOG_FACILITY_NAMES = [
+  'auth',
+  'authpriv',
+  'cron',
+  'daemon',
+  'ftp',
+  'kern',
+  'lpr',
+  'mail',
+  'news',
+  'security',
+  'syslog',
+  'user',
+  'uucp',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
+] as const;
+
+/** logger_class: a 'module:Class' string, a class (config file), or null (the built-in logger) */
+export type LoggerClassSetting = string | (new (...args: any[]) => object) | null;
+const validateLoggerClass: Validator<LoggerClassSetting> = (name, v) => {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'function') return v as new (...args: any[]) => object;
+  if (typeof v === 'string' && v.trim() !== '') {
+    // Gunicorn's default names the built-in logger
+    return v === 'gunicorn.glogging.Logger' ? null : v;
+  }
+  throw new SettingError(name, v, "expected 'MODULE_PATH:ClassName' or a class");
+};
+
+function defaultControlSocket(): string {
+  const runtime = env('XDG_RUNTIME_DIR');
+  if (runtime !== undefined) return `${runtime}/gunicorn.ctl`;
+  return `${env('HOME') ?? '/tmp'}/.gunicorn/gunicorn.ctl`;
+}
 
 export const SETTINGS = [
   // ---- Config File
@@ -570,6 +604,148 @@ export const SETTINGS = [
   }),
   // ---- Server Hooks
   ...HOOK_SETTINGS,
+  // ---- Operations: StatsD, syslog, JSON logs, logger_class, Prometheus, control socket
+  // (lib/metrics/, lib/logging/syslog.ts, lib/logging/json.ts, lib/control/, lib/arbiter/operations.ts)
+  def({
+    name: 'log_format',
+    section: 'Logging',
+    cli: ['--log-format'],
+    meta: 'FORMAT',
+    extension: true,
+    validator: validateChoice(['text', 'json'] as const),
+    default: () => 'text' as const,
+    desc: "'text' (Gunicorn's lines) or 'json': one JSON object per line in the error log and the access log (the access atoms as fields).",
+  }),
+  def({
+    name: 'logger_class',
+    section: 'Logging',
+    cli: ['--logger-class'],
+    meta: 'STRING',
+    validator: validateLoggerClass,
+    default: () => null,
+    defaultDoc: 'the built-in logger',
+    desc: "A logger class: 'MODULE_PATH:ClassName' (or a module whose default export is the class), or the class itself in a config file. It is constructed with the resolved settings and gets Gunicorn's logger methods (critical, error, warning, info, debug, exception, access, reopen_files).",
+  }),
+  def({
+    name: 'syslog',
+    section: 'Logging',
+    cli: ['--log-syslog'],
+    action: 'flag',
+    validator: validateBool,
+    default: () => false,
+    desc: 'Send the error log (and the access log) to syslog too.',
+  }),
+  def({
+    name: 'syslog_addr',
+    section: 'Logging',
+    cli: ['--log-syslog-to'],
+    meta: 'SYSLOG_ADDR',
+    validator: validateString,
+    default: () => 'udp://localhost:514',
+    desc: 'The syslog address: udp://HOST:PORT, tcp://HOST:PORT or unix://PATH (a stream socket; unix://PATH#dgram is not available yet).',
+  }),
+  def({
+    name: 'syslog_prefix',
+    section: 'Logging',
+    cli: ['--log-syslog-prefix'],
+    meta: 'SYSLOG_PREFIX',
+    validator: validateNullableString,
+    default: () => null,
+    desc: "The program name in syslog lines: 'gunicorn.PREFIX.error' (default: proc_name).",
+  }),
+  def({
+    name: 'syslog_facility',
+    section: 'Logging',
+    cli: ['--log-syslog-facility'],
+    meta: 'SYSLOG_FACILITY',
+    validator: validateChoice(SYSLOG_FACILITY_NAMES),
+    default: () => 'user' as const,
+    desc: 'The syslog facility name.',
+  }),
+  def({
+    name: 'disable_redirect_access_to_syslog',
+    section: 'Logging',
+    cli: ['--disable-redirect-access-to-syslog'],
+    action: 'flag',
+    validator: validateBool,
+    default: () => false,
+    desc: 'With syslog on, do not send access log lines to syslog.',
+  }),
+  def({
+    name: 'statsd_host',
+    section: 'Logging',
+    cli: ['--statsd-host'],
+    meta: 'STATSD_ADDR',
+    validator: validateNullableString,
+    default: () => null,
+    desc: 'host:port of the StatsD server to send metrics to (UDP); enables StatsD. unix://PATH (a datagram socket) is not available yet.',
+  }),
+  def({
+    name: 'statsd_prefix',
+    section: 'Logging',
+    cli: ['--statsd-prefix'],
+    meta: 'STATSD_PREFIX',
+    validator: validateString,
+    default: () => '',
+    desc: "Prefix for the StatsD metric names (a trailing '.' is added when missing).",
+  }),
+  def({
+    name: 'dogstatsd_tags',
+    section: 'Logging',
+    cli: ['--dogstatsd-tags'],
+    meta: 'DOGSTATSD_TAGS',
+    validator: validateString,
+    default: () => '',
+    desc: "A comma-delimited list of DogStatsD tags added to every metric (e.g. 'env:prod,app:shop').",
+  }),
+  def({
+    name: 'enable_backlog_metric',
+    section: 'Logging',
+    cli: ['--enable-backlog-metric'],
+    action: 'flag',
+    validator: validateBool,
+    default: () => false,
+    desc: "Send gunicorn.backlog (and the Prometheus accept-queue gauge): the kernel's accept queue length of each TCP listener, read from /proc/net/tcp (Linux). Unix-socket listeners have none.",
+  }),
+  def({
+    name: 'metrics_bind',
+    section: 'Logging',
+    cli: ['--metrics-bind'],
+    meta: 'ADDRESS',
+    validator: validateNullableString,
+    default: () => null,
+    extension: true,
+    desc: 'HOST:PORT where the master answers GET /metrics (Prometheus text format, the whole server aggregated). Off by default; never one of the bind addresses.',
+  }),
+  def({
+    name: 'control_socket',
+    section: 'Control',
+    cli: ['--control-socket'],
+    meta: 'PATH',
+    validator: validateString,
+    default: defaultControlSocket,
+    defaultDoc: '$XDG_RUNTIME_DIR/gunicorn.ctl, else ~/.gunicorn/gunicorn.ctl',
+    desc: 'The unix socket of the control interface used by `gunicorn-ts ctl`.',
+  }),
+  def({
+    name: 'control_socket_mode',
+    section: 'Control',
+    cli: ['--control-socket-mode'],
+    meta: 'INT',
+    validator: validateUmask,
+    default: () => 0o600,
+    defaultDoc: '0o600',
+    desc: 'Permission bits of the control socket (only its owner may connect with 0600).',
+  }),
+  def({
+    name: 'control_socket_disable',
+    section: 'Control',
+    cli: ['--no-control-socket'],
+    action: 'flag',
+    validator: validateBool,
+    default: () => false,
+    desc: 'Do not create the control socket.',
+  }),
   // ---- HTTP parsing (Server Mechanics in Gunicorn)
   def({
     name: 'proxy_protocol',

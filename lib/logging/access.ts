@@ -1,6 +1,9 @@
 // Access log: Gunicorn's access_log_format with its atoms, compiled once.
-// Values go through SafeAtoms rules: '"' is escaped as '\"'; unknown atoms
-// render as '-'; {name}i / {name}o / {name}e keys are looked up lower-cased.
+// Values go through SafeAtoms rules, stricter than Gunicorn's: '"' is escaped
+// as '\"', '\' as '\\', and control characters (C0, DEL, C1, U+2028/2029)
+// as \xHH / \uHHHH, in every atom, so a request cannot forge or split a log
+// line; unknown atoms render as '-'; {name}i / {name}o / {name}e keys are
+// looked up lower-cased.
 import fs from 'node:fs';
 
 import type { Environ, ResponseHeaders } from '../types.js';
@@ -102,9 +105,25 @@ export function atom(key: string, r: AccessRecord): unknown {
   return undefined;
 }
 
+const UNSAFE = /[\x00-\x1f"\\\x7f-\x9f\u2028\u2029]/;
+
+const UNSAFE_ALL = /[\x00-\x1f"\\\x7f-\x9f\u2028\u2029]/g;
+
+function escapeChar(c: string): string {
+  if (c === '"') return '\\"';
+  if (c === '\\') return '\\\\';
+  const n = c.charCodeAt(0);
+  return n > 0xff ? `\\u${n.toString(16)}` : `\\x${n.toString(16).padStart(2, '0')}`;
+}
+
+/** An atom's text with '"', '\' and control characters escaped (one line, no forged quotes). */
+export function escapeAtom(s: string): string {
+  return UNSAFE.test(s) ? s.replace(UNSAFE_ALL, escapeChar) : s;
+}
+
 function render(v: unknown): string {
   if (v === undefined) return '-';
-  if (typeof v === 'string') return v.replace(/"/g, '\\"');
+  if (typeof v === 'string') return escapeAtom(v);
   if (v === null) return 'None';
   // an object-valued environ entry (wsgi.input, wsgi.errors...) is named by its class, as Python's str() does
   if (typeof v === 'object' || typeof v === 'function')
@@ -133,33 +152,103 @@ export function compileAccessFormat(fmt: string): (r: AccessRecord) => string {
   };
 }
 
+// log_format = 'json': the access record, one JSON object per line
+const str = (v: unknown): string | null => {
+  if (v === undefined || v === null || v === '-') return null;
+  if (typeof v === 'object' || typeof v === 'function') return render(v);
+  const primitive = v as string | number | boolean | bigint | symbol;
+  return String(primitive);
+};
+
+/** an access log record: Gunicorn's atoms as named fields (absent values are null) */
+export function jsonAccessLine(r: AccessRecord): string {
+  const status = Number(atom('s', r));
+  const o = {
+    time: new Date().toISOString(),
+    logger: 'gunicorn.access',
+    pid: process.pid,
+    remote_addr: str(atom('h', r)), // h
+    user: str(atom('u', r)), // u
+    request: str(atom('r', r)), // r
+    method: str(atom('m', r)), // m
+    path: str(atom('U', r)), // U
+    query: str(atom('q', r)), // q
+    protocol: str(atom('H', r)), // H
+    status: Number.isFinite(status) ? status : null, // s
+    bytes: r.sent, // B
+    referer: str(atom('f', r)), // f
+    user_agent: str(atom('a', r)), // a
+    duration_us: Math.round(r.durationUs), // D
+  };
+  return `${JSON.stringify(o)}\n`;
+}
+
+/** Where access lines go besides the file: JSON lines, syslog, a logger_class's access(). */
+export interface AccessOutputs {
+  json?: boolean;
+  syslog?: { send(level: string, name: 'access', msg: string): void } | null;
+  plugin?: { access?(resp: unknown, req: unknown, environ: unknown, requestTime: number): void } | null;
+}
+
 export class AccessLog {
   private fd: number;
   private readonly format: (r: AccessRecord) => string;
+  private readonly json: boolean;
+  private readonly syslog: AccessOutputs['syslog'];
+  private readonly plugin: AccessOutputs['plugin'];
 
+  /** path null: no file (syslog or a logger_class only) */
   constructor(
-    private readonly path: string,
+    private readonly path: string | null,
     format: string,
+    outputs: AccessOutputs = {},
   ) {
     this.format = compileAccessFormat(format);
+    this.json = outputs.json === true;
+    this.syslog = outputs.syslog ?? null;
+    this.plugin = outputs.plugin?.access ? outputs.plugin : null;
     this.fd = this.open();
   }
 
   private open(): number {
+    if (this.path === null || this.plugin !== null) return -1;
     return this.path === '-' ? 1 : fs.openSync(this.path, 'a');
   }
 
   log(r: AccessRecord): void {
-    try {
-      fs.writeSync(this.fd, `${this.format(r)}\n`);
-    } catch {
-      /* a full disk must not take the worker down */
+    if (this.plugin) {
+      try {
+        const e = r.environ;
+        this.plugin.access!(
+          { status: r.status, headers: r.headers, sent: r.sent },
+          {
+            method: e.REQUEST_METHOD,
+            path: e.PATH_INFO,
+            query: e.QUERY_STRING,
+            uri: e.RAW_URI,
+            version: e.SERVER_PROTOCOL,
+          },
+          e,
+          r.durationUs / 1e6,
+        );
+      } catch {
+        /* a failing logger_class must not take the worker down */
+      }
+      return;
     }
+    if (this.fd >= 0) {
+      try {
+        fs.writeSync(this.fd, this.json ? jsonAccessLine(r) : `${this.format(r)}\n`);
+      } catch {
+        /* a full disk must not take the worker down */
+      }
+    }
+    if (this.syslog) this.syslog.send('info', 'access', this.format(r));
   }
 
   /** USR1 */
   reopen(): void {
-    if (this.path === '-') return;
+    if (this.path === null || this.path === '-' || this.fd < 0) return;
     const old = this.fd;
     this.fd = this.open();
     fs.closeSync(old);

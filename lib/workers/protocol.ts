@@ -2,6 +2,7 @@
 // removed), and what a worker tells its master: messages over the IPC
 // channel and its exit status.
 import type { ListenerInfo } from '../http/environ.js';
+import type { RequestDelta } from '../metrics/recorder.js';
 
 export const WORKER_ENV = 'GUNICORN_TS_WORKER';
 
@@ -17,9 +18,6 @@ export interface WorkerBootState {
   balance?: { fd: number; slot: number };
 }
 
-/** hb: the heartbeat; `rss` (bytes) when max_worker_memory is set; spare: a spare worker waits for its state */
-export type WorkerMessage = { gts: 'hb'; rss?: number } | { gts: 'booted' } | { gts: 'spare' };
-
 /** what the master sends a spare worker (spare_workers) to make it a worker */
 export type MasterMessage = { gts: 'activate'; state: WorkerBootState };
 
@@ -27,6 +25,25 @@ export type MasterMessage = { gts: 'activate'; state: WorkerBootState };
 export interface SpareBootState {
   spare: true;
 }
+/** a worker's counts at its heartbeat (ctl status, Prometheus): requests started and finished, open connections, RSS */
+export interface WorkerStats {
+  nr: number;
+  /** finished requests; only counted with metrics on (null: not counted) */
+  done: number | null;
+  c: number;
+  rss: number;
+}
+
+/**
+ * hb: the heartbeat, with `rss` (bytes) when max_worker_memory is set, the worker's counts (st) and, with
+ * metrics_bind, the request counts since the last heartbeat (m). spare: a spare worker waits for its state.
+ * exiting: the worker stops on its own, and why (max_requests, memory).
+ */
+export type WorkerMessage =
+  | { gts: 'hb'; rss?: number; st?: WorkerStats; m?: RequestDelta }
+  | { gts: 'booted' }
+  | { gts: 'spare' }
+  | { gts: 'exiting'; reason: string };
 
 /** Exit status of a worker that failed to boot: the arbiter halts (Gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;

@@ -6,8 +6,11 @@
 import { performance } from 'node:perf_hooks';
 
 import type { Config } from '../config/config.js';
-import { AccessLog } from '../logging/access.js';
-import { Logger } from '../logging/logger.js';
+import type { AccessLog } from '../logging/access.js';
+import { createAccessLog, createLogger, loadLoggerClass } from '../logging/factory.js';
+import type { Logger } from '../logging/logger.js';
+import { RequestRecorder } from '../metrics/recorder.js';
+import { StatsdClient } from '../metrics/statsd.js';
 import type { OpenListener } from '../listeners.js';
 import { startServer } from '../server.js';
 import type { Application, Environ, ResponseHeaders } from '../types.js';
@@ -20,6 +23,7 @@ import {
   type MasterMessage,
   type WorkerBootState,
   type WorkerMessage,
+  type WorkerStats,
 } from './protocol.js';
 import { Reloader } from './reloader.js';
 import { awaitWithin } from './await-hook.js';
@@ -65,6 +69,8 @@ export class Worker {
   private readonly responses = new WeakMap<Environ, ResponseState>();
   /** stray async errors (unhandledRejection, uncaughtException) so far: see max_unhandled_errors */
   unhandled_errors = 0;
+  /** StatsD / Prometheus counts; null (no work per request) when both are off */
+  private recorder: RequestRecorder | null = null;
 
   constructor(
     readonly app: WorkerApp,
@@ -76,7 +82,7 @@ export class Worker {
     for (const [k, v] of Object.entries(state.settings)) {
       if (k in this.cfg.settings) this.cfg.set(k, v);
     }
-    this.log = new Logger({ errorlog: this.cfg.get('errorlog'), loglevel: this.cfg.get('loglevel') });
+    this.log = createLogger(this.cfg.all);
     const max = this.cfg.get('max_requests');
     const jitter = this.cfg.get('max_requests_jitter');
     this.max_requests = max > 0 ? max + Math.floor(Math.random() * (jitter + 1)) : Number.MAX_SAFE_INTEGER;
@@ -100,6 +106,12 @@ export class Worker {
     } catch {
       /* not allowed here */
     }
+    try {
+      this.log.plugin = await loadLoggerClass(this.cfg.get('logger_class'), this.cfg.serializable());
+    } catch (e) {
+      this.log.exception('Exception in worker process', e);
+      return this.exit(WORKER_BOOT_ERROR);
+    }
     this.log.info(`Booting worker with pid: ${this.pid}`);
     try {
       await this.cfg.get('post_fork')(this.master, this);
@@ -119,16 +131,17 @@ export class Worker {
       this.reloader = new Reloader(this.cfg, this.log, (file) => this.reloadOn(file));
       this.reloader.start();
     }
-    const accesslog = this.cfg.get('accesslog');
-    if (accesslog !== null) this.access = new AccessLog(accesslog, this.cfg.get('access_log_format'));
+    this.access = createAccessLog(this.cfg.all, this.log);
+    this.recorder = this.createRecorder();
     const post = this.cfg.get('post_request');
-    const wantAfter = this.access !== null || post !== this.cfg.settings.post_request!.default();
+    const wantAfter =
+      this.access !== null || this.recorder !== null || post !== this.cfg.settings.post_request!.default();
     this.server = startServer(this.handler(this.wsgi, wantAfter), this.cfg.all, this.sockets, this.log, {
       multiprocess: this.cfg.get('workers') > 1,
       balance: this.balance,
       hooks: wantAfter ? { after: (env, status, sent, started) => this.afterRequest(env, status, sent, started) } : {},
     });
-    void this.server.closed.then(() => this.exit(0));
+    void this.server.closed.then(() => this.lastBeat()).then(() => this.exit(0));
     this.booted = true;
     await this.awaitHook('post_worker_init', this);
     this.send({ gts: 'booted' });
@@ -160,22 +173,65 @@ export class Worker {
     process.on('SIGUSR1', () => this.handleUsr1());
     process.on('SIGWINCH', () => this.log.debug('worker: SIGWINCH ignored.'));
     this.installErrorPolicy();
-    process.on('disconnect', () => {
+    const parentGone = () => {
       if (!this.alive) return;
       this.log.info(`Parent changed, shutting down: ${this.toString()}`);
       this.handleExit();
-    });
+    };
+    process.on('disconnect', parentGone);
+    // a master killed while this worker booted: its 'disconnect' has passed already
+    if (!process.connected) parentGone();
   }
 
   private startHeartbeat(): void {
     const timeout = this.cfg.get('timeout');
     const every = timeout > 0 ? Math.max(50, Math.min(1000, (timeout * 1000) / 4)) : 1000;
-    const beat: () => void =
-      this.cfg.get('max_worker_memory') > 0
-        ? () => this.send({ gts: 'hb', rss: process.memoryUsage.rss() })
-        : () => this.send({ gts: 'hb' });
-    beat();
-    setInterval(beat, every).unref();
+    this.send(this.beat());
+    setInterval(() => this.send(this.beat()), every).unref();
+  }
+
+  // ---- operations: the heartbeat's counts, StatsD and Prometheus (lib/metrics/)
+
+  /** the heartbeat message: this worker's counts, and the request metrics since the last one */
+  private beat(): WorkerMessage {
+    const st: WorkerStats = {
+      nr: this.nr,
+      done: this.recorder?.done ?? null,
+      c: this.server?.server.connections() ?? 0,
+      rss: process.memoryUsage.rss(),
+    };
+    const m = this.recorder?.take();
+    // rss at the top level: the master's max_worker_memory check reads it
+    return m ? { gts: 'hb', rss: st.rss, st, m } : { gts: 'hb', rss: st.rss, st };
+  }
+
+  /** with metrics on: the counts since the last heartbeat reach the master before this worker exits */
+  private lastBeat(): Promise<void> {
+    if (this.recorder === null || !process.connected) return Promise.resolve();
+    this.recorder.flushStatsd();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, 500);
+      process.send!(this.beat(), undefined, undefined, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** StatsD (statsd_host) and Prometheus (metrics_bind) per-request metrics; null when both are off */
+  private createRecorder(): RequestRecorder | null {
+    const host = this.cfg.get('statsd_host');
+    let statsd: StatsdClient | null = null;
+    if (host !== null) {
+      try {
+        statsd = new StatsdClient(host, this.cfg.get('statsd_prefix'), this.cfg.get('dogstatsd_tags'));
+      } catch {
+        /* the master said why (unix datagram sockets are not available yet) */
+      }
+    }
+    this.log.counter = statsd;
+    const aggregate = this.cfg.get('metrics_bind') !== null;
+    return statsd !== null || aggregate ? new RequestRecorder(statsd, aggregate) : null;
   }
 
   /** Wraps the application: request counting (max_requests), pre_request, response capture. */
@@ -186,6 +242,7 @@ export class Worker {
       this.nr += 1;
       if (this.nr >= this.max_requests && this.alive) {
         this.log.info('Autorestarting worker after current request.');
+        this.send({ gts: 'exiting', reason: 'max_requests' });
         this.alive = false;
         setImmediate(() => this.stop(true));
       }
@@ -208,6 +265,8 @@ export class Worker {
     if (this.access !== null) {
       this.access.log({ environ, status: st, headers, sent, durationUs: (performance.now() - startedAt) * 1000 });
     }
+    if (this.recorder !== null)
+      this.recorder.record(environ.REQUEST_METHOD, st, (performance.now() - startedAt) / 1000);
     const post = this.cfg.get('post_request');
     if (post !== this.cfg.settings.post_request!.default()) {
       try {

@@ -1,0 +1,183 @@
+// StatsD client (Gunicorn's gunicorn/instrument/statsd.py names and types).
+// Never blocks or slows a request: a request adds numbers to typed arrays
+// (no string, no Map per request); a batch is formatted and sent when it
+// holds about one datagram's worth of timers or at the next FLUSH_MS tick, counters summed over the batch, in datagrams of at most
+// MAX_DATAGRAM bytes; when the socket's send queue is full the batch is
+// dropped and counted (`dropped`). UDP only: statsd_host unix://PATH (a unix
+// datagram socket) is refused, Node has no API for those yet.
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+const MAX_DATAGRAM = 1432;
+const MAX_QUEUE = 64;
+const FLUSH_MS = 100;
+/** request timers per batch: at most 64, and what fits one datagram with a few counter lines */
+const MAX_TIMERS = 64;
+/** "000" ... "999": the milliseconds' fraction without number-to-string work per request */
+const FRAC = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+
+export class StatsdUnavailable extends Error {}
+
+export function parseStatsdHost(addr: string): { host: string; port: number } {
+  if (addr.startsWith('unix:')) {
+    throw new StatsdUnavailable(
+      `statsd_host ${addr}: unix datagram sockets are not available yet; StatsD is off (use HOST:PORT, UDP)`,
+    );
+  }
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(addr.trim());
+  if (m === null) throw new Error(`statsd_host ${addr}: expected HOST:PORT`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 8125 };
+}
+
+export class StatsdClient {
+  dropped = 0;
+  sent = 0;
+  private readonly socket: dgram.Socket;
+  private readonly prefix: string;
+  private readonly tags: string;
+  private counters = new Map<string, number>();
+  private lines: string[] = [];
+  private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+  // the request metrics (gunicorn.requests, .request.duration, .request.status.<code>) as numbers
+  private requests = 0;
+  private readonly statusCounts = new Int32Array(1000);
+  private readonly statusSeen: number[] = [];
+  private readonly durationsUs = new Float64Array(MAX_TIMERS);
+  private readonly timersPerBatch: number;
+  private nDurations = 0;
+
+  constructor(addr: string, prefix = '', dogstatsdTags = '') {
+    const { host, port } = parseStatsdHost(addr);
+    this.prefix = prefix === '' || prefix.endsWith('.') ? prefix : `${prefix}.`;
+    this.tags = dogstatsdTags === '' ? '' : `|#${dogstatsdTags}`;
+    const timerLine = `${this.prefix}gunicorn.request.duration:99999.999|ms${this.tags}\n`.length;
+    this.timersPerBatch = Math.max(
+      1,
+      Math.min(MAX_TIMERS, Math.floor((MAX_DATAGRAM - 3 * (timerLine + 8)) / timerLine)),
+    );
+    this.socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    // ECONNREFUSED from a connected UDP socket when nobody listens: metrics are best effort
+    this.socket.on('error', () => {
+      this.dropped++;
+    });
+    this.socket.connect(port, host);
+    this.socket.unref();
+  }
+
+  increment(name: string, value = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + value);
+    this.schedule();
+  }
+
+  decrement(name: string, value = 1): void {
+    this.increment(name, -value);
+  }
+
+  gauge(name: string, value: number): void {
+    this.lines.push(`${this.prefix}${name}:${value}|g${this.tags}`);
+    this.schedule();
+  }
+
+  /** a timer, in milliseconds */
+  timing(name: string, ms: number): void {
+    this.lines.push(`${this.prefix}${name}:${ms}|ms${this.tags}`);
+    this.schedule();
+  }
+
+  histogram(name: string, value: number): void {
+    this.lines.push(`${this.prefix}${name}:${value}|h${this.tags}`);
+    this.schedule();
+  }
+
+  /** one finished request: status code (100-999, else not counted), duration in seconds */
+  request(code: number, seconds: number): void {
+    this.requests++;
+    if (code >= 100 && code <= 999) {
+      if (this.statusCounts[code] === 0) this.statusSeen.push(code);
+      this.statusCounts[code]!++;
+    }
+    this.durationsUs[this.nDurations++] = seconds * 1e6;
+    if (this.nDurations === this.timersPerBatch) this.flush();
+    else this.schedule();
+  }
+
+  /** one interval timer for the client's life (no timer set and cleared per batch) */
+  private schedule(): void {
+    this.scheduled = true;
+    if (this.timer === null) {
+      this.timer = setInterval(() => {
+        if (this.scheduled) this.flush();
+      }, FLUSH_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** the request metrics, as one string of lines (no trailing newline), '' if none */
+  private requestLines(): string {
+    const p = this.prefix;
+    const tags = this.tags;
+    const timer = `|ms${tags}\n${p}gunicorn.request.duration:`;
+    let out = '';
+    for (let i = 0; i < this.nDurations; i++) {
+      const us = Math.round(this.durationsUs[i]!);
+      out += `${i === 0 ? `${p}gunicorn.request.duration:` : timer}${Math.floor(us / 1000)}.${FRAC[us % 1000]}`;
+    }
+    if (this.nDurations > 0) out += `|ms${tags}`;
+    this.nDurations = 0;
+    if (this.requests > 0) out += `${out === '' ? '' : '\n'}${p}gunicorn.requests:${this.requests}|c|@1.0${tags}`;
+    this.requests = 0;
+    for (const c of this.statusSeen) {
+      out += `\n${p}gunicorn.request.status.${c}:${this.statusCounts[c]}|c|@1.0${tags}`;
+      this.statusCounts[c] = 0;
+    }
+    this.statusSeen.length = 0;
+    return out;
+  }
+
+  /** sends what this batch collected */
+  flush(): void {
+    this.scheduled = false;
+    const requests = this.requestLines(); // timersPerBatch timers and the counters: one datagram, usually
+    const lines = this.lines;
+    this.lines = [];
+    if (requests.length > MAX_DATAGRAM) lines.unshift(...requests.split('\n'));
+    else if (requests !== '') this.send(requests);
+    for (const [name, v] of this.counters) lines.push(`${this.prefix}${name}:${v}|c|@1.0${this.tags}`);
+    this.counters.clear();
+    let packet = '';
+    for (const l of lines) {
+      if (packet !== '' && packet.length + 1 + l.length > MAX_DATAGRAM) {
+        this.send(packet);
+        packet = '';
+      }
+      packet = packet === '' ? l : `${packet}\n${l}`;
+    }
+    if (packet !== '') this.send(packet);
+  }
+
+  private send(packet: string): void {
+    if (this.socket.getSendQueueCount() > MAX_QUEUE) {
+      this.dropped++;
+      return;
+    }
+    try {
+      // no callback: a send error comes as the socket's 'error' event (counted there)
+      this.socket.send(packet);
+      this.sent++;
+    } catch {
+      this.dropped++; // not connected (yet) or closed
+    }
+  }
+
+  close(): void {
+    this.flush();
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    try {
+      this.socket.close();
+    } catch {
+      /* closed */
+    }
+  }
+}
