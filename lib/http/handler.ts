@@ -191,7 +191,7 @@ export class Exchange implements InputControl {
     }
     if (!Array.isArray(result) && isThenable(result)) {
       this.keep();
-      this.settle(result);
+      void this.settle(result);
       return;
     }
     this.consume(result);
@@ -199,11 +199,15 @@ export class Exchange implements InputControl {
 
   // Its own method: the closures capture `this`, and a function whose closures
   // do gets a context allocated on every call (start() runs for every request).
-  private settle(result: PromiseLike<ResponseBody>): void {
-    result.then(
-      (r) => this.consume(r),
-      (e) => this.fail(e),
-    );
+  private async settle(result: PromiseLike<ResponseBody>): Promise<void> {
+    let r: ResponseBody;
+    try {
+      r = await result;
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.consume(r);
   }
 
   /** keep this exchange reachable for onBody/onAbort/onDrain */
