@@ -4,6 +4,7 @@
 // Lifetime rules: a request lives from onRequest until its response is
 // finished or the client disconnects (onAbort). The application's iterable is
 // always closed (close() called once), also on error and on disconnect.
+import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
 
 import { CB, F, M, R, Result, native, type NativeCallbacks, type NativeServer } from '../native.js';
