@@ -3,7 +3,7 @@ import { serveWorkers } from './app/serve-app.js';
 import { Logger } from './logging/logger.js';
 import { openListeners } from './listeners.js';
 import { resolveSettings, type Settings } from './config/settings.js';
-import { startServer, type ServerHandle } from './server.js';
+import { checkTls, isTls, startServer, type ServerHandle } from './server.js';
 import type { Application } from './types.js';
 
 export type { ServerHandle } from './server.js';
@@ -33,10 +33,13 @@ export async function serve(application: Application, bindOrOptions: string | st
     // the pre-fork arbiter
     return serveWorkers(application, options as Record<string, unknown>);
   }
+  const tlsError = checkTls(cfg);
+  if (tlsError !== null) throw new Error(tlsError);
   const log = new Logger({ errorlog: cfg.errorlog, loglevel: cfg.loglevel });
   const listeners = await openListeners(cfg.bind, { backlog: cfg.backlog, reusePort: cfg.reuse_port, umask: cfg.umask });
   const { server, closed } = startServer(application, cfg, listeners, log);
-  const addresses = listeners.map((l) => l.info);
+  const tls = isTls(cfg);
+  const addresses = listeners.map((l) => (tls && l.info.kind === 'tcp' ? { ...l.info, url: l.info.url.replace(/^http:/, 'https:') } : l.info));
   let closing: Promise<void> | null = null;
   return {
     addresses,
