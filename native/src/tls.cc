@@ -152,6 +152,12 @@ SSL_CTX* tls_context_new(const TlsOptions& o, std::string* err) {
   SSL_CTX_set_default_passwd_cb(ctx, nullptr);
   SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
   if (key_ok != 1) {
+    if (ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      *err = "keyfile \"" + keyfile + "\" does not match certfile \"" + o.certfile + "\"";
+      SSL_CTX_free(ctx);
+      return nullptr;
+    }
     if (pc.asked && o.passphrase.empty()) {
       ERR_clear_error();
       *err = "keyfile \"" + keyfile + "\" is encrypted (passphrase-protected) and no passphrase was given";
