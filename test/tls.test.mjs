@@ -12,7 +12,7 @@ import t from 'tap';
 import { serve } from '../dist/index.js';
 import { native } from '../dist/native.js';
 import { application as tlsApp } from './fixtures/apps/tls_app.mjs';
-import { BIN, ROOT, run, sleep, until } from './helpers/gts.mjs';
+import { alive, BIN, ROOT, run, sleep, until } from './helpers/gts.mjs';
 import { makeCerts } from './helpers/tls.mjs';
 
 const execFileP = promisify(execFile);
@@ -381,4 +381,73 @@ t.test('native: handshakes are counted; tlsCheck is exported', async (t) => {
   await until(() => native.tlsHandshakes() > before);
   t.ok(native.tlsHandshakes() > before);
   await sleep(10);
+});
+
+/** The O= of the server certificate a fresh TLS connection presents, or an error. */
+function serverOrg(port) {
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost' }, () => {
+      resolve(s.getPeerCertificate().subject.O ?? '(none)');
+      s.end();
+    });
+    s.on('error', (e) => resolve(`error ${e.code ?? e.message}`));
+  });
+}
+
+t.test('HUP re-reads certificate and key under load: zero failed requests; a bad new key keeps the workers', async (t) => {
+  const live = { cert: `${certs.dir}/live.pem`, key: `${certs.dir}/live-key.pem` };
+  fs.copyFileSync(certs.server.cert, live.cert);
+  fs.copyFileSync(certs.server.key, live.key);
+  const g = run(t, ['-w', '2', '-b', '127.0.0.1:0', '--certfile', live.cert, '--keyfile', live.key, 'test/fixtures/apps/tls_app.mjs']);
+  const port = await g.port();
+  await g.waitFor(/Booting worker/, { count: 2 });
+  t.equal(await until(async () => { const o = await serverOrg(port); return o.startsWith('error') ? null : o; }), '(none)', 'the first certificate');
+  // load: 4 loops, new TLS connections (full handshakes) and a keep-alive one, bounded in time
+  const stats = { ok: 0, failed: 0, errors: [], orgs: new Map() };
+  let running = true;
+  const deadline = Date.now() + 40000;
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  const loops = Array.from({ length: 4 }, (_, i) => (async () => {
+    while (running && Date.now() < deadline) {
+      const r = await request(port, `/load${i}`, i === 0 ? { agent } : {});
+      if (r.status === 200) stats.ok++;
+      else {
+        stats.failed++;
+        if (stats.errors.length < 10) stats.errors.push(r.error ?? r.status);
+      }
+    }
+  })());
+  await sleep(500);
+  const oldWorkers = g.workers();
+  // rotate: new files in place (renamed, as certbot's deploy does), then HUP
+  fs.copyFileSync(certs.server2.cert, `${live.cert}.tmp`);
+  fs.copyFileSync(certs.server2.key, `${live.key}.tmp`);
+  fs.renameSync(`${live.key}.tmp`, live.key);
+  fs.renameSync(`${live.cert}.tmp`, live.cert);
+  g.kill('SIGHUP');
+  await g.waitFor(/Hang up: Master/);
+  t.ok(await until(() => oldWorkers.every((p) => !alive(p)), { timeoutMs: 20000 }), 'the old workers stopped');
+  const rotated = await until(async () => (await serverOrg(port)) === 'rotated', { timeoutMs: 10000 });
+  t.ok(rotated, 'new connections get the new certificate');
+  await sleep(300);
+  running = false;
+  await Promise.all(loops);
+  t.equal(stats.failed, 0, `no failed requests across the rotation (${stats.ok} ok; errors: ${stats.errors})`);
+  t.ok(stats.ok > 20, `load ran (${stats.ok})`);
+  const orgs = new Set();
+  for (let i = 0; i < 6; i++) orgs.add(await serverOrg(port));
+  t.same([...orgs], ['rotated'], 'every worker serves the new certificate');
+
+  // a broken replacement (a key that does not match): the arbiter says so and keeps its workers
+  const workers = g.workers();
+  fs.copyFileSync(certs.otherKey, live.key);
+  g.kill('SIGHUP');
+  await g.waitFor(/Reload failed, keeping the running workers: keyfile ".*live-key\.pem" does not match certfile/);
+  await sleep(500);
+  t.same(g.workers().sort(), workers.sort(), 'the same workers');
+  t.equal(await serverOrg(port), 'rotated', 'still serving the last good certificate');
+  t.equal((await request(port, '/')).status, 200);
+  g.kill('SIGTERM');
+  t.equal((await g.exit).code, 0);
 });
