@@ -1,6 +1,5 @@
 #include "tls.h"
 
-#include <dlfcn.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -8,6 +7,12 @@
 #include <unistd.h>
 
 #include <cstring>
+
+// Weak references: a Node built without OpenSSL (or not exporting it) leaves
+// them null instead of failing at the first call. (Not dlsym(): that would
+// raise the glibc floor of the prebuilds to 2.34.)
+#pragma weak SSL_CTX_new
+#pragma weak OPENSSL_version_major
 
 namespace gts {
 
@@ -85,7 +90,7 @@ bool tls_available(std::string* why) {
   // N-API is ABI-stable across Node versions; OpenSSL is not part of that
   // promise: check the exported library is there and is the major version the
   // addon was compiled against, before the first call.
-  if (dlsym(RTLD_DEFAULT, "SSL_CTX_new") == nullptr || dlsym(RTLD_DEFAULT, "OPENSSL_version_major") == nullptr) {
+  if (&SSL_CTX_new == nullptr || &OPENSSL_version_major == nullptr) {
     *why = "this Node.js does not export OpenSSL (built without it?)";
     return false;
   }
