@@ -13,13 +13,13 @@ import { serve } from '../dist/index.js';
 import { native } from '../dist/native.js';
 import { application as tlsApp } from './fixtures/apps/tls_app.mjs';
 import { alive, BIN, ROOT, run, sleep, until } from './helpers/gts.mjs';
-import { makeCerts } from './helpers/tls.mjs';
+import { makeCerts, toolEnv } from './helpers/tls.mjs';
 
 const execFileP = promisify(execFile);
 const certs = makeCerts();
 t.teardown(certs.cleanup);
 
-const hasCurl = spawnSync('curl', ['--version']).status === 0;
+const hasCurl = spawnSync('curl', ['--version'], { env: toolEnv(), timeout: 10000 }).status === 0;
 
 /** One request over node:https. Resolves {status, body, headers, socket facts} or {error}. */
 function request(port, path = '/', { method = 'GET', body, agent = false, headers = {}, timeoutMs = 10000, ...tlsOpts } = {}) {
@@ -255,7 +255,7 @@ t.test('CLI: curl --cacert, keep-alive, TLS versions, client certificates', { sk
   const port = await g.port();
   t.match(g.stderr, new RegExp(`Listening at: https://127\\.0\\.0\\.1:${port} `));
   await g.waitFor(/Booting worker/);
-  const curl = (...args) => execFileP('curl', ['-sS', '--cacert', certs.ca.cert, ...args], { timeout: 15000 }).then((r) => r, (e) => ({ error: e }));
+  const curl = (...args) => execFileP('curl', ['-sS', '--cacert', certs.ca.cert, ...args], { timeout: 15000, env: toolEnv() }).then((r) => r, (e) => ({ error: e }));
   const url = `https://localhost:${port}`;
   const a = await curl('-v', `${url}/one`, `${url}/two`);
   t.notOk(a.error, 'curl succeeds');
@@ -297,9 +297,9 @@ t.test('CLI: cert_reqs=2 with curl', { skip: !hasCurl && 'no curl' }, async (t) 
   const port = await g.port();
   await g.waitFor(/Booting worker/);
   const url = `https://localhost:${port}/`;
-  const ok = await execFileP('curl', ['-sS', '--cacert', certs.ca.cert, '--cert', certs.client.cert, '--key', certs.client.key, url]);
+  const ok = await execFileP('curl', ['-sS', '--cacert', certs.ca.cert, '--cert', certs.client.cert, '--key', certs.client.key, url], { env: toolEnv() });
   t.match(ok.stdout, /"SSL_CLIENT_S_DN_CN":"client one"/);
-  const refused = await execFileP('curl', ['-sS', '--cacert', certs.ca.cert, url]).then(() => null, (e) => e);
+  const refused = await execFileP('curl', ['-sS', '--cacert', certs.ca.cert, url], { env: toolEnv() }).then(() => null, (e) => e);
   t.ok(refused, 'no client certificate: curl fails');
   t.match(String(refused?.stderr), /alert|certificate|handshake|SSL/i);
   g.kill('SIGTERM');

@@ -392,7 +392,9 @@ Transport::WriteStatus TlsTransport::flush_cipher() {
   WriteStatus st = stream_->write(cipher_);  // kPending takes cipher_'s buffer
   if (st == WriteStatus::kDone) {
     cipher_.clear();
-    if (cipher_.capacity() > 4096) std::string().swap(cipher_);  // idle connections keep no big buffer
+    // An idle connection keeps no big buffer (the handshake flight is ~1-2 KB;
+    // a small response's records fit in 1 KB and keep theirs).
+    if (cipher_.capacity() > 1024) std::string().swap(cipher_);
   }
   sync_pending();
   return st;

@@ -5,7 +5,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const ossl = (args, opts = {}) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+/**
+ * The environment for external tools (openssl, curl): without the sanitizer
+ * runtime that `npm run test:asan` preloads into node (curl hangs under it).
+ */
+export function toolEnv() {
+  const { LD_PRELOAD, ASAN_OPTIONS, UBSAN_OPTIONS, ...env } = process.env;
+  return env;
+}
+
+const ossl = (args, opts = {}) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], env: toolEnv(), ...opts });
 
 function key(file, { passphrase } = {}) {
   const args = ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file];
