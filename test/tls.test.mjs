@@ -186,6 +186,40 @@ t.test('close_notify: our graceful close sends one, then FIN', async (t) => {
   t.equal(records.filter((x) => x === 21).length, 1, 'exactly one alert');
 });
 
+/** A request, then a TCP FIN from a relay without close_notify, while the app is still working on it. */
+function raggedRequest(port) {
+  return new Promise((resolve) => {
+    let upstream;
+    const relay = net.createServer((c) => {
+      upstream = net.connect(port, '127.0.0.1');
+      upstream.on('data', (d) => c.write(d));
+      c.on('data', (d) => upstream.write(d));
+      upstream.on('end', () => c.end());
+      upstream.on('error', () => c.destroy());
+      c.on('error', () => {});
+    });
+    relay.listen(0, '127.0.0.1', () => {
+      let got = '';
+      const s = tls.connect({ host: '127.0.0.1', port: relay.address().port, rejectUnauthorized: false }, () => {
+        s.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+        setTimeout(() => upstream.end(), 200);  // TCP FIN, no close_notify
+      });
+      s.on('data', (d) => { got += d; });
+      const done = () => { relay.close(); resolve(got); };
+      s.on('end', done);
+      s.on('close', done);
+      s.on('error', () => {});
+    });
+  });
+}
+
+t.test('suppress_ragged_eofs: a FIN without close_notify is an EOF (default) or an error', async (t) => {
+  const { port } = await tlsServer(t);
+  t.match(await raggedRequest(port), /^HTTP\/1\.1 200 OK\r\n/, 'default: a half-close, the request is answered');
+  const { port: strict } = await tlsServer(t, { suppress_ragged_eofs: false });
+  t.equal(await raggedRequest(strict), '', 'suppress_ragged_eofs=false: the connection fails, no answer');
+});
+
 t.test('plain HTTP and garbage to the TLS port: closed, the server goes on', async (t) => {
   const { port } = await tlsServer(t);
   for (const bytes of ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', '\x16\x03\x01\x00\x05hello', '\x16\x03\x03\xff\xff']) {

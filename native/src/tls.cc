@@ -338,6 +338,12 @@ void TlsTransport::pump() {
   // Handshake flights, TLS 1.3 tickets, alerts.
   if (!closed_ && !failed_ && flush_cipher() == WriteStatus::kError) fail();
   in_pump_ = false;
+  // Plaintext held during the handshake has gone out whole: the stream will
+  // not report it (it was never pending there), so report it here.
+  if (owe_written_ && !closed_ && !failed_ && hs_done_ && pending_ == 0) {
+    owe_written_ = false;
+    events_->on_transport_written();
+  }
 }
 
 size_t TlsTransport::in_pending() const { return in_n_ + (stash_.size() - stash_off_); }
@@ -407,6 +413,7 @@ Transport::WriteStatus TlsTransport::write(std::string& data) {
     held_.append(data);
     data.clear();
     sync_pending();
+    owe_written_ = true;
     return WriteStatus::kPending;
   }
   if (!in_pump_) ERR_clear_error();  // inside pump() it was cleared already
@@ -471,7 +478,10 @@ void TlsTransport::on_transport_error() {
 void TlsTransport::on_transport_written() {
   if (closed_) return;
   sync_pending();
-  if (pending_ == 0) events_->on_transport_written();
+  if (pending_ == 0) {
+    owe_written_ = false;
+    events_->on_transport_written();
+  }
 }
 
 namespace {

@@ -113,6 +113,7 @@ class TlsTransport final : public Transport, private TransportEvents {
   bool sent_close_notify_ = false;
   bool eof_reported_ = false;
   bool failed_ = false;
+  bool owe_written_ = false;    // write() held plaintext (kPending): on_transport_written() is due
   static unsigned long long handshakes_;
 };
 
