@@ -220,6 +220,60 @@ t.test('suppress_ragged_eofs: a FIN without close_notify is an EOF (default) or 
   t.equal(await raggedRequest(strict), '', 'suppress_ragged_eofs=false: the connection fails, no answer');
 });
 
+t.test('pipelined requests beyond the read limit, ciphertext in random pieces: every response, in order', async (t) => {
+  // a synchronous application (an async one stalls under 3,000 pipelined
+  // requests in clear text as well: a separate, pre-existing issue)
+  const h = await serve((environ, sr) => { sr('200 OK', [['Content-Type', 'application/json']]); return [`{"path":"${environ.PATH_INFO}"}`]; },
+    { bind: '127.0.0.1:0', certfile: certs.server.cert, keyfile: certs.server.key });
+  t.teardown(() => h.close());
+  const port = h.addresses[0].port;
+  // 3,000 pipelined requests (~110 KB) make the connection stop reading past
+  // 64 KB with records still undecrypted (kept, then delivered from the loop
+  // when reading resumes); a relay cuts the ciphertext into 1-700 byte pieces.
+  const N = 3000;
+  const reqs = Array.from({ length: N }, (_, i) => `GET /p${i} HTTP/1.1\r\nHost: x\r\nX-Pad: ${'z'.repeat(i % 13)}\r\n\r\n`).join('');
+  let seed = 12345;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+  const got = await new Promise((resolve) => {
+    const relay = net.createServer((c) => {
+      const up = net.connect(port, '127.0.0.1');
+      let queue = Buffer.alloc(0);
+      let pumping = false;
+      const pump = () => {
+        if (pumping) return;
+        pumping = true;
+        const step = () => {
+          if (queue.length === 0) { pumping = false; return; }
+          const k = 1 + (rnd() % 700);
+          up.write(queue.subarray(0, k));
+          queue = queue.subarray(k);
+          if (rnd() % 8 === 0) setTimeout(step, 1); else setImmediate(step);
+        };
+        step();
+      };
+      c.on('data', (d) => { queue = Buffer.concat([queue, d]); pump(); });
+      up.on('data', (d) => c.write(d));
+      up.on('end', () => c.end());
+      up.on('error', () => c.destroy());
+      c.on('error', () => {});
+    });
+    relay.listen(0, '127.0.0.1', () => {
+      let text = '';
+      const s = tls.connect({ host: '127.0.0.1', port: relay.address().port, rejectUnauthorized: false }, () => s.write(reqs));
+      s.setEncoding('latin1');
+      s.on('data', (d) => {
+        text += d;
+        if ((text.match(/HTTP\/1\.1 200 OK/g) ?? []).length >= N) { s.end(); relay.close(); resolve(text); }
+      });
+      s.on('error', (e) => resolve(`error ${e.message}`));
+      setTimeout(() => { s.destroy(); relay.close(); resolve(text); }, 60000).unref();
+    });
+  });
+  const paths = [...got.matchAll(/"path":"\/p(\d+)"/g)].map((m) => Number(m[1]));
+  t.equal(paths.length, N, `${paths.length} of ${N} responses`);
+  t.ok(paths.every((p, i) => p === i), 'in order');
+});
+
 t.test('plain HTTP and garbage to the TLS port: closed, the server goes on', async (t) => {
   const { port } = await tlsServer(t);
   for (const bytes of ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', '\x16\x03\x01\x00\x05hello', '\x16\x03\x03\xff\xff']) {
