@@ -16,6 +16,7 @@
         "native/src/platform.cc",
         "native/src/sockets.cc",
         "native/src/transport.cc",
+        "native/src/tls.cc",
         "<!@(node scripts/llhttp-sources.cjs sources)"
       ],
       "include_dirs": [
@@ -25,7 +26,9 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_DISABLE_CPP_EXCEPTIONS",
-        "NODE_ADDON_API_DISABLE_DEPRECATED"
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "OPENSSL_API_COMPAT=0x30000000L",
+        "OPENSSL_NO_DEPRECATED"
       ],
       "cflags": ["-O3", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_cc": ["-O3", "-std=c++17", "-fvisibility=hidden", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],

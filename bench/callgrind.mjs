@@ -7,12 +7,17 @@
 // (self cost per request) and the cost per object file.
 //   node bench/callgrind.mjs [--server servers/gunicorn-ts-serve.mjs] [--workload hello] [--warm 20000] [--n 10000] [--top 40]
 // Workloads: hello, hello-async, hello-await (GET /), environ, post4k (the apps in servers/apps.mjs).
+// --tls: over HTTPS (a P-256 certificate from bench/tls-cert.mjs; servers/node-http.mjs is then
+// node:https). --close: a new connection per request (Connection: close; with --tls a full TLS 1.3
+// handshake each), 4 at a time; use a smaller --warm/--n (e.g. --warm 300 --n 400).
 // Request ids pass 2^31 after 2,048 requests per connection (about 16,400 of the warm-up): the code
 // holding them deoptimizes once and is compiled again. If that compilation lands in the measured window
 // (clone/start_thread and v8::internal::compiler functions in --top), warm up longer (--warm 30000).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
+import { benchCert } from './tls-cert.mjs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -27,6 +32,13 @@ const workload = opt('workload', 'hello');
 const WARM = Number(opt('warm', 20000));
 const N = Number(opt('n', 10000));
 const TOP = Number(opt('top', 0));
+const TLS = args.includes('--tls');
+const CLOSE = args.includes('--close');
+const cert = TLS ? benchCert() : null;
+const connect = () =>
+  TLS
+    ? tls.connect({ port: PORT, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] })
+    : net.connect(PORT, '127.0.0.1');
 const PORT = 19900 + (process.pid % 90);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const REQ =
@@ -36,7 +48,30 @@ const REQ =
       ? `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4096\r\n\r\n${'p'.repeat(4096)}`
       : 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
 
+// a new connection per request, `Connection: close`, 4 at a time
+async function loadClose(n) {
+  const req = REQ.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n');
+  let left = n;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (left-- > 0) {
+        await new Promise((resolve, reject) => {
+          const s = connect();
+          s.on(TLS ? 'secureConnect' : 'connect', () => s.write(req));
+          s.on('data', () => {});
+          s.on('end', () => {
+            s.destroy();
+            resolve();
+          });
+          s.on('error', reject);
+        });
+      }
+    }),
+  );
+}
+
 async function load(n) {
+  if (CLOSE) return loadClose(n);
   // 8 keep-alive connections, one request in flight on each
   const per = Math.ceil(n / 8);
   await Promise.all(
@@ -44,10 +79,10 @@ async function load(n) {
       { length: 8 },
       () =>
         new Promise((resolve, reject) => {
-          const s = net.connect(PORT, '127.0.0.1');
+          const s = connect();
           let left = per;
           let buf = '';
-          s.on('connect', () => s.write(REQ));
+          s.on(TLS ? 'secureConnect' : 'connect', () => s.write(REQ));
           s.on('data', (d) => {
             buf += d;
             for (;;) {
@@ -84,7 +119,7 @@ const child = spawn(
     String(PORT),
     workload,
   ],
-  { stdio: ['ignore', 'pipe', 'pipe'] },
+  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(cert?.env ?? {}) } },
 );
 let log = '';
 child.stdout.on('data', (d) => {
@@ -112,7 +147,7 @@ const dumps = fs
 const dump = dumps.sort().at(0);
 const total = Number(/summary: (\d+)/.exec(fs.readFileSync(dump, 'utf8'))?.[1] ?? NaN);
 console.log(
-  `${server} ${workload}: ${(total / N).toFixed(0)} instructions per request (user space, steady state: ${N} requests after ${WARM})`,
+  `${server} ${workload}${TLS ? ' over TLS' : ''}${CLOSE ? ' (a new connection per request)' : ''}: ${(total / N).toFixed(0)} instructions per request (user space, steady state: ${N} requests after ${WARM})`,
 );
 if (TOP > 0) {
   const ann = execFileSync('callgrind_annotate', ['--threshold=100', '--inclusive=no', dump], {

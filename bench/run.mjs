@@ -2,8 +2,10 @@
 // Benchmark runner: gunicorn-ts vs node:http on the same application logic.
 //
 //   node bench/run.mjs                 full run, writes bench/RESULTS.md + bench/results.json
-//   node bench/run.mjs --ci            short run (CI): fails if a server errors or if
-//                                      gunicorn-ts costs more CPU per request than node:http on hello
+//   node bench/run.mjs --ci            short run (CI: hello, environ and the https row): fails if a server
+//                                      errors or if gunicorn-ts costs more CPU per request than node:http on hello
+// HTTPS (workloads https, https-close): gunicorn-ts with certfile/keyfile vs node:https, the same
+// ECDSA P-256 certificate (bench/tls-cert.mjs), wrk over TLS.
 //   options: --rounds N --duration S --workloads hello,... --servers a,b --out DIR
 //
 // Method: each single-process server is pinned to CPU 1 (taskset -c 1), wrk to CPU 0; runs of
@@ -14,8 +16,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { benchCert } from './tls-cert.mjs';
 
 const here = import.meta.dirname;
 const root = path.join(here, '..');
@@ -81,6 +85,22 @@ export const SERVERS = {
     group: 'multi',
     workloads: ['hello'],
   },
+  // HTTPS: the same servers with a certificate (BENCH_TLS_CERT/KEY); the hello application
+  'node:https': {
+    argv: (port) => [process.execPath, path.join(here, 'servers/node-http.mjs'), port, 'hello'],
+    pin: true,
+    group: 'tls',
+    baseline: true,
+    tls: true,
+    workloads: ['https', 'https-close'],
+  },
+  'gunicorn-ts serve() TLS': {
+    argv: (port) => [process.execPath, path.join(here, 'servers/gunicorn-ts-serve.mjs'), port, 'hello'],
+    pin: true,
+    group: 'tls',
+    tls: true,
+    workloads: ['https', 'https-close'],
+  },
 };
 
 const hello = (r) => r.status === 200 && r.body === 'Hello, World';
@@ -119,13 +139,22 @@ export const WORKLOADS = {
     script: 'wrk/pipelined.lua',
     check: hello,
   },
+  https: { desc: 'hello over HTTPS, keep-alive (TLS 1.3)', path: '/', tls: true, check: hello },
+  'https-close': {
+    desc: 'hello over a new HTTPS connection per request (Connection: close, full TLS 1.3 handshake, ECDSA P-256)',
+    path: '/',
+    script: 'wrk/close.lua',
+    tls: true,
+    check: hello,
+  },
 };
 
 const wanted = (list, all) => (list ? list.split(',').filter((x) => x in all) : Object.keys(all));
 const serverNames = wanted(opt('servers'), SERVERS);
 const workloadNames = wanted(opt('workloads'), WORKLOADS).filter(
-  (w) => !CI || opt('workloads') || w === 'hello' || w === 'environ',
+  (w) => !CI || opt('workloads') || w === 'hello' || w === 'environ' || w === 'https',
 );
+const cert = workloadNames.some((w) => WORKLOADS[w].tls) ? benchCert() : null;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -151,10 +180,10 @@ function cpuTicks(pid) {
   return total;
 }
 
-function get(port, p, probe = {}) {
+function get(port, p, probe = {}, tls = false) {
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: p, agent: false, method: probe.method ?? 'GET' },
+    const req = (tls ? https : http).request(
+      { host: '127.0.0.1', port, path: p, agent: false, method: probe.method ?? 'GET', rejectUnauthorized: false },
       (res) => {
         let body = '';
         res.setEncoding('latin1');
@@ -173,9 +202,10 @@ function get(port, p, probe = {}) {
 async function startServer(name, workload) {
   const s = SERVERS[name];
   const argv = s.argv(String(PORT), workload);
+  const env = { ...process.env, ...(s.tls ? cert.env : {}) };
   const child = s.pin
-    ? spawn('taskset', ['-c', '1', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn('taskset', ['-c', '1', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env })
+    : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout.on('data', (d) => {
     out += d;
@@ -187,10 +217,13 @@ async function startServer(name, workload) {
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${out.trim()}`);
     const ok = await new Promise((resolve) => {
-      const r = http.get({ host: '127.0.0.1', port: PORT, path: '/', agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(true));
-      });
+      const r = (s.tls ? https : http).get(
+        { host: '127.0.0.1', port: PORT, path: '/', agent: false, rejectUnauthorized: false },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(true));
+        },
+      );
       r.on('error', () => resolve(false));
       r.setTimeout(1000, () => {
         r.destroy();
@@ -254,8 +287,8 @@ async function runOne(name, workload) {
   const w = WORKLOADS[workload];
   const srv = await startServer(name, workload);
   try {
-    const url = `http://127.0.0.1:${PORT}${w.path}`;
-    const r = await get(PORT, w.path, w.probe);
+    const url = `${w.tls ? 'https' : 'http'}://127.0.0.1:${PORT}${w.path}`;
+    const r = await get(PORT, w.path, w.probe, w.tls);
     if (!w.check(r))
       throw new Error(`${name} ${workload}: unexpected response ${r.status} ${JSON.stringify(r.body.slice(0, 80))}`);
     const pinned = SERVERS[name].pin;
@@ -287,7 +320,11 @@ const median = (xs) => {
 
 async function main() {
   const results = {};
-  const runsFor = (wl) => serverNames.filter((s) => !SERVERS[s].workloads || SERVERS[s].workloads.includes(wl));
+  // HTTPS workloads run on the TLS servers only, and those only run them
+  const runsFor = (wl) =>
+    serverNames.filter(
+      (s) => (!SERVERS[s].workloads || SERVERS[s].workloads.includes(wl)) && !!SERVERS[s].tls === !!WORKLOADS[wl].tls,
+    );
   for (const wl of workloadNames) for (const s of runsFor(wl)) results[`${wl}|${s}`] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const wl of workloadNames) {

@@ -7,8 +7,27 @@ export interface NativeErrorInfo {
   reason: string;
 }
 
+/**
+ * TLS options as the addon reads them (every key required): the SSL settings
+ * after the ssl_context hook (lib/server.ts tlsOptions()).
+ */
+export interface NativeTlsOptions {
+  certfile: string;
+  keyfile: string; // '' = the key is in certfile
+  ca_certs: string; // '' = none
+  cert_reqs: number; // 0 none, 1 optional, 2 required
+  min_version: number; // 12 (TLS 1.2) or 13 (TLS 1.3)
+  ciphers: string; // TLS 1.2 cipher list ('' = OpenSSL's default)
+  ciphersuites: string; // TLS 1.3 suites ('' = OpenSSL's default)
+  groups: string; // key-exchange groups ('' = OpenSSL's default)
+  alpn: readonly string[];
+  session_tickets: number;
+  passphrase: string;
+  suppress_ragged_eofs: boolean;
+}
+
 /** A native setting's value as the addon reads it (lists as arrays). */
-export type NativeOptionValue = number | boolean | string | readonly string[];
+export type NativeOptionValue = number | boolean | string | readonly string[] | NativeTlsOptions | null;
 
 /**
  * Options of `new NativeServer()`: every registry setting marked `native: true`
@@ -22,6 +41,8 @@ export interface NativeOptions {
   /** the shared accept-balancing page (arbiter), or -1 */
   balance_fd: number;
   balance_slot: number;
+  /** TLS on every listener, or null (plain HTTP) */
+  tls: NativeTlsOptions | null;
 }
 
 /** The callbacks the addon calls, in CB slot order (see native/src/addon.cc). */
@@ -55,11 +76,17 @@ export interface NativeServer {
   abort(id: number): void;
   close(graceful: boolean): void;
   connections(): number;
+  /** the TLS facts of a request's connection as 'KEY\0value\0...' (mod_ssl names), or undefined */
+  tlsInfo(id: number): string | undefined;
 }
 
 export interface NativeBinding {
   NativeServer: new (options: NativeOptions, callbacks: NativeCallbacks, meta: Uint32Array) => NativeServer;
   listenTcp(host: string, port: number, backlog: number, reusePort: boolean): number;
+  /** null, or the one-line reason these TLS options cannot make a context (missing/mismatched cert or key...) */
+  tlsCheck(options: NativeTlsOptions): string | null;
+  /** TLS handshakes completed in this process */
+  tlsHandshakes(): number;
   listenUnix(path: string, backlog: number, umask: number): number;
   sockName(fd: number): { family: 'inet' | 'inet6' | 'unix'; host: string; port: number } | null;
   setInheritable(fd: number, inheritable: boolean): boolean;

@@ -7,7 +7,7 @@ import { createLogger, loadLoggerClass } from './logging/factory.js';
 import { startLocalMetrics } from './metrics/local.js';
 import { openListeners } from './listeners.js';
 import { resolveSettings, type Settings } from './config/settings.js';
-import { startServer, type ServerHandle } from './server.js';
+import { checkTls, isTls, startServer, type ServerHandle } from './server.js';
 import type { Application } from './types.js';
 
 export type { ServerHandle } from './server.js';
@@ -39,6 +39,8 @@ export async function serve(
     // the pre-fork arbiter
     return serveWorkers(application, options);
   }
+  const tlsError = checkTls(cfg);
+  if (tlsError !== null) throw new Error(tlsError);
   const log = createLogger(cfg);
   log.plugin = await loadLoggerClass(cfg.logger_class, cfg);
   const listeners = await openListeners(cfg.bind, {
@@ -58,7 +60,10 @@ export async function serve(
         };
   const { server, closed } = startServer(application, cfg, listeners, log, { hooks });
   connections = () => server.connections();
-  const addresses = listeners.map((l) => l.info);
+  const tls = isTls(cfg);
+  const addresses = listeners.map((l) =>
+    tls && l.info.kind === 'tcp' ? { ...l.info, url: l.info.url.replace(/^http:/, 'https:') } : l.info,
+  );
   let closing: Promise<void> | null = null;
   return {
     addresses,

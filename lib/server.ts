@@ -4,7 +4,7 @@
 import { Dispatcher, type RequestHooks } from './http/handler.js';
 import type { EnvironContext, ListenerInfo } from './http/environ.js';
 import type { Logger } from './logging/logger.js';
-import { native, type NativeOptions, type NativeServer } from './native.js';
+import { native, type NativeOptions, type NativeServer, type NativeTlsOptions } from './native.js';
 import { unlinkListener, type OpenListener } from './listeners.js';
 import { NATIVE_SETTINGS, type NativeSettings, type Settings } from './config/settings.js';
 import { SERVER_SOFTWARE } from './version.js';
@@ -22,9 +22,108 @@ export interface ServerHandle {
   close(): Promise<void>;
 }
 
+/**
+ * What the ssl_context hook gets from `default_ssl_context_factory()` and returns
+ * (changed or not): the TLS context's options. Every bind is TLS when certfile
+ * (or keyfile) is set, as in Gunicorn.
+ */
+export interface TlsContextOptions {
+  certfile: string;
+  keyfile: string | null;
+  ca_certs: string | null;
+  /** 0 none, 1 optional, 2 required */
+  cert_reqs: number;
+  /** 'TLSv1.2' or 'TLSv1.3' */
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  ciphers: string | null;
+  ciphersuites: string | null;
+  /** key-exchange groups, e.g. 'X25519:P-256' */
+  groups: string | null;
+  /** ALPN protocols in preference order */
+  alpn: string[];
+  /** TLS 1.3 session tickets sent per handshake (0 = none) */
+  sessionTickets: number;
+  /** for an encrypted keyfile */
+  passphrase: string | null;
+  suppressRaggedEofs: boolean;
+}
+
+/** Whether the settings turn TLS on (Gunicorn's is_ssl). */
+export function isTls(cfg: Settings): boolean {
+  return cfg.certfile !== null || cfg.keyfile !== null;
+}
+
+/** The default context options from the SSL settings (Gunicorn's default_ssl_context_factory). */
+export function defaultTlsContext(cfg: Settings): TlsContextOptions {
+  return {
+    certfile: cfg.certfile ?? '',
+    keyfile: cfg.keyfile,
+    ca_certs: cfg.ca_certs,
+    cert_reqs: cfg.cert_reqs,
+    minVersion: cfg.ssl_version === 'TLSv1_3' ? 'TLSv1.3' : 'TLSv1.2',
+    ciphers: cfg.ciphers,
+    ciphersuites: null,
+    groups: null,
+    alpn: ['http/1.1'],
+    sessionTickets: 1,
+    passphrase: null,
+    suppressRaggedEofs: cfg.suppress_ragged_eofs,
+  };
+}
+
+/** The TLS options for the addon after the ssl_context hook, or null without TLS. Throws on a bad hook result. */
+export function tlsOptions(cfg: Settings): NativeTlsOptions | null {
+  if (!isTls(cfg)) return null;
+  const o = cfg.ssl_context(cfg, () => defaultTlsContext(cfg)) as TlsContextOptions | undefined;
+  if (o === null || typeof o !== 'object')
+    throw new Error('ssl_context must return the context options (from default_ssl_context_factory())');
+  const str = (k: keyof TlsContextOptions, v: unknown): string => {
+    if (v === null || v === undefined) return '';
+    if (typeof v !== 'string') throw new Error(`ssl_context: ${k} must be a string`);
+    return v;
+  };
+  const min = o.minVersion === 'TLSv1.3' ? 13 : o.minVersion === 'TLSv1.2' || o.minVersion === undefined ? 12 : NaN;
+  if (Number.isNaN(min))
+    throw new Error("ssl_context: minVersion must be 'TLSv1.2' or 'TLSv1.3' (1.0 and 1.1 are refused)");
+  if (![0, 1, 2].includes(o.cert_reqs)) throw new Error('ssl_context: cert_reqs must be 0, 1 or 2');
+  const alpn = o.alpn ?? [];
+  if (!Array.isArray(alpn) || alpn.some((a) => typeof a !== 'string' || a === '' || a.length > 255)) {
+    throw new Error('ssl_context: alpn must be an array of protocol names');
+  }
+  return {
+    certfile: str('certfile', o.certfile),
+    keyfile: str('keyfile', o.keyfile),
+    ca_certs: str('ca_certs', o.ca_certs),
+    cert_reqs: o.cert_reqs,
+    min_version: min,
+    ciphers: str('ciphers', o.ciphers),
+    ciphersuites: str('ciphersuites', o.ciphersuites),
+    groups: str('groups', o.groups),
+    alpn,
+    session_tickets: Math.max(0, Math.trunc(Number(o.sessionTickets ?? 1)) || 0),
+    passphrase: str('passphrase', o.passphrase),
+    suppress_ragged_eofs: o.suppressRaggedEofs !== false,
+  };
+}
+
+/** Null, or the one-line reason TLS cannot start with these settings (checked before any worker starts). */
+export function checkTls(cfg: Settings): string | null {
+  let o: NativeTlsOptions | null;
+  try {
+    o = tlsOptions(cfg);
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  return o === null ? null : native.tlsCheck(o);
+}
+
 /** The native core's options: the registry's `native: true` settings, each under its own name. */
 export function nativeOptions(cfg: Settings, balance?: { fd: number; slot: number }): NativeOptions & NativeSettings {
-  const o: Record<string, unknown> = { balance_fd: balance?.fd ?? -1, balance_slot: balance?.slot ?? 0 };
+  const o: Record<string, unknown> = {
+    balance_fd: balance?.fd ?? -1,
+    balance_slot: balance?.slot ?? 0,
+    tls: tlsOptions(cfg),
+  };
   for (const s of NATIVE_SETTINGS) o[s.name] = cfg[s.name];
   return o as unknown as NativeOptions & NativeSettings;
 }
@@ -45,6 +144,8 @@ export function environContext(
     multiprocess,
     scriptName: process.env.SCRIPT_NAME ?? '',
     secureHeaders: secure.size > 0 ? secure : null,
+    tls: isTls(cfg),
+    tlsClientInfo: isTls(cfg) && cfg.cert_reqs > 0,
     errors: log.errors,
     fileWrapper: FileWrapper,
   };

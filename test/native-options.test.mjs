@@ -19,7 +19,8 @@ function construct(opts) {
 
 t.test('nativeOptions() carries every native setting of the registry and the balance slot', (t) => {
   const o = nativeOptions(defaults());
-  t.same(Object.keys(o).sort(), [...NATIVE_SETTINGS.map((s) => s.name), 'balance_fd', 'balance_slot'].sort());
+  t.same(Object.keys(o).sort(), [...NATIVE_SETTINGS.map((s) => s.name), 'balance_fd', 'balance_slot', 'tls'].sort());
+  t.equal(o.tls, null, 'no certfile: no TLS');
   t.ok(
     Array.isArray(o.forwarder_headers) && Array.isArray(o.proxy_allow_ips) && Array.isArray(o.forwarded_allow_ips),
     'lists stay arrays',

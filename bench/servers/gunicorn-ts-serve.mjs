@@ -25,12 +25,17 @@ if (OPS === '1' || OPS === 'statsd') {
   ops.statsd_host = `127.0.0.1:${sinkPort}`;
 }
 if (OPS === '1' || OPS === 'prometheus') ops.metrics_bind = '127.0.0.1:0';
+// HTTPS when BENCH_TLS_CERT/BENCH_TLS_KEY are set (bench/tls-cert.mjs)
+const tls = process.env.BENCH_TLS_CERT
+  ? { certfile: process.env.BENCH_TLS_CERT, keyfile: process.env.BENCH_TLS_KEY }
+  : {};
 const srv = await serve(app, {
   bind: `127.0.0.1:${port}`,
   keepalive: 300,
   worker_connections: 20000,
   errorlog: '/dev/null',
   ...ops,
+  ...tls,
 });
 console.log(`listening ${srv.url}`);
 process.on('SIGTERM', () => process.exit(0));

@@ -12,6 +12,7 @@ import { closeListener, openListeners, type OpenListener } from '../listeners.js
 import { VERSION } from '../version.js';
 import type { Application } from '../types.js';
 import { native } from '../native.js';
+import { checkTls, isTls } from '../server.js';
 import {
   APP_LOAD_ERROR,
   AppImportError,
@@ -279,11 +280,15 @@ export class Arbiter {
     this.initSignals();
     this.setTitle();
     if (this.cfg.get('preload_app')) await this.preload();
+    // TLS: a missing, unreadable, mismatched or encrypted certificate/key stops
+    // start-up here (one line, exit 1), before any worker exists.
+    const tlsError = checkTls(this.cfg.all);
+    if (tlsError !== null) throw new Error(tlsError);
     this.LISTENERS = await this.createListeners();
     this.balanceFd = this.createBalance();
     this.ops = new Operations(this);
     await this.ops.start();
-    this.log.info(`Listening at: ${this.LISTENERS.map((l) => l.info.url).join(',')} (${this.pid})`);
+    this.log.info(`Listening at: ${this.listeningAt()} (${this.pid})`);
     this.log.info(`Using worker: ${this.cfg.get('worker_class')}`);
     this.log.debug(`sd_notify: ${sdNotify('READY=1\nSTATUS=Gunicorn arbiter booted')}`);
     this.startWatchdog();
@@ -312,6 +317,11 @@ export class Arbiter {
   }
 
   /** systemd LISTEN_FDS > GUNICORN_FD (USR2) > bind */
+  private listeningAt(): string {
+    const tls = isTls(this.cfg.all);
+    return this.LISTENERS.map((l) => (tls ? l.info.url.replace(/^http:/, 'https:') : l.info.url)).join(',');
+  }
+
   private async createListeners(): Promise<OpenListener[]> {
     const opts = {
       backlog: this.cfg.get('backlog'),
@@ -479,6 +489,14 @@ export class Arbiter {
     const oldBind = this.cfg.get('bind').join('\n');
     this.restoreEnv();
     await this.app.reload();
+    // A certificate or key being replaced (or half-copied): check before the
+    // new workers read it; on failure keep the running workers and say why.
+    const tlsError = checkTls(this.app.cfg.all);
+    if (tlsError !== null) {
+      this.applyRawEnv();
+      this.log.error(`Reload failed, keeping the running workers: ${tlsError}`);
+      return;
+    }
     this.cfg = this.app.cfg;
     this.applyRawEnv();
     const old = this.log;
@@ -498,7 +516,7 @@ export class Arbiter {
       });
       for (const l of this.LISTENERS) closeListener(l);
       this.LISTENERS = fresh;
-      this.log.info(`Listening at: ${this.LISTENERS.map((l) => l.info.url).join(',')} (${this.pid})`);
+      this.log.info(`Listening at: ${this.listeningAt()} (${this.pid})`);
     }
     this.hook('on_reload', this);
     this.procName = this.master_pid ? `${this.cfg.procName}.2` : this.cfg.procName;

@@ -8,6 +8,8 @@ import {
   validateAddrList,
   validateBool,
   validateCallable,
+  validateCertReqs,
+  validateSslVersion,
   validateChdir,
   validateEnvList,
   validateGroup,
@@ -120,6 +122,15 @@ export const HOOK_SETTINGS = [
   hook('worker_exit', 'server, worker', 'worker', 'Called just after a worker has been exited, in the worker process.'),
   hook('nworkers_changed', 'server, new_value, old_value', 'master', 'Called just after num_workers has been changed.'),
   hook('on_exit', 'server', 'master', 'Called just before exiting gunicorn-ts.'),
+  hook(
+    'ssl_context',
+    'config, default_ssl_context_factory',
+    'worker (and in the master, to check the result before any worker starts)',
+    'Called when the TLS context is made: `default_ssl_context_factory()` returns the options built from the SSL settings ' +
+      '(certfile, keyfile, ca_certs, cert_reqs, minVersion, ciphers, ciphersuites, groups, alpn, sessionTickets, passphrase, ' +
+      'suppressRaggedEofs); return them, changed as you like (see README, TLS).',
+    (_config: unknown, factory: () => unknown) => factory(),
+  ),
 ] as const;
 
 export const HOOK_NAMES: readonly string[] = HOOK_SETTINGS.map((h) => h.name);
@@ -140,10 +151,6 @@ export const NOT_APPLICABLE: ReadonlyArray<[string, string]> = [
   ],
   ['pythonpath', 'Python import path; Node resolves modules from --chdir (use NODE_PATH for more).'],
   ['paste, raw_paste_global_conf', 'PasteDeploy is Python-only.'],
-  [
-    'keyfile, certfile, ssl_version, cert_reqs, ca_certs, suppress_ragged_eofs, do_handshake_on_connect, ciphers, ssl_context',
-    'The native core speaks plain HTTP/1.1; terminate TLS in a proxy in front.',
-  ],
   ['http_protocols, http2_*', 'HTTP/2 is not implemented by the native core.'],
   [
     'asgi_loop, asgi_lifespan, asgi_disconnect_grace_period, root_path',
@@ -601,6 +608,82 @@ export const SETTINGS = [
     validator: validateString,
     default: () => 'gunicorn-ts',
     desc: 'Internal setting that is adjusted for each type of application (the application path).',
+  }),
+  // ---- SSL
+  def({
+    name: 'keyfile',
+    section: 'SSL',
+    cli: ['--keyfile'],
+    meta: 'FILE',
+    validator: validateNullableString,
+    default: () => null,
+    desc: 'SSL key file (PEM). With certfile or keyfile set, every bind serves HTTPS (as Gunicorn); unset, the key is read from certfile.',
+  }),
+  def({
+    name: 'certfile',
+    section: 'SSL',
+    cli: ['--certfile'],
+    meta: 'FILE',
+    validator: validateNullableString,
+    default: () => null,
+    desc: 'SSL certificate file (PEM, the chain after the certificate). Setting it turns TLS on for every bind.',
+  }),
+  def({
+    name: 'ssl_version',
+    section: 'SSL',
+    cli: ['--ssl-version'],
+    meta: 'STRING',
+    validator: validateSslVersion,
+    default: () => 'TLS' as const,
+    defaultDoc: "'TLS' (PROTOCOL_TLS)",
+    desc:
+      'The minimum TLS version: TLS (also SSLv23, TLS_SERVER, 2, 17) and TLSv1_2 (5) mean TLS 1.2, TLSv1_3 means TLS 1.3; ' +
+      'TLSv1 and TLSv1_1 are refused (TLS 1.2 is the minimum). Gunicorn deprecates it in favour of ssl_context.',
+  }),
+  def({
+    name: 'cert_reqs',
+    section: 'SSL',
+    cli: ['--cert-reqs'],
+    meta: 'INT',
+    validator: validateCertReqs,
+    default: () => 0,
+    desc: 'Whether a client certificate is required: 0 none (CERT_NONE), 1 optional (CERT_OPTIONAL), 2 required (CERT_REQUIRED); verified against ca_certs.',
+  }),
+  def({
+    name: 'ca_certs',
+    section: 'SSL',
+    cli: ['--ca-certs'],
+    meta: 'FILE',
+    validator: validateNullableString,
+    default: () => null,
+    desc: 'CA certificates file (PEM) that client certificates are verified against.',
+  }),
+  def({
+    name: 'suppress_ragged_eofs',
+    section: 'SSL',
+    cli: ['--suppress-ragged-eofs'],
+    action: 'flag',
+    validator: validateBool,
+    default: () => true,
+    desc: 'Treat a TLS connection closed without close_notify as a normal end of stream (false: as an error).',
+  }),
+  def({
+    name: 'do_handshake_on_connect',
+    section: 'SSL',
+    cli: ['--do-handshake-on-connect'],
+    action: 'flag',
+    validator: validateBool,
+    default: () => false,
+    desc: 'Accepted for compatibility; no effect: the handshake always runs as soon as the client speaks, within header_timeout.',
+  }),
+  def({
+    name: 'ciphers',
+    section: 'SSL',
+    cli: ['--ciphers'],
+    meta: 'CIPHERS',
+    validator: validateNullableString,
+    default: () => null,
+    desc: "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites: the ssl_context hook's ciphersuites); unset, OpenSSL's default.",
   }),
   // ---- Server Hooks
   ...HOOK_SETTINGS,

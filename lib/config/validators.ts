@@ -201,3 +201,55 @@ export const validateEnvList: Validator<string[]> = (name, v) => {
   }
   return [...list];
 };
+
+/** Gunicorn's ssl_version (names or Python's ssl.PROTOCOL_* numbers) as a minimum TLS version. */
+export const validateSslVersion: Validator<'TLS' | 'TLSv1_2' | 'TLSv1_3'> = (name, v) => {
+  const s =
+    typeof v === 'number'
+      ? String(v)
+      : typeof v === 'string'
+        ? v
+            .trim()
+            .replace(/^(ssl\.)?PROTOCOL_/i, '')
+            .toUpperCase()
+        : '';
+  switch (s) {
+    case 'TLS':
+    case 'SSLV23':
+    case 'TLS_SERVER':
+    case '2':
+    case '17':
+      return 'TLS';
+    case 'TLSV1_2':
+    case '5':
+      return 'TLSv1_2';
+    case 'TLSV1_3':
+      return 'TLSv1_3';
+    case 'TLSV1':
+    case 'TLSV1_1':
+    case 'SSLV3':
+    case 'SSLV2':
+    case '1':
+    case '3':
+    case '4':
+      throw new SettingError(name, v, 'TLS 1.0 and 1.1 (and SSL) are refused: TLS 1.2 is the minimum');
+    default:
+      throw new SettingError(name, v, 'expected TLS, TLSv1_2 or TLSv1_3');
+  }
+};
+
+/** Gunicorn's cert_reqs: 0/1/2 or ssl.CERT_NONE/OPTIONAL/REQUIRED. */
+export const validateCertReqs: Validator<number> = (name, v) => {
+  const s =
+    typeof v === 'number'
+      ? String(v)
+      : typeof v === 'string'
+        ? v
+            .trim()
+            .replace(/^(ssl\.)?CERT_/i, '')
+            .toUpperCase()
+        : '';
+  const n = ({ '0': 0, '1': 1, '2': 2, NONE: 0, OPTIONAL: 1, REQUIRED: 2 } as Record<string, number>)[s];
+  if (n === undefined) throw new SettingError(name, v, 'expected 0 (none), 1 (optional) or 2 (required)');
+  return n;
+};

@@ -20,6 +20,8 @@ export interface EnvironContext {
   multiprocess: boolean;
   scriptName: string; // $SCRIPT_NAME
   secureHeaders: Map<string, string> | null; // environ key -> value meaning https
+  tls: boolean; // every listener is TLS (certfile set)
+  tlsClientInfo: boolean; // cert_reqs > 0: SSL_CLIENT_* keys per request
   errors: Environ['wsgi.errors'];
   fileWrapper: unknown;
 }
@@ -59,7 +61,7 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
     REMOTE_ADDR: blob.substring(queryEnd, remoteEnd),
     REMOTE_PORT: (flags & F.unix) === 0 ? blob.substring(remoteEnd, portEnd) : undefined,
     'wsgi.version': WSGI_VERSION,
-    'wsgi.url_scheme': 'http',
+    'wsgi.url_scheme': ctx.tls ? 'https' : 'http',
     'wsgi.input': input,
     'wsgi.errors': ctx.errors,
     'wsgi.multithread': false,
@@ -68,6 +70,7 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
     'wsgi.input_terminated': true,
     'wsgi.file_wrapper': ctx.fileWrapper,
   };
+  if (ctx.tls) env.HTTPS = 'on';
   let p = (flags & F.proxy) !== 0 ? meta[M.proxyDstEnd]! : portEnd;
   const n = meta[M.count]!;
   const secure = (flags & F.trusted) !== 0 ? ctx.secureHeaders : null;
@@ -135,4 +138,11 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
     }
   }
   return env;
+}
+
+/** Adds the TLS facts of the request's connection (mod_ssl's SSL_* names) to environ. */
+export function addTlsInfo(env: Environ, info: string | undefined): void {
+  if (info === undefined) return;
+  const parts = info.split('\0');
+  for (let i = 0; i + 1 < parts.length; i += 2) env[parts[i]!] = parts[i + 1]!;
 }

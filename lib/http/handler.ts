@@ -10,7 +10,7 @@ import { inspect } from 'node:util';
 import { CB, F, M, R, Result, native, type NativeCallbacks, type NativeServer } from '../native.js';
 import type { Logger } from '../logging/logger.js';
 import type { Application, Chunk, Environ, ResponseBody, ResponseHeaders, StartResponse, WriteFn } from '../types.js';
-import { buildEnviron, SchemeConflict, ScriptNameMismatch, type EnvironContext } from './environ.js';
+import { addTlsInfo, buildEnviron, SchemeConflict, ScriptNameMismatch, type EnvironContext } from './environ.js';
 import { bodyError, disconnected, Input, type InputControl } from './input.js';
 import { ErrorCode, errorInfo, errorPage } from './errors.js';
 import { HeadCache } from './head-cache.js';
@@ -131,6 +131,7 @@ export class Dispatcher {
     let environ: Environ;
     try {
       environ = buildEnviron(this.ctx, blob, this.meta, input);
+      if (this.ctx.tlsClientInfo) addTlsInfo(environ, this.native.tlsInfo(id));
     } catch (e) {
       if (e instanceof SchemeConflict) {
         const info = errorInfo(ErrorCode.INVALID_SCHEME_HEADERS);

@@ -86,6 +86,18 @@ class OptionReader {
       if (!s.empty()) out->push_back(std::move(s));
     }
   }
+  // An object (or null: *present = false) whose keys another reader reads.
+  bool get_object(const char* k, Napi::Object* out) {
+    if (failed()) return false;
+    Napi::Value v = o_.Get(k);
+    if (!v.IsEmpty() && v.IsNull()) return false;
+    if (v.IsEmpty() || !v.IsObject()) {
+      fail(k, "an object or null");
+      return false;
+    }
+    *out = v.As<Napi::Object>();
+    return true;
+  }
   // An enum, from its setting value's name (enum_from_name() beside the enum).
   template <typename E, typename = std::enable_if_t<std::is_enum<E>::value>>
   void get(const char* k, E* out) {
@@ -113,6 +125,40 @@ class OptionReader {
   std::string error_;
 };
 
+// The `tls` option (lib/server.ts tlsOptions(): the SSL settings after the
+// ssl_context hook): every key required, like the settings.
+bool read_tls_options(Napi::Env env, Napi::Object o, TlsOptions* t, std::string* err) {
+  OptionReader r(env, o);
+  double cert_reqs = 0, min_version = 0, tickets = 0;
+  std::vector<std::string> alpn;
+  r.get("certfile", &t->certfile);
+  r.get("keyfile", &t->keyfile);
+  r.get("ca_certs", &t->ca_certs);
+  r.get("cert_reqs", &cert_reqs);
+  r.get("min_version", &min_version);
+  r.get("ciphers", &t->ciphers);
+  r.get("ciphersuites", &t->ciphersuites);
+  r.get("groups", &t->groups);
+  r.get("alpn", &alpn);
+  r.get("session_tickets", &tickets);
+  r.get("passphrase", &t->passphrase);
+  r.get("suppress_ragged_eofs", &t->suppress_ragged_eofs);
+  if (r.failed()) {
+    *err = r.error();
+    return false;
+  }
+  t->cert_reqs = static_cast<int>(cert_reqs);
+  t->session_tickets = static_cast<int>(tickets);
+  // "1.2" / "1.3" as numbers: 12 or 13
+  t->min_version = min_version >= 13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+  t->alpn.clear();
+  for (const std::string& a : alpn) {
+    if (!t->alpn.empty()) t->alpn.push_back(',');
+    t->alpn += a;
+  }
+  return true;
+}
+
 class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -120,7 +166,7 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
         env, "NativeServer",
         {InstanceMethod("addListener", &JsServer::AddListener), InstanceMethod("pause", &JsServer::Pause),
          InstanceMethod("abort", &JsServer::Abort), InstanceMethod("close", &JsServer::Close),
-         InstanceMethod("connections", &JsServer::Connections)});
+         InstanceMethod("connections", &JsServer::Connections), InstanceMethod("tlsInfo", &JsServer::TlsInfo)});
   }
 
   explicit JsServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsServer>(info) {
@@ -145,9 +191,25 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       r.get("balance_slot", &cfg.balance_slot);
       r.get("forwarded_allow_ips", &forwarded_allow);
       r.get("proxy_allow_ips", &proxy_allow);
+      Napi::Object tls_obj;
+      bool tls_on = r.get_object("tls", &tls_obj);
       if (r.failed()) {
         Napi::TypeError::New(env, r.error()).ThrowAsJavaScriptException();
         return;
+      }
+      if (tls_on) {
+        TlsOptions to;
+        std::string err;
+        if (!read_tls_options(env, tls_obj, &to, &err)) {
+          Napi::TypeError::New(env, "NativeServer tls: " + err).ThrowAsJavaScriptException();
+          return;
+        }
+        cfg.tls_ctx = tls_context_new(to, &err);
+        if (cfg.tls_ctx == nullptr) {
+          Napi::Error::New(env, err).ThrowAsJavaScriptException();
+          return;
+        }
+        cfg.tls_suppress_ragged_eofs = to.suppress_ragged_eofs;
       }
       cfg.keepalive_ms = static_cast<uint64_t>(keepalive * 1000);
       cfg.header_timeout_ms = static_cast<uint64_t>(header_timeout * 1000);
@@ -461,6 +523,18 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     return info.Env().Undefined();
   }
 
+  // tlsInfo(id): the TLS facts of a request's connection (mod_ssl's names) as
+  // "KEY\0value\0..." (latin-1 safe: DNs are UTF-8), or undefined.
+  Napi::Value TlsInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (server_ == nullptr || info.Length() < 1 || !info[0].IsNumber()) return env.Undefined();
+    Connection* c = server_->find(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    if (c == nullptr || c->tls() == nullptr) return env.Undefined();
+    std::string out;
+    c->tls()->describe(&out);
+    return Napi::String::New(env, out);
+  }
+
   Napi::Value Connections(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), server_ ? static_cast<double>(server_->connection_count()) : 0);
   }
@@ -491,6 +565,26 @@ Napi::Value fd_or_throw(Napi::Env env, int fd, const std::string& err) {
   e.Set("code", Napi::String::New(env, uv_err_name(fd)));
   e.ThrowAsJavaScriptException();
   return env.Undefined();
+}
+
+// tlsCheck(tls options) -> null, or the one-line reason the certificate, key
+// or settings cannot be used (the arbiter runs it before any worker starts).
+Napi::Value TlsCheck(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "tlsCheck(options)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  TlsOptions to;
+  std::string err;
+  if (!read_tls_options(env, info[0].As<Napi::Object>(), &to, &err)) {
+    Napi::TypeError::New(env, "tlsCheck: " + err).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  SSL_CTX* ctx = tls_context_new(to, &err);
+  if (ctx == nullptr) return Napi::String::New(env, err);
+  SSL_CTX_free(ctx);
+  return env.Null();
 }
 
 Napi::Value ListenTcp(const Napi::CallbackInfo& info) {
@@ -572,6 +666,10 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeServer", JsServer::Init(env));
   exports.Set("listenTcp", Napi::Function::New(env, ListenTcp));
+  exports.Set("tlsCheck", Napi::Function::New(env, TlsCheck));
+  exports.Set("tlsHandshakes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                return Napi::Number::New(info.Env(), static_cast<double>(TlsTransport::handshakes()));
+              }));
   exports.Set("listenUnix", Napi::Function::New(env, ListenUnix));
   exports.Set("sockName", Napi::Function::New(env, SockName));
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable));

@@ -23,9 +23,20 @@ Connection::Connection(Server* srv, uint32_t slot, bool is_unix)
       stream_(srv->loop(), is_unix, this, srv->read_buffer()),
       io_(&stream_),
       parser_(&srv->cfg().parser, srv->parser_shared()),
-      slot_(slot) {}
+      slot_(slot) {
+  if (SSL_CTX* ctx = srv->cfg().tls_ctx) {
+    tls_ = new (std::nothrow) TlsTransport(
+        &stream_, ctx, this, srv->plain_buffer(), srv->cfg().tls_suppress_ragged_eofs,
+        [](void* c) { static_cast<Connection*>(c)->schedule_flush(); }, this);
+    // Without one (out of memory) the stream's events still come here: close at once.
+    if (tls_ != nullptr) io_ = tls_;
+  }
+}
 
-Connection::~Connection() { std::free(in_); }
+Connection::~Connection() {
+  delete tls_;
+  std::free(in_);
+}
 
 void Connection::start(uint8_t listener_index) {
   listener_index_ = listener_index;
@@ -51,6 +62,10 @@ void Connection::start(uint8_t listener_index) {
     }
   }
   parser_.reset_connection(trusted_, proxy_allowed);
+  if (srv_->cfg().tls_ctx != nullptr && (tls_ == nullptr || !tls_->ok())) {
+    close_now();
+    return;
+  }
   enter_wait(Wait::kHead);
   update_reading();
 }
@@ -410,6 +425,9 @@ void Connection::schedule_flush() {
 
 void Connection::flush_queued() {
   flush_queued_ = false;
+  if (closed_) return;
+  // TLS: records decrypted or received while reading was paused
+  if (tls_ != nullptr) tls_->run_deferred();
   if (closed_) return;
   flush();
 }

@@ -14,6 +14,7 @@
 
 #include "request_parser.h"
 #include "response.h"
+#include "tls.h"
 #include "transport.h"
 
 namespace gts {
@@ -44,6 +45,8 @@ class Connection final : public TransportEvents {
  public:
   Connection(Server* srv, uint32_t slot, bool is_unix);
   ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   // Accepts from a listener into this connection's stream; 0 or a libuv error.
   int accept(uv_stream_t* listener) { return stream_.accept(listener); }
@@ -65,6 +68,7 @@ class Connection final : public TransportEvents {
   const char* remote_addr() const { return remote_; }
   uint16_t remote_port() const { return remote_port_; }
   bool is_unix() const { return stream_.is_unix(); }
+  const TlsTransport* tls() const { return tls_; }
   bool trusted() const { return trusted_; }
   uint8_t listener_index() const { return listener_index_; }
   const ProxyInfo* proxy() const { return parser_.proxy(); }
@@ -110,7 +114,8 @@ class Connection final : public TransportEvents {
 
   Server* srv_;
   StreamTransport stream_;  // the socket
-  Transport* io_;           // what the state machine talks to: &stream_ (a TLS transport would wrap it)
+  Transport* io_;           // what the state machine talks to: &stream_, or tls_ over it
+  TlsTransport* tls_ = nullptr;
   RequestParser parser_;
   uint32_t slot_;
   uint64_t req_id_ = 0;

@@ -123,6 +123,10 @@ void WaitList::remove(Connection* c) {
 Server::Server(uv_loop_t* loop, ServerConfig cfg, Bridge* bridge) : loop_(loop), cfg_(std::move(cfg)), bridge_(bridge) {
   read_buf_.base = static_cast<char*>(std::malloc(kReadBufSize));
   read_buf_.size = kReadBufSize;
+  if (cfg_.tls_ctx != nullptr) {
+    plain_buf_.base = static_cast<char*>(std::malloc(kReadBufSize));
+    plain_buf_.size = kReadBufSize;
+  }
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
   uv_timer_start(&timer_, on_timer, kSweepMs, kSweepMs);
@@ -164,7 +168,12 @@ void Server::on_check(uv_check_t* h) {
   srv->bridge_->leave();
 }
 
-Server::~Server() { std::free(read_buf_.base); }
+Server::~Server() {
+  std::free(read_buf_.base);
+  std::free(plain_buf_.base);
+  // Connections still holding an SSL keep the context alive (reference counted).
+  if (cfg_.tls_ctx != nullptr) SSL_CTX_free(cfg_.tls_ctx);
+}
 
 int Server::add_listener(int fd, bool is_unix, int backlog, std::string* err) {
   auto* l = new Listener();

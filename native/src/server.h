@@ -13,6 +13,7 @@
 #include "balance.h"
 #include "request_parser.h"
 #include "response.h"
+#include "tls.h"
 #include "transport.h"
 
 namespace gts {
@@ -46,6 +47,8 @@ struct ServerConfig {
   AllowList proxy_allow;               // proxy_allow_ips
   int balance_fd = -1;                 // shared accept-balancing page (arbiter), or -1
   uint32_t balance_slot = 0;
+  SSL_CTX* tls_ctx = nullptr;  // certfile set: every connection is TLS (the Server frees it)
+  bool tls_suppress_ragged_eofs = true;
 };
 
 // What the native core tells JS. Each call happens inside a JS scope opened by
@@ -112,6 +115,7 @@ class Server {
   DateCache& date() { return date_; }
   uint64_t now_ms() const { return uv_now(loop_); }
   const ReadBuffer* read_buffer() const { return &read_buf_; }
+  const ReadBuffer* plain_buffer() const { return &plain_buf_; }  // TLS: decrypted bytes
 
   WaitList idle_list;    // between requests, waiting keepalive
   WaitList head_list;    // new connection or partial head, waiting header_timeout
@@ -159,6 +163,7 @@ class Server {
   std::vector<Connection*> flush_queue_;
   bool flush_armed_ = false;
   ReadBuffer read_buf_;
+  ReadBuffer plain_buf_;
   size_t nconns_ = 0;
   bool draining_ = false;
   bool closed_ = false;

@@ -105,6 +105,8 @@ class StreamTransport final : public Transport {
   // uv_accept() from a listener; sets TCP_NODELAY. Returns 0 or a libuv error.
   int accept(uv_stream_t* listener);
   bool is_unix() const { return is_unix_; }
+  // A transport layered on top (TLS) takes this stream's events.
+  void set_events(TransportEvents* events) { events_ = events; }
 
   WriteStatus write(std::string& data) override;
   bool shutdown() override;

@@ -74,7 +74,7 @@ export function run(t, args, { script = BIN, env = {}, cwd = ROOT, prefix = [] }
       };
       if (!check()) h.waiters.push(w);
     });
-  h.port = async () => Number((await h.waitFor(/Listening at: http:\/\/127\.0\.0\.1:(\d+)/))[1]);
+  h.port = async () => Number((await h.waitFor(/Listening at: https?:\/\/127\.0\.0\.1:(\d+)/))[1]);
   h.kill = (sig) => {
     try {
       process.kill(child.pid, sig);
