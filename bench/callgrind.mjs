@@ -23,7 +23,10 @@ import path from 'node:path';
 
 const here = import.meta.dirname;
 const args = process.argv.slice(2);
-const opt = (n, d) => { const i = args.indexOf(`--${n}`); return i >= 0 ? args[i + 1] : d; };
+const opt = (n, d) => {
+  const i = args.indexOf(`--${n}`);
+  return i >= 0 ? args[i + 1] : d;
+};
 const server = opt('server', 'servers/gunicorn-ts-serve.mjs');
 const workload = opt('workload', 'hello');
 const WARM = Number(opt('warm', 20000));
@@ -32,67 +35,99 @@ const TOP = Number(opt('top', 0));
 const TLS = args.includes('--tls');
 const CLOSE = args.includes('--close');
 const cert = TLS ? benchCert() : null;
-const connect = () => (TLS
-  ? tls.connect({ port: PORT, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] })
-  : net.connect(PORT, '127.0.0.1'));
+const connect = () =>
+  TLS
+    ? tls.connect({ port: PORT, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] })
+    : net.connect(PORT, '127.0.0.1');
 const PORT = 19900 + (process.pid % 90);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const REQ = workload === 'environ'
-  ? 'GET /echo/path?x=1&y=two HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: text/html,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\nCookie: session=0123456789abcdef\r\nReferer: http://127.0.0.1/previous\r\nX-Request-Id: 3f0c5a8e-9d1b-4c2e\r\nX-Forwarded-For: 203.0.113.7\r\nCache-Control: no-cache\r\n\r\n'
-  : workload === 'post4k'
-    ? `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4096\r\n\r\n${'p'.repeat(4096)}`
-    : 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+const REQ =
+  workload === 'environ'
+    ? 'GET /echo/path?x=1&y=two HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: text/html,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\nCookie: session=0123456789abcdef\r\nReferer: http://127.0.0.1/previous\r\nX-Request-Id: 3f0c5a8e-9d1b-4c2e\r\nX-Forwarded-For: 203.0.113.7\r\nCache-Control: no-cache\r\n\r\n'
+    : workload === 'post4k'
+      ? `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4096\r\n\r\n${'p'.repeat(4096)}`
+      : 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
 
 // a new connection per request, `Connection: close`, 4 at a time
 async function loadClose(n) {
   const req = REQ.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n');
   let left = n;
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    while (left-- > 0) {
-      await new Promise((resolve, reject) => {
-        const s = connect();
-        s.on(TLS ? 'secureConnect' : 'connect', () => s.write(req));
-        s.on('data', () => {});
-        s.on('end', () => { s.destroy(); resolve(); });
-        s.on('error', reject);
-      });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (left-- > 0) {
+        await new Promise((resolve, reject) => {
+          const s = connect();
+          s.on(TLS ? 'secureConnect' : 'connect', () => s.write(req));
+          s.on('data', () => {});
+          s.on('end', () => {
+            s.destroy();
+            resolve();
+          });
+          s.on('error', reject);
+        });
+      }
+    }),
+  );
 }
 
 async function load(n) {
   if (CLOSE) return loadClose(n);
   // 8 keep-alive connections, one request in flight on each
   const per = Math.ceil(n / 8);
-  await Promise.all(Array.from({ length: 8 }, () => new Promise((resolve, reject) => {
-    const s = connect();
-    let left = per;
-    let buf = '';
-    s.on(TLS ? 'secureConnect' : 'connect', () => s.write(REQ));
-    s.on('data', (d) => {
-      buf += d;
-      for (;;) {
-        const he = buf.indexOf('\r\n\r\n');
-        if (he < 0) return;
-        const m = /content-length: (\d+)/i.exec(buf.slice(0, he));
-        const end = he + 4 + Number(m ? m[1] : 0);
-        if (buf.length < end) return;
-        buf = buf.slice(end);
-        if (--left === 0) { s.destroy(); resolve(); return; }
-        s.write(REQ);
-      }
-    });
-    s.on('error', reject);
-  })));
+  await Promise.all(
+    Array.from(
+      { length: 8 },
+      () =>
+        new Promise((resolve, reject) => {
+          const s = connect();
+          let left = per;
+          let buf = '';
+          s.on(TLS ? 'secureConnect' : 'connect', () => s.write(REQ));
+          s.on('data', (d) => {
+            buf += d;
+            for (;;) {
+              const he = buf.indexOf('\r\n\r\n');
+              if (he < 0) return;
+              const m = /content-length: (\d+)/i.exec(buf.slice(0, he));
+              const end = he + 4 + Number(m ? m[1] : 0);
+              if (buf.length < end) return;
+              buf = buf.slice(end);
+              if (--left === 0) {
+                s.destroy();
+                resolve();
+                return;
+              }
+              s.write(REQ);
+            }
+          });
+          s.on('error', reject);
+        }),
+    ),
+  );
 }
 
 const out = path.join(os.tmpdir(), `callgrind.${process.pid}.out`);
-const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, '--smc-check=all',
-  process.execPath, '--max-semi-space-size=8', path.join(here, server), String(PORT), workload],
-{ stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(cert?.env ?? {}) } });
+const child = spawn(
+  'valgrind',
+  [
+    '--tool=callgrind',
+    `--callgrind-out-file=${out}`,
+    '--smc-check=all',
+    process.execPath,
+    '--max-semi-space-size=8',
+    path.join(here, server),
+    String(PORT),
+    workload,
+  ],
+  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(cert?.env ?? {}) } },
+);
 let log = '';
-child.stdout.on('data', (d) => { log += d; });
-child.stderr.on('data', (d) => { log += d; });
+child.stdout.on('data', (d) => {
+  log += d;
+});
+child.stderr.on('data', (d) => {
+  log += d;
+});
 // node under valgrind starts in tens of seconds, minutes on a loaded machine
 for (let i = 0; i < 3000 && !/listening/i.test(log) && child.exitCode === null; i++) await sleep(100);
 if (!/listening/i.test(log)) {
@@ -105,12 +140,20 @@ await load(N);
 execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
 child.kill('SIGTERM');
 await new Promise((r) => child.on('exit', r));
-const dumps = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(`callgrind.${process.pid}.out.`)).map((f) => path.join(os.tmpdir(), f));
+const dumps = fs
+  .readdirSync(os.tmpdir())
+  .filter((f) => f.startsWith(`callgrind.${process.pid}.out.`))
+  .map((f) => path.join(os.tmpdir(), f));
 const dump = dumps.sort().at(0);
 const total = Number(/summary: (\d+)/.exec(fs.readFileSync(dump, 'utf8'))?.[1] ?? NaN);
-console.log(`${server} ${workload}${TLS ? ' over TLS' : ''}${CLOSE ? ' (a new connection per request)' : ''}: ${(total / N).toFixed(0)} instructions per request (user space, steady state: ${N} requests after ${WARM})`);
+console.log(
+  `${server} ${workload}${TLS ? ' over TLS' : ''}${CLOSE ? ' (a new connection per request)' : ''}: ${(total / N).toFixed(0)} instructions per request (user space, steady state: ${N} requests after ${WARM})`,
+);
 if (TOP > 0) {
-  const ann = execFileSync('callgrind_annotate', ['--threshold=100', '--inclusive=no', dump], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const ann = execFileSync('callgrind_annotate', ['--threshold=100', '--inclusive=no', dump], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
   const fns = [];
   const objs = new Map();
   for (const line of ann.split('\n')) {
@@ -123,7 +166,8 @@ if (TOP > 0) {
     objs.set(obj, (objs.get(obj) ?? 0) + ir);
     fns.push([ir, m[2].replace(/^\?\?\?:/, '').slice(0, 140)]);
   }
-  for (const [o, ir] of [...objs].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`${ir.toFixed(0).padStart(8)}  ${o}`);
+  for (const [o, ir] of [...objs].sort((a, b) => b[1] - a[1]).slice(0, 8))
+    console.log(`${ir.toFixed(0).padStart(8)}  ${o}`);
   for (const [ir, f] of fns.slice(0, TOP)) console.log(`${ir.toFixed(0).padStart(8)}  ${f}`);
 }
 if (process.env.KEEP_CALLGRIND) console.log(`kept ${dumps.join(' ')}`);

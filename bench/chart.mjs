@@ -11,7 +11,11 @@ const { meta, summary } = JSON.parse(fs.readFileSync(src, 'utf8'));
 const TARGETS = { hello: 2.2, environ: 2.0, post4k: 2.0, pipelined: 3.0, close: 1.6 };
 const rows = summary.filter((r) => r.baseline && r.baseline !== r.server && Number.isFinite(r.cpuRatio));
 const max = Math.max(3.5, ...rows.map((r) => r.cpuRatio)) * 1.1;
-const W = 760, left = 290, barH = 18, gap = 8, top = 50;
+const W = 760,
+  left = 290,
+  barH = 18,
+  gap = 8,
+  top = 50;
 const H = top + rows.length * (barH + gap) + 50;
 const x = (v) => left + (v / max) * (W - left - 40);
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
@@ -30,7 +34,8 @@ rows.forEach((r, i) => {
   svg += `<text x="${left - 8}" y="${y + 13}" text-anchor="end">${esc(`${r.workload} · ${r.server}`)}</text>\n`;
   svg += `<rect x="${left}" y="${y}" width="${Math.max(1, x(r.cpuRatio) - left)}" height="${barH}" fill="${color}"/>\n`;
   svg += `<text x="${x(r.cpuRatio) + 4}" y="${y + 13}">${r.cpuRatio.toFixed(2)}×${r.baseline !== 'node:http' ? ` vs ${esc(r.baseline)}` : ''}</text>\n`;
-  if (target !== undefined) svg += `<line x1="${x(target)}" y1="${y - 2}" x2="${x(target)}" y2="${y + barH + 2}" stroke="black" stroke-dasharray="3,2"/>\n`;
+  if (target !== undefined)
+    svg += `<line x1="${x(target)}" y1="${y - 2}" x2="${x(target)}" y2="${y + barH + 2}" stroke="black" stroke-dasharray="3,2"/>\n`;
 });
 svg += `<text x="10" y="${H - 8}" fill="#555">dashed: issue 4 target · green: target met · orange: not met · blue: no target</text>\n`;
 svg += '</svg>\n';

@@ -17,7 +17,9 @@ const tools = path.join(root, '..', 'shared', 'tools', 'conformance');
 const corpus = path.join(root, '..', 'shared', 'http-corpus');
 const runner = path.join(tools, 'run.mjs');
 const groups = execFileSync(process.execPath, [runner, '--corpus', corpus, '--list-settings'], { encoding: 'utf8' })
-  .trim().split('\n').map((l) => JSON.parse(l).settings);
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l).settings);
 
 const TLS = process.argv.includes('--tls');
 let tlsFiles = {};
@@ -25,23 +27,56 @@ if (TLS) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gts-conformance-tls-'));
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   tlsFiles = { certfile: path.join(dir, 'cert.pem'), keyfile: path.join(dir, 'key.pem') };
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', tlsFiles.keyfile,
-    '-out', tlsFiles.certfile, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      tlsFiles.keyfile,
+      '-out',
+      tlsFiles.certfile,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
 }
 
 let failed = 0;
 let ran = 0;
 for (const settings of groups) {
   ran++;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', `
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     import { serve } from ${JSON.stringify(path.join(root, 'dist', 'index.js'))};
     import { application } from ${JSON.stringify(path.join(tools, 'echo-app.mjs'))};
     const srv = await serve(application, { bind: '127.0.0.1:0', errorlog: '/dev/null', ...${JSON.stringify({ ...settings, ...tlsFiles })} });
     console.log('port', srv.addresses[0].port);
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  `,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const port = await new Promise((resolve, reject) => {
     let out = '';
-    child.stdout.on('data', (d) => { out += d; const m = /port (\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /port (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
     child.on('exit', (c) => reject(new Error(`server exited ${c}`)));
   });
   // whole, then in 5-byte pieces (test/corpus.test.mjs also replays 1-byte and random splits)
@@ -51,7 +86,9 @@ for (const settings of groups) {
     if (TLS) a.push('--tls');
     try {
       const out = execFileSync(process.execPath, a, { encoding: 'utf8' });
-      process.stdout.write(`${TLS ? 'TLS ' : ''}${JSON.stringify(settings)}${chunk ? ` (${chunk}-byte writes)` : ''}: ${out.trim().split('\n').pop()}\n`);
+      process.stdout.write(
+        `${TLS ? 'TLS ' : ''}${JSON.stringify(settings)}${chunk ? ` (${chunk}-byte writes)` : ''}: ${out.trim().split('\n').pop()}\n`,
+      );
     } catch (e) {
       failed++;
       process.stdout.write(`${JSON.stringify(settings)}: FAILED\n${e.stdout}\n`);

@@ -21,8 +21,14 @@ const N = Number(args[args.indexOf('--connections') + 1] || (TLS ? 2000 : 10000)
 const cert = TLS ? benchCert() : null;
 const PORT = 19300 + (process.pid % 500);
 const servers = TLS
-  ? { 'node:https': path.join(here, 'servers/node-http.mjs'), 'gunicorn-ts serve() TLS': path.join(here, 'servers/gunicorn-ts-serve.mjs') }
-  : { 'node:http': path.join(here, 'servers/node-http.mjs'), 'gunicorn-ts serve()': path.join(here, 'servers/gunicorn-ts-serve.mjs') };
+  ? {
+      'node:https': path.join(here, 'servers/node-http.mjs'),
+      'gunicorn-ts serve() TLS': path.join(here, 'servers/gunicorn-ts-serve.mjs'),
+    }
+  : {
+      'node:http': path.join(here, 'servers/node-http.mjs'),
+      'gunicorn-ts serve()': path.join(here, 'servers/gunicorn-ts-serve.mjs'),
+    };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rss = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 
@@ -31,29 +37,41 @@ async function openConnections(n, requests = 1) {
   const socks = [];
   const batch = 500;
   for (let i = 0; i < n; i += batch) {
-    await Promise.all(Array.from({ length: Math.min(batch, n - i) }, () => new Promise((resolve, reject) => {
-      const s = TLS ? tls.connect({ port: PORT, host: '127.0.0.1', rejectUnauthorized: false }) : net.connect(PORT, '127.0.0.1');
-      let got = '';
-      let seen = 0;
-      s.on(TLS ? 'secureConnect' : 'connect', () => s.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'.repeat(requests)));
-      s.on('data', (d) => {
-        got += d;
-        seen += got.split('Hello, World').length - 1;
-        got = got.slice(got.lastIndexOf('Hello, World') + 1);
-        if (seen >= requests) resolve();
-      });
-      s.on('error', reject);
-      socks.push(s);
-    })));
+    await Promise.all(
+      Array.from(
+        { length: Math.min(batch, n - i) },
+        () =>
+          new Promise((resolve, reject) => {
+            const s = TLS
+              ? tls.connect({ port: PORT, host: '127.0.0.1', rejectUnauthorized: false })
+              : net.connect(PORT, '127.0.0.1');
+            let got = '';
+            let seen = 0;
+            s.on(TLS ? 'secureConnect' : 'connect', () =>
+              s.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'.repeat(requests)),
+            );
+            s.on('data', (d) => {
+              got += d;
+              seen += got.split('Hello, World').length - 1;
+              got = got.slice(got.lastIndexOf('Hello, World') + 1);
+              if (seen >= requests) resolve();
+            });
+            s.on('error', reject);
+            socks.push(s);
+          }),
+      ),
+    );
   }
   return socks;
 }
 
 async function measure(name) {
-  const child = spawn(process.execPath, ['--expose-gc', servers[name], String(PORT), 'hello'],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...(cert?.env ?? {}) } });
+  const child = spawn(process.execPath, ['--expose-gc', servers[name], String(PORT), 'hello'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...(cert?.env ?? {}) },
+  });
   const settledRss = async () => {
-    child.kill('SIGUSR2');  // full GC in the server
+    child.kill('SIGUSR2'); // full GC in the server
     await sleep(1000);
     return rss(child.pid);
   };
@@ -80,8 +98,13 @@ const results = [];
 for (const name of Object.keys(servers)) {
   const r = await measure(name);
   results.push(r);
-  console.log(`${name.padEnd(22)} idle RSS ${(r.idleRss / 2 ** 20).toFixed(1)} MiB, with ${N} idle keep-alive connections ${(r.rssWithConns / 2 ** 20).toFixed(1)} MiB -> ${r.perConnection.toFixed(0)} bytes per connection`);
+  console.log(
+    `${name.padEnd(22)} idle RSS ${(r.idleRss / 2 ** 20).toFixed(1)} MiB, with ${N} idle keep-alive connections ${(r.rssWithConns / 2 ** 20).toFixed(1)} MiB -> ${r.perConnection.toFixed(0)} bytes per connection`,
+  );
 }
 const out = path.join(here, args.includes('--ci') ? 'out' : '', TLS ? 'memory-tls.json' : 'memory.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });
-fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), connections: N, tls: TLS, command: `node bench/memory.mjs ${args.join(' ')}`.trim(), results }, null, 2)}\n`);
+fs.writeFileSync(
+  out,
+  `${JSON.stringify({ date: new Date().toISOString(), connections: N, tls: TLS, command: `node bench/memory.mjs ${args.join(' ')}`.trim(), results }, null, 2)}\n`,
+);

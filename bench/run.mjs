@@ -40,21 +40,67 @@ const PORT = 18300 + (process.pid % 1000);
 // Each server: argv to start it (a fresh process per run), whether it is pinned
 // to CPU 1 (single-process servers) or free to use both cores (multi-worker).
 const cli = path.join(root, 'bin', 'gunicorn-ts.js');
-const cliArgs = (port, wl, workers) => [process.execPath, cli, '-w', String(workers), '-b', `127.0.0.1:${port}`, '--keep-alive', '300',
-  '--worker-connections', '20000', '--error-logfile', '/dev/null', `${path.join(here, 'servers', 'cli-apps.mjs')}:${wl.replaceAll('-', '_')}`];
+const cliArgs = (port, wl, workers) => [
+  process.execPath,
+  cli,
+  '-w',
+  String(workers),
+  '-b',
+  `127.0.0.1:${port}`,
+  '--keep-alive',
+  '300',
+  '--worker-connections',
+  '20000',
+  '--error-logfile',
+  '/dev/null',
+  `${path.join(here, 'servers', 'cli-apps.mjs')}:${wl.replaceAll('-', '_')}`,
+];
 
 // Each server: argv to start it (a fresh process per run), whether it is pinned
 // to CPU 1 (single-process servers) or free to use both cores (multi-worker),
 // and its comparison group (ratios are taken against the group's baseline).
 export const SERVERS = {
-  'node:http': { argv: (port, wl) => [process.execPath, path.join(here, 'servers/node-http.mjs'), port, wl], pin: true, group: 'single', baseline: true },
-  'gunicorn-ts serve()': { argv: (port, wl) => [process.execPath, path.join(here, 'servers/gunicorn-ts-serve.mjs'), port, wl], pin: true, group: 'single' },
+  'node:http': {
+    argv: (port, wl) => [process.execPath, path.join(here, 'servers/node-http.mjs'), port, wl],
+    pin: true,
+    group: 'single',
+    baseline: true,
+  },
+  'gunicorn-ts serve()': {
+    argv: (port, wl) => [process.execPath, path.join(here, 'servers/gunicorn-ts-serve.mjs'), port, wl],
+    pin: true,
+    group: 'single',
+  },
   'gunicorn-ts CLI -w 1': { argv: (port, wl) => cliArgs(port, wl, 1), pin: true, group: 'single' },
-  'node:cluster 2 workers': { argv: (port, wl) => [process.execPath, path.join(here, 'servers/node-cluster.mjs'), port, wl, '2'], pin: false, group: 'multi', baseline: true, workloads: ['hello'] },
-  'gunicorn-ts CLI -w 2': { argv: (port, wl) => cliArgs(port, wl, 2), pin: false, group: 'multi', workloads: ['hello'] },
+  'node:cluster 2 workers': {
+    argv: (port, wl) => [process.execPath, path.join(here, 'servers/node-cluster.mjs'), port, wl, '2'],
+    pin: false,
+    group: 'multi',
+    baseline: true,
+    workloads: ['hello'],
+  },
+  'gunicorn-ts CLI -w 2': {
+    argv: (port, wl) => cliArgs(port, wl, 2),
+    pin: false,
+    group: 'multi',
+    workloads: ['hello'],
+  },
   // HTTPS: the same servers with a certificate (BENCH_TLS_CERT/KEY); the hello application
-  'node:https': { argv: (port) => [process.execPath, path.join(here, 'servers/node-http.mjs'), port, 'hello'], pin: true, group: 'tls', baseline: true, tls: true, workloads: ['https', 'https-close'] },
-  'gunicorn-ts serve() TLS': { argv: (port) => [process.execPath, path.join(here, 'servers/gunicorn-ts-serve.mjs'), port, 'hello'], pin: true, group: 'tls', tls: true, workloads: ['https', 'https-close'] },
+  'node:https': {
+    argv: (port) => [process.execPath, path.join(here, 'servers/node-http.mjs'), port, 'hello'],
+    pin: true,
+    group: 'tls',
+    baseline: true,
+    tls: true,
+    workloads: ['https', 'https-close'],
+  },
+  'gunicorn-ts serve() TLS': {
+    argv: (port) => [process.execPath, path.join(here, 'servers/gunicorn-ts-serve.mjs'), port, 'hello'],
+    pin: true,
+    group: 'tls',
+    tls: true,
+    workloads: ['https', 'https-close'],
+  },
 };
 
 const hello = (r) => r.status === 200 && r.body === 'Hello, World';
@@ -64,24 +110,50 @@ export const WORKLOADS = {
   'hello-await': { desc: 'hello-async awaiting a settled promise (a cache hit) first', path: '/', check: hello },
   environ: {
     desc: 'the app reads method, path, query and 10 request headers, answers small JSON',
-    path: '/echo/path?x=1&y=two', script: 'wrk/environ.lua',
+    path: '/echo/path?x=1&y=two',
+    script: 'wrk/environ.lua',
     check: (r) => r.status === 200 && JSON.parse(r.body).path === '/echo/path',
   },
   body2k: { desc: 'GET, 2 KB body', path: '/', check: (r) => r.status === 200 && r.body.length === 2048 },
   post4k: {
-    desc: 'POST with a 4 KB body the app reads', path: '/', script: 'wrk/post4k.lua',
-    probe: { method: 'POST', body: 'p'.repeat(4096) }, check: (r) => r.status === 200 && r.body === '4096',
+    desc: 'POST with a 4 KB body the app reads',
+    path: '/',
+    script: 'wrk/post4k.lua',
+    probe: { method: 'POST', body: 'p'.repeat(4096) },
+    check: (r) => r.status === 200 && r.body === '4096',
   },
-  stream64k: { desc: '64 KB response streamed from an async iterator (16 × 4 KB)', path: '/', check: (r) => r.status === 200 && r.body.length === 65536 },
-  close: { desc: 'hello with Connection: close (a connection per request)', path: '/', script: 'wrk/close.lua', check: hello },
-  pipelined: { desc: 'hello, 16 pipelined requests per connection', path: '/', script: 'wrk/pipelined.lua', check: hello },
+  stream64k: {
+    desc: '64 KB response streamed from an async iterator (16 × 4 KB)',
+    path: '/',
+    check: (r) => r.status === 200 && r.body.length === 65536,
+  },
+  close: {
+    desc: 'hello with Connection: close (a connection per request)',
+    path: '/',
+    script: 'wrk/close.lua',
+    check: hello,
+  },
+  pipelined: {
+    desc: 'hello, 16 pipelined requests per connection',
+    path: '/',
+    script: 'wrk/pipelined.lua',
+    check: hello,
+  },
   https: { desc: 'hello over HTTPS, keep-alive (TLS 1.3)', path: '/', tls: true, check: hello },
-  'https-close': { desc: 'hello over a new HTTPS connection per request (Connection: close, full TLS 1.3 handshake, ECDSA P-256)', path: '/', script: 'wrk/close.lua', tls: true, check: hello },
+  'https-close': {
+    desc: 'hello over a new HTTPS connection per request (Connection: close, full TLS 1.3 handshake, ECDSA P-256)',
+    path: '/',
+    script: 'wrk/close.lua',
+    tls: true,
+    check: hello,
+  },
 };
 
 const wanted = (list, all) => (list ? list.split(',').filter((x) => x in all) : Object.keys(all));
 const serverNames = wanted(opt('servers'), SERVERS);
-const workloadNames = wanted(opt('workloads'), WORKLOADS).filter((w) => !CI || opt('workloads') || w === 'hello' || w === 'environ' || w === 'https');
+const workloadNames = wanted(opt('workloads'), WORKLOADS).filter(
+  (w) => !CI || opt('workloads') || w === 'hello' || w === 'environ' || w === 'https',
+);
 const cert = workloadNames.some((w) => WORKLOADS[w].tls) ? benchCert() : null;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -110,12 +182,17 @@ function cpuTicks(pid) {
 
 function get(port, p, probe = {}, tls = false) {
   return new Promise((resolve, reject) => {
-    const req = (tls ? https : http).request({ host: '127.0.0.1', port, path: p, agent: false, method: probe.method ?? 'GET', rejectUnauthorized: false }, (res) => {
-      let body = '';
-      res.setEncoding('latin1');
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-    });
+    const req = (tls ? https : http).request(
+      { host: '127.0.0.1', port, path: p, agent: false, method: probe.method ?? 'GET', rejectUnauthorized: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('latin1');
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+      },
+    );
     req.setTimeout(2000, () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end(probe.body);
@@ -130,15 +207,28 @@ async function startServer(name, workload) {
     ? spawn('taskset', ['-c', '1', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env })
     : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { out += d; });
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    out += d;
+  });
   // ready when the port answers (the CLI's master listens before its workers are up)
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${out.trim()}`);
     const ok = await new Promise((resolve) => {
-      const r = (s.tls ? https : http).get({ host: '127.0.0.1', port: PORT, path: '/', agent: false, rejectUnauthorized: false }, (res) => { res.resume(); res.on('end', () => resolve(true)); });
+      const r = (s.tls ? https : http).get(
+        { host: '127.0.0.1', port: PORT, path: '/', agent: false, rejectUnauthorized: false },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(true));
+        },
+      );
       r.on('error', () => resolve(false));
-      r.setTimeout(1000, () => { r.destroy(); resolve(false); });
+      r.setTimeout(1000, () => {
+        r.destroy();
+        resolve(false);
+      });
     });
     if (ok) break;
     if (i >= 100) {
@@ -159,7 +249,16 @@ async function stopServer(srv) {
 }
 
 function wrk(url, seconds, script, pinned) {
-  const a = [...(pinned ? ['-c', '0'] : ['-c', '0-1']), 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '--timeout', '2s'];
+  const a = [
+    ...(pinned ? ['-c', '0'] : ['-c', '0-1']),
+    'wrk',
+    '-t1',
+    `-c${CONNECTIONS}`,
+    `-d${seconds}s`,
+    '--latency',
+    '--timeout',
+    '2s',
+  ];
   if (script) a.push('-s', path.join(here, script));
   a.push(url);
   const outText = execFileSync('taskset', a, { encoding: 'utf8', timeout: (seconds + 15) * 1000 });
@@ -190,7 +289,8 @@ async function runOne(name, workload) {
   try {
     const url = `${w.tls ? 'https' : 'http'}://127.0.0.1:${PORT}${w.path}`;
     const r = await get(PORT, w.path, w.probe, w.tls);
-    if (!w.check(r)) throw new Error(`${name} ${workload}: unexpected response ${r.status} ${JSON.stringify(r.body.slice(0, 80))}`);
+    if (!w.check(r))
+      throw new Error(`${name} ${workload}: unexpected response ${r.status} ${JSON.stringify(r.body.slice(0, 80))}`);
     const pinned = SERVERS[name].pin;
     wrk(url, WARMUP, w.script, pinned);
     const [u0, s0] = cpuTicks(srv.pid);
@@ -200,7 +300,13 @@ async function runOne(name, workload) {
     const sys = (s1 - s0) / CLK_TCK;
     const cpu = user + sys;
     // server CPU per request, split: user space (our code, V8, libuv) and kernel (TCP, syscalls)
-    return { ...res, cpu, perCpuSec: res.requests / cpu, userUs: (1e6 * user) / res.requests, sysUs: (1e6 * sys) / res.requests };
+    return {
+      ...res,
+      cpu,
+      perCpuSec: res.requests / cpu,
+      userUs: (1e6 * user) / res.requests,
+      sysUs: (1e6 * sys) / res.requests,
+    };
   } finally {
     await stopServer(srv);
   }
@@ -215,7 +321,10 @@ const median = (xs) => {
 async function main() {
   const results = {};
   // HTTPS workloads run on the TLS servers only, and those only run them
-  const runsFor = (wl) => serverNames.filter((s) => (!SERVERS[s].workloads || SERVERS[s].workloads.includes(wl)) && !!SERVERS[s].tls === !!WORKLOADS[wl].tls);
+  const runsFor = (wl) =>
+    serverNames.filter(
+      (s) => (!SERVERS[s].workloads || SERVERS[s].workloads.includes(wl)) && !!SERVERS[s].tls === !!WORKLOADS[wl].tls,
+    );
   for (const wl of workloadNames) for (const s of runsFor(wl)) results[`${wl}|${s}`] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const wl of workloadNames) {
@@ -225,7 +334,9 @@ async function main() {
       for (const s of order) {
         const r = await runOne(s, wl);
         results[`${wl}|${s}`].push(r);
-        process.stdout.write(`round ${round} ${wl.padEnd(10)} ${s.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  ${r.perCpuSec.toFixed(0).padStart(7)} req/CPU-s  p99 ${r.p99.toFixed(2)} ms${r.non2xx || r.socketErrors ? `  ERRORS non2xx=${r.non2xx} socket=${r.socketErrors}` : ''}\n`);
+        process.stdout.write(
+          `round ${round} ${wl.padEnd(10)} ${s.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  ${r.perCpuSec.toFixed(0).padStart(7)} req/CPU-s  p99 ${r.p99.toFixed(2)} ms${r.non2xx || r.socketErrors ? `  ERRORS non2xx=${r.non2xx} socket=${r.socketErrors}` : ''}\n`,
+        );
       }
     }
   }
@@ -233,15 +344,25 @@ async function main() {
   let failed = false;
   for (const wl of workloadNames) {
     for (const s of runsFor(wl)) {
-      const base = serverNames.find((b) => SERVERS[b].baseline && SERVERS[b].group === SERVERS[s].group && results[`${wl}|${b}`]);
+      const base = serverNames.find(
+        (b) => SERVERS[b].baseline && SERVERS[b].group === SERVERS[s].group && results[`${wl}|${b}`],
+      );
       const baseRuns = base ? results[`${wl}|${base}`] : null;
       const runs = results[`${wl}|${s}`];
       const m = (k) => median(runs.map((r) => r[k]));
       const row = {
-        workload: wl, server: s,
-        rps: m('rps'), rpsMin: Math.min(...runs.map((r) => r.rps)), rpsMax: Math.max(...runs.map((r) => r.rps)),
-        perCpuSec: m('perCpuSec'), perCpuSecMin: Math.min(...runs.map((r) => r.perCpuSec)), perCpuSecMax: Math.max(...runs.map((r) => r.perCpuSec)),
-        p50: m('p50'), p99: m('p99'), userUs: m('userUs'), sysUs: m('sysUs'),
+        workload: wl,
+        server: s,
+        rps: m('rps'),
+        rpsMin: Math.min(...runs.map((r) => r.rps)),
+        rpsMax: Math.max(...runs.map((r) => r.rps)),
+        perCpuSec: m('perCpuSec'),
+        perCpuSecMin: Math.min(...runs.map((r) => r.perCpuSec)),
+        perCpuSecMax: Math.max(...runs.map((r) => r.perCpuSec)),
+        p50: m('p50'),
+        p99: m('p99'),
+        userUs: m('userUs'),
+        sysUs: m('sysUs'),
         errors: runs.reduce((a, r) => a + r.non2xx + r.socketErrors, 0),
       };
       row.baseline = base ?? null;
@@ -256,7 +377,10 @@ async function main() {
   const table = [
     '| workload | server | req/s median (min–max) | req per server CPU-s median (min–max) | server CPU µs/req: user + kernel | p50 ms | p99 ms | CPU ratio vs baseline | req/s ratio | errors |',
     '|---|---|---|---|---|---|---|---|---|---|',
-    ...summary.map((r) => `| ${r.workload} | ${r.server}${r.baseline && r.baseline !== r.server ? ` (vs ${r.baseline})` : r.baseline === r.server ? ' (baseline)' : ''} | ${r.rps.toFixed(0)} (${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)}) | ${r.perCpuSec.toFixed(0)} (${r.perCpuSecMin.toFixed(0)}–${r.perCpuSecMax.toFixed(0)}) | ${r.userUs.toFixed(2)} + ${r.sysUs.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${r.rpsRatio?.toFixed(2) ?? '–'} | ${r.errors} |`),
+    ...summary.map(
+      (r) =>
+        `| ${r.workload} | ${r.server}${r.baseline && r.baseline !== r.server ? ` (vs ${r.baseline})` : r.baseline === r.server ? ' (baseline)' : ''} | ${r.rps.toFixed(0)} (${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)}) | ${r.perCpuSec.toFixed(0)} (${r.perCpuSecMin.toFixed(0)}–${r.perCpuSecMax.toFixed(0)}) | ${r.userUs.toFixed(2)} + ${r.sysUs.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${r.rpsRatio?.toFixed(2) ?? '–'} | ${r.errors} |`,
+    ),
   ].join('\n');
   process.stdout.write(`\n${table}\n`);
   fs.mkdirSync(OUT, { recursive: true });
@@ -265,15 +389,30 @@ async function main() {
     machine: `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
     node: process.version,
     command: `node bench/run.mjs ${args.join(' ')}`.trim(),
-    rounds: ROUNDS, duration: DURATION, connections: CONNECTIONS,
+    rounds: ROUNDS,
+    duration: DURATION,
+    connections: CONNECTIONS,
   };
-  fs.writeFileSync(path.join(OUT, 'results.json'), `${JSON.stringify({ meta, summary, runs: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map(({ text, ...r }) => r)])) }, null, 2)}\n`);
-  fs.writeFileSync(path.join(OUT, 'RESULTS.md'), `# Benchmark results\n\n- date: ${meta.date}\n- machine: ${meta.machine}\n- node: ${meta.node}\n- command: \`${meta.command}\`\n- method: server pinned to CPU 1, wrk (1 thread, ${CONNECTIONS} connections) pinned to CPU 0, ${ROUNDS} interleaved rounds of ${DURATION} s after a ${WARMUP} s warm-up; medians with min–max. "req per server CPU-s" = requests completed / server user+system CPU seconds during the measured run; "server CPU µs/req" splits that cost into user space and kernel (utime and stime of the server's processes).\n\n${table}\n`);
-  if (!CI) execFileSync(process.execPath, [path.join(here, 'chart.mjs'), path.join(OUT, 'results.json'), path.join(OUT, 'ratios.svg')], { stdio: 'inherit' });
+  fs.writeFileSync(
+    path.join(OUT, 'results.json'),
+    `${JSON.stringify({ meta, summary, runs: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map(({ text, ...r }) => r)])) }, null, 2)}\n`,
+  );
+  fs.writeFileSync(
+    path.join(OUT, 'RESULTS.md'),
+    `# Benchmark results\n\n- date: ${meta.date}\n- machine: ${meta.machine}\n- node: ${meta.node}\n- command: \`${meta.command}\`\n- method: server pinned to CPU 1, wrk (1 thread, ${CONNECTIONS} connections) pinned to CPU 0, ${ROUNDS} interleaved rounds of ${DURATION} s after a ${WARMUP} s warm-up; medians with min–max. "req per server CPU-s" = requests completed / server user+system CPU seconds during the measured run; "server CPU µs/req" splits that cost into user space and kernel (utime and stime of the server's processes).\n\n${table}\n`,
+  );
+  if (!CI)
+    execFileSync(
+      process.execPath,
+      [path.join(here, 'chart.mjs'), path.join(OUT, 'results.json'), path.join(OUT, 'ratios.svg')],
+      { stdio: 'inherit' },
+    );
   if (CI) {
     const hello = summary.find((r) => r.workload === 'hello' && !SERVERS[r.server].baseline);
     if (hello && hello.cpuRatio < 1.0) {
-      process.stdout.write(`bench: FAIL: gunicorn-ts costs more CPU per request than node:http on hello (ratio ${hello.cpuRatio.toFixed(2)})\n`);
+      process.stdout.write(
+        `bench: FAIL: gunicorn-ts costs more CPU per request than node:http on hello (ratio ${hello.cpuRatio.toFixed(2)})\n`,
+      );
       failed = true;
     }
   }

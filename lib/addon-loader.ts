@@ -13,9 +13,10 @@ import { fileURLToPath } from 'node:url';
 export const ADDON_FILE = 'gunicorn_native.node';
 /** the platforms the npm tarball carries an addon for */
 export const PREBUILT = ['linux-x64', 'linux-arm64'] as const;
-export const BUILD_FROM_SOURCE = 'build from source in a clone of gunicorn-ts: a C++17 compiler, make, python3 and llhttp'
-  + ' (apt-get install node-llhttp, or LLHTTP_DIR), then `npm ci && npm run build:native`'
-  + ` and GUNICORN_TS_NATIVE=<clone>/build/Release/${ADDON_FILE}`;
+export const BUILD_FROM_SOURCE =
+  'build from source in a clone of gunicorn-ts: a C++17 compiler, make, python3 and llhttp' +
+  ' (apt-get install node-llhttp, or LLHTTP_DIR), then `npm ci && npm run build:native`' +
+  ` and GUNICORN_TS_NATIVE=<clone>/build/Release/${ADDON_FILE}`;
 
 const packageRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -27,16 +28,27 @@ export interface Candidate {
   explicit: boolean;
 }
 
-export function candidates(env: NodeJS.ProcessEnv = process.env, root = packageRoot,
-  platform: string = process.platform, arch: string = process.arch): Candidate[] {
+export function candidates(
+  env: NodeJS.ProcessEnv = process.env,
+  root = packageRoot,
+  platform: string = process.platform,
+  arch: string = process.arch,
+): Candidate[] {
   const list: Candidate[] = [];
   const override = env.GUNICORN_TS_NATIVE;
   if (override) list.push({ from: 'GUNICORN_TS_NATIVE', file: path.resolve(override), explicit: true });
   for (const kind of ['Release', 'Debug']) {
-    list.push({ from: `the source build (build/${kind})`, file: path.join(root, 'build', kind, ADDON_FILE), explicit: false });
+    list.push({
+      from: `the source build (build/${kind})`,
+      file: path.join(root, 'build', kind, ADDON_FILE),
+      explicit: false,
+    });
   }
-  list.push({ from: `the prebuilt addon (prebuilds/${platform}-${arch})`,
-    file: path.join(root, 'prebuilds', `${platform}-${arch}`, ADDON_FILE), explicit: false });
+  list.push({
+    from: `the prebuilt addon (prebuilds/${platform}-${arch})`,
+    file: path.join(root, 'prebuilds', `${platform}-${arch}`, ADDON_FILE),
+    explicit: false,
+  });
   return list;
 }
 
@@ -46,10 +58,14 @@ export function describeLibc(platform: string = process.platform): string {
   try {
     const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
     if (header?.glibcVersionRuntime) return `glibc ${header.glibcVersionRuntime}`;
-  } catch { /* no report: fall through */ }
+  } catch {
+    /* no report: fall through */
+  }
   try {
     if (fs.readdirSync('/lib').some((f) => f.startsWith('ld-musl-'))) return 'musl';
-  } catch { /* no /lib */ }
+  } catch {
+    /* no /lib */
+  }
   return 'a libc other than glibc';
 }
 
@@ -80,22 +96,28 @@ export class AddonLoadError extends Error {
  * Loads the first candidate whose file exists. An existing file that fails to load is
  * reported at once (a stale or foreign build must not be replaced silently by another).
  */
-export function loadAddon<T>(requireFrom: NodeJS.Require = createRequire(import.meta.url),
-  list: Candidate[] = candidates()): T {
+export function loadAddon<T>(
+  requireFrom: NodeJS.Require = createRequire(import.meta.url),
+  list: Candidate[] = candidates(),
+): T {
   for (const c of list) {
     if (!c.explicit && !fs.existsSync(c.file)) continue;
     try {
       return requireFrom(c.file) as T;
     } catch (e) {
       const where = `${process.platform}-${process.arch} (${describeLibc()}, Node ${process.version})`;
-      throw new AddonLoadError(`gunicorn-ts: cannot load the native core from ${c.from}, ${c.file}, on ${where}: `
-        + `${reason(e)}; ${c.explicit ? 'unset GUNICORN_TS_NATIVE or point it at a built addon' : BUILD_FROM_SOURCE}`);
+      throw new AddonLoadError(
+        `gunicorn-ts: cannot load the native core from ${c.from}, ${c.file}, on ${where}: ` +
+          `${reason(e)}; ${c.explicit ? 'unset GUNICORN_TS_NATIVE or point it at a built addon' : BUILD_FROM_SOURCE}`,
+      );
     }
   }
   const here = `${process.platform}-${process.arch}`;
   const why = (PREBUILT as readonly string[]).includes(here)
     ? `this copy of gunicorn-ts has no prebuilds/${here}`
     : `gunicorn-ts ships prebuilt addons for ${PREBUILT.join(' and ')} (glibc >= 2.28) only`;
-  throw new AddonLoadError(`gunicorn-ts: no native core for ${here} (${describeLibc()}, Node ${process.version}): `
-    + `${why}; ${BUILD_FROM_SOURCE}`);
+  throw new AddonLoadError(
+    `gunicorn-ts: no native core for ${here} (${describeLibc()}, Node ${process.version}): ` +
+      `${why}; ${BUILD_FROM_SOURCE}`,
+  );
 }

@@ -44,7 +44,8 @@ export function parseBind(spec: string): BindSpec {
   } else {
     const i = s.lastIndexOf(':');
     if (i >= 0) {
-      if (s.indexOf(':') !== i) throw new BindError(`Invalid bind address ${JSON.stringify(spec)}: put IPv6 addresses in brackets`);
+      if (s.indexOf(':') !== i)
+        throw new BindError(`Invalid bind address ${JSON.stringify(spec)}: put IPv6 addresses in brackets`);
       host = s.slice(0, i);
       port = s.slice(i + 1);
     } else {
@@ -61,13 +62,14 @@ export function parseBind(spec: string): BindSpec {
 export interface OpenListener {
   fd: number;
   info: ListenerInfo;
-  owned: boolean;  // we created it (and unlink a unix path on close)
+  owned: boolean; // we created it (and unlink a unix path on close)
 }
 
 function describe(fd: number): ListenerInfo {
   const n = native.sockName(fd);
   if (n === null) throw new BindError(`fd ${fd} is not a socket`);
-  if (n.family === 'unix') return { kind: 'unix', host: '', port: 0, portText: '', path: n.host, url: `unix:${n.host}` };
+  if (n.family === 'unix')
+    return { kind: 'unix', host: '', port: 0, portText: '', path: n.host, url: `unix:${n.host}` };
   const url = n.family === 'inet6' ? `http://[${n.host}]:${n.port}` : `http://${n.host}:${n.port}`;
   return { kind: 'tcp', host: n.host, port: n.port, portText: String(n.port), path: '', url };
 }
@@ -111,7 +113,10 @@ export async function openListeners(binds: readonly string[], opts: ListenOption
           fd = native.listenTcp(host, spec.port, opts.backlog, opts.reusePort);
         } catch (e) {
           const err = e as Error & { code?: string };
-          const msg = err.code === 'EADDRINUSE' ? `Connection in use: ('${spec.host}', ${spec.port})` : `Cannot bind ${spec.spec}: ${err.message}`;
+          const msg =
+            err.code === 'EADDRINUSE'
+              ? `Connection in use: ('${spec.host}', ${spec.port})`
+              : `Cannot bind ${spec.spec}: ${err.message}`;
           throw Object.assign(new BindError(msg), { cause: err, errno: err.code });
         }
       }

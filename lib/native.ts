@@ -13,13 +13,13 @@ export interface NativeErrorInfo {
  */
 export interface NativeTlsOptions {
   certfile: string;
-  keyfile: string;       // '' = the key is in certfile
-  ca_certs: string;      // '' = none
-  cert_reqs: number;     // 0 none, 1 optional, 2 required
-  min_version: number;   // 12 (TLS 1.2) or 13 (TLS 1.3)
-  ciphers: string;       // TLS 1.2 cipher list ('' = OpenSSL's default)
-  ciphersuites: string;  // TLS 1.3 suites ('' = OpenSSL's default)
-  groups: string;        // key-exchange groups ('' = OpenSSL's default)
+  keyfile: string; // '' = the key is in certfile
+  ca_certs: string; // '' = none
+  cert_reqs: number; // 0 none, 1 optional, 2 required
+  min_version: number; // 12 (TLS 1.2) or 13 (TLS 1.3)
+  ciphers: string; // TLS 1.2 cipher list ('' = OpenSSL's default)
+  ciphersuites: string; // TLS 1.3 suites ('' = OpenSSL's default)
+  groups: string; // key-exchange groups ('' = OpenSSL's default)
   alpn: readonly string[];
   session_tickets: number;
   passphrase: string;
@@ -63,8 +63,14 @@ export interface NativeServer {
    * With strings, the head is validated into native head slot `headKey` (0: scratch);
    * with status undefined, the head already in slot `headKey` is used (lib/http/head-cache.ts).
    */
-  respond(id: number, status: string | undefined, headers: string | undefined, nHeaders: number,
-    body: string | Uint8Array | undefined, flags: number): number;
+  respond(
+    id: number,
+    status: string | undefined,
+    headers: string | undefined,
+    nHeaders: number,
+    body: string | Uint8Array | undefined,
+    flags: number,
+  ): number;
   write(id: number, chunk: string | Uint8Array | undefined, final: boolean): number;
   pause(id: number, pause: boolean): void;
   abort(id: number): void;

@@ -21,13 +21,15 @@ export type ServeOptions = Partial<Record<keyof Settings, unknown>> & { bind?: s
  * entry script runs again in each worker, where serve() serves (see
  * lib/app/serve-app.ts).
  */
-export async function serve(application: Application, bindOrOptions: string | string[] | ServeOptions = {}): Promise<ServerHandle> {
+export async function serve(
+  application: Application,
+  bindOrOptions: string | string[] | ServeOptions = {},
+): Promise<ServerHandle> {
   if (typeof application !== 'function') {
     throw new TypeError('serve(application, bind): application must be a function (environ, start_response)');
   }
-  const options: ServeOptions = typeof bindOrOptions === 'string' || Array.isArray(bindOrOptions)
-    ? { bind: bindOrOptions }
-    : { ...bindOrOptions };
+  const options: ServeOptions =
+    typeof bindOrOptions === 'string' || Array.isArray(bindOrOptions) ? { bind: bindOrOptions } : { ...bindOrOptions };
   const cfg = resolveSettings(options as Record<string, unknown>);
   if (cfg.workers > 1) {
     // the pre-fork arbiter
@@ -36,10 +38,16 @@ export async function serve(application: Application, bindOrOptions: string | st
   const tlsError = checkTls(cfg);
   if (tlsError !== null) throw new Error(tlsError);
   const log = new Logger({ errorlog: cfg.errorlog, loglevel: cfg.loglevel });
-  const listeners = await openListeners(cfg.bind, { backlog: cfg.backlog, reusePort: cfg.reuse_port, umask: cfg.umask });
+  const listeners = await openListeners(cfg.bind, {
+    backlog: cfg.backlog,
+    reusePort: cfg.reuse_port,
+    umask: cfg.umask,
+  });
   const { server, closed } = startServer(application, cfg, listeners, log);
   const tls = isTls(cfg);
-  const addresses = listeners.map((l) => (tls && l.info.kind === 'tcp' ? { ...l.info, url: l.info.url.replace(/^http:/, 'https:') } : l.info));
+  const addresses = listeners.map((l) =>
+    tls && l.info.kind === 'tcp' ? { ...l.info, url: l.info.url.replace(/^http:/, 'https:') } : l.info,
+  );
   let closing: Promise<void> | null = null;
   return {
     addresses,

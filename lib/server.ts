@@ -74,14 +74,16 @@ export function defaultTlsContext(cfg: Settings): TlsContextOptions {
 export function tlsOptions(cfg: Settings): NativeTlsOptions | null {
   if (!isTls(cfg)) return null;
   const o = cfg.ssl_context(cfg, () => defaultTlsContext(cfg)) as TlsContextOptions | undefined;
-  if (o === null || typeof o !== 'object') throw new Error('ssl_context must return the context options (from default_ssl_context_factory())');
+  if (o === null || typeof o !== 'object')
+    throw new Error('ssl_context must return the context options (from default_ssl_context_factory())');
   const str = (k: keyof TlsContextOptions, v: unknown): string => {
     if (v === null || v === undefined) return '';
     if (typeof v !== 'string') throw new Error(`ssl_context: ${k} must be a string`);
     return v;
   };
   const min = o.minVersion === 'TLSv1.3' ? 13 : o.minVersion === 'TLSv1.2' || o.minVersion === undefined ? 12 : NaN;
-  if (Number.isNaN(min)) throw new Error("ssl_context: minVersion must be 'TLSv1.2' or 'TLSv1.3' (1.0 and 1.1 are refused)");
+  if (Number.isNaN(min))
+    throw new Error("ssl_context: minVersion must be 'TLSv1.2' or 'TLSv1.3' (1.0 and 1.1 are refused)");
   if (![0, 1, 2].includes(o.cert_reqs)) throw new Error('ssl_context: cert_reqs must be 0, 1 or 2');
   const alpn = o.alpn ?? [];
   if (!Array.isArray(alpn) || alpn.some((a) => typeof a !== 'string' || a === '' || a.length > 255)) {
@@ -116,12 +118,21 @@ export function checkTls(cfg: Settings): string | null {
 
 /** The native core's options: the registry's `native: true` settings, each under its own name. */
 export function nativeOptions(cfg: Settings, balance?: { fd: number; slot: number }): NativeOptions & NativeSettings {
-  const o: Record<string, unknown> = { balance_fd: balance?.fd ?? -1, balance_slot: balance?.slot ?? 0, tls: tlsOptions(cfg) };
+  const o: Record<string, unknown> = {
+    balance_fd: balance?.fd ?? -1,
+    balance_slot: balance?.slot ?? 0,
+    tls: tlsOptions(cfg),
+  };
   for (const s of NATIVE_SETTINGS) o[s.name] = cfg[s.name];
   return o as unknown as NativeOptions & NativeSettings;
 }
 
-export function environContext(cfg: Settings, listeners: ListenerInfo[], log: Logger, multiprocess: boolean): EnvironContext {
+export function environContext(
+  cfg: Settings,
+  listeners: ListenerInfo[],
+  log: Logger,
+  multiprocess: boolean,
+): EnvironContext {
   const secure = new Map<string, string>();
   for (const [k, v] of Object.entries(cfg.secure_scheme_headers)) {
     secure.set(`HTTP_${k.toUpperCase().replace(/-/g, '_')}`, v);
@@ -148,7 +159,13 @@ export function startServer(
   opts: { multiprocess?: boolean; hooks?: RequestHooks; balance?: { fd: number; slot: number } } = {},
 ): { server: NativeServer; dispatcher: Dispatcher; closed: Promise<void> } {
   const infos = listeners.map((l) => l.info);
-  const d = new Dispatcher(app, environContext(cfg, infos, log, opts.multiprocess ?? false), log, cfg.limit_request_fields, opts.hooks);
+  const d = new Dispatcher(
+    app,
+    environContext(cfg, infos, log, opts.multiprocess ?? false),
+    log,
+    cfg.limit_request_fields,
+    opts.hooks,
+  );
   const server = new native.NativeServer(nativeOptions(cfg, opts.balance), d.callbacks(), d.meta);
   d.native = server;
   const closed = new Promise<void>((resolve) => {

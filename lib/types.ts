@@ -34,7 +34,4 @@ export interface Environ {
   [key: string]: unknown;
 }
 
-export type Application = (
-  environ: Environ,
-  start_response: StartResponse,
-) => ResponseBody | Promise<ResponseBody>;
+export type Application = (environ: Environ, start_response: StartResponse) => ResponseBody | Promise<ResponseBody>;

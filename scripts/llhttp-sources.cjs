@@ -34,8 +34,10 @@ function locate() {
   const where = process.env.LLHTTP_DIR
     ? `LLHTTP_DIR=${process.env.LLHTTP_DIR} holds no llhttp release sources (include/llhttp.h and src/api.c, src/http.c, src/llhttp.c)`
     : 'no llhttp C sources in /usr/share/llhttp';
-  process.stderr.write(`gunicorn-ts: cannot build the native core: ${where}. `
-    + 'Install Debian\'s package with `apt-get install node-llhttp`, or set LLHTTP_DIR to an llhttp release directory.\n');
+  process.stderr.write(
+    `gunicorn-ts: cannot build the native core: ${where}. ` +
+      "Install Debian's package with `apt-get install node-llhttp`, or set LLHTTP_DIR to an llhttp release directory.\n",
+  );
   process.exit(1);
 }
 

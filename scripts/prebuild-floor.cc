@@ -7,8 +7,9 @@
 // checks the result with objdump and fails above the floor, so a new call that
 // needs a wrapper is caught at build time, not on a user's machine.
 #include <sys/stat.h>
-#include <typeinfo>
+
 #include <memory>
+#include <typeinfo>
 
 #if defined(__x86_64__)
 #define GTS_GLIBC_BASE "GLIBC_2.2.5"
@@ -37,9 +38,15 @@ __asm__(".symver __fxstat64,__fxstat64@" GTS_GLIBC_BASE);
 GTS_HIDDEN int __wrap_stat64(const char *p, struct stat64 *b) { return __xstat64(GTS_STAT_VER, p, b); }
 GTS_HIDDEN int __wrap_lstat64(const char *p, struct stat64 *b) { return __lxstat64(GTS_STAT_VER, p, b); }
 GTS_HIDDEN int __wrap_fstat64(int fd, struct stat64 *b) { return __fxstat64(GTS_STAT_VER, fd, b); }
-GTS_HIDDEN int __wrap_stat(const char *p, struct stat *b) { return __xstat64(GTS_STAT_VER, p, reinterpret_cast<struct stat64 *>(b)); }
-GTS_HIDDEN int __wrap_lstat(const char *p, struct stat *b) { return __lxstat64(GTS_STAT_VER, p, reinterpret_cast<struct stat64 *>(b)); }
-GTS_HIDDEN int __wrap_fstat(int fd, struct stat *b) { return __fxstat64(GTS_STAT_VER, fd, reinterpret_cast<struct stat64 *>(b)); }
+GTS_HIDDEN int __wrap_stat(const char *p, struct stat *b) {
+  return __xstat64(GTS_STAT_VER, p, reinterpret_cast<struct stat64 *>(b));
+}
+GTS_HIDDEN int __wrap_lstat(const char *p, struct stat *b) {
+  return __lxstat64(GTS_STAT_VER, p, reinterpret_cast<struct stat64 *>(b));
+}
+GTS_HIDDEN int __wrap_fstat(int fd, struct stat *b) {
+  return __fxstat64(GTS_STAT_VER, fd, reinterpret_cast<struct stat64 *>(b));
+}
 
 // libstdc++'s headers (GCC >= 11 on glibc >= 2.32) read glibc's
 // __libc_single_threaded (GLIBC_2.32) to skip atomic reference counts. Zero

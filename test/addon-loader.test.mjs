@@ -21,12 +21,15 @@ function scratch(t) {
 
 t.test('the order: GUNICORN_TS_NATIVE, build/Release, build/Debug, prebuilds/<platform>-<arch>', async (t) => {
   const list = candidates({ GUNICORN_TS_NATIVE: 'x.node' }, '/pkg', 'linux', 'arm64');
-  t.same(list.map((c) => [c.file, c.explicit]), [
-    [path.resolve('x.node'), true],
-    ['/pkg/build/Release/gunicorn_native.node', false],
-    ['/pkg/build/Debug/gunicorn_native.node', false],
-    ['/pkg/prebuilds/linux-arm64/gunicorn_native.node', false],
-  ]);
+  t.same(
+    list.map((c) => [c.file, c.explicit]),
+    [
+      [path.resolve('x.node'), true],
+      ['/pkg/build/Release/gunicorn_native.node', false],
+      ['/pkg/build/Debug/gunicorn_native.node', false],
+      ['/pkg/prebuilds/linux-arm64/gunicorn_native.node', false],
+    ],
+  );
   t.equal(candidates({}, '/pkg').length, 3, 'no override without the variable');
 });
 
@@ -73,11 +76,16 @@ t.test('a prebuild that does not load is reported with the reason, in one line',
 
 t.test('the CLI prints the one line and exits 1, no stack trace', async (t) => {
   const r = spawnSync(process.execPath, [path.join(root, 'bin', 'gunicorn-ts.js'), 'examples.hello_app:app'], {
-    env: { ...process.env, GUNICORN_TS_NATIVE: '/nonexistent/gunicorn_native.node' }, encoding: 'utf8', timeout: 30_000,
+    env: { ...process.env, GUNICORN_TS_NATIVE: '/nonexistent/gunicorn_native.node' },
+    encoding: 'utf8',
+    timeout: 30_000,
   });
   t.equal(r.status, 1);
   t.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  t.match(r.stderr, /^gunicorn-ts: cannot load the native core from GUNICORN_TS_NATIVE, \/nonexistent\/gunicorn_native\.node, on /);
+  t.match(
+    r.stderr,
+    /^gunicorn-ts: cannot load the native core from GUNICORN_TS_NATIVE, \/nonexistent\/gunicorn_native\.node, on /,
+  );
   t.match(r.stderr, /unset GUNICORN_TS_NATIVE/);
   t.notMatch(r.stderr, /\n\s+at /);
 });
@@ -89,7 +97,10 @@ t.test('package.json: nothing runs at install, CommonJS can require it', async (
   t.notOk(pkg.files.includes('binding.gyp'), 'binding.gyp is not in the tarball');
   t.notOk(pkg.dependencies['node-gyp'] || pkg.dependencies['node-addon-api'], 'build tools are devDependencies');
   t.ok(pkg.exports['.'].require && pkg.exports['.'].import);
-  const r = spawnSync(process.execPath, ['-e', 'const g = require("gunicorn-ts"); if (typeof g.serve !== "function") process.exit(3)'],
-    { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(
+    process.execPath,
+    ['-e', 'const g = require("gunicorn-ts"); if (typeof g.serve !== "function") process.exit(3)'],
+    { cwd: root, encoding: 'utf8', timeout: 30_000 },
+  );
   t.equal(r.status, 0, r.stderr);
 });

@@ -8,14 +8,17 @@ async function bothWorkers(t, g, port, want) {
   await g.waitFor(/Booting worker/, { count: 2 });
   const seen = new Set();
   let body = null;
-  await until(async () => {
-    const r = await get(port);
-    if (r.status === 200) {
-      seen.add(r.headers['x-worker'] ?? r.body);
-      body = r.body;
-    }
-    return g.workers().length === 2 && body !== null;
-  }, { timeoutMs: 10000 });
+  await until(
+    async () => {
+      const r = await get(port);
+      if (r.status === 200) {
+        seen.add(r.headers['x-worker'] ?? r.body);
+        body = r.body;
+      }
+      return g.workers().length === 2 && body !== null;
+    },
+    { timeoutMs: 10000 },
+  );
   t.match(body, want);
   t.equal(g.workers().length, 2, 'two workers');
 }
@@ -33,14 +36,24 @@ t.test('examples/standalone_app.mjs: BaseApplication with options and hooks, sev
 });
 
 t.test('serve(app, {workers: 2}): the script becomes the master, and each worker serves', async (t) => {
-  const g = run(t, [], { script: `${ROOT}/test/fixtures/apps/serve_workers.mjs`, env: { GUNICORN_TS_EXAMPLE_SHOW_URL: '1' } });
+  const g = run(t, [], {
+    script: `${ROOT}/test/fixtures/apps/serve_workers.mjs`,
+    env: { GUNICORN_TS_EXAMPLE_SHOW_URL: '1' },
+  });
   const port = await g.port();
   await g.waitFor(/^url http:\/\/127\.0\.0\.1:\d+$/m, { from: 'stdout' });
   t.equal(g.stdout.trim().split('\n').length, 1, 'serve() resolved in the master only (workers never print)');
   await bothWorkers(t, g, port, /^served by \d+$/);
   t.match(g.stderr, /pre_fork hook for worker #2/);
   const pids = new Set();
-  await until(async () => { const r = await get(port); if (r.status === 200) pids.add(r.body); return pids.size === 2; }, { timeoutMs: 10000, everyMs: 0 });
+  await until(
+    async () => {
+      const r = await get(port);
+      if (r.status === 200) pids.add(r.body);
+      return pids.size === 2;
+    },
+    { timeoutMs: 10000, everyMs: 0 },
+  );
   t.equal(pids.size, 2, 'both workers answer');
   g.kill('SIGTERM');
   t.equal((await g.exit).code, 0);

@@ -8,18 +8,24 @@ import { run, sleep, until } from './helpers/gts.mjs';
 
 async function openMany(port, n) {
   const socks = [];
-  const pids = await Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1');
-    socks.push(s);
-    let buf = '';
-    s.on('connect', () => s.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'));
-    s.on('data', (d) => {
-      buf += d;
-      const m = /"pid":(\d+)/.exec(buf);
-      if (m) resolve(Number(m[1]));
-    });
-    s.on('error', reject);
-  })));
+  const pids = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise((resolve, reject) => {
+          const s = net.connect(port, '127.0.0.1');
+          socks.push(s);
+          let buf = '';
+          s.on('connect', () => s.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'));
+          s.on('data', (d) => {
+            buf += d;
+            const m = /"pid":(\d+)/.exec(buf);
+            if (m) resolve(Number(m[1]));
+          });
+          s.on('error', reject);
+        }),
+    ),
+  );
   const counts = new Map();
   for (const p of pids) counts.set(p, (counts.get(p) ?? 0) + 1);
   return { socks, counts };
@@ -35,7 +41,11 @@ t.test('64 keep-alive connections spread evenly over 2 workers', async (t) => {
     const { socks, counts } = await openMany(port, 64);
     const shares = [...counts.values()];
     t.equal(shares.length, 2, `round ${round}: both workers got connections (${shares.join(' / ')})`);
-    for (const c of shares) t.ok(c >= 26 && c <= 38, `round ${round}: ${c} of 64 connections (${((100 * c) / 64).toFixed(0)} %) is within 50 +- 10 %`);
+    for (const c of shares)
+      t.ok(
+        c >= 26 && c <= 38,
+        `round ${round}: ${c} of 64 connections (${((100 * c) / 64).toFixed(0)} %) is within 50 +- 10 %`,
+      );
     for (const s of socks) s.destroy();
     await sleep(300);
   }

@@ -58,7 +58,14 @@ function setup(t, settings = {}) {
   const app = { cfg, callable: null, wsgi: async () => () => [], reload: async () => {} };
   const procs = new Procs();
   const title = process.title;
-  const arbiter = new Arbiter(app, { spawn: procs.spawn, kill: procs.kill, execPath: '/bin/false', args: ['entry.mjs'], cwd: dir, env: {} });
+  const arbiter = new Arbiter(app, {
+    spawn: procs.spawn,
+    kill: procs.kill,
+    execPath: '/bin/false',
+    args: ['entry.mjs'],
+    cwd: dir,
+    env: {},
+  });
   t.teardown(() => {
     arbiter.log.close();
     process.title = title;
@@ -67,7 +74,8 @@ function setup(t, settings = {}) {
 }
 
 /** the workers the arbiter holds, oldest first: [age, pid, booted, terminating] */
-const pool = (arbiter) => [...arbiter.WORKERS.values()].sort((a, b) => a.age - b.age).map((w) => [w.age, w.pid, w.booted, w.terminating]);
+const pool = (arbiter) =>
+  [...arbiter.WORKERS.values()].sort((a, b) => a.age - b.age).map((w) => [w.age, w.pid, w.booted, w.terminating]);
 const boot = (procs, pid) => procs.spawned.find((s) => s.child.pid === pid).child.emit('message', { gts: 'booted' });
 
 /** a pool of `n` booted workers, as manageWorkers() builds it */
@@ -80,7 +88,11 @@ async function bootedPool(arbiter, procs, n) {
 t.test('manageWorkers spawns num_workers workers with the boot state in the environment', async (t) => {
   const { arbiter, procs } = setup(t);
   await bootedPool(arbiter, procs, 3);
-  t.same(pool(arbiter), [[1, 1000, true, false], [2, 1001, true, false], [3, 1002, true, false]]);
+  t.same(pool(arbiter), [
+    [1, 1000, true, false],
+    [2, 1001, true, false],
+    [3, 1002, true, false],
+  ]);
   const { command, args, options } = procs.spawned[0];
   t.equal(command, '/bin/false');
   t.same(args, ['entry.mjs']);
@@ -97,7 +109,16 @@ t.test('HUP: the oldest workers keep serving until their replacements have boote
   await bootedPool(arbiter, procs, 2);
   await arbiter.handleHup();
   t.match(log(), /\[INFO\] Hang up: Master\n/);
-  t.same(pool(arbiter).map(([age, , booted]) => [age, booted]), [[1, true], [2, true], [3, false], [4, false]], 'two new workers spawned');
+  t.same(
+    pool(arbiter).map(([age, , booted]) => [age, booted]),
+    [
+      [1, true],
+      [2, true],
+      [3, false],
+      [4, false],
+    ],
+    'two new workers spawned',
+  );
   await arbiter.manageWorkers();
   t.same(procs.killed, [], 'no old worker stopped while no replacement has booted');
   boot(procs, 1002);
@@ -107,25 +128,54 @@ t.test('HUP: the oldest workers keep serving until their replacements have boote
   t.same(procs.killed, [[1000, 'SIGTERM']], 'and stays on the next tick');
   boot(procs, 1003);
   await arbiter.manageWorkers();
-  t.same(procs.killed, [[1000, 'SIGTERM'], [1001, 'SIGTERM']], 'both replacements up: the other old worker stops');
-  t.same(pool(arbiter).map(([age, , , terminating]) => [age, terminating]), [[1, true], [2, true], [3, false], [4, false]]);
+  t.same(
+    procs.killed,
+    [
+      [1000, 'SIGTERM'],
+      [1001, 'SIGTERM'],
+    ],
+    'both replacements up: the other old worker stops',
+  );
+  t.same(
+    pool(arbiter).map(([age, , , terminating]) => [age, terminating]),
+    [
+      [1, true],
+      [2, true],
+      [3, false],
+      [4, false],
+    ],
+  );
   t.equal(procs.spawned.length, 4, 'terminating workers are not replaced');
 });
 
-t.test('HUP with fewer workers: the extra old workers stop at once, the last one when its replacement is up', async (t) => {
-  const { arbiter, procs } = setup(t, { workers: 3 });
-  await bootedPool(arbiter, procs, 3);
-  arbiter.app.cfg.set('workers', 1);
-  await arbiter.handleHup();
-  t.equal(arbiter.num_workers, 1);
-  await arbiter.manageWorkers();
-  t.same(procs.killed, [[1000, 'SIGTERM'], [1001, 'SIGTERM']], 'one booted worker is enough: the two oldest stop');
-  await arbiter.manageWorkers();
-  t.equal(procs.killed.length, 2, 'the youngest old worker serves while the replacement boots');
-  boot(procs, 1003);
-  await arbiter.manageWorkers();
-  t.same(procs.killed, [[1000, 'SIGTERM'], [1001, 'SIGTERM'], [1002, 'SIGTERM']]);
-});
+t.test(
+  'HUP with fewer workers: the extra old workers stop at once, the last one when its replacement is up',
+  async (t) => {
+    const { arbiter, procs } = setup(t, { workers: 3 });
+    await bootedPool(arbiter, procs, 3);
+    arbiter.app.cfg.set('workers', 1);
+    await arbiter.handleHup();
+    t.equal(arbiter.num_workers, 1);
+    await arbiter.manageWorkers();
+    t.same(
+      procs.killed,
+      [
+        [1000, 'SIGTERM'],
+        [1001, 'SIGTERM'],
+      ],
+      'one booted worker is enough: the two oldest stop',
+    );
+    await arbiter.manageWorkers();
+    t.equal(procs.killed.length, 2, 'the youngest old worker serves while the replacement boots');
+    boot(procs, 1003);
+    await arbiter.manageWorkers();
+    t.same(procs.killed, [
+      [1000, 'SIGTERM'],
+      [1001, 'SIGTERM'],
+      [1002, 'SIGTERM'],
+    ]);
+  },
+);
 
 t.test('TTIN adds a worker; TTOU stops the oldest; TTOU never goes below one', async (t) => {
   const { arbiter, procs } = setup(t);
@@ -133,14 +183,29 @@ t.test('TTIN adds a worker; TTOU stops the oldest; TTOU never goes below one', a
   arbiter.handleTtin();
   t.equal(arbiter.num_workers, 3);
   await arbiter.manageWorkers();
-  t.same(pool(arbiter).map(([age, pid]) => [age, pid]), [[1, 1000], [2, 1001], [3, 1002]], 'TTIN: one more, the youngest');
+  t.same(
+    pool(arbiter).map(([age, pid]) => [age, pid]),
+    [
+      [1, 1000],
+      [2, 1001],
+      [3, 1002],
+    ],
+    'TTIN: one more, the youngest',
+  );
   boot(procs, 1002);
   arbiter.handleTtou();
   await arbiter.manageWorkers();
   t.same(procs.killed, [[1000, 'SIGTERM']], 'TTOU: the oldest stops');
   arbiter.handleTtou();
   await arbiter.manageWorkers();
-  t.same(procs.killed, [[1000, 'SIGTERM'], [1001, 'SIGTERM']], 'TTOU again: the next oldest');
+  t.same(
+    procs.killed,
+    [
+      [1000, 'SIGTERM'],
+      [1001, 'SIGTERM'],
+    ],
+    'TTOU again: the next oldest',
+  );
   t.equal(arbiter.num_workers, 1);
   arbiter.handleTtou();
   await arbiter.manageWorkers();
@@ -151,14 +216,23 @@ t.test('TTIN adds a worker; TTOU stops the oldest; TTOU never goes below one', a
 t.test('a worker exit is reaped, replaced, and exit status 3 / 4 halts the arbiter', async (t) => {
   const { arbiter, procs, log } = setup(t);
   const exits = [];
-  arbiter.cfg.set('child_exit', (server, worker) => exits.push([server === arbiter, worker.pid, worker.exitCode, worker.exitSignal]));
+  arbiter.cfg.set('child_exit', (server, worker) =>
+    exits.push([server === arbiter, worker.pid, worker.exitCode, worker.exitSignal]),
+  );
   await bootedPool(arbiter, procs, 2);
   procs.spawned[0].child.emit('exit', null, 'SIGKILL');
   arbiter.handleChld();
   t.same(exits, [[true, 1000, null, 'SIGKILL']], 'child_exit(arbiter, worker)');
   t.match(log(), /\[ERROR\] Worker \(pid:1000\) was sent SIGKILL! Perhaps out of memory\?\n/);
   await arbiter.manageWorkers();
-  t.same(pool(arbiter).map(([age, pid]) => [age, pid]), [[2, 1001], [3, 1002]], 'replaced by a new worker');
+  t.same(
+    pool(arbiter).map(([age, pid]) => [age, pid]),
+    [
+      [2, 1001],
+      [3, 1002],
+    ],
+    'replaced by a new worker',
+  );
   procs.spawned[1].child.emit('exit', 3, null);
   t.throws(() => arbiter.handleChld(), { reason: 'Worker failed to boot.', exitStatus: 3 });
   procs.spawned[2].child.emit('exit', 4, null);
@@ -174,7 +248,10 @@ t.test('killWorker: a worker already gone (ESRCH) is forgotten and worker_exit r
   arbiter.killWorkers('SIGUSR1');
   t.same(procs.killed, [[1001, 'SIGUSR1']]);
   t.same(exited, [1000]);
-  t.same(pool(arbiter).map(([, pid]) => pid), [1001]);
+  t.same(
+    pool(arbiter).map(([, pid]) => pid),
+    [1001],
+  );
 });
 
 t.test('murderWorkers: a silent worker gets SIGABRT, then SIGKILL on the next tick', async (t) => {
@@ -185,7 +262,10 @@ t.test('murderWorkers: a silent worker gets SIGABRT, then SIGKILL on the next ti
   t.same(procs.killed, [[1000, 'SIGABRT']]);
   t.match(log(), /\[CRITICAL\] WORKER TIMEOUT \(pid:1000\)\n/);
   arbiter.murderWorkers();
-  t.same(procs.killed, [[1000, 'SIGABRT'], [1000, 'SIGKILL']]);
+  t.same(procs.killed, [
+    [1000, 'SIGABRT'],
+    [1000, 'SIGKILL'],
+  ]);
   procs.spawned[1].child.emit('message', { gts: 'hb' });
   t.ok(performance.now() - arbiter.WORKERS.get(1001).lastBeat < 1000, 'a heartbeat is recorded');
 });
@@ -194,10 +274,34 @@ t.test('murderWorkers: a silent worker gets SIGABRT, then SIGKILL on the next ti
 t.test('stop() unlinks its unix socket files, except in a USR2 pair, under systemd or with reuse_port', async (t) => {
   const cases = [
     ['a plain master', () => {}, true],
-    ['a master with a USR2 child', (a) => { a.reexec_pid = 4242; }, false],
-    ['the USR2 child of a master', (a) => { a.master_pid = process.ppid; }, false],
-    ['sockets from systemd', (a) => { a.systemd = true; }, false],
-    ['reuse_port', (a) => { a.cfg.set('reuse_port', true); }, false],
+    [
+      'a master with a USR2 child',
+      (a) => {
+        a.reexec_pid = 4242;
+      },
+      false,
+    ],
+    [
+      'the USR2 child of a master',
+      (a) => {
+        a.master_pid = process.ppid;
+      },
+      false,
+    ],
+    [
+      'sockets from systemd',
+      (a) => {
+        a.systemd = true;
+      },
+      false,
+    ],
+    [
+      'reuse_port',
+      (a) => {
+        a.cfg.set('reuse_port', true);
+      },
+      false,
+    ],
   ];
   for (const [name, arrange, unlinked] of cases) {
     const { arbiter, procs, dir } = setup(t, { graceful_timeout: 5 });
@@ -211,7 +315,14 @@ t.test('stop() unlinks its unix socket files, except in a USR2 pair, under syste
     await arbiter.stop(true);
     t.equal(fs.existsSync(sock), !unlinked, `${name}: the socket file is ${unlinked ? 'removed' : 'kept'}`);
     t.same(arbiter.LISTENERS, [], `${name}: listeners closed`);
-    t.same(procs.killed, [[1000, 'SIGTERM'], [1001, 'SIGTERM']], `${name}: workers sent TERM`);
+    t.same(
+      procs.killed,
+      [
+        [1000, 'SIGTERM'],
+        [1001, 'SIGTERM'],
+      ],
+      `${name}: workers sent TERM`,
+    );
     t.equal(arbiter.WORKERS.size, 0, `${name}: workers reaped`);
     t.ok(performance.now() - started < 2000, `${name}: no wait for graceful_timeout once the workers are gone`);
   }
@@ -222,7 +333,10 @@ t.test('stop(false) sends QUIT, then KILL to a worker that outlives graceful_tim
   await bootedPool(arbiter, procs, 1);
   const stopped = arbiter.stop(false);
   await new Promise((r) => setTimeout(r, 150));
-  t.same(procs.killed, [[1000, 'SIGQUIT'], [1000, 'SIGKILL']]);
+  t.same(procs.killed, [
+    [1000, 'SIGQUIT'],
+    [1000, 'SIGKILL'],
+  ]);
   t.equal(arbiter.WORKERS.size, 1, 'stop() waits for the exit');
   procs.spawned[0].child.emit('exit', null, 'SIGKILL');
   await stopped;
@@ -231,14 +345,22 @@ t.test('stop(false) sends QUIT, then KILL to a worker that outlives graceful_tim
 
 t.test('USR2 reexec: the new master gets GUNICORN_PID and GUNICORN_FD; only one at a time', async (t) => {
   const { arbiter, procs, dir } = setup(t);
-  arbiter.LISTENERS = await openListeners([`unix:${path.join(dir, 'a.sock')}`, `unix:${path.join(dir, 'b.sock')}`], { backlog: 16, reusePort: false, umask: 0 });
+  arbiter.LISTENERS = await openListeners([`unix:${path.join(dir, 'a.sock')}`, `unix:${path.join(dir, 'b.sock')}`], {
+    backlog: 16,
+    reusePort: false,
+    umask: 0,
+  });
   t.teardown(() => arbiter.stop(false));
   arbiter.reexec();
   t.equal(procs.spawned.length, 1);
   const { options } = procs.spawned[0];
   t.equal(options.env.GUNICORN_PID, String(process.pid));
   t.equal(options.env.GUNICORN_FD, '3,4');
-  t.same(options.stdio.slice(3), arbiter.LISTENERS.map((l) => l.fd), 'the listener fds at 3, 4');
+  t.same(
+    options.stdio.slice(3),
+    arbiter.LISTENERS.map((l) => l.fd),
+    'the listener fds at 3, 4',
+  );
   t.equal(arbiter.reexec_pid, 1000);
   arbiter.reexec();
   t.equal(procs.spawned.length, 1, 'not while a child exists');

@@ -20,7 +20,9 @@ t.test('HUP under load: new config and code served, zero failed requests', async
   const vfile = path.join(dir, 'version.txt');
   fs.writeFileSync(conf, "export const workers = 2;\nexport const raw_env = ['GREETING=one'];\n");
   fs.writeFileSync(vfile, 'v1');
-  const g = run(t, ['-c', conf, '-b', '127.0.0.1:0', 'test.fixtures.apps.control'], { env: { CONTROL_VERSION_FILE: vfile } });
+  const g = run(t, ['-c', conf, '-b', '127.0.0.1:0', 'test.fixtures.apps.control'], {
+    env: { CONTROL_VERSION_FILE: vfile },
+  });
   const port = await g.port();
   await g.waitFor(/Booting worker/, { count: 2 });
   const before = await until(() => json(port));
@@ -65,7 +67,10 @@ t.test('TTIN/TTOU change the worker count; kill -9 of a worker is repaired fast'
   const others = children(g.pid).filter((p) => p !== victim);
   const t0 = Date.now();
   process.kill(victim, 'SIGKILL');
-  const fresh = await until(() => children(g.pid).find((p) => p !== victim && !others.includes(p)), { everyMs: 10, timeoutMs: 5000 });
+  const fresh = await until(() => children(g.pid).find((p) => p !== victim && !others.includes(p)), {
+    everyMs: 10,
+    timeoutMs: 5000,
+  });
   const took = Date.now() - t0;
   t.ok(fresh && took < 1000, `a replacement process within a second (${took} ms)`);
   await g.waitFor(new RegExp(`Worker \\(pid:${victim}\\) was sent SIGKILL! Perhaps out of memory\\?`));
@@ -94,14 +99,28 @@ t.test('a worker stuck in a busy loop is killed after timeout; the other keeps s
 });
 
 t.test('max_requests: workers recycle with zero failed requests', async (t) => {
-  const g = run(t, ['-w', '2', '--max-requests', '20', '--max-requests-jitter', '5', '-b', '127.0.0.1:0', 'test.fixtures.apps.control']);
+  const g = run(t, [
+    '-w',
+    '2',
+    '--max-requests',
+    '20',
+    '--max-requests-jitter',
+    '5',
+    '-b',
+    '127.0.0.1:0',
+    'test.fixtures.apps.control',
+  ]);
   const port = await g.port();
   await g.waitFor(/Booting worker/, { count: 2 });
   const l = load(port, { concurrency: 4 });
   await g.waitFor(/Booting worker/, { count: 6, timeoutMs: 20000 });
   const stats = await l.stop();
   t.equal(stats.failed, 0, `no failed requests (${stats.ok} ok; errors: ${stats.errors})`);
-  t.same(new Set(stats.errors), new Set(stats.errors.length ? ['ECONNRESET'] : []), 'failures are only the native drain resets');
+  t.same(
+    new Set(stats.errors),
+    new Set(stats.errors.length ? ['ECONNRESET'] : []),
+    'failures are only the native drain resets',
+  );
   t.match(g.stderr, /\[INFO\] Autorestarting worker after current request\.\n/);
   t.notMatch(g.stderr, /exited with code/, 'recycled workers exit 0');
   const served = new Set([...stats.bodies.keys()].map((b) => JSON.parse(b).pid));
@@ -132,7 +151,10 @@ t.test('INT: quick shutdown', async (t) => {
   g.kill('SIGINT');
   t.equal((await g.exit).code, 0);
   t.match(g.stderr, /Handling signal: int\n/);
-  t.ok(workers.every((p) => !alive(p)), 'workers gone');
+  t.ok(
+    workers.every((p) => !alive(p)),
+    'workers gone',
+  );
 });
 
 t.test('USR2 then TERM of the old master: the new master takes over the sockets', async (t) => {
@@ -147,9 +169,17 @@ t.test('USR2 then TERM of the old master: the new master takes over the sockets'
   g.kill('SIGUSR2');
   const m = await g.waitFor(/\[(\d+)\] \[INFO\] Starting gunicorn-ts/, { count: 2 });
   const newPid = Number(m[1]);
-  t.teardown(() => { try { process.kill(newPid, 'SIGKILL'); } catch { /* gone */ } });
+  t.teardown(() => {
+    try {
+      process.kill(newPid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
   t.not(newPid, g.pid);
-  await g.waitFor(new RegExp(`\\[${newPid}\\] \\[INFO\\] Listening at: http://127\\.0\\.0\\.1:${port} \\(${newPid}\\)`));
+  await g.waitFor(
+    new RegExp(`\\[${newPid}\\] \\[INFO\\] Listening at: http://127\\.0\\.0\\.1:${port} \\(${newPid}\\)`),
+  );
   await g.waitFor(/Booting worker/, { count: 4 });
   t.equal(Number(fs.readFileSync(`${pidfile}.2`, 'utf8')), newPid, 'the new master writes <pidfile>.2');
   g.kill('SIGUSR2');

@@ -13,7 +13,12 @@ import { settingsMarkdown } from '../dist/config/docs.js';
 import { parseLiteralArgs } from '../dist/app/literals.js';
 
 const printConfig = (args, { env = {}, cwd = ROOT } = {}) => {
-  const r = spawnSync(process.execPath, [BIN, '--print-config', ...args], { cwd, env: { ...process.env, GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '', ...env }, encoding: 'utf8', timeout: 20000 });
+  const r = spawnSync(process.execPath, [BIN, '--print-config', ...args], {
+    cwd,
+    env: { ...process.env, GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '', ...env },
+    encoding: 'utf8',
+    timeout: 20000,
+  });
   const values = {};
   for (const line of r.stdout.split('\n')) {
     const m = /^(\w+) += (.*)$/.exec(line);
@@ -27,12 +32,23 @@ const app = path.join(APPS, 'hello.mjs');
 t.test('precedence: config file < GUNICORN_CMD_ARGS < command line', async (t) => {
   const dir = tmpdir();
   const conf = path.join(dir, 'conf.mjs');
-  fs.writeFileSync(conf, "export const workers = 3;\nexport const timeout = 11;\nexport const keepalive = 7;\nexport const bind = ['127.0.0.1:7001'];\nexport const not_a_setting = 1;\n");
+  fs.writeFileSync(
+    conf,
+    "export const workers = 3;\nexport const timeout = 11;\nexport const keepalive = 7;\nexport const bind = ['127.0.0.1:7001'];\nexport const not_a_setting = 1;\n",
+  );
   let r = printConfig(['-c', conf, app]);
   t.equal(r.status, 0, r.stderr);
-  t.same([r.values.workers, r.values.timeout, r.values.keepalive, r.values.bind], ['3', '11', '7', "['127.0.0.1:7001']"], 'config file');
+  t.same(
+    [r.values.workers, r.values.timeout, r.values.keepalive, r.values.bind],
+    ['3', '11', '7', "['127.0.0.1:7001']"],
+    'config file',
+  );
   r = printConfig(['-c', conf, app], { env: { GUNICORN_CMD_ARGS: "--workers 5 --timeout=12 -b '127.0.0.1:7002'" } });
-  t.same([r.values.workers, r.values.timeout, r.values.keepalive, r.values.bind], ['5', '12', '7', "['127.0.0.1:7002']"], 'GUNICORN_CMD_ARGS over the file');
+  t.same(
+    [r.values.workers, r.values.timeout, r.values.keepalive, r.values.bind],
+    ['5', '12', '7', "['127.0.0.1:7002']"],
+    'GUNICORN_CMD_ARGS over the file',
+  );
   r = printConfig(['-c', conf, '-w', '6', app], { env: { GUNICORN_CMD_ARGS: '--workers 5 --timeout=12' } });
   t.same([r.values.workers, r.values.timeout, r.values.keepalive], ['6', '12', '7'], 'the command line over both');
   r = printConfig([app], { env: { GUNICORN_CMD_ARGS: `-c ${conf}` } });
@@ -85,12 +101,28 @@ t.test('bad config files', async (t) => {
 });
 
 t.test('GUNICORN_CMD_ARGS is split like a shell (shlex)', async (t) => {
-  t.same(shellSplit(`-b '127.0.0.1:1' --access-logformat "%(h)s \\"%(r)s\\"" a\\ b`), ['-b', '127.0.0.1:1', '--access-logformat', '%(h)s "%(r)s"', 'a b']);
+  t.same(shellSplit(`-b '127.0.0.1:1' --access-logformat "%(h)s \\"%(r)s\\"" a\\ b`), [
+    '-b',
+    '127.0.0.1:1',
+    '--access-logformat',
+    '%(h)s "%(r)s"',
+    'a b',
+  ]);
   t.throws(() => shellSplit("'open"), /No closing quotation/);
 });
 
 t.test('factory arguments are literals only', async (t) => {
-  t.same(parseLiteralArgs(`1, -2.5, 'a', "b", True, None, [1, 'x'], {'k': False}, debug=True`), [1, -2.5, 'a', 'b', true, null, [1, 'x'], { k: false }, { debug: true }]);
+  t.same(parseLiteralArgs(`1, -2.5, 'a', "b", True, None, [1, 'x'], {'k': False}, debug=True`), [
+    1,
+    -2.5,
+    'a',
+    'b',
+    true,
+    null,
+    [1, 'x'],
+    { k: false },
+    { debug: true },
+  ]);
   t.throws(() => parseLiteralArgs('os.system("x")'));
   t.throws(() => parseLiteralArgs('a=1, 2'));
 });
@@ -98,11 +130,28 @@ t.test('factory arguments are literals only', async (t) => {
 t.test('docs/settings.md is generated from the registry and up to date', async (t) => {
   const md = fs.readFileSync(path.join(ROOT, 'docs/settings.md'), 'utf8');
   t.equal(md, settingsMarkdown(), 'run `npm run gen:docs` after changing lib/config/settings.ts');
-  for (const name of ['bind', 'workers', 'max_requests_jitter', 'access_log_format', 'post_request', 'limit_request_field_size']) {
+  for (const name of [
+    'bind',
+    'workers',
+    'max_requests_jitter',
+    'access_log_format',
+    'post_request',
+    'limit_request_field_size',
+  ]) {
     t.match(md, new RegExp(`### \`${name}\``));
   }
   // TLS is in the native core now: its settings are documented, not listed as not applying
-  for (const name of ['certfile', 'keyfile', 'ssl_version', 'cert_reqs', 'ca_certs', 'suppress_ragged_eofs', 'do_handshake_on_connect', 'ciphers', 'ssl_context']) {
+  for (const name of [
+    'certfile',
+    'keyfile',
+    'ssl_version',
+    'cert_reqs',
+    'ca_certs',
+    'suppress_ragged_eofs',
+    'do_handshake_on_connect',
+    'ciphers',
+    'ssl_context',
+  ]) {
     t.match(md, new RegExp(`### \`${name}\``));
   }
   t.notMatch(md, /terminate TLS in a proxy/);

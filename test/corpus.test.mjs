@@ -12,7 +12,12 @@ import { echoApp, startServer } from './helpers/server.mjs';
 
 const dir = path.join(import.meta.dirname, 'fixtures', 'http-corpus');
 const cases = ['valid.jsonl', 'invalid.jsonl'].flatMap((f) =>
-  fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+  fs
+    .readFileSync(path.join(dir, f), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l)),
+);
 
 const groups = new Map();
 for (const c of cases) {
@@ -33,7 +38,13 @@ function echoOf(resp) {
 async function runCase(t, port, c, pieces) {
   const raw = Buffer.from(c.raw_b64, 'base64');
   const want = c.kind === 'valid' ? c.expect.requests.length : (c.expect.requests_before_error ?? []).length + 1;
-  const r = await exchange(port, raw, { pieces, halfClose: !!c.needs_eof, expect: want, settleMs: 150, timeoutMs: 3000 });
+  const r = await exchange(port, raw, {
+    pieces,
+    halfClose: !!c.needs_eof,
+    expect: want,
+    settleMs: 150,
+    timeoutMs: 3000,
+  });
   const finals = r.responses.filter((x) => x.status >= 200);
   const label = `${c.id} [${pieces}]`;
   if (c.kind === 'valid') {
@@ -47,7 +58,10 @@ async function runCase(t, port, c, pieces) {
       if (!j) return;
       t.equal(j.REQUEST_METHOD, w.method, `${label}: REQUEST_METHOD`);
       t.equal(j.RAW_URI, w.raw_uri, `${label}: RAW_URI`);
-      t.ok([w.path, ...(w.path_alternatives ?? [])].includes(j.PATH_INFO), `${label}: PATH_INFO ${JSON.stringify(j.PATH_INFO)}`);
+      t.ok(
+        [w.path, ...(w.path_alternatives ?? [])].includes(j.PATH_INFO),
+        `${label}: PATH_INFO ${JSON.stringify(j.PATH_INFO)}`,
+      );
       t.equal(j.QUERY_STRING, w.query, `${label}: QUERY_STRING`);
       t.equal(j.SERVER_PROTOCOL, w.version, `${label}: SERVER_PROTOCOL`);
       t.equal(j.SCRIPT_NAME, w.script_name ?? '', `${label}: SCRIPT_NAME`);
@@ -64,15 +78,20 @@ async function runCase(t, port, c, pieces) {
     t.ok(ok, `${label}: status ${resp.status} is a 4xx`);
     if (e.gunicorn_status !== null) t.equal(resp.status, e.status, `${label}: Gunicorn's status`);
     t.equal(resp.get('connection'), 'close', `${label}: Connection: close`);
-    t.ok(finals.slice(1).every((x) => !echoOf(x)), `${label}: nothing answered after the error`);
+    t.ok(
+      finals.slice(1).every((x) => !echoOf(x)),
+      `${label}: nothing answered after the error`,
+    );
   }
 }
 
 async function pool(items, n, fn) {
   let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (i < items.length) await fn(items[i++]);
+    }),
+  );
 }
 
 for (const [key, list] of groups) {

@@ -9,7 +9,10 @@ import { startServer } from './helpers/server.mjs';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 t.test('array body: Content-Length set, one response with Server and Date', async (t) => {
-  const { port } = await startServer(t, (env, sr) => { sr('200 OK', [['Content-Type', 'text/plain']]); return ['Hello, ', 'World']; });
+  const { port } = await startServer(t, (env, sr) => {
+    sr('200 OK', [['Content-Type', 'text/plain']]);
+    return ['Hello, ', 'World'];
+  });
   const r = await request(port);
   t.equal(r.status, 200);
   t.equal(r.get('content-length'), '12');
@@ -21,14 +24,21 @@ t.test('array body: Content-Length set, one response with Server and Date', asyn
 });
 
 t.test('strings are sent as UTF-8; Uint8Array as bytes', async (t) => {
-  const { port } = await startServer(t, (env, sr) => { sr('200 OK', []); return ['é', new Uint8Array([0x41, 0x42])]; });
+  const { port } = await startServer(t, (env, sr) => {
+    sr('200 OK', []);
+    return ['é', new Uint8Array([0x41, 0x42])];
+  });
   const r = await request(port);
   t.equal(r.get('content-length'), '4');
   t.same([...r.body], [0xc3, 0xa9, 0x41, 0x42]);
 });
 
 t.test('a Promise of an array', async (t) => {
-  const { port } = await startServer(t, async (env, sr) => { await sleep(5); sr('201 Created', [['X-A', 'b']]); return ['ok']; });
+  const { port } = await startServer(t, async (env, sr) => {
+    await sleep(5);
+    sr('201 Created', [['X-A', 'b']]);
+    return ['ok'];
+  });
   const r = await request(port);
   t.equal(r.status, 201);
   t.equal(r.reason, 'Created');
@@ -39,7 +49,12 @@ t.test('a Promise of an array', async (t) => {
 t.test('generators: chunked on HTTP/1.1, close-delimited on HTTP/1.0', async (t) => {
   const { port } = await startServer(t, (env, sr) => {
     sr('200 OK', []);
-    return (function* () { yield 'a'; yield ''; yield 'b'; yield 'c'; })();
+    return (function* () {
+      yield 'a';
+      yield '';
+      yield 'b';
+      yield 'c';
+    })();
   });
   const r11 = await request(port);
   t.equal(r11.get('transfer-encoding'), 'chunked');
@@ -56,7 +71,12 @@ t.test('generators: chunked on HTTP/1.1, close-delimited on HTTP/1.0', async (t)
 t.test('async generators stream every chunk', async (t) => {
   const { port } = await startServer(t, (env, sr) => {
     sr('200 OK', [['Content-Type', 'text/plain']]);
-    return (async function* () { for (let i = 0; i < 5; i++) { await sleep(2); yield `${i},`; } })();
+    return (async function* () {
+      for (let i = 0; i < 5; i++) {
+        await sleep(2);
+        yield `${i},`;
+      }
+    })();
   });
   const r = await request(port);
   t.equal(r.body.toString(), '0,1,2,3,4,');
@@ -71,10 +91,15 @@ t.test('close() is called exactly once: after success, after an error, after a d
     const it = (async function* () {
       yield 'first';
       if (mode === 'throw') throw new Error('boom after headers');
-      if (mode === 'hang') { await new Promise((r) => (gate = r)); yield 'late'; }
+      if (mode === 'hang') {
+        await new Promise((r) => (gate = r));
+        yield 'late';
+      }
       yield 'last';
     })();
-    it.close = () => { closes++; };
+    it.close = () => {
+      closes++;
+    };
     return it;
   };
   const { port } = await startServer(t, app);
@@ -105,9 +130,18 @@ t.test('exceptions: 500 before headers; the worker keeps serving', async (t) => 
     if (env.PATH_INFO === '/sync') throw new Error('sync boom');
     if (env.PATH_INFO === '/async') return Promise.reject(new Error('async boom'));
     if (env.PATH_INFO === '/nostart') return ['no start_response'];
-    if (env.PATH_INFO === '/twice') { sr('200 OK', []); sr('200 OK', []); }
-    if (env.PATH_INFO === '/notiter') { sr('200 OK', []); return 42; }
-    if (env.PATH_INFO === '/badchunk') { sr('200 OK', []); return [{}]; }
+    if (env.PATH_INFO === '/twice') {
+      sr('200 OK', []);
+      sr('200 OK', []);
+    }
+    if (env.PATH_INFO === '/notiter') {
+      sr('200 OK', []);
+      return 42;
+    }
+    if (env.PATH_INFO === '/badchunk') {
+      sr('200 OK', []);
+      return [{}];
+    }
     sr('200 OK', []);
     return ['fine'];
   });
@@ -134,44 +168,55 @@ t.test('an async application that throws after an await gets a 500; one that res
   const r = await request(port, { path: '/throw' });
   t.equal(r.status, 500);
   t.match(r.body.toString(), /Internal Server Error/);
-  const ok = await exchange(port, 'GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n', { expect: 2, timeoutMs: 3000 });
-  t.same(ok.responses.map((x) => `${x.status} ${x.body}`), ['200 /a', '200 /b']);
+  const ok = await exchange(port, 'GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n', {
+    expect: 2,
+    timeoutMs: 3000,
+  });
+  t.same(
+    ok.responses.map((x) => `${x.status} ${x.body}`),
+    ['200 /a', '200 /b'],
+  );
 });
 
-t.test('a connection slot reused while an aborted request\'s application still runs: the new request gets its body and its answer', async (t) => {
-  let release = null;
-  const { port } = await startServer(t, async (env, sr) => {
-    if (env.PATH_INFO === '/wait') {
-      await new Promise((r) => (release = r));
+t.test(
+  "a connection slot reused while an aborted request's application still runs: the new request gets its body and its answer",
+  async (t) => {
+    let release = null;
+    const { port } = await startServer(t, async (env, sr) => {
+      if (env.PATH_INFO === '/wait') {
+        await new Promise((r) => (release = r));
+        sr('200 OK', []);
+        return ['late'];
+      }
+      const body = await env['wsgi.input'].read();
       sr('200 OK', []);
-      return ['late'];
-    }
-    const body = await env['wsgi.input'].read();
-    sr('200 OK', []);
-    return [body];
-  });
-  // A: its application waits; the client resets the connection (an abort, its slot is freed)
-  const a = net.connect(port, '127.0.0.1');
-  await new Promise((r) => a.on('connect', r));
-  a.write('GET /wait HTTP/1.1\r\nHost: a\r\n\r\n');
-  for (let i = 0; i < 200 && release === null; i++) await sleep(5);
-  t.ok(release, 'the first application is waiting');
-  a.resetAndDestroy();
-  await sleep(100);
-  // B: most likely the same slot (freed slots are reused last-in first-out); half its body now
-  const b = net.connect(port, '127.0.0.1');
-  let buf = '';
-  b.on('data', (d) => { buf += d; });
-  await new Promise((r) => b.on('connect', r));
-  b.write('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello');
-  await sleep(100);
-  release();  // A's application finishes (its response goes nowhere) while B's body is half read
-  await sleep(50);
-  b.write('world');
-  for (let i = 0; i < 200 && !buf.endsWith('helloworld'); i++) await sleep(10);
-  t.match(buf, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nhelloworld$/);
-  b.destroy();
-});
+      return [body];
+    });
+    // A: its application waits; the client resets the connection (an abort, its slot is freed)
+    const a = net.connect(port, '127.0.0.1');
+    await new Promise((r) => a.on('connect', r));
+    a.write('GET /wait HTTP/1.1\r\nHost: a\r\n\r\n');
+    for (let i = 0; i < 200 && release === null; i++) await sleep(5);
+    t.ok(release, 'the first application is waiting');
+    a.resetAndDestroy();
+    await sleep(100);
+    // B: most likely the same slot (freed slots are reused last-in first-out); half its body now
+    const b = net.connect(port, '127.0.0.1');
+    let buf = '';
+    b.on('data', (d) => {
+      buf += d;
+    });
+    await new Promise((r) => b.on('connect', r));
+    b.write('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello');
+    await sleep(100);
+    release(); // A's application finishes (its response goes nowhere) while B's body is half read
+    await sleep(50);
+    b.write('world');
+    for (let i = 0; i < 200 && !buf.endsWith('helloworld'); i++) await sleep(10);
+    t.match(buf, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nhelloworld$/);
+    b.destroy();
+  },
+);
 
 t.test('start_response with exc_info replaces the status before headers are sent', async (t) => {
   const { port } = await startServer(t, (env, sr) => {
@@ -187,11 +232,18 @@ t.test('start_response with exc_info replaces the status before headers are sent
 
 t.test('Content-Length from the app: extra bytes dropped, a short body closes the connection', async (t) => {
   const { port } = await startServer(t, (env, sr) => {
-    if (env.PATH_INFO === '/long') { sr('200 OK', [['Content-Length', '3']]); return ['abcdef']; }
+    if (env.PATH_INFO === '/long') {
+      sr('200 OK', [['Content-Length', '3']]);
+      return ['abcdef'];
+    }
     sr('200 OK', [['Content-Length', '10']]);
-    return (function* () { yield 'abc'; })();
+    return (function* () {
+      yield 'abc';
+    })();
   });
-  const long = await exchange(port, 'GET /long HTTP/1.1\r\nHost: a\r\n\r\nGET /long HTTP/1.1\r\nHost: a\r\n\r\n', { expect: 2 });
+  const long = await exchange(port, 'GET /long HTTP/1.1\r\nHost: a\r\n\r\nGET /long HTTP/1.1\r\nHost: a\r\n\r\n', {
+    expect: 2,
+  });
   t.equal(long.responses.length, 2, 'keep-alive survives truncation');
   t.equal(long.responses[0].body.toString(), 'abc');
   const short = await exchange(port, 'GET /short HTTP/1.1\r\nHost: a\r\n\r\n', { timeoutMs: 1500 });
@@ -201,10 +253,18 @@ t.test('Content-Length from the app: extra bytes dropped, a short body closes th
 t.test('no body for HEAD, 204 and 304; hop-by-hop headers from the app are dropped', async (t) => {
   const { port } = await startServer(t, (env, sr) => {
     const st = env.PATH_INFO === '/204' ? '204 No Content' : env.PATH_INFO === '/304' ? '304 Not Modified' : '200 OK';
-    sr(st, [['Connection', 'close'], ['Transfer-Encoding', 'gzip'], ['Server', 'evil'], ['Date', 'x'], ['Keep-Alive', '1'], ['X-Kept', 'yes']]);
+    sr(st, [
+      ['Connection', 'close'],
+      ['Transfer-Encoding', 'gzip'],
+      ['Server', 'evil'],
+      ['Date', 'x'],
+      ['Keep-Alive', '1'],
+      ['X-Kept', 'yes'],
+    ]);
     return ['body bytes'];
   });
-  const raw = 'HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /204 HTTP/1.1\r\nHost: a\r\n\r\nGET /304 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n';
+  const raw =
+    'HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /204 HTTP/1.1\r\nHost: a\r\n\r\nGET /304 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n';
   const r = await exchange(port, raw, { expect: 4, bodiless: [true] });
   // HEAD's response carries the GET's Content-Length but no body
   const text = r.buf.toString('latin1');
@@ -229,7 +289,10 @@ t.test('repeated and changing heads: every response carries what its start_respo
   const statuses = ['200 OK', '201 Created', '202 Accepted'];
   const { port } = await startServer(t, (env, sr) => {
     const i = Number(env.PATH_INFO.slice(1));
-    sr(statuses[i % 3], [['Content-Type', 'text/plain'], ['X-N', String(i % 25)]]);
+    sr(statuses[i % 3], [
+      ['Content-Type', 'text/plain'],
+      ['X-N', String(i % 25)],
+    ]);
     return [`n${i}`];
   });
   const raw = Array.from({ length: 60 }, (_, i) => `GET /${i} HTTP/1.1\r\nHost: a\r\n\r\n`).join('');
@@ -252,17 +315,22 @@ t.test('headers mutated after start_response() are not what gets sent', async (t
   });
   const raw = ['a', 'a', 'b', 'a', 'mutated'].map((p) => `GET /${p} HTTP/1.1\r\nHost: a\r\n\r\n`).join('');
   const r = await exchange(port, raw, { expect: 5 });
-  t.same(r.responses.map((res) => res.get('x-v')), ['a', 'a', 'b', 'a', 'mutated']);
+  t.same(
+    r.responses.map((res) => res.get('x-v')),
+    ['a', 'a', 'b', 'a', 'mutated'],
+  );
 });
 
 t.test('a remembered head reused by other requests while an async app waits is sent again in full', async (t) => {
   let release;
-  const gate = new Promise((r) => { release = r; });
+  const gate = new Promise((r) => {
+    release = r;
+  });
   const { port } = await startServer(t, async (env, sr) => {
     if (env.PATH_INFO === '/prime' || env.PATH_INFO === '/slow') {
       const H = [['X-K', 'slow']];
       sr('200 OK', H);
-      H[0][1] = '/after';  // mutated after start_response(): must not be remembered as this head
+      H[0][1] = '/after'; // mutated after start_response(): must not be remembered as this head
       if (env.PATH_INFO === '/slow') await gate;
       return ['slow'];
     }
@@ -271,7 +339,7 @@ t.test('a remembered head reused by other requests while an async app waits is s
   });
   t.equal((await request(port, { path: '/prime' })).get('x-k'), 'slow');
   const slow = exchange(port, 'GET /slow HTTP/1.1\r\nHost: a\r\n\r\n', { timeoutMs: 5000 });
-  await sleep(50);  // /slow has called start_response() with the remembered head
+  await sleep(50); // /slow has called start_response() with the remembered head
   const raw = Array.from({ length: 40 }, (_, i) => `GET /d${i} HTTP/1.1\r\nHost: a\r\n\r\n`).join('');
   const others = await exchange(port, raw, { expect: 40 });
   t.equal(others.responses.length, 40);
@@ -289,7 +357,9 @@ t.test('repeated request headers are joined with commas in environ, in order', a
   // (native/src/addon.cc): known and unknown names, and two spellings of one key
   const seen = [];
   const app = (env, sr) => {
-    seen.push(Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('HTTP_') || k.startsWith('CONTENT_'))));
+    seen.push(
+      Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('HTTP_') || k.startsWith('CONTENT_'))),
+    );
     sr('200 OK', []);
     return ['x'];
   };
@@ -311,7 +381,12 @@ t.test('repeated request headers are joined with commas in environ, in order', a
 });
 
 t.test('PEP 3333 write() callable', async (t) => {
-  const { port } = await startServer(t, (env, sr) => { const w = sr('200 OK', []); w('one,'); w('two,'); return ['three']; });
+  const { port } = await startServer(t, (env, sr) => {
+    const w = sr('200 OK', []);
+    w('one,');
+    w('two,');
+    return ['three'];
+  });
   const r = await request(port);
   t.equal(r.body.toString(), 'one,two,three');
 });
@@ -321,11 +396,27 @@ t.test('wsgi.input: read, read(n), readline, readlines, for await', async (t) =>
     const inp = env['wsgi.input'];
     let out;
     switch (env.PATH_INFO) {
-      case '/read': out = (await inp.read()).toString(); break;
-      case '/readn': out = [(await inp.read(3)).toString(), (await inp.read(100)).toString(), (await inp.read(5)).length].join('|'); break;
-      case '/readline': out = [(await inp.readline()).toString(), (await inp.readline(2)).toString(), (await inp.readline()).toString()].join('|'); break;
-      case '/readlines': out = (await inp.readlines()).map(String).join('|'); break;
-      default: { const parts = []; for await (const c of inp) parts.push(c.toString()); out = parts.join(''); }
+      case '/read':
+        out = (await inp.read()).toString();
+        break;
+      case '/readn':
+        out = [(await inp.read(3)).toString(), (await inp.read(100)).toString(), (await inp.read(5)).length].join('|');
+        break;
+      case '/readline':
+        out = [
+          (await inp.readline()).toString(),
+          (await inp.readline(2)).toString(),
+          (await inp.readline()).toString(),
+        ].join('|');
+        break;
+      case '/readlines':
+        out = (await inp.readlines()).map(String).join('|');
+        break;
+      default: {
+        const parts = [];
+        for await (const c of inp) parts.push(c.toString());
+        out = parts.join('');
+      }
     }
     sr('200 OK', []);
     return [out];
@@ -337,11 +428,18 @@ t.test('wsgi.input: read, read(n), readline, readlines, for await', async (t) =>
   t.equal((await request(port, { method: 'POST', path: '/readlines', body })).body.toString(), 'line1\n|line2\n|line3');
   t.equal((await request(port, { method: 'POST', path: '/iter', body })).body.toString(), body);
   // chunked upload with trailers, delivered in small pieces
-  const chunked = await exchange(port, 'POST /read HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\n', { pieces: 4 });
+  const chunked = await exchange(
+    port,
+    'POST /read HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\n',
+    { pieces: 4 },
+  );
   t.equal(chunked.responses[0].body.toString(), 'hello world');
   // a body larger than one read, streamed
   const big = 'x'.repeat(3 * 1024 * 1024);
-  t.equal((await request(port, { method: 'POST', path: '/read', body: big, timeoutMs: 10000 })).body.length, big.length);
+  t.equal(
+    (await request(port, { method: 'POST', path: '/read', body: big, timeoutMs: 10000 })).body.length,
+    big.length,
+  );
 });
 
 t.test('request-body backpressure: the server stops reading while the app does not', async (t) => {
@@ -362,20 +460,33 @@ t.test('request-body backpressure: the server stops reading while the app does n
   sock.write(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${size}\r\n\r\n`);
   sock.write(Buffer.alloc(size, 0x61));
   await sleep(800);
-  t.ok(sock.writableLength > size / 2, `the client is still holding ${sock.writableLength} bytes: the server paused reading`);
+  t.ok(
+    sock.writableLength > size / 2,
+    `the client is still holding ${sock.writableLength} bytes: the server paused reading`,
+  );
   release();
   await new Promise((r) => sock.on('drain', r));
   for (let i = 0; i < 200 && !Buffer.concat(chunks).toString().endsWith(String(size)); i++) await sleep(25);
-  t.match(Buffer.concat(chunks).toString(), new RegExp(`\\r\\n\\r\\n${size}$`), 'the whole body arrived once the app read it');
+  t.match(
+    Buffer.concat(chunks).toString(),
+    new RegExp(`\\r\\n\\r\\n${size}$`),
+    'the whole body arrived once the app read it',
+  );
   sock.destroy();
 });
 
 t.test('Expect: 100-continue is answered before the body is sent', async (t) => {
-  const { port } = await startServer(t, async (env, sr) => { const b = await env['wsgi.input'].read(); sr('200 OK', []); return [b]; });
+  const { port } = await startServer(t, async (env, sr) => {
+    const b = await env['wsgi.input'].read();
+    sr('200 OK', []);
+    return [b];
+  });
   const sock = net.connect(port, '127.0.0.1');
   await new Promise((r) => sock.on('connect', r));
   let buf = '';
-  sock.on('data', (d) => { buf += d.toString(); });
+  sock.on('data', (d) => {
+    buf += d.toString();
+  });
   sock.write('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
   for (let i = 0; i < 100 && !buf.includes('100 Continue'); i++) await sleep(10);
   t.equal(buf, 'HTTP/1.1 100 Continue\r\n\r\n');
@@ -394,16 +505,32 @@ t.test('pipelining: 16 requests in one write, answered strictly in order', async
   let raw = '';
   for (let i = 0; i < 16; i++) raw += `GET /${i} HTTP/1.1\r\nHost: a\r\n\r\n`;
   const r = await exchange(port, raw, { expect: 16, timeoutMs: 5000 });
-  t.same(r.responses.map((x) => x.body.toString()), Array.from({ length: 16 }, (_, i) => `/${i}`));
+  t.same(
+    r.responses.map((x) => x.body.toString()),
+    Array.from({ length: 16 }, (_, i) => `/${i}`),
+  );
 });
 
 t.test('keep-alive rules and the idle timeout', async (t) => {
-  const { port } = await startServer(t, (env, sr) => { sr('200 OK', []); return ['x']; }, { keepalive: 1 });
-  let r = await exchange(port, 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n', { expect: 2, timeoutMs: 1500 });
+  const { port } = await startServer(
+    t,
+    (env, sr) => {
+      sr('200 OK', []);
+      return ['x'];
+    },
+    { keepalive: 1 },
+  );
+  let r = await exchange(
+    port,
+    'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n',
+    { expect: 2, timeoutMs: 1500 },
+  );
   t.equal(r.responses.length, 2, 'HTTP/1.0 keep-alive keeps the connection for exactly one more request');
   t.equal(r.responses[0].get('connection'), 'keep-alive');
   t.equal(r.responses[1].get('connection'), 'close');
-  r = await exchange(port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n', { timeoutMs: 1500 });
+  r = await exchange(port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n', {
+    timeoutMs: 1500,
+  });
   t.equal(r.responses.length, 1, 'Connection: close is honoured');
   const sock = net.connect(port, '127.0.0.1');
   await new Promise((res) => sock.on('connect', res));
@@ -416,14 +543,28 @@ t.test('keep-alive rules and the idle timeout', async (t) => {
 });
 
 t.test('keepalive=0 disables keep-alive', async (t) => {
-  const { port } = await startServer(t, (env, sr) => { sr('200 OK', []); return ['x']; }, { keepalive: 0 });
+  const { port } = await startServer(
+    t,
+    (env, sr) => {
+      sr('200 OK', []);
+      return ['x'];
+    },
+    { keepalive: 0 },
+  );
   const r = await request(port);
   t.equal(r.get('connection'), 'close');
   t.ok(r.closed);
 });
 
 t.test('a client that trickles its head is cut off after header_timeout; others are served', async (t) => {
-  const { port } = await startServer(t, (env, sr) => { sr('200 OK', []); return ['x']; }, { header_timeout: 1 });
+  const { port } = await startServer(
+    t,
+    (env, sr) => {
+      sr('200 OK', []);
+      return ['x'];
+    },
+    { header_timeout: 1 },
+  );
   const slow = net.connect(port, '127.0.0.1');
   await new Promise((res) => slow.on('connect', res));
   slow.resume();
@@ -439,7 +580,14 @@ t.test('a client that trickles its head is cut off after header_timeout; others 
 });
 
 t.test('limits: request line 400, header count 431, header size 431', async (t) => {
-  const { port } = await startServer(t, (env, sr) => { sr('200 OK', []); return ['x']; }, { limit_request_line: 100, limit_request_fields: 5, limit_request_field_size: 200 });
+  const { port } = await startServer(
+    t,
+    (env, sr) => {
+      sr('200 OK', []);
+      return ['x'];
+    },
+    { limit_request_line: 100, limit_request_fields: 5, limit_request_field_size: 200 },
+  );
   t.equal((await request(port, { path: `/${'a'.repeat(100)}` })).status, 400);
   t.equal((await request(port, { path: `/${'a'.repeat(80)}` })).status, 200);
   const many = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`X-${i}`, 'v']));
@@ -449,17 +597,37 @@ t.test('limits: request line 400, header count 431, header size 431', async (t) 
 });
 
 t.test('limit_request_body: 413 for a body over the limit', async (t) => {
-  const { port } = await startServer(t, async (env, sr) => { const b = await env['wsgi.input'].read(); sr('200 OK', []); return [String(b.length)]; }, { limit_request_body: 10 });
+  const { port } = await startServer(
+    t,
+    async (env, sr) => {
+      const b = await env['wsgi.input'].read();
+      sr('200 OK', []);
+      return [String(b.length)];
+    },
+    { limit_request_body: 10 },
+  );
   t.equal((await request(port, { method: 'POST', body: 'x'.repeat(10) })).status, 200);
   t.equal((await request(port, { method: 'POST', body: 'x'.repeat(11) })).status, 413);
-  const r = await exchange(port, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n');
+  const r = await exchange(
+    port,
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n',
+  );
   t.equal(r.responses[0].status, 413, 'chunked bodies are counted too');
 });
 
 t.test('environ carries the PEP 3333 keys with Gunicorn values', async (t) => {
   let env;
-  const { port } = await startServer(t, (e, sr) => { env = e; sr('200 OK', []); return []; });
-  await request(port, { path: '/a%20b/c%2Fd?x=1&y=%20#frag', headers: { 'X-Forwarded-Proto': 'https', 'X-Dup': 'a', 'x-dup': 'b', 'Content-Type': 'text/plain' }, method: 'PUT', body: 'q' });
+  const { port } = await startServer(t, (e, sr) => {
+    env = e;
+    sr('200 OK', []);
+    return [];
+  });
+  await request(port, {
+    path: '/a%20b/c%2Fd?x=1&y=%20#frag',
+    headers: { 'X-Forwarded-Proto': 'https', 'X-Dup': 'a', 'x-dup': 'b', 'Content-Type': 'text/plain' },
+    method: 'PUT',
+    body: 'q',
+  });
   t.equal(env.REQUEST_METHOD, 'PUT');
   t.equal(env.SCRIPT_NAME, '');
   t.equal(env.PATH_INFO, '/a b/c/d', 'percent-decoded');
@@ -484,7 +652,15 @@ t.test('environ carries the PEP 3333 keys with Gunicorn values', async (t) => {
   t.equal(typeof env['wsgi.errors'].write, 'function');
   t.match(env.SERVER_SOFTWARE, /^gunicorn-ts\/\d+\.\d+\.\d+/);
   // an untrusted peer cannot set the scheme
-  const { port: p2 } = await startServer(t, (e, sr) => { env = e; sr('200 OK', []); return []; }, { forwarded_allow_ips: '10.0.0.1' });
+  const { port: p2 } = await startServer(
+    t,
+    (e, sr) => {
+      env = e;
+      sr('200 OK', []);
+      return [];
+    },
+    { forwarded_allow_ips: '10.0.0.1' },
+  );
   await request(p2, { headers: { 'X-Forwarded-Proto': 'https' } });
   t.equal(env['wsgi.url_scheme'], 'http');
   // contradictory scheme headers from a trusted peer are a 400

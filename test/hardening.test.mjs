@@ -13,18 +13,34 @@ for (const kind of ['sync generator', 'async generator']) {
     let produced = 0;
     let closed = false;
     const chunk = Buffer.alloc(64 * 1024, 'q');
-    const total = 1024 * chunk.length;  // 64 MiB
+    const total = 1024 * chunk.length; // 64 MiB
     const { port } = await startServer(t, (env, sr) => {
-      sr('200 OK', [['Content-Type', 'application/octet-stream'], ['Content-Length', String(total)]]);
-      const it = kind === 'sync generator'
-        ? (function* () { for (let i = 0; i < 1024; i++) { produced += chunk.length; yield chunk; } })()
-        : (async function* () { for (let i = 0; i < 1024; i++) { produced += chunk.length; yield chunk; } })();
-      it.close = () => { closed = true; };
+      sr('200 OK', [
+        ['Content-Type', 'application/octet-stream'],
+        ['Content-Length', String(total)],
+      ]);
+      const it =
+        kind === 'sync generator'
+          ? (function* () {
+              for (let i = 0; i < 1024; i++) {
+                produced += chunk.length;
+                yield chunk;
+              }
+            })()
+          : (async function* () {
+              for (let i = 0; i < 1024; i++) {
+                produced += chunk.length;
+                yield chunk;
+              }
+            })();
+      it.close = () => {
+        closed = true;
+      };
       return it;
     });
     const sock = net.connect(port, '127.0.0.1');
     await new Promise((r) => sock.on('connect', r));
-    sock.pause();  // do not read yet
+    sock.pause(); // do not read yet
     sock.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
     await sleep(1500);
     const first = produced;
@@ -32,7 +48,9 @@ for (const kind of ['sync generator', 'async generator']) {
     t.ok(first < 32 * 1024 * 1024, `the app produced ${(first / 2 ** 20).toFixed(1)} MiB of 64 while nobody read`);
     t.equal(produced, first, 'and waits (backpressure)');
     let got = 0;
-    sock.on('data', (d) => { got += d.length; });
+    sock.on('data', (d) => {
+      got += d.length;
+    });
     sock.resume();
     for (let i = 0; i < 400 && !(closed && got >= total); i++) await sleep(25);
     t.equal(produced, total, 'once read, the app produced everything');
@@ -47,8 +65,12 @@ t.test('a client that disconnects mid-stream stops the app', async (t) => {
   const chunk = Buffer.alloc(64 * 1024, 'q');
   const { port } = await startServer(t, (env, sr) => {
     sr('200 OK', []);
-    const it = (function* () { for (;;) yield chunk; })();
-    it.close = () => { closed = true; };
+    const it = (function* () {
+      for (;;) yield chunk;
+    })();
+    it.close = () => {
+      closed = true;
+    };
     return it;
   });
   const sock = net.connect(port, '127.0.0.1');
@@ -63,7 +85,11 @@ t.test('a client that disconnects mid-stream stops the app', async (t) => {
 t.test('a client that pipelines without reading cannot make the server buffer without limit', async (t) => {
   let served = 0;
   const big = 'b'.repeat(256 * 1024);
-  const { port } = await startServer(t, (env, sr) => { served++; sr('200 OK', []); return [big]; });
+  const { port } = await startServer(t, (env, sr) => {
+    served++;
+    sr('200 OK', []);
+    return [big];
+  });
   const sock = net.connect(port, '127.0.0.1');
   await new Promise((r) => sock.on('connect', r));
   sock.pause();
@@ -75,7 +101,14 @@ t.test('a client that pipelines without reading cannot make the server buffer wi
 });
 
 t.test('worker_connections: extra connections wait in the backlog, then get served', async (t) => {
-  const { port, srv } = await startServer(t, async (env, sr) => { sr('200 OK', []); return ['ok']; }, { worker_connections: 2, keepalive: 30 });
+  const { port, srv } = await startServer(
+    t,
+    async (env, sr) => {
+      sr('200 OK', []);
+      return ['ok'];
+    },
+    { worker_connections: 2, keepalive: 30 },
+  );
   const hold = [];
   for (let i = 0; i < 2; i++) {
     const s = net.connect(port, '127.0.0.1');
@@ -96,19 +129,30 @@ t.test('worker_connections: extra connections wait in the backlog, then get serv
 });
 
 t.test('1000 slow-header clients do not slow a normal client; they are cut off after header_timeout', async (t) => {
-  const { port, srv } = await startServer(t, (env, sr) => { sr('200 OK', []); return ['ok']; }, { header_timeout: 2, worker_connections: 5000 });
+  const { port, srv } = await startServer(
+    t,
+    (env, sr) => {
+      sr('200 OK', []);
+      return ['ok'];
+    },
+    { header_timeout: 2, worker_connections: 5000 },
+  );
   const slow = [];
   let closedByServer = 0;
   for (let i = 0; i < 1000; i++) {
     const s = net.connect(port, '127.0.0.1');
     s.on('error', () => {});
-    s.on('close', () => { closedByServer++; });
+    s.on('close', () => {
+      closedByServer++;
+    });
     s.resume();
     slow.push(s);
   }
   await Promise.all(slow.map((s) => new Promise((r) => (s.connecting ? s.once('connect', r) : r()))));
   for (const s of slow) s.write('GET / HTTP/1.1\r\nHost: a\r\n');
-  const drip = setInterval(() => { for (const s of slow) if (!s.destroyed) s.write('X: y\r\n'); }, 300);
+  const drip = setInterval(() => {
+    for (const s of slow) if (!s.destroyed) s.write('X: y\r\n');
+  }, 300);
   const times = [];
   for (let i = 0; i < 10; i++) {
     const t0 = performance.now();

@@ -21,7 +21,10 @@ t.test('nativeOptions() carries every native setting of the registry and the bal
   const o = nativeOptions(defaults());
   t.same(Object.keys(o).sort(), [...NATIVE_SETTINGS.map((s) => s.name), 'balance_fd', 'balance_slot', 'tls'].sort());
   t.equal(o.tls, null, 'no certfile: no TLS');
-  t.ok(Array.isArray(o.forwarder_headers) && Array.isArray(o.proxy_allow_ips) && Array.isArray(o.forwarded_allow_ips), 'lists stay arrays');
+  t.ok(
+    Array.isArray(o.forwarder_headers) && Array.isArray(o.proxy_allow_ips) && Array.isArray(o.forwarded_allow_ips),
+    'lists stay arrays',
+  );
   t.doesNotThrow(() => construct(o), 'the defaults construct a server');
   t.end();
 });
@@ -38,11 +41,17 @@ t.test('a missing key throws at construction, naming the key', (t) => {
 
 t.test('a key of the wrong type throws', (t) => {
   const full = nativeOptions(defaults());
-  t.throws(() => construct({ ...full, proxy_allow_ips: '127.0.0.1' }), /option proxy_allow_ips must be an array of strings/);
+  t.throws(
+    () => construct({ ...full, proxy_allow_ips: '127.0.0.1' }),
+    /option proxy_allow_ips must be an array of strings/,
+  );
   t.throws(() => construct({ ...full, limit_request_line: '4094' }), /option limit_request_line must be a number/);
   t.throws(() => construct({ ...full, strip_header_spaces: 1 }), /option strip_header_spaces must be a boolean/);
   t.throws(() => construct({ ...full, header_map: 'sometimes' }), /option header_map must be one of/);
-  t.throws(() => construct({ ...full, forwarded_allow_ips: ['10.0.0.0/40'] }), /invalid forwarded_allow_ips entry: 10.0.0.0\/40/);
+  t.throws(
+    () => construct({ ...full, forwarded_allow_ips: ['10.0.0.0/40'] }),
+    /invalid forwarded_allow_ips entry: 10.0.0.0\/40/,
+  );
   t.end();
 });
 

@@ -20,7 +20,11 @@ if (build.status !== 0) {
   process.exit(1);
 }
 const bin = path.join(root, build.stdout.trim());
-const env = { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' };
+const env = {
+  ...process.env,
+  ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0',
+  UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+};
 delete env.LD_PRELOAD; // the driver links its own sanitizer runtimes
 
 // What each regression must end with (test/native/regressions/README.md).
@@ -32,14 +36,20 @@ const REGRESSION_OUTCOME = {
 
 t.test('fuzz regressions replay cleanly under every split', (t) => {
   const dir = path.join(root, 'test/native/regressions');
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => !f.startsWith('.') && !f.endsWith('.md')).sort() : [];
+  const files = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => !f.startsWith('.') && !f.endsWith('.md'))
+        .sort()
+    : [];
   if (files.length === 0) return t.end();
   const r = spawnSync(bin, ['replay', ...files.map((f) => path.join(dir, f))], { encoding: 'utf8', env });
   t.equal(r.status, 0, `parser_test replay exits 0\n${r.stderr}`);
   for (const f of files) {
     const line = r.stdout.split('\n').find((l) => l.startsWith(`ok ${path.join(dir, f)}:`));
     t.ok(line, `${f} replayed`);
-    if (REGRESSION_OUTCOME[f] && line) t.equal(line.slice(line.indexOf(': ') + 2), REGRESSION_OUTCOME[f], `${f}: outcome`);
+    if (REGRESSION_OUTCOME[f] && line)
+      t.equal(line.slice(line.indexOf(': ') + 2), REGRESSION_OUTCOME[f], `${f}: outcome`);
   }
   t.end();
 });
@@ -47,14 +57,26 @@ t.test('fuzz regressions replay cleanly under every split', (t) => {
 t.test('corpus through the pure parser', (t) => {
   const dir = path.join(root, 'test/fixtures/http-corpus');
   const cases = ['valid.jsonl', 'invalid.jsonl'].flatMap((f) =>
-    fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
-  const input = cases.map((c) => {
-    const s = Object.entries(c.settings ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-    return `${s}\t${Buffer.from(c.raw_b64, 'base64').toString('hex')}\t${c.needs_eof ? 1 : 0}\n`;
-  }).join('');
+    fs
+      .readFileSync(path.join(dir, f), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l)),
+  );
+  const input = cases
+    .map((c) => {
+      const s = Object.entries(c.settings ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      return `${s}\t${Buffer.from(c.raw_b64, 'base64').toString('hex')}\t${c.needs_eof ? 1 : 0}\n`;
+    })
+    .join('');
   const r = spawnSync(bin, ['corpus'], { input, encoding: 'utf8', env, maxBuffer: 64 << 20 });
   t.equal(r.status, 0, `parser_test corpus exits 0\n${r.stderr}`);
-  const outs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const outs = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   t.equal(outs.length, cases.length, 'one result per case');
   const s = (h) => Buffer.from(h, 'hex').toString('latin1');
   cases.forEach((c, i) => {
@@ -77,7 +99,11 @@ t.test('corpus through the pure parser', (t) => {
         t.equal(s(q.path), w.path_raw, `${c.id}#${k}: path`);
         t.equal(s(q.query), w.query, `${c.id}#${k}: query`);
         t.equal(`HTTP/${q.version}`, w.version, `${c.id}#${k}: version`);
-        t.same(q.headers.map(([n, v]) => [s(n).toUpperCase(), s(v)]), w.headers, `${c.id}#${k}: headers`);
+        t.same(
+          q.headers.map(([n, v]) => [s(n).toUpperCase(), s(v)]),
+          w.headers,
+          `${c.id}#${k}: headers`,
+        );
         t.equal(Buffer.from(q.body, 'hex').toString('base64'), w.body_b64, `${c.id}#${k}: body`);
       });
     } else if (c.expect.error === 'InvalidSchemeHeaders') {
@@ -97,7 +123,13 @@ t.test("the harness's base config is the registry's (every parser setting, gener
   const { defaults, NATIVE_SETTINGS } = await import('../dist/config/settings.js');
   const cfg = defaults();
   // every native setting the parser knows (GTS_PARSER_SETTINGS); the others are the server's
-  const serverOnly = new Set(['keepalive', 'header_timeout', 'worker_connections', 'forwarded_allow_ips', 'proxy_allow_ips']);
+  const serverOnly = new Set([
+    'keepalive',
+    'header_timeout',
+    'worker_connections',
+    'forwarded_allow_ips',
+    'proxy_allow_ips',
+  ]);
   const args = NATIVE_SETTINGS.filter((s) => !serverOnly.has(s.name)).map((s) => {
     const v = cfg[s.name];
     return `${s.name}=${Array.isArray(v) ? v.join('|') : v}`;

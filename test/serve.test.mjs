@@ -9,7 +9,10 @@ import { parseBind, serve } from '../dist/index.js';
 import { exchange, request } from './helpers/client.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const hello = (env, sr) => { sr('200 OK', [['Content-Type', 'text/plain']]); return [`${env.SERVER_NAME}|${env.SERVER_PORT}|${env.REMOTE_ADDR}`]; };
+const hello = (env, sr) => {
+  sr('200 OK', [['Content-Type', 'text/plain']]);
+  return [`${env.SERVER_NAME}|${env.SERVER_PORT}|${env.REMOTE_ADDR}`];
+};
 const quiet = { errorlog: '/dev/null' };
 
 t.test('bind parsing follows Gunicorn', async (t) => {
@@ -38,11 +41,20 @@ t.test('TCP (port 0), IPv6, a name, and a unix socket at once', async (t) => {
   t.equal((await request(v4.port)).body.toString(), `127.0.0.1|${v4.port}|127.0.0.1`);
   t.equal((await request(v6.port, { host: '::1' })).body.toString(), `::1|${v6.port}|::1`);
   const u = await exchange(0, 'GET / HTTP/1.1\r\nHost: example.com:81\r\n\r\n', { path: sockPath });
-  t.equal(u.responses[0].body.toString(), 'example.com|81|', 'unix socket: SERVER_NAME/PORT from Host, empty REMOTE_ADDR');
+  t.equal(
+    u.responses[0].body.toString(),
+    'example.com|81|',
+    'unix socket: SERVER_NAME/PORT from Host, empty REMOTE_ADDR',
+  );
   t.ok(fs.statSync(sockPath).isSocket());
   await srv.close();
   t.notOk(fs.existsSync(sockPath), 'the socket file is removed on close');
-  await t.rejects(request(v4.port, { timeoutMs: 500 }).then((r) => { if (r.status === 0) throw new Error('refused'); }), /refused/);
+  await t.rejects(
+    request(v4.port, { timeoutMs: 500 }).then((r) => {
+      if (r.status === 0) throw new Error('refused');
+    }),
+    /refused/,
+  );
 });
 
 t.test('fd://N adopts an inherited listening socket', async (t) => {
@@ -55,16 +67,22 @@ t.test('fd://N adopts an inherited listening socket', async (t) => {
 });
 
 t.test('bad options are refused with a message naming them', async (t) => {
-  await t.rejects(serve(hello, { bind: '127.0.0.1:0', keepalivee: 2 }), /Invalid value for keepalivee: 2 \(unknown setting\)/);
+  await t.rejects(
+    serve(hello, { bind: '127.0.0.1:0', keepalivee: 2 }),
+    /Invalid value for keepalivee: 2 \(unknown setting\)/,
+  );
   await t.rejects(serve(hello, { bind: '127.0.0.1:0', keepalive: 'soon' }), /Invalid value for keepalive: soon/);
   await t.rejects(serve(hello, { bind: '127.0.0.1:0', header_map: 'maybe' }), /header_map/);
   await t.rejects(serve(hello, { bind: '127.0.0.1:0', forwarded_allow_ips: '10.0.0.300' }), /forwarded_allow_ips/);
   await t.rejects(serve(hello, { bind: 'nonsense:port' }), /not a valid port number/);
-  await t.rejects(serve(hello, { bind: '127.0.0.1:0', workers: 'two' }), /Invalid value for workers: two/);  // workers > 1: test/arbiter-app.test.mjs
+  await t.rejects(serve(hello, { bind: '127.0.0.1:0', workers: 'two' }), /Invalid value for workers: two/); // workers > 1: test/arbiter-app.test.mjs
   await t.rejects(serve('not a function', '127.0.0.1:0'), /application must be a function/);
   // a port in use is reported like Gunicorn
   const taken = await serve(hello, { bind: '127.0.0.1:0', ...quiet });
-  await t.rejects(serve(hello, { bind: `127.0.0.1:${taken.addresses[0].port}`, ...quiet }), /Connection in use: \('127\.0\.0\.1', \d+\)/);
+  await t.rejects(
+    serve(hello, { bind: `127.0.0.1:${taken.addresses[0].port}`, ...quiet }),
+    /Connection in use: \('127\.0\.0\.1', \d+\)/,
+  );
   await taken.close();
 });
 
@@ -89,7 +107,14 @@ t.test('graceful close: in-flight requests finish, idle connections close, new o
   const idleClosed = new Promise((r) => idle.on('close', r));
   await idleClosed;
   t.pass('idle keep-alive connection closed at once');
-  const refused = await new Promise((r) => { const s = net.connect(port, '127.0.0.1'); s.on('error', (e) => r(e.code)); s.on('connect', () => { s.destroy(); r('connected'); }); });
+  const refused = await new Promise((r) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', (e) => r(e.code));
+    s.on('connect', () => {
+      s.destroy();
+      r('connected');
+    });
+  });
   t.equal(refused, 'ECONNREFUSED', 'no new connections');
   release();
   const r = await inflight;
@@ -113,14 +138,22 @@ t.test('close() forces remaining connections after graceful_timeout', async (t) 
 });
 
 t.test('graceful close does not reset a request already sent on a fresh or idle connection', async (t) => {
-  const srv = await serve((env, sr) => { sr('200 OK', []); return [env.PATH_INFO]; }, { bind: '127.0.0.1:0', ...quiet });
+  const srv = await serve(
+    (env, sr) => {
+      sr('200 OK', []);
+      return [env.PATH_INFO];
+    },
+    { bind: '127.0.0.1:0', ...quiet },
+  );
   const port = srv.addresses[0].port;
   const conns = [];
   for (let i = 0; i < 20; i++) {
     const s = net.connect(port, '127.0.0.1');
     let buf = '';
     const done = new Promise((resolve) => {
-      s.on('data', (d) => { buf += d; });
+      s.on('data', (d) => {
+        buf += d;
+      });
       s.on('error', (e) => resolve({ error: e.code, buf }));
       s.on('close', () => resolve({ buf }));
     });

@@ -10,7 +10,9 @@ const app = async (environ, start_response) => {
   calls++;
   const body = await environ['wsgi.input'].read();
   start_response('200 OK', [['Content-Type', 'text/plain']]);
-  return [`${environ.REQUEST_METHOD} ${environ.RAW_URI} ${body.length} host=${environ.HTTP_HOST ?? '-'} cl=${environ.CONTENT_LENGTH ?? '-'}`];
+  return [
+    `${environ.REQUEST_METHOD} ${environ.RAW_URI} ${body.length} host=${environ.HTTP_HOST ?? '-'} cl=${environ.CONTENT_LENGTH ?? '-'}`,
+  ];
 };
 
 const { port } = await startServer(t, app);
@@ -18,30 +20,62 @@ const { port } = await startServer(t, app);
 // [name, raw request, expected status]
 const rejected = [
   // CL.TE: front end uses Content-Length, back end chunked (RFC 9112 §6.3 rule 3)
-  ['CL.TE', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 13\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nSMUGGLED', 400],
+  [
+    'CL.TE',
+    'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 13\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nSMUGGLED',
+    400,
+  ],
   // TE.CL: the same headers in the other order
-  ['TE.CL', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n', 400],
+  [
+    'TE.CL',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n',
+    400,
+  ],
   // TE.TE obfuscations: a coding only one side understands
   ['TE.TE unknown coding', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n', 501],
-  ['TE.TE chunked twice in one field', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n', 400],
-  ['TE.TE chunked twice in two fields', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
-  ['TE.TE chunked not last', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n', 400],
+  [
+    'TE.TE chunked twice in one field',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n',
+    400,
+  ],
+  [
+    'TE.TE chunked twice in two fields',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    400,
+  ],
+  [
+    'TE.TE chunked not last',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n',
+    400,
+  ],
   ['TE.TE space before colon', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n', 400],
   ['TE.TE vertical tab', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \x0bchunked\r\n\r\n0\r\n\r\n', 400],
   ['TE.TE folded value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n', 400],
   ['TE.TE trailing comma', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n0\r\n\r\n', 501],
   ['TE in HTTP/1.0 (chunked undefined there)', 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
   // CVE-2023-30589: a bare CR ends a header line in llhttp 8.1, hiding a second field
-  ['CVE-2023-30589 bare CR in a value', 'POST / HTTP/1.1\r\nHost: a\r\nX-A: b\rTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n', 400],
+  [
+    'CVE-2023-30589 bare CR in a value',
+    'POST / HTTP/1.1\r\nHost: a\r\nX-A: b\rTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n',
+    400,
+  ],
   ['bare CR in a field name', 'GET / HTTP/1.1\r\nHost: a\r\nX\r-A: b\r\n\r\n', 400],
   // CVE-2024-27982: obs-fold before Content-Length, read by llhttp 8.1 as a real Content-Length
-  ['CVE-2024-27982 obs-fold before Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n Content-Length: 8\r\n\r\nSMUGGLED', 400],
+  [
+    'CVE-2024-27982 obs-fold before Content-Length',
+    'POST / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n Content-Length: 8\r\n\r\nSMUGGLED',
+    400,
+  ],
   // bare LF line endings (a parser disagreement vector)
   ['bare LF after the request line', 'GET / HTTP/1.1\nHost: a\r\n\r\n', 400],
   ['bare LF after a header', 'GET / HTTP/1.1\r\nHost: a\nContent-Length: 5\r\n\r\nhello', 400],
   ['bare LF ending the head', 'GET / HTTP/1.1\r\nHost: a\r\n\n', 400],
   // Content-Length that parsers read differently
-  ['CL duplicated (same value)', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello', 400],
+  [
+    'CL duplicated (same value)',
+    'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello',
+    400,
+  ],
   ['CL list', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\nhello', 400],
   ['CL with sign', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello', 400],
   ['CL negative', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n', 400],
@@ -49,15 +83,47 @@ const rejected = [
   ['CL with inner space', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\nhello', 400],
   ['CL overflow', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\nhello', 400],
   // chunk framing
-  ['chunk size overflow', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000005\r\nhello\r\n0\r\n\r\n', 400],
-  ['chunk size with 0x', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n', 400],
-  ['chunk size with trailing space, no extension', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n', 400],
-  ['chunk extension with bare CR', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\rX\r\nhello\r\n0\r\n\r\n', 400],
-  ['chunk extension with bare LF', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n', 400],
+  [
+    'chunk size overflow',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000005\r\nhello\r\n0\r\n\r\n',
+    400,
+  ],
+  [
+    'chunk size with 0x',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n',
+    400,
+  ],
+  [
+    'chunk size with trailing space, no extension',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n',
+    400,
+  ],
+  [
+    'chunk extension with bare CR',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\rX\r\nhello\r\n0\r\n\r\n',
+    400,
+  ],
+  [
+    'chunk extension with bare LF',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n',
+    400,
+  ],
   // llhttp 8.1 skips the CRLF check after chunk data: bytes there must not be swallowed
-  ['chunk data not followed by CRLF', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n', 400],
-  ['chunk data longer than its size', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n', 400],
-  ['forbidden trailer Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\n', 400],
+  [
+    'chunk data not followed by CRLF',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n',
+    400,
+  ],
+  [
+    'chunk data longer than its size',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n',
+    400,
+  ],
+  [
+    'forbidden trailer Content-Length',
+    'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\n',
+    400,
+  ],
   // NUL bytes
   ['NUL in a header value', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x00c\r\n\r\n', 400],
   ['NUL in the target', 'GET /a\x00b HTTP/1.1\r\nHost: a\r\n\r\n', 400],
@@ -69,12 +135,18 @@ const rejected = [
   ['broken IPv6 authority', 'GET http://[::1/x HTTP/1.1\r\nHost: a\r\n\r\n', 400],
   // Host
   ['duplicate Host', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
-  ['expectation other than 100-continue', 'POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx', 417],
+  [
+    'expectation other than 100-continue',
+    'POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx',
+    417,
+  ],
   ['HTTP/2.0 in a request line', 'GET / HTTP/2.0\r\nHost: a\r\n\r\n', 400],
   ['whitespace before the request line', ' GET / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
 ];
 
-const bodyPhase = (raw) => /Transfer-Encoding: chunked\r\n\r\n/.test(raw) && !/Content-Length|HTTP\/1\.0|chunked, |chunked\r\nTransfer/.test(raw.split('\r\n\r\n')[0]);
+const bodyPhase = (raw) =>
+  /Transfer-Encoding: chunked\r\n\r\n/.test(raw) &&
+  !/Content-Length|HTTP\/1\.0|chunked, |chunked\r\nTransfer/.test(raw.split('\r\n\r\n')[0]);
 
 for (const [name, raw, status] of rejected) {
   t.test(name, async (t) => {
@@ -102,7 +174,12 @@ t.test('accepted edge cases are parsed as one message each', async (t) => {
   t.equal(r.status, 200);
   t.match(r.body.toString(), /^GET http:\/\/example.com\/p\?q=1 0/);
   // leading zeros in a chunk size are not an overflow
-  r = (await exchange(port, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0000000000000000005\r\nhello\r\n0\r\n\r\n')).responses[0];
+  r = (
+    await exchange(
+      port,
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0000000000000000005\r\nhello\r\n0\r\n\r\n',
+    )
+  ).responses[0];
   t.equal(r.status, 200);
   t.match(r.body.toString(), / 5 host=a/);
   // missing Host is accepted, as Gunicorn does
@@ -112,14 +189,22 @@ t.test('accepted edge cases are parsed as one message each', async (t) => {
   r = (await exchange(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')).responses[0];
   t.equal(r.status, 200);
   // a CL.TE payload split over many packets is still one rejected message
-  const split = await exchange(port, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\n\r\n', { pieces: 3 });
+  const split = await exchange(
+    port,
+    'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\n\r\n',
+    { pieces: 3 },
+  );
   t.equal(split.responses.length, 1);
   t.equal(split.responses[0].status, 400);
 });
 
 t.test('obs-fold is joined, never reinterpreted, when permit_obsolete_folding is on', async (t) => {
   const { port: p2 } = await startServer(t, app, { permit_obsolete_folding: true });
-  const r = await exchange(p2, 'POST / HTTP/1.1\r\nHost: a\r\n Content-Length: 8\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n', { expect: 2 });
+  const r = await exchange(
+    p2,
+    'POST / HTTP/1.1\r\nHost: a\r\n Content-Length: 8\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n',
+    { expect: 2 },
+  );
   // The fold belongs to Host: there is no Content-Length, so the request has no
   // body and "GET /smuggled" is a second, separate request.
   t.equal(r.responses[0].status, 200);

@@ -22,17 +22,44 @@ t.teardown(certs.cleanup);
 const hasCurl = spawnSync('curl', ['--version'], { env: toolEnv(), timeout: 10000 }).status === 0;
 
 /** One request over node:https. Resolves {status, body, headers, socket facts} or {error}. */
-function request(port, path = '/', { method = 'GET', body, agent = false, headers = {}, timeoutMs = 10000, ...tlsOpts } = {}) {
+function request(
+  port,
+  path = '/',
+  { method = 'GET', body, agent = false, headers = {}, timeoutMs = 10000, ...tlsOpts } = {},
+) {
   return new Promise((resolve) => {
-    const req = https.request({ host: '127.0.0.1', port, path, method, agent, headers, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost', timeout: timeoutMs, ...tlsOpts }, (res) => {
-      const sock = { protocol: res.socket.getProtocol?.(), alpn: res.socket.alpnProtocol, localPort: res.socket.localPort };
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({
-        status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), ...sock,
-      }));
-      res.on('error', (e) => resolve({ error: e.code ?? e.message }));
-    });
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method,
+        agent,
+        headers,
+        ca: fs.readFileSync(certs.ca.cert),
+        servername: 'localhost',
+        timeout: timeoutMs,
+        ...tlsOpts,
+      },
+      (res) => {
+        const sock = {
+          protocol: res.socket.getProtocol?.(),
+          alpn: res.socket.alpnProtocol,
+          localPort: res.socket.localPort,
+        };
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+            ...sock,
+          }),
+        );
+        res.on('error', (e) => resolve({ error: e.code ?? e.message }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e) => resolve({ error: e.code ?? e.message }));
     req.end(body);
@@ -40,7 +67,12 @@ function request(port, path = '/', { method = 'GET', body, agent = false, header
 }
 
 async function tlsServer(t, opts = {}) {
-  const h = await serve(tlsApp, { bind: '127.0.0.1:0', certfile: certs.server.cert, keyfile: certs.server.key, ...opts });
+  const h = await serve(tlsApp, {
+    bind: '127.0.0.1:0',
+    certfile: certs.server.cert,
+    keyfile: certs.server.key,
+    ...opts,
+  });
   t.teardown(() => h.close());
   return { h, port: h.addresses[0].port };
 }
@@ -75,15 +107,23 @@ t.test('serve(): https URL, environ, keep-alive, large bodies both ways', async 
 
 t.test('ALPN advertises http/1.1 only; TLS 1.2 works; 1.0/1.1 are refused', async (t) => {
   const { port } = await tlsServer(t);
-  const connect = (opts) => new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost', ...opts }, () => {
-      resolve({ alpn: s.alpnProtocol, protocol: s.getProtocol() });
-      s.end();
+  const connect = (opts) =>
+    new Promise((resolve) => {
+      const s = tls.connect(
+        { host: '127.0.0.1', port, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost', ...opts },
+        () => {
+          resolve({ alpn: s.alpnProtocol, protocol: s.getProtocol() });
+          s.end();
+        },
+      );
+      s.on('error', (e) => resolve({ error: e.code ?? e.message }));
     });
-    s.on('error', (e) => resolve({ error: e.code ?? e.message }));
-  });
   t.same(await connect({ ALPNProtocols: ['h2', 'http/1.1'] }), { alpn: 'http/1.1', protocol: 'TLSv1.3' });
-  t.same(await connect({ ALPNProtocols: ['h2'] }), { alpn: false, protocol: 'TLSv1.3' }, 'no overlap: no ALPN, no failure');
+  t.same(
+    await connect({ ALPNProtocols: ['h2'] }),
+    { alpn: false, protocol: 'TLSv1.3' },
+    'no overlap: no ALPN, no failure',
+  );
   t.same(await connect({ maxVersion: 'TLSv1.2' }), { alpn: false, protocol: 'TLSv1.2' });
   const old = await connect({ minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' });
   t.ok(old.error, `TLS 1.1 refused (${old.error})`);
@@ -100,14 +140,26 @@ t.test('ssl_version TLSv1_3 sets the minimum; ciphers restrict TLS 1.2', async (
   const r = await request(p2, '/', { maxVersion: 'TLSv1.2' });
   t.equal(r.status, 200);
   const s = await new Promise((resolve) => {
-    const c = tls.connect({ host: '127.0.0.1', port: p2, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost', maxVersion: 'TLSv1.2' }, () => {
-      resolve(c.getCipher().standardName ?? c.getCipher().name);
-      c.end();
-    });
+    const c = tls.connect(
+      {
+        host: '127.0.0.1',
+        port: p2,
+        ca: fs.readFileSync(certs.ca.cert),
+        servername: 'localhost',
+        maxVersion: 'TLSv1.2',
+      },
+      () => {
+        resolve(c.getCipher().standardName ?? c.getCipher().name);
+        c.end();
+      },
+    );
     c.on('error', (e) => resolve(e.message));
   });
   t.match(s, /ECDHE_ECDSA_WITH_AES_128_GCM_SHA256|ECDHE-ECDSA-AES128-GCM-SHA256/);
-  t.ok((await request(p2, '/', { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384' })).error, 'a cipher outside the list is refused');
+  t.ok(
+    (await request(p2, '/', { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384' })).error,
+    'a cipher outside the list is refused',
+  );
 });
 
 t.test('cert_reqs=2 (required): client certificates with node:https and node:tls', async (t) => {
@@ -125,15 +177,23 @@ t.test('cert_reqs=2 (required): client certificates with node:https and node:tls
   t.match(env.SSL_CIPHER, /^TLS_/);
   const none = await request(port, '/');
   t.ok(none.error, `no client certificate: refused (${none.error})`);
-  const stranger = await request(port, '/', { cert: fs.readFileSync(certs.stranger.cert), key: fs.readFileSync(certs.stranger.key) });
+  const stranger = await request(port, '/', {
+    cert: fs.readFileSync(certs.stranger.cert),
+    key: fs.readFileSync(certs.stranger.key),
+  });
   t.ok(stranger.error, `a certificate from another CA: refused (${stranger.error})`);
   // node:tls, raw HTTP/1.1 over the TLS socket
   const raw = await new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost', ...withCert }, () => {
-      s.write('GET /raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    });
+    const s = tls.connect(
+      { host: '127.0.0.1', port, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost', ...withCert },
+      () => {
+        s.write('GET /raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      },
+    );
     let got = '';
-    s.on('data', (d) => { got += d; });
+    s.on('data', (d) => {
+      got += d;
+    });
     s.on('end', () => resolve(got));
     s.on('error', (e) => resolve(`error ${e.message}`));
   });
@@ -146,7 +206,10 @@ t.test('cert_reqs=1 (optional): with or without a certificate', async (t) => {
   const env = JSON.parse((await request(port, '/')).body);
   t.equal(env.SSL_CLIENT_VERIFY, 'NONE');
   t.notOk('SSL_CLIENT_S_DN' in env);
-  const env2 = JSON.parse((await request(port, '/', { cert: fs.readFileSync(certs.client.cert), key: fs.readFileSync(certs.client.key) })).body);
+  const env2 = JSON.parse(
+    (await request(port, '/', { cert: fs.readFileSync(certs.client.cert), key: fs.readFileSync(certs.client.key) }))
+      .body,
+  );
   t.equal(env2.SSL_CLIENT_VERIFY, 'SUCCESS');
 });
 
@@ -169,14 +232,27 @@ t.test('close_notify: our graceful close sends one, then FIN', async (t) => {
         c.write(d);
       });
       c.on('data', (d) => up.write(d));
-      up.on('end', () => { relay.close(); resolve(types); c.end(); });
+      up.on('end', () => {
+        relay.close();
+        resolve(types);
+        c.end();
+      });
       up.on('error', () => {});
       c.on('error', () => {});
     });
     relay.listen(0, '127.0.0.1', () => {
-      const tsock = tls.connect({ host: '127.0.0.1', port: relay.address().port, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost', maxVersion: 'TLSv1.2' }, () => {
-        tsock.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-      });
+      const tsock = tls.connect(
+        {
+          host: '127.0.0.1',
+          port: relay.address().port,
+          ca: fs.readFileSync(certs.ca.cert),
+          servername: 'localhost',
+          maxVersion: 'TLSv1.2',
+        },
+        () => {
+          tsock.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+        },
+      );
       tsock.on('data', () => {});
       tsock.on('error', () => {});
     });
@@ -202,10 +278,15 @@ function raggedRequest(port) {
       let got = '';
       const s = tls.connect({ host: '127.0.0.1', port: relay.address().port, rejectUnauthorized: false }, () => {
         s.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
-        setTimeout(() => upstream.end(), 200);  // TCP FIN, no close_notify
+        setTimeout(() => upstream.end(), 200); // TCP FIN, no close_notify
       });
-      s.on('data', (d) => { got += d; });
-      const done = () => { relay.close(); resolve(got); };
+      s.on('data', (d) => {
+        got += d;
+      });
+      const done = () => {
+        relay.close();
+        resolve(got);
+      };
       s.on('end', done);
       s.on('close', done);
       s.on('error', () => {});
@@ -223,17 +304,28 @@ t.test('suppress_ragged_eofs: a FIN without close_notify is an EOF (default) or 
 t.test('pipelined requests beyond the read limit, ciphertext in random pieces: every response, in order', async (t) => {
   // a synchronous application (an async one stalls under 3,000 pipelined
   // requests in clear text as well: a separate, pre-existing issue)
-  const h = await serve((environ, sr) => { sr('200 OK', [['Content-Type', 'application/json']]); return [`{"path":"${environ.PATH_INFO}"}`]; },
-    { bind: '127.0.0.1:0', certfile: certs.server.cert, keyfile: certs.server.key });
+  const h = await serve(
+    (environ, sr) => {
+      sr('200 OK', [['Content-Type', 'application/json']]);
+      return [`{"path":"${environ.PATH_INFO}"}`];
+    },
+    { bind: '127.0.0.1:0', certfile: certs.server.cert, keyfile: certs.server.key },
+  );
   t.teardown(() => h.close());
   const port = h.addresses[0].port;
   // 3,000 pipelined requests (~110 KB) make the connection stop reading past
   // 64 KB with records still undecrypted (kept, then delivered from the loop
   // when reading resumes); a relay cuts the ciphertext into 1-700 byte pieces.
   const N = 3000;
-  const reqs = Array.from({ length: N }, (_, i) => `GET /p${i} HTTP/1.1\r\nHost: x\r\nX-Pad: ${'z'.repeat(i % 13)}\r\n\r\n`).join('');
+  const reqs = Array.from(
+    { length: N },
+    (_, i) => `GET /p${i} HTTP/1.1\r\nHost: x\r\nX-Pad: ${'z'.repeat(i % 13)}\r\n\r\n`,
+  ).join('');
   let seed = 12345;
-  const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed;
+  };
   const got = await new Promise((resolve) => {
     const relay = net.createServer((c) => {
       const up = net.connect(port, '127.0.0.1');
@@ -243,15 +335,22 @@ t.test('pipelined requests beyond the read limit, ciphertext in random pieces: e
         if (pumping) return;
         pumping = true;
         const step = () => {
-          if (queue.length === 0) { pumping = false; return; }
+          if (queue.length === 0) {
+            pumping = false;
+            return;
+          }
           const k = 1 + (rnd() % 700);
           up.write(queue.subarray(0, k));
           queue = queue.subarray(k);
-          if (rnd() % 8 === 0) setTimeout(step, 1); else setImmediate(step);
+          if (rnd() % 8 === 0) setTimeout(step, 1);
+          else setImmediate(step);
         };
         step();
       };
-      c.on('data', (d) => { queue = Buffer.concat([queue, d]); pump(); });
+      c.on('data', (d) => {
+        queue = Buffer.concat([queue, d]);
+        pump();
+      });
       up.on('data', (d) => c.write(d));
       up.on('end', () => c.end());
       up.on('error', () => c.destroy());
@@ -259,19 +358,32 @@ t.test('pipelined requests beyond the read limit, ciphertext in random pieces: e
     });
     relay.listen(0, '127.0.0.1', () => {
       let text = '';
-      const s = tls.connect({ host: '127.0.0.1', port: relay.address().port, rejectUnauthorized: false }, () => s.write(reqs));
+      const s = tls.connect({ host: '127.0.0.1', port: relay.address().port, rejectUnauthorized: false }, () =>
+        s.write(reqs),
+      );
       s.setEncoding('latin1');
       s.on('data', (d) => {
         text += d;
-        if ((text.match(/HTTP\/1\.1 200 OK/g) ?? []).length >= N) { s.end(); relay.close(); resolve(text); }
+        if ((text.match(/HTTP\/1\.1 200 OK/g) ?? []).length >= N) {
+          s.end();
+          relay.close();
+          resolve(text);
+        }
       });
       s.on('error', (e) => resolve(`error ${e.message}`));
-      setTimeout(() => { s.destroy(); relay.close(); resolve(text); }, 60000).unref();
+      setTimeout(() => {
+        s.destroy();
+        relay.close();
+        resolve(text);
+      }, 60000).unref();
     });
   });
   const paths = [...got.matchAll(/"path":"\/p(\d+)"/g)].map((m) => Number(m[1]));
   t.equal(paths.length, N, `${paths.length} of ${N} responses`);
-  t.ok(paths.every((p, i) => p === i), 'in order');
+  t.ok(
+    paths.every((p, i) => p === i),
+    'in order',
+  );
 });
 
 t.test('a body paused by the application resumes from what TLS already holds', async (t) => {
@@ -279,21 +391,33 @@ t.test('a body paused by the application resumes from what TLS already holds', a
   // mark: reading stops inside a TLS read, the rest of the client's bytes sit
   // in the transport (none left in the kernel to wake it), and must be
   // delivered from the loop when the app reads.
-  const h = await serve(async (environ, sr) => {
-    await new Promise((r) => setTimeout(r, 150));
-    const b = await environ['wsgi.input'].read();
-    sr('200 OK', []);
-    return [String(b.length)];
-  }, { bind: '127.0.0.1:0', certfile: certs.server.cert, keyfile: certs.server.key });
+  const h = await serve(
+    async (environ, sr) => {
+      await new Promise((r) => setTimeout(r, 150));
+      const b = await environ['wsgi.input'].read();
+      sr('200 OK', []);
+      return [String(b.length)];
+    },
+    { bind: '127.0.0.1:0', certfile: certs.server.cert, keyfile: certs.server.key },
+  );
   t.teardown(() => h.close());
   const port = h.addresses[0].port;
   const results = [];
   for (let extra = 4000; extra <= 64000; extra += 4000) {
     const n = (1 << 20) + extra;
-    const r = await request(port, '/', { method: 'POST', body: Buffer.alloc(n, 'q'), headers: { 'Content-Length': n }, timeoutMs: 4000 });
+    const r = await request(port, '/', {
+      method: 'POST',
+      body: Buffer.alloc(n, 'q'),
+      headers: { 'Content-Length': n },
+      timeoutMs: 4000,
+    });
     results.push(r.status === 200 && r.body.toString() === String(n) ? 'ok' : `${extra}: ${r.error ?? r.status}`);
   }
-  t.same(results.filter((x) => x !== 'ok'), [], `${results.length} bodies of 1 MiB + 4..64 KB read whole`);
+  t.same(
+    results.filter((x) => x !== 'ok'),
+    [],
+    `${results.length} bodies of 1 MiB + 4..64 KB read whole`,
+  );
 });
 
 t.test('plain HTTP and garbage to the TLS port: closed, the server goes on', async (t) => {
@@ -302,7 +426,9 @@ t.test('plain HTTP and garbage to the TLS port: closed, the server goes on', asy
     const out = await new Promise((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => s.write(bytes, 'latin1'));
       let got = 0;
-      s.on('data', (d) => { got += d.length; });
+      s.on('data', (d) => {
+        got += d.length;
+      });
       s.on('close', () => resolve(got));
       s.on('error', () => {});
       s.setTimeout(5000, () => s.destroy());
@@ -313,8 +439,19 @@ t.test('plain HTTP and garbage to the TLS port: closed, the server goes on', asy
 });
 
 t.test('header_timeout covers the handshake; 1,000 slow handshakes do not stop others', async (t) => {
-  const g = run(t, ['-b', '127.0.0.1:0', '--certfile', certs.server.cert, '--keyfile', certs.server.key,
-    '--header-timeout', '3', '--worker-connections', '2000', 'test/fixtures/apps/tls_app.mjs']);
+  const g = run(t, [
+    '-b',
+    '127.0.0.1:0',
+    '--certfile',
+    certs.server.cert,
+    '--keyfile',
+    certs.server.key,
+    '--header-timeout',
+    '3',
+    '--worker-connections',
+    '2000',
+    'test/fixtures/apps/tls_app.mjs',
+  ]);
   const port = await g.port();
   await g.waitFor(/Booting worker with pid: (\d+)/);
   const worker = g.workers()[0];
@@ -323,7 +460,13 @@ t.test('header_timeout covers the handshake; 1,000 slow handshakes do not stop o
   const before = rss();
   // a real ClientHello's first bytes (one record header and part of its body)
   const hello = await new Promise((resolve) => {
-    const srv = net.createServer((s) => s.once('data', (d) => { resolve(d); s.destroy(); srv.close(); }));
+    const srv = net.createServer((s) =>
+      s.once('data', (d) => {
+        resolve(d);
+        s.destroy();
+        srv.close();
+      }),
+    );
     srv.listen(0, '127.0.0.1', () => {
       const c = tls.connect({ host: '127.0.0.1', port: srv.address().port, rejectUnauthorized: false });
       c.on('error', () => {});
@@ -333,17 +476,27 @@ t.test('header_timeout covers the handshake; 1,000 slow handshakes do not stop o
   const socks = [];
   let closedByServer = 0;
   const opened = Date.now();
-  await Promise.all(Array.from({ length: 1000 }, (_, i) => new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => {
-      if (i % 2 === 1) s.write(partial);
-      resolve();
-    });
-    s.on('error', () => resolve());
-    s.on('close', () => { closedByServer++; });
-    s.on('data', () => {});
-    socks.push(s);
-  })));
-  t.teardown(() => { for (const s of socks) s.destroy(); });
+  await Promise.all(
+    Array.from(
+      { length: 1000 },
+      (_, i) =>
+        new Promise((resolve) => {
+          const s = net.connect(port, '127.0.0.1', () => {
+            if (i % 2 === 1) s.write(partial);
+            resolve();
+          });
+          s.on('error', () => resolve());
+          s.on('close', () => {
+            closedByServer++;
+          });
+          s.on('data', () => {});
+          socks.push(s);
+        }),
+    ),
+  );
+  t.teardown(() => {
+    for (const s of socks) s.destroy();
+  });
   // others are served meanwhile, on new TLS connections
   const t0 = Date.now();
   let ok = 0;
@@ -359,57 +512,103 @@ t.test('header_timeout covers the handshake; 1,000 slow handshakes do not stop o
   await g.exit;
 });
 
-t.test('CLI: curl --cacert, keep-alive, TLS versions, client certificates', { skip: !hasCurl && 'no curl' }, async (t) => {
-  const g = run(t, ['-b', '127.0.0.1:0', '--certfile', certs.server.cert, '--keyfile', certs.server.key,
-    '--ca-certs', certs.ca.cert, '--cert-reqs', '1', 'test/fixtures/apps/tls_app.mjs']);
-  const port = await g.port();
-  t.match(g.stderr, new RegExp(`Listening at: https://127\\.0\\.0\\.1:${port} `));
-  await g.waitFor(/Booting worker/);
-  const curl = (...args) => execFileP('curl', ['-sS', '--cacert', certs.ca.cert, ...args], { timeout: 15000, env: toolEnv() }).then((r) => r, (e) => ({ error: e }));
-  const url = `https://localhost:${port}`;
-  const a = await curl('-v', `${url}/one`, `${url}/two`);
-  t.notOk(a.error, 'curl succeeds');
-  t.match(a.stdout, /"path":"\/one".*"path":"\/two"/s);
-  t.match(a.stdout, /"wsgi.url_scheme":"https","HTTPS":"on"|"HTTPS":"on".*"wsgi.url_scheme":"https"|"wsgi.url_scheme":"https".*"HTTPS":"on"/s);
-  t.match(a.stderr, /Re-using existing connection|Reusing existing connection/, 'keep-alive over TLS');
-  t.match(a.stderr, /ALPN: server accepted http\/1\.1|ALPN, server accepted to use http\/1\.1/);
-  const v12 = await curl('--tlsv1.2', '--tls-max', '1.2', '-w', '%{http_code}', '-o', '/dev/null', url);
-  t.equal(v12.stdout, '200');
-  const v11 = await curl('--tlsv1.0', '--tls-max', '1.1', url);
-  t.ok(v11.error, 'curl with TLS 1.0-1.1 only is refused');
-  const withCert = await curl('--cert', certs.client.cert, '--key', certs.client.key, url);
-  t.match(withCert.stdout, /"SSL_CLIENT_VERIFY":"SUCCESS"/);
-  t.match(withCert.stdout, /"SSL_CLIENT_S_DN":"O=gunicorn-ts tests,CN=client one"/);
-  const noCert = await curl(url);
-  t.match(noCert.stdout, /"SSL_CLIENT_VERIFY":"NONE"/);
-  const bad = await curl('--cacert', certs.otherCa.cert, url);
-  t.ok(bad.error, 'curl with the wrong CA refuses our certificate');
-  g.kill('SIGTERM');
-  t.same(await g.exit, { code: 0, signal: null });
-});
+t.test(
+  'CLI: curl --cacert, keep-alive, TLS versions, client certificates',
+  { skip: !hasCurl && 'no curl' },
+  async (t) => {
+    const g = run(t, [
+      '-b',
+      '127.0.0.1:0',
+      '--certfile',
+      certs.server.cert,
+      '--keyfile',
+      certs.server.key,
+      '--ca-certs',
+      certs.ca.cert,
+      '--cert-reqs',
+      '1',
+      'test/fixtures/apps/tls_app.mjs',
+    ]);
+    const port = await g.port();
+    t.match(g.stderr, new RegExp(`Listening at: https://127\\.0\\.0\\.1:${port} `));
+    await g.waitFor(/Booting worker/);
+    const curl = (...args) =>
+      execFileP('curl', ['-sS', '--cacert', certs.ca.cert, ...args], { timeout: 15000, env: toolEnv() }).then(
+        (r) => r,
+        (e) => ({ error: e }),
+      );
+    const url = `https://localhost:${port}`;
+    const a = await curl('-v', `${url}/one`, `${url}/two`);
+    t.notOk(a.error, 'curl succeeds');
+    t.match(a.stdout, /"path":"\/one".*"path":"\/two"/s);
+    t.match(
+      a.stdout,
+      /"wsgi.url_scheme":"https","HTTPS":"on"|"HTTPS":"on".*"wsgi.url_scheme":"https"|"wsgi.url_scheme":"https".*"HTTPS":"on"/s,
+    );
+    t.match(a.stderr, /Re-using existing connection|Reusing existing connection/, 'keep-alive over TLS');
+    t.match(a.stderr, /ALPN: server accepted http\/1\.1|ALPN, server accepted to use http\/1\.1/);
+    const v12 = await curl('--tlsv1.2', '--tls-max', '1.2', '-w', '%{http_code}', '-o', '/dev/null', url);
+    t.equal(v12.stdout, '200');
+    const v11 = await curl('--tlsv1.0', '--tls-max', '1.1', url);
+    t.ok(v11.error, 'curl with TLS 1.0-1.1 only is refused');
+    const withCert = await curl('--cert', certs.client.cert, '--key', certs.client.key, url);
+    t.match(withCert.stdout, /"SSL_CLIENT_VERIFY":"SUCCESS"/);
+    t.match(withCert.stdout, /"SSL_CLIENT_S_DN":"O=gunicorn-ts tests,CN=client one"/);
+    const noCert = await curl(url);
+    t.match(noCert.stdout, /"SSL_CLIENT_VERIFY":"NONE"/);
+    const bad = await curl('--cacert', certs.otherCa.cert, url);
+    t.ok(bad.error, 'curl with the wrong CA refuses our certificate');
+    g.kill('SIGTERM');
+    t.same(await g.exit, { code: 0, signal: null });
+  },
+);
 
 t.test('a config file with certfile serves HTTPS (it used to serve plain HTTP silently)', async (t) => {
   const conf = `${certs.dir}/gunicorn.conf.mjs`;
-  fs.writeFileSync(conf, `export const certfile = ${JSON.stringify(certs.server.cert)};\nexport const keyfile = ${JSON.stringify(certs.server.key)};\n`);
+  fs.writeFileSync(
+    conf,
+    `export const certfile = ${JSON.stringify(certs.server.cert)};\nexport const keyfile = ${JSON.stringify(certs.server.key)};\n`,
+  );
   const g = run(t, ['-c', conf, '-b', '127.0.0.1:0', 'test/fixtures/apps/tls_app.mjs']);
   const port = await g.port();
   t.match(g.stderr, /Listening at: https:\/\//);
   await g.waitFor(/Booting worker/);
-  const r = await until(async () => { const x = await request(port, '/'); return x.status === 200 ? x : null; });
+  const r = await until(async () => {
+    const x = await request(port, '/');
+    return x.status === 200 ? x : null;
+  });
   t.equal(JSON.parse(r.body)['wsgi.url_scheme'], 'https');
   g.kill('SIGTERM');
   await g.exit;
 });
 
 t.test('CLI: cert_reqs=2 with curl', { skip: !hasCurl && 'no curl' }, async (t) => {
-  const g = run(t, ['-b', '127.0.0.1:0', '--certfile', certs.server.cert, '--keyfile', certs.server.key,
-    '--ca-certs', certs.ca.cert, '--cert-reqs', '2', 'test/fixtures/apps/tls_app.mjs']);
+  const g = run(t, [
+    '-b',
+    '127.0.0.1:0',
+    '--certfile',
+    certs.server.cert,
+    '--keyfile',
+    certs.server.key,
+    '--ca-certs',
+    certs.ca.cert,
+    '--cert-reqs',
+    '2',
+    'test/fixtures/apps/tls_app.mjs',
+  ]);
   const port = await g.port();
   await g.waitFor(/Booting worker/);
   const url = `https://localhost:${port}/`;
-  const ok = await execFileP('curl', ['-sS', '--cacert', certs.ca.cert, '--cert', certs.client.cert, '--key', certs.client.key, url], { env: toolEnv() });
+  const ok = await execFileP(
+    'curl',
+    ['-sS', '--cacert', certs.ca.cert, '--cert', certs.client.cert, '--key', certs.client.key, url],
+    { env: toolEnv() },
+  );
   t.match(ok.stdout, /"SSL_CLIENT_S_DN_CN":"client one"/);
-  const refused = await execFileP('curl', ['-sS', '--cacert', certs.ca.cert, url], { env: toolEnv() }).then(() => null, (e) => e);
+  const refused = await execFileP('curl', ['-sS', '--cacert', certs.ca.cert, url], { env: toolEnv() }).then(
+    () => null,
+    (e) => e,
+  );
   t.ok(refused, 'no client certificate: curl fails');
   t.match(String(refused?.stderr), /alert|certificate|handshake|SSL/i);
   g.kill('SIGTERM');
@@ -418,25 +617,69 @@ t.test('CLI: cert_reqs=2 with curl', { skip: !hasCurl && 'no curl' }, async (t) 
 
 t.test('start-up errors: one line, exit 1, no worker', async (t) => {
   const cases = [
-    ['missing certfile', ['--certfile', `${certs.dir}/nope.pem`, '--keyfile', certs.server.key], /^Error: certfile ".*nope\.pem" does not exist$/],
-    ['missing keyfile', ['--certfile', certs.server.cert, '--keyfile', `${certs.dir}/nokey.pem`], /^Error: keyfile ".*nokey\.pem" does not exist$/],
-    ['mismatched key', ['--certfile', certs.server.cert, '--keyfile', certs.otherKey], /^Error: keyfile ".*other-key\.pem" does not match certfile ".*server\.pem"$/],
-    ['certfile not a certificate', ['--certfile', certs.server.key, '--keyfile', certs.server.key], /^Error: certfile ".*server-key\.pem": .+$/],
-    ['keyfile not a key', ['--certfile', certs.server.cert, '--keyfile', certs.server.cert], /^Error: keyfile ".*server\.pem": .+$/],
-    ['encrypted key', ['--certfile', certs.encCert, '--keyfile', certs.encKey], /^Error: keyfile ".*enc-key\.pem" is encrypted \(passphrase-protected\) and no passphrase was given$/],
-    ['keyfile alone, key without certificate', ['--keyfile', certs.server.key], /^Error: keyfile is set but certfile is not$/],
-    ['missing ca_certs', ['--certfile', certs.server.cert, '--keyfile', certs.server.key, '--ca-certs', `${certs.dir}/noca.pem`], /^Error: ca_certs ".*noca\.pem" does not exist$/],
-    ['bad ciphers', ['--certfile', certs.server.cert, '--keyfile', certs.server.key, '--ciphers', 'NOPE-CIPHER'], /^Error: ciphers "NOPE-CIPHER": .+$/],
+    [
+      'missing certfile',
+      ['--certfile', `${certs.dir}/nope.pem`, '--keyfile', certs.server.key],
+      /^Error: certfile ".*nope\.pem" does not exist$/,
+    ],
+    [
+      'missing keyfile',
+      ['--certfile', certs.server.cert, '--keyfile', `${certs.dir}/nokey.pem`],
+      /^Error: keyfile ".*nokey\.pem" does not exist$/,
+    ],
+    [
+      'mismatched key',
+      ['--certfile', certs.server.cert, '--keyfile', certs.otherKey],
+      /^Error: keyfile ".*other-key\.pem" does not match certfile ".*server\.pem"$/,
+    ],
+    [
+      'certfile not a certificate',
+      ['--certfile', certs.server.key, '--keyfile', certs.server.key],
+      /^Error: certfile ".*server-key\.pem": .+$/,
+    ],
+    [
+      'keyfile not a key',
+      ['--certfile', certs.server.cert, '--keyfile', certs.server.cert],
+      /^Error: keyfile ".*server\.pem": .+$/,
+    ],
+    [
+      'encrypted key',
+      ['--certfile', certs.encCert, '--keyfile', certs.encKey],
+      /^Error: keyfile ".*enc-key\.pem" is encrypted \(passphrase-protected\) and no passphrase was given$/,
+    ],
+    [
+      'keyfile alone, key without certificate',
+      ['--keyfile', certs.server.key],
+      /^Error: keyfile is set but certfile is not$/,
+    ],
+    [
+      'missing ca_certs',
+      ['--certfile', certs.server.cert, '--keyfile', certs.server.key, '--ca-certs', `${certs.dir}/noca.pem`],
+      /^Error: ca_certs ".*noca\.pem" does not exist$/,
+    ],
+    [
+      'bad ciphers',
+      ['--certfile', certs.server.cert, '--keyfile', certs.server.key, '--ciphers', 'NOPE-CIPHER'],
+      /^Error: ciphers "NOPE-CIPHER": .+$/,
+    ],
   ];
   if (process.getuid?.() !== 0) {
     const unreadable = `${certs.dir}/unreadable.pem`;
     fs.copyFileSync(certs.server.key, unreadable);
     fs.chmodSync(unreadable, 0);
-    cases.push(['unreadable keyfile', ['--certfile', certs.server.cert, '--keyfile', unreadable], /^Error: keyfile ".*unreadable\.pem" does not exist$/]);
+    cases.push([
+      'unreadable keyfile',
+      ['--certfile', certs.server.cert, '--keyfile', unreadable],
+      /^Error: keyfile ".*unreadable\.pem" does not exist$/,
+    ]);
   }
   for (const [name, args, want] of cases) {
-    const r = spawnSync(process.execPath, [BIN, '-b', '127.0.0.1:0', ...args, 'test/fixtures/apps/tls_app.mjs'],
-      { cwd: ROOT, env: { ...process.env, GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '' }, encoding: 'utf8', timeout: 20000 });
+    const r = spawnSync(process.execPath, [BIN, '-b', '127.0.0.1:0', ...args, 'test/fixtures/apps/tls_app.mjs'], {
+      cwd: ROOT,
+      env: { ...process.env, GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '' },
+      encoding: 'utf8',
+      timeout: 20000,
+    });
     t.equal(r.status, 1, `${name}: exit 1`);
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('Error:'));
     t.equal(errors.length, 1, `${name}: one error line`);
@@ -445,22 +688,32 @@ t.test('start-up errors: one line, exit 1, no worker', async (t) => {
   }
   // settings-level refusals (the validator), same shape
   for (const v of ['TLSv1', 'TLSv1_1']) {
-    const r = spawnSync(process.execPath, [BIN, '--certfile', certs.server.cert, '--ssl-version', v, 'test/fixtures/apps/tls_app.mjs'],
-      { cwd: ROOT, env: { ...process.env, GUNICORN_CMD_ARGS: '' }, encoding: 'utf8', timeout: 20000 });
+    const r = spawnSync(
+      process.execPath,
+      [BIN, '--certfile', certs.server.cert, '--ssl-version', v, 'test/fixtures/apps/tls_app.mjs'],
+      { cwd: ROOT, env: { ...process.env, GUNICORN_CMD_ARGS: '' }, encoding: 'utf8', timeout: 20000 },
+    );
     t.not(r.status, 0, `ssl_version ${v} refused`);
     t.match(r.stderr, /TLS 1\.2 is the minimum/);
   }
 });
 
 t.test('serve(): the same errors reject before listening', async (t) => {
-  await t.rejects(serve(tlsApp, { bind: '127.0.0.1:0', certfile: certs.server.cert, keyfile: certs.otherKey }), /does not match certfile/);
-  await t.rejects(serve(tlsApp, { bind: '127.0.0.1:0', certfile: certs.encCert, keyfile: certs.encKey }), /is encrypted/);
+  await t.rejects(
+    serve(tlsApp, { bind: '127.0.0.1:0', certfile: certs.server.cert, keyfile: certs.otherKey }),
+    /does not match certfile/,
+  );
+  await t.rejects(
+    serve(tlsApp, { bind: '127.0.0.1:0', certfile: certs.encCert, keyfile: certs.encKey }),
+    /is encrypted/,
+  );
 });
 
 t.test('ssl_context hook: options in, options out', async (t) => {
   const seen = [];
   const { port } = await tlsServer(t, {
-    keyfile: certs.encKey, certfile: certs.encCert,
+    keyfile: certs.encKey,
+    certfile: certs.encCert,
     ssl_context: (config, factory) => {
       const o = factory();
       seen.push({ certfile: o.certfile, alpn: o.alpn, minVersion: o.minVersion, bind: config.bind });
@@ -473,13 +726,25 @@ t.test('ssl_context hook: options in, options out', async (t) => {
   const r = await request(port, '/', { rejectUnauthorized: false });
   t.equal(r.status, 200, 'the passphrase from the hook decrypts the key');
   const alpn = await new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['h2x'] }, () => { resolve(s.alpnProtocol); s.end(); });
+    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['h2x'] }, () => {
+      resolve(s.alpnProtocol);
+      s.end();
+    });
     s.on('error', (e) => resolve(e.message));
   });
   t.equal(alpn, 'h2x', "the hook's ALPN list is advertised");
-  t.ok((await request(port, '/', { rejectUnauthorized: false, maxVersion: 'TLSv1.2' })).error, "the hook's minVersion applies");
-  await t.rejects(serve(tlsApp, { bind: '127.0.0.1:0', certfile: certs.server.cert, ssl_context: () => ({ certfile: certs.server.cert, minVersion: 'TLSv1.1', alpn: [] }) }),
-    /minVersion/);
+  t.ok(
+    (await request(port, '/', { rejectUnauthorized: false, maxVersion: 'TLSv1.2' })).error,
+    "the hook's minVersion applies",
+  );
+  await t.rejects(
+    serve(tlsApp, {
+      bind: '127.0.0.1:0',
+      certfile: certs.server.cert,
+      ssl_context: () => ({ certfile: certs.server.cert, minVersion: 'TLSv1.1', alpn: [] }),
+    }),
+    /minVersion/,
+  );
 });
 
 t.test('native: handshakes are counted; tlsCheck is exported', async (t) => {
@@ -496,68 +761,93 @@ t.test('native: handshakes are counted; tlsCheck is exported', async (t) => {
 /** The O= of the server certificate a fresh TLS connection presents, or an error. */
 function serverOrg(port) {
   return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost' }, () => {
-      resolve(s.getPeerCertificate().subject.O ?? '(none)');
-      s.end();
-    });
+    const s = tls.connect(
+      { host: '127.0.0.1', port, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost' },
+      () => {
+        resolve(s.getPeerCertificate().subject.O ?? '(none)');
+        s.end();
+      },
+    );
     s.on('error', (e) => resolve(`error ${e.code ?? e.message}`));
   });
 }
 
-t.test('HUP re-reads certificate and key under load: zero failed requests; a bad new key keeps the workers', async (t) => {
-  const live = { cert: `${certs.dir}/live.pem`, key: `${certs.dir}/live-key.pem` };
-  fs.copyFileSync(certs.server.cert, live.cert);
-  fs.copyFileSync(certs.server.key, live.key);
-  const g = run(t, ['-w', '2', '-b', '127.0.0.1:0', '--certfile', live.cert, '--keyfile', live.key, 'test/fixtures/apps/tls_app.mjs']);
-  const port = await g.port();
-  await g.waitFor(/Booting worker/, { count: 2 });
-  t.equal(await until(async () => { const o = await serverOrg(port); return o.startsWith('error') ? null : o; }), '(none)', 'the first certificate');
-  // load: 4 loops, new TLS connections (full handshakes) and a keep-alive one, bounded in time
-  const stats = { ok: 0, failed: 0, errors: [], orgs: new Map() };
-  let running = true;
-  const deadline = Date.now() + 40000;
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
-  t.teardown(() => agent.destroy());
-  const loops = Array.from({ length: 4 }, (_, i) => (async () => {
-    while (running && Date.now() < deadline) {
-      const r = await request(port, `/load${i}`, i === 0 ? { agent } : {});
-      if (r.status === 200) stats.ok++;
-      else {
-        stats.failed++;
-        if (stats.errors.length < 10) stats.errors.push(r.error ?? r.status);
-      }
-    }
-  })());
-  await sleep(500);
-  const oldWorkers = g.workers();
-  // rotate: new files in place (renamed, as certbot's deploy does), then HUP
-  fs.copyFileSync(certs.server2.cert, `${live.cert}.tmp`);
-  fs.copyFileSync(certs.server2.key, `${live.key}.tmp`);
-  fs.renameSync(`${live.key}.tmp`, live.key);
-  fs.renameSync(`${live.cert}.tmp`, live.cert);
-  g.kill('SIGHUP');
-  await g.waitFor(/Hang up: Master/);
-  t.ok(await until(() => oldWorkers.every((p) => !alive(p)), { timeoutMs: 20000 }), 'the old workers stopped');
-  const rotated = await until(async () => (await serverOrg(port)) === 'rotated', { timeoutMs: 10000 });
-  t.ok(rotated, 'new connections get the new certificate');
-  await sleep(300);
-  running = false;
-  await Promise.all(loops);
-  t.equal(stats.failed, 0, `no failed requests across the rotation (${stats.ok} ok; errors: ${stats.errors})`);
-  t.ok(stats.ok > 20, `load ran (${stats.ok})`);
-  const orgs = new Set();
-  for (let i = 0; i < 6; i++) orgs.add(await serverOrg(port));
-  t.same([...orgs], ['rotated'], 'every worker serves the new certificate');
+t.test(
+  'HUP re-reads certificate and key under load: zero failed requests; a bad new key keeps the workers',
+  async (t) => {
+    const live = { cert: `${certs.dir}/live.pem`, key: `${certs.dir}/live-key.pem` };
+    fs.copyFileSync(certs.server.cert, live.cert);
+    fs.copyFileSync(certs.server.key, live.key);
+    const g = run(t, [
+      '-w',
+      '2',
+      '-b',
+      '127.0.0.1:0',
+      '--certfile',
+      live.cert,
+      '--keyfile',
+      live.key,
+      'test/fixtures/apps/tls_app.mjs',
+    ]);
+    const port = await g.port();
+    await g.waitFor(/Booting worker/, { count: 2 });
+    t.equal(
+      await until(async () => {
+        const o = await serverOrg(port);
+        return o.startsWith('error') ? null : o;
+      }),
+      '(none)',
+      'the first certificate',
+    );
+    // load: 4 loops, new TLS connections (full handshakes) and a keep-alive one, bounded in time
+    const stats = { ok: 0, failed: 0, errors: [], orgs: new Map() };
+    let running = true;
+    const deadline = Date.now() + 40000;
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    t.teardown(() => agent.destroy());
+    const loops = Array.from({ length: 4 }, (_, i) =>
+      (async () => {
+        while (running && Date.now() < deadline) {
+          const r = await request(port, `/load${i}`, i === 0 ? { agent } : {});
+          if (r.status === 200) stats.ok++;
+          else {
+            stats.failed++;
+            if (stats.errors.length < 10) stats.errors.push(r.error ?? r.status);
+          }
+        }
+      })(),
+    );
+    await sleep(500);
+    const oldWorkers = g.workers();
+    // rotate: new files in place (renamed, as certbot's deploy does), then HUP
+    fs.copyFileSync(certs.server2.cert, `${live.cert}.tmp`);
+    fs.copyFileSync(certs.server2.key, `${live.key}.tmp`);
+    fs.renameSync(`${live.key}.tmp`, live.key);
+    fs.renameSync(`${live.cert}.tmp`, live.cert);
+    g.kill('SIGHUP');
+    await g.waitFor(/Hang up: Master/);
+    t.ok(await until(() => oldWorkers.every((p) => !alive(p)), { timeoutMs: 20000 }), 'the old workers stopped');
+    const rotated = await until(async () => (await serverOrg(port)) === 'rotated', { timeoutMs: 10000 });
+    t.ok(rotated, 'new connections get the new certificate');
+    await sleep(300);
+    running = false;
+    await Promise.all(loops);
+    t.equal(stats.failed, 0, `no failed requests across the rotation (${stats.ok} ok; errors: ${stats.errors})`);
+    t.ok(stats.ok > 20, `load ran (${stats.ok})`);
+    const orgs = new Set();
+    for (let i = 0; i < 6; i++) orgs.add(await serverOrg(port));
+    t.same([...orgs], ['rotated'], 'every worker serves the new certificate');
 
-  // a broken replacement (a key that does not match): the arbiter says so and keeps its workers
-  const workers = g.workers();
-  fs.copyFileSync(certs.otherKey, live.key);
-  g.kill('SIGHUP');
-  await g.waitFor(/Reload failed, keeping the running workers: keyfile ".*live-key\.pem" does not match certfile/);
-  await sleep(500);
-  t.same(g.workers().sort(), workers.sort(), 'the same workers');
-  t.equal(await serverOrg(port), 'rotated', 'still serving the last good certificate');
-  t.equal((await request(port, '/')).status, 200);
-  g.kill('SIGTERM');
-  t.equal((await g.exit).code, 0);
-});
+    // a broken replacement (a key that does not match): the arbiter says so and keeps its workers
+    const workers = g.workers();
+    fs.copyFileSync(certs.otherKey, live.key);
+    g.kill('SIGHUP');
+    await g.waitFor(/Reload failed, keeping the running workers: keyfile ".*live-key\.pem" does not match certfile/);
+    await sleep(500);
+    t.same(g.workers().sort(), workers.sort(), 'the same workers');
+    t.equal(await serverOrg(port), 'rotated', 'still serving the last good certificate');
+    t.equal((await request(port, '/')).status, 200);
+    g.kill('SIGTERM');
+    t.equal((await g.exit).code, 0);
+  },
+);

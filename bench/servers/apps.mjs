@@ -3,25 +3,45 @@
 export const BODY_HELLO = 'Hello, World';
 export const BODY_2K = 'x'.repeat(2048);
 export const CHUNK_4K = Buffer.alloc(4096, 'y');
-export const ECHO_HEADERS = ['host', 'user-agent', 'accept', 'accept-language', 'accept-encoding', 'cookie', 'referer', 'x-request-id', 'x-forwarded-for', 'cache-control'];
-const CACHED = Promise.resolve(BODY_HELLO);  // hello-await's "database": a settled promise
+export const ECHO_HEADERS = [
+  'host',
+  'user-agent',
+  'accept',
+  'accept-language',
+  'accept-encoding',
+  'cookie',
+  'referer',
+  'x-request-id',
+  'x-forwarded-for',
+  'cache-control',
+];
+const CACHED = Promise.resolve(BODY_HELLO); // hello-await's "database": a settled promise
 const ENV_KEYS = ECHO_HEADERS.map((h) => `HTTP_${h.toUpperCase().replace(/-/g, '_')}`);
 
 // ---- gunicorn-ts -----------------------------------------------------------
 export const wsgi = {
   hello(environ, start_response) {
-    start_response('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '12']]);
+    start_response('200 OK', [
+      ['Content-Type', 'text/plain'],
+      ['Content-Length', '12'],
+    ]);
     return [BODY_HELLO];
   },
   // the same application as an async function (real applications await a database)
   async 'hello-async'(environ, start_response) {
-    start_response('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '12']]);
+    start_response('200 OK', [
+      ['Content-Type', 'text/plain'],
+      ['Content-Length', '12'],
+    ]);
     return [BODY_HELLO];
   },
   // ... that awaits something already settled (a cache hit): one more microtask turn
   async 'hello-await'(environ, start_response) {
     await CACHED;
-    start_response('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '12']]);
+    start_response('200 OK', [
+      ['Content-Type', 'text/plain'],
+      ['Content-Length', '12'],
+    ]);
     return [BODY_HELLO];
   },
   environ(environ, start_response) {
@@ -41,7 +61,9 @@ export const wsgi = {
   },
   stream64k(environ, start_response) {
     start_response('200 OK', [['Content-Type', 'application/octet-stream']]);
-    return (async function* () { for (let i = 0; i < 16; i++) yield CHUNK_4K; })();
+    return (async function* () {
+      for (let i = 0; i < 16; i++) yield CHUNK_4K;
+    })();
   },
 };
 wsgi.close = wsgi.hello;
@@ -65,8 +87,15 @@ export const node = {
   environ(req, res) {
     const u = req.url;
     const q = u.indexOf('?');
-    const out = { method: req.method, path: decodeURIComponent(q < 0 ? u : u.slice(0, q)), query: q < 0 ? '' : u.slice(q + 1), headers: {} };
-    ECHO_HEADERS.forEach((h, i) => { out.headers[ENV_KEYS[i]] = req.headers[h] ?? null; });
+    const out = {
+      method: req.method,
+      path: decodeURIComponent(q < 0 ? u : u.slice(0, q)),
+      query: q < 0 ? '' : u.slice(q + 1),
+      headers: {},
+    };
+    ECHO_HEADERS.forEach((h, i) => {
+      out.headers[ENV_KEYS[i]] = req.headers[h] ?? null;
+    });
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(out));
   },

@@ -8,7 +8,10 @@ export const hello_await = wsgi['hello-await'];
 
 // load-spread probe: which worker answered
 export function whoami(env, start_response) {
-  start_response('200 OK', [['Content-Type', 'text/plain'], ['X-Worker', String(process.pid)]]);
+  start_response('200 OK', [
+    ['Content-Type', 'text/plain'],
+    ['X-Worker', String(process.pid)],
+  ]);
   return ['Hello, World'];
 }
 
@@ -19,7 +22,10 @@ export async function soak(environ, start_response) {
     start_response('200 OK', [['Content-Type', 'text/plain']]);
     return [String(body.length)];
   }
-  start_response('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '12']]);
+  start_response('200 OK', [
+    ['Content-Type', 'text/plain'],
+    ['Content-Length', '12'],
+  ]);
   return ['Hello, World'];
 }
 
@@ -35,7 +41,10 @@ if (process.env.GTS_SOAK_MEMLOG) {
     let cur = null;
     for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
       const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-      if (m) { cur = m[1] === '[heap]' ? 'brk' : m[1] === '' ? 'anon' : 'file'; continue; }
+      if (m) {
+        cur = m[1] === '[heap]' ? 'brk' : m[1] === '' ? 'anon' : 'file';
+        continue;
+      }
       const r = /^Rss:\s+(\d+) kB/.exec(line);
       if (r && cur) out[cur] += Number(r[1]) * 1024;
     }
@@ -43,14 +52,18 @@ if (process.env.GTS_SOAK_MEMLOG) {
   };
   const sample = (extra) => {
     const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.physical_space_size]));
-    fs.appendFileSync(file, `${JSON.stringify({ t: Math.round((Date.now() - t0) / 1000), ...extra, mem: process.memoryUsage(), spaces, smaps: smaps() })}\n`);
+    fs.appendFileSync(
+      file,
+      `${JSON.stringify({ t: Math.round((Date.now() - t0) / 1000), ...extra, mem: process.memoryUsage(), spaces, smaps: smaps() })}\n`,
+    );
   };
   setInterval(() => sample({}), 10_000).unref();
   // with node --expose-gc: when the soak asks (a file gc.N appears), a full GC
   // and a sample of what is still alive: the leak check that V8's heap sizing cannot blur
   let gcDone = 0;
   setInterval(() => {
-    if (typeof globalThis.gc !== 'function' || !fs.existsSync(`${process.env.GTS_SOAK_MEMLOG}/gc.${gcDone + 1}`)) return;
+    if (typeof globalThis.gc !== 'function' || !fs.existsSync(`${process.env.GTS_SOAK_MEMLOG}/gc.${gcDone + 1}`))
+      return;
     gcDone += 1;
     globalThis.gc();
     globalThis.gc();

@@ -10,12 +10,21 @@ const workers = Number(process.argv[4] || 2);
 if (cluster.isPrimary) {
   let up = 0;
   for (let i = 0; i < workers; i++) cluster.fork();
-  cluster.on('listening', () => { if (++up === workers) console.log(`listening http://127.0.0.1:${port}`); });
-  process.on('SIGTERM', () => { for (const w of Object.values(cluster.workers)) w.kill('SIGKILL'); process.exit(0); });
+  cluster.on('listening', () => {
+    if (++up === workers) console.log(`listening http://127.0.0.1:${port}`);
+  });
+  process.on('SIGTERM', () => {
+    for (const w of Object.values(cluster.workers)) w.kill('SIGKILL');
+    process.exit(0);
+  });
 } else {
-  const app = workload === 'whoami'
-    ? (req, res) => { res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Worker': String(process.pid) }); res.end('Hello, World'); }
-    : node[workload];
+  const app =
+    workload === 'whoami'
+      ? (req, res) => {
+          res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Worker': String(process.pid) });
+          res.end('Hello, World');
+        }
+      : node[workload];
   const server = http.createServer(app);
   server.keepAliveTimeout = 300_000;
   server.listen({ port, host: '127.0.0.1', backlog: 2048 });

@@ -22,7 +22,10 @@ export abstract class BaseApplication {
   cfg: Config = new Config();
   callable: Handler | null = null;
 
-  constructor(readonly usage?: string, readonly prog?: string) {}
+  constructor(
+    readonly usage?: string,
+    readonly prog?: string,
+  ) {}
 
   /** Fill this.cfg (this.cfg.set(name, value)). */
   abstract loadConfig(): void | Promise<void>;
@@ -148,12 +151,15 @@ export abstract class Application extends BaseApplication {
       try {
         await this.wsgi();
       } catch (e) {
-        process.stderr.write(`\nError while loading the application:\n\n${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+        process.stderr.write(
+          `\nError while loading the application:\n\n${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+        );
         return 1;
       }
       return 0;
     }
-    if (this.cfg.get('daemon') && !process.env.GUNICORN_FD && !process.env.GUNICORN_TS_DAEMON) return daemonize(this.cfg);
+    if (this.cfg.get('daemon') && !process.env.GUNICORN_FD && !process.env.GUNICORN_TS_DAEMON)
+      return daemonize(this.cfg);
     return super.runMaster();
   }
 }

@@ -65,7 +65,8 @@ export function parseObject(obj: string): { name: string; args: unknown[] | null
     const call = /^\s*([^(]*)\(/.exec(obj);
     if (call !== null) {
       const f = call[1]!.trim();
-      if (!/^[A-Za-z_$][\w$]*$/.test(f)) throw new AppImportError(`Function reference must be a simple name: ${pyRepr(obj)}`);
+      if (!/^[A-Za-z_$][\w$]*$/.test(f))
+        throw new AppImportError(`Function reference must be a simple name: ${pyRepr(obj)}`);
     }
     throw new AppImportError(`Failed to parse ${pyRepr(obj)} as an attribute name or function call.`);
   }
@@ -84,7 +85,9 @@ async function loadModule(file: string, module: string): Promise<Record<string, 
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err?.code === 'ERR_UNKNOWN_FILE_EXTENSION') {
-      throw new AppImportError(`Cannot load ${pyRepr(module)}: no TypeScript loader is active (run node with --import tsx, or compile to .js)`);
+      throw new AppImportError(
+        `Cannot load ${pyRepr(module)}: no TypeScript loader is active (run node with --import tsx, or compile to .js)`,
+      );
     }
     throw e;
   }
@@ -99,13 +102,19 @@ export async function importApp(uri: string, cwd: string = process.cwd()): Promi
     file = resolveModule(module, cwd);
   } catch (e) {
     if (/\.(m|c)?[jt]s$/.test(module) && isFile(path.resolve(cwd, module)) === false && uri.indexOf(':') < 0) {
-      throw new AppImportError(`Failed to find application, did you mean '${module.replace(/\.(m|c)?[jt]s$/, '')}:${name}'?`);
+      throw new AppImportError(
+        `Failed to find application, did you mean '${module.replace(/\.(m|c)?[jt]s$/, '')}:${name}'?`,
+      );
     }
     throw e;
   }
   const ns = await loadModule(file, module);
   let found: unknown = ns[name];
-  if (found === undefined && ns.default !== null && (typeof ns.default === 'object' || typeof ns.default === 'function')) {
+  if (
+    found === undefined &&
+    ns.default !== null &&
+    (typeof ns.default === 'object' || typeof ns.default === 'function')
+  ) {
     found = (ns.default as Record<string, unknown>)[name];
   }
   if (found === undefined) throw new AppImportError(`Failed to find attribute ${pyRepr(name)} in ${pyRepr(module)}.`);
@@ -113,7 +122,8 @@ export async function importApp(uri: string, cwd: string = process.cwd()): Promi
   if (args !== null) {
     if (typeof found !== 'function') throw new AppImportError(`${pyRepr(name)} object is not callable`);
     app = (found as (...a: unknown[]) => unknown)(...args);
-    if (app !== null && typeof app === 'object' && typeof (app as PromiseLike<unknown>).then === 'function') app = await app;
+    if (app !== null && typeof app === 'object' && typeof (app as PromiseLike<unknown>).then === 'function')
+      app = await app;
   }
   if (app === null || app === undefined) throw new AppImportError(`Failed to find application object: ${pyRepr(obj)}`);
   if (typeof app !== 'function') throw new AppImportError('Application object must be callable.');

@@ -55,13 +55,22 @@ class P {
       }
       return out;
     }
-    const num = /^[-+]?(?:0x[0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)/.exec(this.s.slice(this.i));
+    const num = /^[-+]?(?:0x[0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)/.exec(
+      this.s.slice(this.i),
+    );
     if (num) {
       this.i += num[0].length;
       return Number(num[0]);
     }
     const id = this.ident();
-    const consts: Record<string, unknown> = { True: true, False: false, None: null, true: true, false: false, null: null };
+    const consts: Record<string, unknown> = {
+      True: true,
+      False: false,
+      None: null,
+      true: true,
+      false: false,
+      null: null,
+    };
     if (id in consts) return consts[id];
     throw new SyntaxError(`not a literal: ${id}`);
   }

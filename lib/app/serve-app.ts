@@ -8,7 +8,10 @@ import type { Application as Handler } from '../types.js';
 import { BaseApplication } from './base.js';
 
 export class ServeApplication extends BaseApplication {
-  constructor(private readonly handler: Handler, private readonly options: Record<string, unknown>) {
+  constructor(
+    private readonly handler: Handler,
+    private readonly options: Record<string, unknown>,
+  ) {
     super();
   }
 

@@ -36,13 +36,26 @@ export interface ArbiterApp {
 }
 
 export class HaltServer extends Error {
-  constructor(readonly reason: string | null, readonly exitStatus = 1) {
+  constructor(
+    readonly reason: string | null,
+    readonly exitStatus = 1,
+  ) {
     super(reason ?? 'halt');
   }
 }
 class StopServer extends Error {}
 
-const SIGNALS = ['SIGHUP', 'SIGQUIT', 'SIGINT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+const SIGNALS = [
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGINT',
+  'SIGTERM',
+  'SIGTTIN',
+  'SIGTTOU',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+] as const;
 type Sig = (typeof SIGNALS)[number] | 'SIGCHLD';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -101,7 +114,10 @@ export class Arbiter {
   /** resolves once the listeners are bound (after when_ready) */
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
-  constructor(readonly app: ArbiterApp, options: ArbiterOptions = {}) {
+  constructor(
+    readonly app: ArbiterApp,
+    options: ArbiterOptions = {},
+  ) {
     this.cfg = app.cfg;
     this.log = new Logger({ errorlog: this.cfg.get('errorlog'), loglevel: this.cfg.get('loglevel') });
     this.procName = this.cfg.procName;
@@ -166,16 +182,26 @@ export class Arbiter {
     if (sig === 'SIGCHLD') this.log.debug(`Handling signal: ${name}`);
     else this.log.info(`Handling signal: ${name}`);
     switch (sig) {
-      case 'SIGHUP': return this.handleHup();
-      case 'SIGTERM': return this.handleTerm();
-      case 'SIGINT': return this.handleInt();
-      case 'SIGQUIT': return this.handleQuit();
-      case 'SIGTTIN': return this.handleTtin();
-      case 'SIGTTOU': return this.handleTtou();
-      case 'SIGUSR1': return this.handleUsr1();
-      case 'SIGUSR2': return this.handleUsr2();
-      case 'SIGWINCH': return this.handleWinch();
-      case 'SIGCHLD': return this.handleChld();
+      case 'SIGHUP':
+        return this.handleHup();
+      case 'SIGTERM':
+        return this.handleTerm();
+      case 'SIGINT':
+        return this.handleInt();
+      case 'SIGQUIT':
+        return this.handleQuit();
+      case 'SIGTTIN':
+        return this.handleTtin();
+      case 'SIGTTOU':
+        return this.handleTtou();
+      case 'SIGUSR1':
+        return this.handleUsr1();
+      case 'SIGUSR2':
+        return this.handleUsr2();
+      case 'SIGWINCH':
+        return this.handleWinch();
+      case 'SIGCHLD':
+        return this.handleChld();
     }
   }
 
@@ -195,7 +221,7 @@ export class Arbiter {
   }
 
   private signal(sig: Sig): void {
-    if (sig !== 'SIGCHLD' && this.queue.length >= 5) return;  // Gunicorn caps its queue at 5
+    if (sig !== 'SIGCHLD' && this.queue.length >= 5) return; // Gunicorn caps its queue at 5
     this.queue.push(sig);
     this.wake?.();
   }
@@ -264,16 +290,26 @@ export class Arbiter {
   }
 
   private async createListeners(): Promise<OpenListener[]> {
-    const opts = { backlog: this.cfg.get('backlog'), reusePort: this.cfg.get('reuse_port'), umask: this.cfg.get('umask') };
+    const opts = {
+      backlog: this.cfg.get('backlog'),
+      reusePort: this.cfg.get('reuse_port'),
+      umask: this.cfg.get('umask'),
+    };
     const n = listenFds();
     if (n > 0) {
       this.systemd = true;
-      return openListeners(Array.from({ length: n }, (_, i) => `fd://${SD_LISTEN_FDS_START + i}`), opts);
+      return openListeners(
+        Array.from({ length: n }, (_, i) => `fd://${SD_LISTEN_FDS_START + i}`),
+        opts,
+      );
     }
     const inherited = process.env.GUNICORN_FD;
     if (inherited) {
       delete process.env.GUNICORN_FD;
-      return openListeners(inherited.split(',').map((fd) => `fd://${fd.trim()}`), opts);
+      return openListeners(
+        inherited.split(',').map((fd) => `fd://${fd.trim()}`),
+        opts,
+      );
     }
     return openListeners(this.cfg.get('bind'), opts);
   }
@@ -282,7 +318,7 @@ export class Arbiter {
   async stop(graceful = true): Promise<void> {
     const unlink = this.reexec_pid === 0 && this.master_pid === 0 && !this.systemd && !this.cfg.get('reuse_port');
     for (const l of this.LISTENERS) {
-      if (!unlink) l.owned = false;  // a USR2 pair, systemd or reuse_port: the socket file stays
+      if (!unlink) l.owned = false; // a USR2 pair, systemd or reuse_port: the socket file stays
       closeListener(l);
     }
     this.LISTENERS = [];
@@ -420,7 +456,11 @@ export class Arbiter {
       await this.preload();
     }
     if (this.cfg.get('bind').join('\n') !== oldBind && !this.systemd) {
-      const fresh = await openListeners(this.cfg.get('bind'), { backlog: this.cfg.get('backlog'), reusePort: this.cfg.get('reuse_port'), umask: this.cfg.get('umask') });
+      const fresh = await openListeners(this.cfg.get('bind'), {
+        backlog: this.cfg.get('backlog'),
+        reusePort: this.cfg.get('reuse_port'),
+        umask: this.cfg.get('umask'),
+      });
       for (const l of this.LISTENERS) closeListener(l);
       this.LISTENERS = fresh;
       this.log.info(`Listening at: ${this.listeningAt()} (${this.pid})`);
@@ -453,11 +493,19 @@ export class Arbiter {
     }
     this.hook('pre_exec', this);
     const fds = this.LISTENERS.map((l) => l.fd);
-    const env: NodeJS.ProcessEnv = { ...this.ctx.env, GUNICORN_PID: String(this.pid), GUNICORN_FD: fds.map((_, i) => String(3 + i)).join(',') };
+    const env: NodeJS.ProcessEnv = {
+      ...this.ctx.env,
+      GUNICORN_PID: String(this.pid),
+      GUNICORN_FD: fds.map((_, i) => String(3 + i)).join(','),
+    };
     delete env[WORKER_ENV];
     let child: ChildProcess;
     try {
-      child = this.spawnProcess(this.ctx.execPath, this.ctx.args, { cwd: this.ctx.cwd, env, stdio: ['inherit', 'inherit', 'inherit', ...fds] });
+      child = this.spawnProcess(this.ctx.execPath, this.ctx.args, {
+        cwd: this.ctx.cwd,
+        env,
+        stdio: ['inherit', 'inherit', 'inherit', ...fds],
+      });
     } catch (e) {
       this.log.exception('Failed to start a new master', e);
       return;
@@ -532,9 +580,10 @@ export class Arbiter {
     let slot = 0;
     while (taken.has(slot)) slot++;
     w.slot = slot;
-    const balance = this.balanceFd >= 0 && slot < BALANCE_SLOTS
-      ? { fd: FIRST_LISTENER_SLOT + this.LISTENERS.length, slot }
-      : undefined;
+    const balance =
+      this.balanceFd >= 0 && slot < BALANCE_SLOTS
+        ? { fd: FIRST_LISTENER_SLOT + this.LISTENERS.length, slot }
+        : undefined;
     const state: WorkerBootState = {
       age: w.age,
       ppid: this.pid,
@@ -543,7 +592,13 @@ export class Arbiter {
       balance,
     };
     const out = this.captureFd();
-    const stdio: Array<number | 'inherit' | 'ipc'> = [out ?? 'inherit', out ?? 'inherit', out ?? 'inherit', 'ipc', ...this.LISTENERS.map((l) => l.fd)];
+    const stdio: Array<number | 'inherit' | 'ipc'> = [
+      out ?? 'inherit',
+      out ?? 'inherit',
+      out ?? 'inherit',
+      'ipc',
+      ...this.LISTENERS.map((l) => l.fd),
+    ];
     if (balance) stdio.push(this.balanceFd);
     const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: JSON.stringify(state) };
     delete env.GUNICORN_FD;
@@ -664,10 +719,23 @@ export class Arbiter {
   }
 
   /** Calls a server hook; an exception is logged, never fatal (as Gunicorn's hooks in the master). */
-  private hook(name: 'on_starting' | 'on_reload' | 'when_ready' | 'pre_fork' | 'pre_exec' | 'child_exit' | 'worker_exit' | 'nworkers_changed' | 'on_exit', ...args: unknown[]): void {
+  private hook(
+    name:
+      | 'on_starting'
+      | 'on_reload'
+      | 'when_ready'
+      | 'pre_fork'
+      | 'pre_exec'
+      | 'child_exit'
+      | 'worker_exit'
+      | 'nworkers_changed'
+      | 'on_exit',
+    ...args: unknown[]
+  ): void {
     try {
       const r = this.cfg.get(name)(...args);
-      if (r && typeof (r as Promise<unknown>).then === 'function') (r as Promise<unknown>).catch((e) => this.log.exception(`Exception in ${name} hook`, e));
+      if (r && typeof (r as Promise<unknown>).then === 'function')
+        (r as Promise<unknown>).catch((e) => this.log.exception(`Exception in ${name} hook`, e));
     } catch (e) {
       this.log.exception(`Exception in ${name} hook`, e);
     }

@@ -11,7 +11,8 @@ export class Pidfile {
 
   create(pid: number): void {
     const old = this.validate();
-    if (old !== null && old !== pid) throw new Error(`Already running on PID ${old} (or pid file '${this.fname}' is stale)`);
+    if (old !== null && old !== pid)
+      throw new Error(`Already running on PID ${old} (or pid file '${this.fname}' is stale)`);
     this.pid = pid;
     const dir = path.dirname(path.resolve(this.fname));
     const tmp = path.join(dir, `.${path.basename(this.fname)}.${pid}.tmp`);

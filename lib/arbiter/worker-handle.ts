@@ -20,7 +20,12 @@ export class WorkerHandle {
   slot = -1;
   exitSignal: NodeJS.Signals | null = null;
 
-  constructor(readonly age: number, readonly ppid: number, readonly cfg: Config, readonly log: Logger) {}
+  constructor(
+    readonly age: number,
+    readonly ppid: number,
+    readonly cfg: Config,
+    readonly log: Logger,
+  ) {}
 
   get alive(): boolean {
     return !this.terminating && this.exitCode === null && this.exitSignal === null;

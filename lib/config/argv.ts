@@ -15,7 +15,10 @@ export interface ParsedArgs {
 }
 
 export class UsageError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
   }
 }
@@ -25,11 +28,17 @@ function helpText(d: SettingDef<any>): string {
   return `${d.desc} [${dflt}]`;
 }
 
-function buildProgram(prog: string, out: { write: (s: string) => void; err: (s: string) => void }): { program: Command; opts: Array<[SettingDef<any>, Option]> } {
+function buildProgram(
+  prog: string,
+  out: { write: (s: string) => void; err: (s: string) => void },
+): { program: Command; opts: Array<[SettingDef<any>, Option]> } {
   const program = new Command(prog);
   program
     .usage('[OPTIONS] [APP_MODULE]')
-    .argument('[APP_MODULE]', 'the application: MODULE:VARIABLE (VARIABLE defaults to application), or MODULE:factory(args)')
+    .argument(
+      '[APP_MODULE]',
+      'the application: MODULE:VARIABLE (VARIABLE defaults to application), or MODULE:factory(args)',
+    )
     .helpOption('-h, --help', 'show this help message and exit')
     .version(`${prog} (version ${VERSION})`, '-v, --version', "show program's version number and exit")
     .allowExcessArguments(false)
@@ -52,7 +61,11 @@ function buildProgram(prog: string, out: { write: (s: string) => void; err: (s: 
 }
 
 /** Parses argv (without node and the script). Throws UsageError for bad flags, --help and --version. */
-export function parseArgs(argv: readonly string[], prog = 'gunicorn-ts', out = { write: (s: string) => process.stdout.write(s), err: (s: string) => process.stderr.write(s) }): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  prog = 'gunicorn-ts',
+  out = { write: (s: string) => process.stdout.write(s), err: (s: string) => process.stderr.write(s) },
+): ParsedArgs {
   const { program, opts } = buildProgram(prog, out);
   try {
     program.parse([...argv], { from: 'user' });

@@ -15,7 +15,8 @@ export function settingsMarkdown(): string {
     '',
   ];
   const sections = new Map<string, SettingDef<any>[]>();
-  for (const d of SETTINGS as readonly SettingDef<any>[]) sections.set(d.section, [...(sections.get(d.section) ?? []), d]);
+  for (const d of SETTINGS as readonly SettingDef<any>[])
+    sections.set(d.section, [...(sections.get(d.section) ?? []), d]);
   for (const [section, defs] of sections) {
     out.push(`## ${section}`, '');
     for (const d of defs) out.push(...entry(d));
@@ -31,8 +32,12 @@ function entry(d: SettingDef<any>): string[] {
   {
     out.push(`### \`${d.name}\`${d.extension ? ' *(gunicorn-ts)*' : ''}`, '');
     if (d.cli) {
-      const meta = d.action === 'flag' ? '' : d.action === 'optional' ? ` [${d.meta ?? 'VALUE'}]` : ` ${d.meta ?? 'VALUE'}`;
-      out.push(`**Command line:** ${d.cli.map((c) => `\`${c}${meta}\``).join(', ')}${d.action === 'append' ? ' (repeatable)' : ''}`, '');
+      const meta =
+        d.action === 'flag' ? '' : d.action === 'optional' ? ` [${d.meta ?? 'VALUE'}]` : ` ${d.meta ?? 'VALUE'}`;
+      out.push(
+        `**Command line:** ${d.cli.map((c) => `\`${c}${meta}\``).join(', ')}${d.action === 'append' ? ' (repeatable)' : ''}`,
+        '',
+      );
     } else {
       out.push('**Command line:** none (config file or options only)', '');
     }

@@ -9,7 +9,9 @@ export function pyRepr(v: unknown, nested = false): string {
   if (typeof v === 'function') return `<${v.name || 'function'}()>`;
   if (Array.isArray(v)) return `[${v.map((x) => pyRepr(x, true)).join(', ')}]`;
   if (typeof v === 'object') {
-    return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyRepr(k, true)}: ${pyRepr(x, true)}`).join(', ')}}`;
+    return `{${Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${pyRepr(k, true)}: ${pyRepr(x, true)}`)
+      .join(', ')}}`;
   }
   return String(v);
 }

@@ -6,7 +6,11 @@ import path from 'node:path';
 
 export class SettingError extends Error {
   readonly code = 'GTS_ERR_INVALID_SETTING';
-  constructor(readonly setting: string, readonly value: unknown, why?: string) {
+  constructor(
+    readonly setting: string,
+    readonly value: unknown,
+    why?: string,
+  ) {
     super(`Invalid value for ${setting}: ${show(value)}${why ? ` (${why})` : ''}`);
   }
 }
@@ -58,7 +62,11 @@ export const validateOptString: Validator<string | null> = (name, v) => {
 };
 
 export const validateStringList: Validator<string[]> = (name, v) => {
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (typeof v === 'string')
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
   if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v.map((s) => s.trim());
   throw new SettingError(name, v, 'expected a list of strings');
 };
@@ -111,10 +119,13 @@ export const validateAddrList: Validator<string[]> = (name, v) => {
     if (item === '*') continue;
     const [addr, prefix, extra] = item.split('/');
     const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(addr ?? '');
-    const okAddr = ipv4 ? ipv4.slice(1).every((p) => Number(p) <= 255) : /^[0-9a-fA-F:.]+$/.test(addr ?? '') && (addr ?? '').includes(':');
+    const okAddr = ipv4
+      ? ipv4.slice(1).every((p) => Number(p) <= 255)
+      : /^[0-9a-fA-F:.]+$/.test(addr ?? '') && (addr ?? '').includes(':');
     const max = ipv4 ? 32 : 128;
     const okPrefix = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max);
-    if (!okAddr || !okPrefix || extra !== undefined) throw new SettingError(name, v, `not an IP address or network: ${item}`);
+    if (!okAddr || !okPrefix || extra !== undefined)
+      throw new SettingError(name, v, `not an IP address or network: ${item}`);
   }
   return list;
 };
@@ -183,7 +194,8 @@ export const validateChdir: Validator<string> = (name, v) => {
 /** raw_env: KEY=VALUE strings; repeatable. */
 export const validateEnvList: Validator<string[]> = (name, v) => {
   const list = typeof v === 'string' ? [v] : v;
-  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new SettingError(name, v, 'expected KEY=VALUE strings');
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string'))
+    throw new SettingError(name, v, 'expected KEY=VALUE strings');
   for (const s of list) {
     if (!/^[^=]+=/.test(s)) throw new SettingError(name, v, `expected KEY=VALUE, got '${s}'`);
   }
@@ -192,12 +204,34 @@ export const validateEnvList: Validator<string[]> = (name, v) => {
 
 /** Gunicorn's ssl_version (names or Python's ssl.PROTOCOL_* numbers) as a minimum TLS version. */
 export const validateSslVersion: Validator<'TLS' | 'TLSv1_2' | 'TLSv1_3'> = (name, v) => {
-  const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim().replace(/^(ssl\.)?PROTOCOL_/i, '').toUpperCase() : '';
+  const s =
+    typeof v === 'number'
+      ? String(v)
+      : typeof v === 'string'
+        ? v
+            .trim()
+            .replace(/^(ssl\.)?PROTOCOL_/i, '')
+            .toUpperCase()
+        : '';
   switch (s) {
-    case 'TLS': case 'SSLV23': case 'TLS_SERVER': case '2': case '17': return 'TLS';
-    case 'TLSV1_2': case '5': return 'TLSv1_2';
-    case 'TLSV1_3': return 'TLSv1_3';
-    case 'TLSV1': case 'TLSV1_1': case 'SSLV3': case 'SSLV2': case '1': case '3': case '4':
+    case 'TLS':
+    case 'SSLV23':
+    case 'TLS_SERVER':
+    case '2':
+    case '17':
+      return 'TLS';
+    case 'TLSV1_2':
+    case '5':
+      return 'TLSv1_2';
+    case 'TLSV1_3':
+      return 'TLSv1_3';
+    case 'TLSV1':
+    case 'TLSV1_1':
+    case 'SSLV3':
+    case 'SSLV2':
+    case '1':
+    case '3':
+    case '4':
       throw new SettingError(name, v, 'TLS 1.0 and 1.1 (and SSL) are refused: TLS 1.2 is the minimum');
     default:
       throw new SettingError(name, v, 'expected TLS, TLSv1_2 or TLSv1_3');
@@ -206,7 +240,15 @@ export const validateSslVersion: Validator<'TLS' | 'TLSv1_2' | 'TLSv1_3'> = (nam
 
 /** Gunicorn's cert_reqs: 0/1/2 or ssl.CERT_NONE/OPTIONAL/REQUIRED. */
 export const validateCertReqs: Validator<number> = (name, v) => {
-  const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim().replace(/^(ssl\.)?CERT_/i, '').toUpperCase() : '';
+  const s =
+    typeof v === 'number'
+      ? String(v)
+      : typeof v === 'string'
+        ? v
+            .trim()
+            .replace(/^(ssl\.)?CERT_/i, '')
+            .toUpperCase()
+        : '';
   const n = ({ '0': 0, '1': 1, '2': 2, NONE: 0, OPTIONAL: 1, REQUIRED: 2 } as Record<string, number>)[s];
   if (n === undefined) throw new SettingError(name, v, 'expected 0 (none), 1 (optional) or 2 (required)');
   return n;

@@ -7,21 +7,21 @@ import type { Input } from './input.js';
 
 export interface ListenerInfo {
   kind: 'tcp' | 'unix';
-  host: string;   // bound address ('' for unix)
+  host: string; // bound address ('' for unix)
   port: number;
   portText: string; // SERVER_PORT as text ('' for unix)
-  path: string;   // unix socket path
-  url: string;    // http://127.0.0.1:8000, http://[::1]:8000, unix:/path
+  path: string; // unix socket path
+  url: string; // http://127.0.0.1:8000, http://[::1]:8000, unix:/path
 }
 
 export interface EnvironContext {
   listeners: ListenerInfo[];
   serverSoftware: string;
   multiprocess: boolean;
-  scriptName: string;                        // $SCRIPT_NAME
+  scriptName: string; // $SCRIPT_NAME
   secureHeaders: Map<string, string> | null; // environ key -> value meaning https
-  tls: boolean;                              // every listener is TLS (certfile set)
-  tlsClientInfo: boolean;                    // cert_reqs > 0: SSL_CLIENT_* keys per request
+  tls: boolean; // every listener is TLS (certfile set)
+  tlsClientInfo: boolean; // cert_reqs > 0: SSL_CLIENT_* keys per request
   errors: Environ['wsgi.errors'];
   fileWrapper: unknown;
 }
@@ -55,7 +55,8 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
     RAW_URI: blob.substring(methodEnd, targetEnd),
     SERVER_NAME: listener.host,
     SERVER_PORT: listener.portText,
-    SERVER_PROTOCOL: major === 1 && minor === 1 ? 'HTTP/1.1' : major === 1 && minor === 0 ? 'HTTP/1.0' : `HTTP/${major}.${minor}`,
+    SERVER_PROTOCOL:
+      major === 1 && minor === 1 ? 'HTTP/1.1' : major === 1 && minor === 0 ? 'HTTP/1.0' : `HTTP/${major}.${minor}`,
     SERVER_SOFTWARE: ctx.serverSoftware,
     REMOTE_ADDR: blob.substring(queryEnd, remoteEnd),
     REMOTE_PORT: (flags & F.unix) === 0 ? blob.substring(remoteEnd, portEnd) : undefined,

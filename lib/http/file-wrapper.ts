@@ -6,18 +6,29 @@
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
-type Readerish = { read(size: number): Uint8Array | string | null | undefined | Promise<Uint8Array | string | null | undefined> };
+type Readerish = {
+  read(size: number): Uint8Array | string | null | undefined | Promise<Uint8Array | string | null | undefined>;
+};
 export type FileLike = number | FileHandle | NodeJS.ReadableStream | Readerish;
 
 function isFileHandle(f: unknown): f is FileHandle {
-  return typeof f === 'object' && f !== null && typeof (f as FileHandle).fd === 'number' && typeof (f as FileHandle).stat === 'function';
+  return (
+    typeof f === 'object' &&
+    f !== null &&
+    typeof (f as FileHandle).fd === 'number' &&
+    typeof (f as FileHandle).stat === 'function'
+  );
 }
 
 export class FileWrapper implements AsyncIterable<Uint8Array> {
   private closed = false;
 
-  constructor(readonly filelike: FileLike, readonly blksize = 8192) {
-    if (!Number.isInteger(blksize) || blksize <= 0) throw new RangeError(`blksize must be a positive integer, got ${blksize}`);
+  constructor(
+    readonly filelike: FileLike,
+    readonly blksize = 8192,
+  ) {
+    if (!Number.isInteger(blksize) || blksize <= 0)
+      throw new RangeError(`blksize must be a positive integer, got ${blksize}`);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
@@ -25,15 +36,19 @@ export class FileWrapper implements AsyncIterable<Uint8Array> {
     if (typeof f === 'number' || isFileHandle(f)) {
       const buf = Buffer.allocUnsafe(this.blksize);
       for (;;) {
-        const n = typeof f === 'number'
-          ? await new Promise<number>((res, rej) => fs.read(f, buf, 0, buf.length, null, (e, k) => (e ? rej(e) : res(k))))
-          : (await f.read(buf, 0, buf.length, null)).bytesRead;
+        const n =
+          typeof f === 'number'
+            ? await new Promise<number>((res, rej) =>
+                fs.read(f, buf, 0, buf.length, null, (e, k) => (e ? rej(e) : res(k))),
+              )
+            : (await f.read(buf, 0, buf.length, null)).bytesRead;
         if (n === 0) return;
         yield Buffer.from(buf.subarray(0, n));
       }
     }
     if (typeof (f as NodeJS.ReadableStream)[Symbol.asyncIterator] === 'function') {
-      for await (const chunk of f as AsyncIterable<Uint8Array | string>) yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      for await (const chunk of f as AsyncIterable<Uint8Array | string>)
+        yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       return;
     }
     if (typeof (f as Readerish).read === 'function') {

@@ -21,7 +21,7 @@ const FLAGS_SLOT = M.flags;
 const HTML_HEADER = 'Content-Type\0text/html\n';
 const EMPTY_INPUT = new Input(undefined, null);
 const NO_HEADERS: ResponseHeaders = [];
-const SLOT_MASK = (1 << 20) - 1;  // a request id's connection slot bits (native/src/server.cc kSlotBits)
+const SLOT_MASK = (1 << 20) - 1; // a request id's connection slot bits (native/src/server.cc kSlotBits)
 
 export interface RequestHooks {
   /** called after each response (Gunicorn post_request / access log); may be undefined */
@@ -44,7 +44,8 @@ function joinChunks(list: readonly unknown[]): Chunk | undefined {
   for (const c of list) {
     if (typeof c !== 'string') {
       strings = false;
-      if (!(c instanceof Uint8Array)) throw new TypeError(`response body items must be strings or Uint8Arrays, got ${inspect(c)}`);
+      if (!(c instanceof Uint8Array))
+        throw new TypeError(`response body items must be strings or Uint8Arrays, got ${inspect(c)}`);
     }
   }
   if (strings) return (list as string[]).join('');
@@ -96,7 +97,7 @@ export class Dispatcher {
   }
 
   track(ex: Exchange): void {
-    this.live[ex.id & SLOT_MASK] = ex;  // ToInt32 keeps the low bits of any integer
+    this.live[ex.id & SLOT_MASK] = ex; // ToInt32 keeps the low bits of any integer
   }
   untrack(ex: Exchange): void {
     const i = ex.id & SLOT_MASK;
@@ -122,7 +123,9 @@ export class Dispatcher {
     } catch (e) {
       if (e instanceof SchemeConflict) {
         const info = errorInfo(ErrorCode.INVALID_SCHEME_HEADERS);
-        this.log.warning(`Invalid request from ip=${blob.substring(this.meta[M.queryEnd]!, this.meta[M.remoteEnd]!)}: ${info.code}: ${e.message}`);
+        this.log.warning(
+          `Invalid request from ip=${blob.substring(this.meta[M.queryEnd]!, this.meta[M.remoteEnd]!)}: ${info.code}: ${e.message}`,
+        );
         ex.sendError(`${info.status} ${info.reason}`, e.message);
       } else if (e instanceof ScriptNameMismatch) {
         // Gunicorn's ConfigurationProblem
@@ -140,10 +143,10 @@ export class Exchange implements InputControl {
   input!: Input;
   environ!: Environ;
   private status = '';
-  private headers: ResponseHeaders = NO_HEADERS;  // a copy of what start_response() got (none on a head-cache hit)
+  private headers: ResponseHeaders = NO_HEADERS; // a copy of what start_response() got (none on a head-cache hit)
   private headerCount = 0;
   private headerBlock = '';
-  private headKey = 0;  // HeadCache slot that held this head at start_response(), 0 if none
+  private headKey = 0; // HeadCache slot that held this head at start_response(), 0 if none
   private headGen = 0;
   private statusSet = false;
   private headSent = false;
@@ -156,7 +159,10 @@ export class Exchange implements InputControl {
   private startedAt = 0;
   private sent = 0;
 
-  constructor(private readonly d: Dispatcher, readonly id: number) {}
+  constructor(
+    private readonly d: Dispatcher,
+    readonly id: number,
+  ) {}
 
   // InputControl: wsgi.input asks the native core to stop/resume reading
   pause(paused: boolean): void {
@@ -200,12 +206,13 @@ export class Exchange implements InputControl {
 
   readonly startResponse: StartResponse = (status, headers, exc_info) => {
     if (exc_info !== undefined && exc_info !== null) {
-      if (this.headSent) throw exc_info;  // PEP 3333: re-raise once headers are out
+      if (this.headSent) throw exc_info; // PEP 3333: re-raise once headers are out
     } else if (this.statusSet) {
       throw new Error('start_response() called twice without exc_info');
     }
     if (typeof status !== 'string') throw new TypeError(`status must be a string, got ${inspect(status)}`);
-    if (!Array.isArray(headers)) throw new TypeError(`headers must be an array of [name, value] pairs, got ${inspect(headers)}`);
+    if (!Array.isArray(headers))
+      throw new TypeError(`headers must be an array of [name, value] pairs, got ${inspect(headers)}`);
     for (const h of headers) {
       if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
         throw new TypeError(`each header must be a [name, value] pair of strings, got ${inspect(h)}`);
@@ -274,9 +281,17 @@ export class Exchange implements InputControl {
       this.abort();
       return r;
     }
-    const what = r === Result.badStatus ? `invalid status line ${inspect(this.status)}`
-      : r === Result.badContentLength ? 'invalid Content-Length header'
-        : `invalid header in ${inspect(this.headerBlock.split('\n').filter(Boolean).map((l) => l.split('\0')))}`;
+    const what =
+      r === Result.badStatus
+        ? `invalid status line ${inspect(this.status)}`
+        : r === Result.badContentLength
+          ? 'invalid Content-Length header'
+          : `invalid header in ${inspect(
+              this.headerBlock
+                .split('\n')
+                .filter(Boolean)
+                .map((l) => l.split('\0')),
+            )}`;
     throw new Error(`Invalid response from the application: ${what}`);
   }
 
@@ -298,7 +313,12 @@ export class Exchange implements InputControl {
         this.finish();
         return;
       }
-      if (body === null || body === undefined || (typeof (body as any)[Symbol.asyncIterator] !== 'function' && typeof (body as any)[Symbol.iterator] !== 'function')) {
+      if (
+        body === null ||
+        body === undefined ||
+        (typeof (body as any)[Symbol.asyncIterator] !== 'function' &&
+          typeof (body as any)[Symbol.iterator] !== 'function')
+      ) {
         throw new TypeError(`the application must return an iterable or async iterable, got ${inspect(body)}`);
       }
     } catch (e) {
@@ -398,7 +418,8 @@ export class Exchange implements InputControl {
     if (b !== null && typeof b === 'object' && typeof b.close === 'function') {
       try {
         const r = b.close();
-        if (isThenable(r)) (r as Promise<unknown>).then(undefined, (e) => this.d.log.exception('Error closing the response body', e));
+        if (isThenable(r))
+          (r as Promise<unknown>).then(undefined, (e) => this.d.log.exception('Error closing the response body', e));
       } catch (e) {
         this.d.log.exception('Error closing the response body', e);
       }

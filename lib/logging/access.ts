@@ -17,10 +17,10 @@ export function accessDate(d = new Date()): string {
 
 export interface AccessRecord {
   environ: Environ;
-  status: string;             // "200 OK" as the app gave it
-  headers: ResponseHeaders;   // response headers as the app gave them
-  sent: number;               // body bytes sent
-  durationUs: number;         // request time in microseconds
+  status: string; // "200 OK" as the app gave it
+  headers: ResponseHeaders; // response headers as the app gave them
+  sent: number; // body bytes sent
+  durationUs: number; // request time in microseconds
 }
 
 function basicUser(environ: Environ): string | null {
@@ -43,29 +43,48 @@ const ENVIRON_HEADERS: Record<string, string> = { 'content-type': 'CONTENT_TYPE'
 export function atom(key: string, r: AccessRecord): unknown {
   const e = r.environ;
   switch (key) {
-    case 'h': return e.REMOTE_ADDR ?? '-';
-    case 'l': return '-';
-    case 'u': return basicUser(e) || '-';
-    case 't': return accessDate();
-    case 'r': return `${e.REQUEST_METHOD} ${e.RAW_URI} ${e.SERVER_PROTOCOL}`;
-    case 's': return r.status.trim().split(/\s+/, 1)[0] || '-';
-    case 'm': return e.REQUEST_METHOD;
-    case 'U': return e.PATH_INFO;
-    case 'q': return e.QUERY_STRING;
-    case 'H': return e.SERVER_PROTOCOL;
-    case 'b': return String(r.sent);
-    case 'B': return r.sent;
-    case 'f': return e.HTTP_REFERER ?? '-';
-    case 'a': return e.HTTP_USER_AGENT ?? '-';
-    case 'T': return Math.floor(r.durationUs / 1e6);
-    case 'D': return Math.round(r.durationUs);
-    case 'M': return Math.floor(r.durationUs / 1000);
+    case 'h':
+      return e.REMOTE_ADDR ?? '-';
+    case 'l':
+      return '-';
+    case 'u':
+      return basicUser(e) || '-';
+    case 't':
+      return accessDate();
+    case 'r':
+      return `${e.REQUEST_METHOD} ${e.RAW_URI} ${e.SERVER_PROTOCOL}`;
+    case 's':
+      return r.status.trim().split(/\s+/, 1)[0] || '-';
+    case 'm':
+      return e.REQUEST_METHOD;
+    case 'U':
+      return e.PATH_INFO;
+    case 'q':
+      return e.QUERY_STRING;
+    case 'H':
+      return e.SERVER_PROTOCOL;
+    case 'b':
+      return String(r.sent);
+    case 'B':
+      return r.sent;
+    case 'f':
+      return e.HTTP_REFERER ?? '-';
+    case 'a':
+      return e.HTTP_USER_AGENT ?? '-';
+    case 'T':
+      return Math.floor(r.durationUs / 1e6);
+    case 'D':
+      return Math.round(r.durationUs);
+    case 'M':
+      return Math.floor(r.durationUs / 1000);
     case 'L': {
       const us = Math.round(r.durationUs);
       return `${Math.floor(us / 1e6)}.${pad(us % 1e6, 6)}`;
     }
-    case 'p': return `<${process.pid}>`;
-    default: break;
+    case 'p':
+      return `<${process.pid}>`;
+    default:
+      break;
   }
   const m = /^\{(.*)\}([ioe])$/s.exec(key);
   if (m === null) return undefined;
@@ -114,7 +133,10 @@ export class AccessLog {
   private fd: number;
   private readonly format: (r: AccessRecord) => string;
 
-  constructor(private readonly path: string, format: string) {
+  constructor(
+    private readonly path: string,
+    format: string,
+  ) {
     this.format = compileAccessFormat(format);
     this.fd = this.open();
   }

@@ -68,11 +68,21 @@ export class Logger {
     }
   }
 
-  debug(msg: string): void { this.log('debug', msg); }
-  info(msg: string): void { this.log('info', msg); }
-  warning(msg: string): void { this.log('warning', msg); }
-  error(msg: string): void { this.log('error', msg); }
-  critical(msg: string): void { this.log('critical', msg); }
+  debug(msg: string): void {
+    this.log('debug', msg);
+  }
+  info(msg: string): void {
+    this.log('info', msg);
+  }
+  warning(msg: string): void {
+    this.log('warning', msg);
+  }
+  error(msg: string): void {
+    this.log('error', msg);
+  }
+  critical(msg: string): void {
+    this.log('critical', msg);
+  }
   exception(msg: string, err: unknown): void {
     const detail = err instanceof Error ? (err.stack ?? String(err)) : String(err);
     this.log('error', `${msg}\n${detail}`);

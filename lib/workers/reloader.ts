@@ -32,9 +32,17 @@ function expand(pattern: string, base: string): string[] {
   const abs = path.resolve(base, pattern);
   const name = path.basename(abs);
   if (!name.includes('*')) return [abs];
-  const re = new RegExp(`^${name.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(
+    `^${name
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   try {
-    return fs.readdirSync(path.dirname(abs)).filter((f) => re.test(f)).map((f) => path.join(path.dirname(abs), f));
+    return fs
+      .readdirSync(path.dirname(abs))
+      .filter((f) => re.test(f))
+      .map((f) => path.join(path.dirname(abs), f));
   } catch {
     return [];
   }
@@ -45,7 +53,11 @@ export class Reloader {
   private timer: NodeJS.Timeout | null = null;
   private watcher: fs.FSWatcher | null = null;
 
-  constructor(private readonly cfg: Config, private readonly log: Logger, private readonly onChange: (file: string) => void) {}
+  constructor(
+    private readonly cfg: Config,
+    private readonly log: Logger,
+    private readonly onChange: (file: string) => void,
+  ) {}
 
   private files(): string[] {
     const out: string[] = [];

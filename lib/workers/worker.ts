@@ -12,7 +12,14 @@ import type { OpenListener } from '../listeners.js';
 import { startServer } from '../server.js';
 import type { Application, Environ, ResponseHeaders } from '../types.js';
 import { hookRequest, hookResponse } from './request.js';
-import { APP_LOAD_ERROR, AppImportError, takeBootState, WORKER_BOOT_ERROR, type WorkerBootState, type WorkerMessage } from './protocol.js';
+import {
+  APP_LOAD_ERROR,
+  AppImportError,
+  takeBootState,
+  WORKER_BOOT_ERROR,
+  type WorkerBootState,
+  type WorkerMessage,
+} from './protocol.js';
 import { Reloader } from './reloader.js';
 
 /** What the worker needs from the application object (BaseApplication). */
@@ -55,7 +62,10 @@ export class Worker {
   private readonly balance: WorkerBootState['balance'];
   private readonly responses = new WeakMap<Environ, ResponseState>();
 
-  constructor(readonly app: WorkerApp, state: WorkerBootState) {
+  constructor(
+    readonly app: WorkerApp,
+    state: WorkerBootState,
+  ) {
     this.ppid = state.ppid;
     this.age = state.age;
     this.cfg = app.cfg;

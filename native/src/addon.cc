@@ -161,13 +161,11 @@ bool read_tls_options(Napi::Env env, Napi::Object o, TlsOptions* t, std::string*
 class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "NativeServer",
-                       {InstanceMethod("addListener", &JsServer::AddListener),
-                        InstanceMethod("pause", &JsServer::Pause),
-                        InstanceMethod("abort", &JsServer::Abort),
-                        InstanceMethod("close", &JsServer::Close),
-                        InstanceMethod("connections", &JsServer::Connections),
-                        InstanceMethod("tlsInfo", &JsServer::TlsInfo)});
+    return DefineClass(
+        env, "NativeServer",
+        {InstanceMethod("addListener", &JsServer::AddListener), InstanceMethod("pause", &JsServer::Pause),
+         InstanceMethod("abort", &JsServer::Abort), InstanceMethod("close", &JsServer::Close),
+         InstanceMethod("connections", &JsServer::Connections), InstanceMethod("tlsInfo", &JsServer::TlsInfo)});
   }
 
   explicit JsServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsServer>(info) {
@@ -260,12 +258,22 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     // The cell is cleared when this object goes, so a kept function stays safe.
     Napi::Object self = info.This().As<Napi::Object>();
     std::shared_ptr<JsServer*> cell = self_cell_;
-    self.Set("respond", Napi::Function::New(env, [cell](const Napi::CallbackInfo& ci) -> Napi::Value {
-      return *cell != nullptr ? (*cell)->Respond(ci) : Napi::Number::New(ci.Env(), static_cast<int>(WriteResult::kStale));
-    }, "respond"));
-    self.Set("write", Napi::Function::New(env, [cell](const Napi::CallbackInfo& ci) -> Napi::Value {
-      return *cell != nullptr ? (*cell)->Write(ci) : Napi::Number::New(ci.Env(), static_cast<int>(WriteResult::kStale));
-    }, "write"));
+    self.Set("respond", Napi::Function::New(
+                            env,
+                            [cell](const Napi::CallbackInfo& ci) -> Napi::Value {
+                              return *cell != nullptr
+                                         ? (*cell)->Respond(ci)
+                                         : Napi::Number::New(ci.Env(), static_cast<int>(WriteResult::kStale));
+                            },
+                            "respond"));
+    self.Set("write", Napi::Function::New(
+                          env,
+                          [cell](const Napi::CallbackInfo& ci) -> Napi::Value {
+                            return *cell != nullptr
+                                       ? (*cell)->Write(ci)
+                                       : Napi::Number::New(ci.Env(), static_cast<int>(WriteResult::kStale));
+                          },
+                          "write"));
   }
 
   ~JsServer() override { *self_cell_ = nullptr; }
@@ -357,7 +365,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
         std::fprintf(stderr, "gunicorn-ts: internal error in callback %d: %s\n", slot, buf);
       }
     } else if (st != napi_ok) {
-      std::fprintf(stderr, "gunicorn-ts: internal error: callback %d not called (napi status %d)\n", slot, static_cast<int>(st));
+      std::fprintf(stderr, "gunicorn-ts: internal error: callback %d not called (napi status %d)\n", slot,
+                   static_cast<int>(st));
     }
   }
   void call_id_int(int slot, uint64_t id, int v) {
@@ -609,7 +618,8 @@ Napi::Value SockName(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SetInheritable(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), set_inheritable(info[0].As<Napi::Number>().Int32Value(), info[1].ToBoolean().Value()));
+  return Napi::Boolean::New(info.Env(),
+                            set_inheritable(info[0].As<Napi::Number>().Int32Value(), info[1].ToBoolean().Value()));
 }
 
 // sdNotify("READY=1\nSTATUS=...") -> 1 sent, 0 no $NOTIFY_SOCKET; throws on a send error
@@ -628,8 +638,8 @@ Napi::Value BalanceCreate(const Napi::CallbackInfo& info) {
 
 // balanceVacate(fd, slot): no live worker in this slot any more (master)
 Napi::Value BalanceVacate(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), Balance::vacate(info[0].As<Napi::Number>().Int32Value(),
-                                                        info[1].As<Napi::Number>().Uint32Value()));
+  return Napi::Boolean::New(
+      info.Env(), Balance::vacate(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Uint32Value()));
 }
 
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
@@ -644,8 +654,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listenTcp", Napi::Function::New(env, ListenTcp));
   exports.Set("tlsCheck", Napi::Function::New(env, TlsCheck));
   exports.Set("tlsHandshakes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
-    return Napi::Number::New(info.Env(), static_cast<double>(TlsTransport::handshakes()));
-  }));
+                return Napi::Number::New(info.Env(), static_cast<double>(TlsTransport::handshakes()));
+              }));
   exports.Set("listenUnix", Napi::Function::New(env, ListenUnix));
   exports.Set("sockName", Napi::Function::New(env, SockName));
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable));
@@ -667,8 +677,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (uint32_t i = 0; i < known_header_count(); i++) keys.Set(i, known_header_key(i));
   exports.Set("headerKeys", keys);
   exports.Set("headSlots", Napi::Number::New(env, kHeadSlots));
-  exports.Set("llhttpVersion", std::to_string(LLHTTP_VERSION_MAJOR) + "." + std::to_string(LLHTTP_VERSION_MINOR) +
-                                   "." + std::to_string(LLHTTP_VERSION_PATCH));
+  exports.Set("llhttpVersion", std::to_string(LLHTTP_VERSION_MAJOR) + "." + std::to_string(LLHTTP_VERSION_MINOR) + "." +
+                                   std::to_string(LLHTTP_VERSION_PATCH));
   return exports;
 }
 

@@ -34,9 +34,21 @@ size_t ChunkedDecoder::decode(const char* p, size_t n, const ChunkedLimits& lim,
           continue;
         }
         if (state_ == State::kSizeStart) return fail(Err::kInvalidChunkSize, "invalid chunk size");
-        if (c == ';') { state_ = State::kExt; i++; continue; }
-        if (c == ' ' || c == '\t') { state_ = State::kSizeWs; i++; continue; }
-        if (c == '\r') { state_ = State::kSizeLf; i++; continue; }
+        if (c == ';') {
+          state_ = State::kExt;
+          i++;
+          continue;
+        }
+        if (c == ' ' || c == '\t') {
+          state_ = State::kSizeWs;
+          i++;
+          continue;
+        }
+        if (c == '\r') {
+          state_ = State::kSizeLf;
+          i++;
+          continue;
+        }
         return fail(Err::kInvalidChunkSize, "invalid character in chunk size");
       }
       case State::kSizeWs:
@@ -48,11 +60,19 @@ size_t ChunkedDecoder::decode(const char* p, size_t n, const ChunkedLimits& lim,
           i++;
           continue;
         }
-        if (c == ';') { state_ = State::kExt; i++; continue; }
+        if (c == ';') {
+          state_ = State::kExt;
+          i++;
+          continue;
+        }
         return fail(Err::kInvalidChunkSize, "whitespace after chunk size");
       case State::kExt:
         // chunk-ext bytes: no CTL except HTAB; the CR must be followed by LF.
-        if (c == '\r') { state_ = State::kSizeLf; i++; continue; }
+        if (c == '\r') {
+          state_ = State::kSizeLf;
+          i++;
+          continue;
+        }
         if (ascii::is_ctl(c)) return fail(Err::kInvalidChunkExtension, "control byte in chunk extension");
         if (++line_bytes_ > lim.line_bytes) return fail(Err::kInvalidChunkExtension, "chunk extension too long");
         i++;
@@ -105,8 +125,7 @@ size_t ChunkedDecoder::decode(const char* p, size_t n, const ChunkedLimits& lim,
         if (state_ == State::kDone) return i;
         continue;
       }
-      case State::kDone:
-        return i;
+      case State::kDone: return i;
     }
   }
   return i;
@@ -114,30 +133,54 @@ size_t ChunkedDecoder::decode(const char* p, size_t n, const ChunkedLimits& lim,
 
 bool ChunkedDecoder::trailer_line(const std::string& line, const ChunkedLimits& lim) {
   size_t n = line.size();
-  if (n < 2 || line[n - 2] != '\r') { fail(Err::kInvalidHeader, "bare LF in trailer"); return false; }
+  if (n < 2 || line[n - 2] != '\r') {
+    fail(Err::kInvalidHeader, "bare LF in trailer");
+    return false;
+  }
   n -= 2;
   if (n == 0) {
     state_ = State::kDone;
     return true;
   }
   const char* s = line.data();
-  if (std::memchr(s, '\r', n) != nullptr) { fail(Err::kInvalidHeader, "bare CR in trailer"); return false; }
-  if (ascii::is_ows(s[0])) { fail(Err::kObsoleteFolding, "obsolete folding in trailer"); return false; }
-  if (++trailer_count_ > lim.trailer_fields) { fail(Err::kLimitRequestHeaders, "too many trailer fields"); return false; }
+  if (std::memchr(s, '\r', n) != nullptr) {
+    fail(Err::kInvalidHeader, "bare CR in trailer");
+    return false;
+  }
+  if (ascii::is_ows(s[0])) {
+    fail(Err::kObsoleteFolding, "obsolete folding in trailer");
+    return false;
+  }
+  if (++trailer_count_ > lim.trailer_fields) {
+    fail(Err::kLimitRequestHeaders, "too many trailer fields");
+    return false;
+  }
   const char* colon = static_cast<const char*>(std::memchr(s, ':', n));
-  if (colon == nullptr || colon == s) { fail(Err::kInvalidHeader, "malformed trailer field"); return false; }
+  if (colon == nullptr || colon == s) {
+    fail(Err::kInvalidHeader, "malformed trailer field");
+    return false;
+  }
   size_t nl = static_cast<size_t>(colon - s);
   for (size_t i = 0; i < nl; i++) {
-    if (!ascii::is_tchar(s[i])) { fail(Err::kInvalidHeaderName, "trailer name is not a token"); return false; }
+    if (!ascii::is_tchar(s[i])) {
+      fail(Err::kInvalidHeaderName, "trailer name is not a token");
+      return false;
+    }
   }
   for (size_t i = nl + 1; i < n; i++) {
-    if (ascii::is_ctl(static_cast<unsigned char>(s[i]))) { fail(Err::kInvalidHeader, "control byte in trailer value"); return false; }
+    if (ascii::is_ctl(static_cast<unsigned char>(s[i]))) {
+      fail(Err::kInvalidHeader, "control byte in trailer value");
+      return false;
+    }
   }
   // RFC 9110 §6.5.1: framing, routing and authentication fields must not be
   // sent as trailers (Gunicorn's list).
   static const char* kForbidden[] = {"host", "content-length", "transfer-encoding", "trailer", "authorization", "te"};
   for (const char* f : kForbidden) {
-    if (ascii::ieq_lower(s, nl, f)) { fail(Err::kInvalidHeaderName, "forbidden trailer field"); return false; }
+    if (ascii::ieq_lower(s, nl, f)) {
+      fail(Err::kInvalidHeaderName, "forbidden trailer field");
+      return false;
+    }
   }
   return true;
 }

@@ -11,10 +11,10 @@
 namespace gts {
 namespace {
 
-constexpr size_t kOutHighWater = 64 * 1024;       // stop the app (write() -> backpressure) above this
-constexpr size_t kMaxPipelined = 64 * 1024;       // buffered input beyond the current request before we stop reading
-constexpr uint64_t kDrainMax = 256 * 1024;        // unread request body we still read and discard to keep the connection
-constexpr size_t kLingerDiscardMax = 1024 * 1024; // bytes discarded while lingering before a hard close
+constexpr size_t kOutHighWater = 64 * 1024;  // stop the app (write() -> backpressure) above this
+constexpr size_t kMaxPipelined = 64 * 1024;  // buffered input beyond the current request before we stop reading
+constexpr uint64_t kDrainMax = 256 * 1024;   // unread request body we still read and discard to keep the connection
+constexpr size_t kLingerDiscardMax = 1024 * 1024;  // bytes discarded while lingering before a hard close
 
 }  // namespace
 
@@ -25,8 +25,9 @@ Connection::Connection(Server* srv, uint32_t slot, bool is_unix)
       parser_(&srv->cfg().parser, srv->parser_shared()),
       slot_(slot) {
   if (SSL_CTX* ctx = srv->cfg().tls_ctx) {
-    tls_ = new (std::nothrow) TlsTransport(&stream_, ctx, this, srv->plain_buffer(), srv->cfg().tls_suppress_ragged_eofs,
-                                           [](void* c) { static_cast<Connection*>(c)->schedule_flush(); }, this);
+    tls_ = new (std::nothrow) TlsTransport(
+        &stream_, ctx, this, srv->plain_buffer(), srv->cfg().tls_suppress_ragged_eofs,
+        [](void* c) { static_cast<Connection*>(c)->schedule_flush(); }, this);
     // Without one (out of memory) the stream's events still come here: close at once.
     if (tls_ != nullptr) io_ = tls_;
   }
@@ -382,8 +383,7 @@ WriteResult Connection::write(const char* p, size_t n, bool final) {
         out_append(p, n);
         resp_body_sent_ += n;
         break;
-      case Framing::kNone:
-        break;
+      case Framing::kNone: break;
     }
   }
   if (final) {
@@ -457,12 +457,8 @@ void Connection::flush() {
       if (closing_) close_graceful();
       else maybe_drain();
       return;
-    case Transport::WriteStatus::kPending:
-      update_reading();
-      return;
-    case Transport::WriteStatus::kError:
-      fail_io();
-      return;
+    case Transport::WriteStatus::kPending: update_reading(); return;
+    case Transport::WriteStatus::kError: fail_io(); return;
   }
 }
 

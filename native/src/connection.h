@@ -125,8 +125,8 @@ class Connection final : public TransportEvents {
   uint32_t in_len_ = 0;  // bounded by the head limit plus 64 KiB of pipelined input
   uint32_t in_cap_ = 0;
 
-  std::string out_;             // corked response bytes, handed to io_ by flush()
-  uint32_t discarded_ = 0;      // bytes read and dropped while lingering (capped at 1 MiB)
+  std::string out_;         // corked response bytes, handed to io_ by flush()
+  uint32_t discarded_ = 0;  // bytes read and dropped while lingering (capped at 1 MiB)
 
   RequestFacts facts_;
   ResponsePlan plan_;
@@ -136,7 +136,7 @@ class Connection final : public TransportEvents {
   uint16_t remote_port_ = 0;
   uint8_t listener_index_ = 0;
   bool trusted_ = true;
-  bool accepted_ = false;    // start() ran: the Server counts this connection
+  bool accepted_ = false;  // start() ran: the Server counts this connection
   bool eof_ = false;
   bool active_ = false;      // a request was dispatched and is not finished
   bool head_sent_ = false;   // response head written
@@ -145,8 +145,8 @@ class Connection final : public TransportEvents {
   bool app_paused_ = false;  // JS asked us to stop reading body
   bool want_drain_ = false;
   bool in_run_ = false;
-  bool closing_ = false;     // close once output is flushed
-  bool closed_ = false;      // io_->close() called
+  bool closing_ = false;  // close once output is flushed
+  bool closed_ = false;   // io_->close() called
   bool served_one_ = false;
   bool must_close_after_ = false;
 };

@@ -9,13 +9,46 @@ namespace {
 
 // Common request headers: their environ keys cross as an index into a table
 // JS holds as internalised strings, so building environ hashes no key text.
-const char* const kKnownHeaders[] = {
-    "HOST", "USER-AGENT", "ACCEPT", "ACCEPT-ENCODING", "ACCEPT-LANGUAGE", "ACCEPT-CHARSET", "CONNECTION",
-    "CACHE-CONTROL", "COOKIE", "REFERER", "ORIGIN", "AUTHORIZATION", "IF-NONE-MATCH", "IF-MODIFIED-SINCE",
-    "UPGRADE-INSECURE-REQUESTS", "X-FORWARDED-FOR", "X-FORWARDED-PROTO", "X-FORWARDED-HOST", "X-REAL-IP",
-    "X-REQUEST-ID", "PRAGMA", "DNT", "TE", "UPGRADE", "RANGE", "EXPECT", "X-REQUESTED-WITH", "SEC-FETCH-SITE",
-    "SEC-FETCH-MODE", "SEC-FETCH-DEST", "SEC-FETCH-USER", "SEC-CH-UA", "SEC-CH-UA-MOBILE", "SEC-CH-UA-PLATFORM",
-    "CONTENT-ENCODING", "TRANSFER-ENCODING", "VIA", "FORWARDED", "CONTENT-TYPE", "CONTENT-LENGTH"};
+const char* const kKnownHeaders[] = {"HOST",
+                                     "USER-AGENT",
+                                     "ACCEPT",
+                                     "ACCEPT-ENCODING",
+                                     "ACCEPT-LANGUAGE",
+                                     "ACCEPT-CHARSET",
+                                     "CONNECTION",
+                                     "CACHE-CONTROL",
+                                     "COOKIE",
+                                     "REFERER",
+                                     "ORIGIN",
+                                     "AUTHORIZATION",
+                                     "IF-NONE-MATCH",
+                                     "IF-MODIFIED-SINCE",
+                                     "UPGRADE-INSECURE-REQUESTS",
+                                     "X-FORWARDED-FOR",
+                                     "X-FORWARDED-PROTO",
+                                     "X-FORWARDED-HOST",
+                                     "X-REAL-IP",
+                                     "X-REQUEST-ID",
+                                     "PRAGMA",
+                                     "DNT",
+                                     "TE",
+                                     "UPGRADE",
+                                     "RANGE",
+                                     "EXPECT",
+                                     "X-REQUESTED-WITH",
+                                     "SEC-FETCH-SITE",
+                                     "SEC-FETCH-MODE",
+                                     "SEC-FETCH-DEST",
+                                     "SEC-FETCH-USER",
+                                     "SEC-CH-UA",
+                                     "SEC-CH-UA-MOBILE",
+                                     "SEC-CH-UA-PLATFORM",
+                                     "CONTENT-ENCODING",
+                                     "TRANSFER-ENCODING",
+                                     "VIA",
+                                     "FORWARDED",
+                                     "CONTENT-TYPE",
+                                     "CONTENT-LENGTH"};
 constexpr uint32_t kKnownCount = sizeof(kKnownHeaders) / sizeof(kKnownHeaders[0]);
 
 // Appends HTTP_ + the header name upper-cased with '-' as '_' (PEP 3333 / CGI).
@@ -82,9 +115,9 @@ uint32_t known_header_count() { return kKnownCount; }
 std::string known_header_key(uint32_t i) { return i < kKnownCount ? env_key(kKnownHeaders[i]) : std::string(); }
 
 void pack_environ(const RequestHead& h, const PeerFacts& peer, bool body_follows, std::string& blob, uint32_t* meta) {
-std::string& b = blob;
-b.clear();
-uint32_t* m = meta;
+  std::string& b = blob;
+  b.clear();
+  uint32_t* m = meta;
   b.append(h.method.p, h.method.n);
   m[kMetaMethodEnd] = static_cast<uint32_t>(b.size());
   b.append(h.target.p, h.target.n);
@@ -93,8 +126,7 @@ uint32_t* m = meta;
   const char* p = h.path.p;
   for (uint32_t i = 0; i < h.path.n; i++) {
     int hi, lo;
-    if (p[i] == '%' && i + 2 < h.path.n && (hi = ascii::hexval(p[i + 1])) >= 0 &&
-        (lo = ascii::hexval(p[i + 2])) >= 0) {
+    if (p[i] == '%' && i + 2 < h.path.n && (hi = ascii::hexval(p[i + 1])) >= 0 && (lo = ascii::hexval(p[i + 2])) >= 0) {
       b.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
     } else {

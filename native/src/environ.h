@@ -58,10 +58,10 @@ inline uint32_t meta_slots(uint32_t fields) { return kMetaHeaders + 2 * fields +
 
 // What environ needs to know about the connection.
 struct PeerFacts {
-  const char* remote_addr = "";   // numeric address, "" for unix sockets
+  const char* remote_addr = "";  // numeric address, "" for unix sockets
   uint16_t remote_port = 0;
   bool is_unix = false;
-  bool trusted = false;           // in forwarded_allow_ips
+  bool trusted = false;  // in forwarded_allow_ips
   uint8_t listener_index = 0;
   const ProxyInfo* proxy = nullptr;
 };

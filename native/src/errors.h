@@ -7,24 +7,24 @@ namespace gts {
 
 enum class Err : uint8_t {
   kOk = 0,
-  kInvalidRequestLine = 1,     // Gunicorn InvalidRequestLine
-  kInvalidRequestMethod = 2,   // InvalidRequestMethod
-  kInvalidHttpVersion = 3,     // InvalidHTTPVersion
-  kInvalidHeader = 4,          // InvalidHeader (bad value, bad framing header, duplicate singleton)
-  kInvalidHeaderName = 5,      // InvalidHeaderName
-  kObsoleteFolding = 6,        // ObsoleteFolding
-  kLimitRequestLine = 7,       // LimitRequestLine (Gunicorn answers 400, not 414)
-  kLimitRequestHeaders = 8,    // LimitRequestHeaders (431)
+  kInvalidRequestLine = 1,         // Gunicorn InvalidRequestLine
+  kInvalidRequestMethod = 2,       // InvalidRequestMethod
+  kInvalidHttpVersion = 3,         // InvalidHTTPVersion
+  kInvalidHeader = 4,              // InvalidHeader (bad value, bad framing header, duplicate singleton)
+  kInvalidHeaderName = 5,          // InvalidHeaderName
+  kObsoleteFolding = 6,            // ObsoleteFolding
+  kLimitRequestLine = 7,           // LimitRequestLine (Gunicorn answers 400, not 414)
+  kLimitRequestHeaders = 8,        // LimitRequestHeaders (431)
   kUnsupportedTransferCoding = 9,  // UnsupportedTransferCoding (501)
-  kInvalidChunkSize = 10,      // InvalidChunkSize
-  kChunkMissingTerminator = 11,  // ChunkMissingTerminator
-  kInvalidChunkExtension = 12,   // InvalidChunkExtension
-  kIncompleteRequest = 13,     // NoMoreData: the client ended the stream inside a message
-  kInvalidProxyLine = 14,      // InvalidProxyLine
-  kForbiddenProxyRequest = 15, // ForbiddenProxyRequest (403)
-  kExpectationFailed = 16,     // ExpectationFailed (417)
-  kRequestBodyTooLarge = 17,   // limit_request_body exceeded (413)
-  kInvalidSchemeHeaders = 18,  // raised by the JS environ builder, listed here for the status table
+  kInvalidChunkSize = 10,          // InvalidChunkSize
+  kChunkMissingTerminator = 11,    // ChunkMissingTerminator
+  kInvalidChunkExtension = 12,     // InvalidChunkExtension
+  kIncompleteRequest = 13,         // NoMoreData: the client ended the stream inside a message
+  kInvalidProxyLine = 14,          // InvalidProxyLine
+  kForbiddenProxyRequest = 15,     // ForbiddenProxyRequest (403)
+  kExpectationFailed = 16,         // ExpectationFailed (417)
+  kRequestBodyTooLarge = 17,       // limit_request_body exceeded (413)
+  kInvalidSchemeHeaders = 18,      // raised by the JS environ builder, listed here for the status table
   kCount
 };
 

@@ -41,9 +41,9 @@ inline bool value_clean(const char* p, size_t n) {
 // s equals a lower-case literal, ignoring ASCII case.
 inline bool ieq(const Slice& s, const char* lit) { return ascii::ieq_lower(s.p, s.n, lit); }
 
-constexpr uint32_t kMaxRequestLine = 8190;   // Gunicorn's MAX_REQUEST_LINE
-constexpr uint32_t kMaxHeaders = 32768;      // MAX_HEADERS
-constexpr uint32_t kMaxFieldSize = 8190;     // MAX_HEADERFIELD_SIZE
+constexpr uint32_t kMaxRequestLine = 8190;       // Gunicorn's MAX_REQUEST_LINE
+constexpr uint32_t kMaxHeaders = 32768;          // MAX_HEADERS
+constexpr uint32_t kMaxFieldSize = 8190;         // MAX_HEADERFIELD_SIZE
 constexpr uint32_t kUnlimitedLineBound = 65536;  // our own bound when limit_request_line = 0
 constexpr uint32_t kFieldSizeBound = 1u << 20;   // our own bound on one header line
 constexpr size_t kHeadBound = 64u << 20;         // our own bound on a whole head
@@ -188,8 +188,10 @@ RequestParser::Status RequestParser::parse_head(const char* buf, size_t len, boo
     // partial-line checks below judge a line whose LF has not arrived yet, so that
     // the verdict (Gunicorn's LimitRequestLine 400 / LimitRequestHeaders 431) does
     // not depend on how TCP split the head (found by test/native/fuzz_parser.cc).
-    if (phase_ == 0 && lf_at - line_start_ > line_limit + 2) return fail(Err::kLimitRequestLine, "request line too long");
-    if (phase_ == 1 && lf_at - line_start_ > field_limit) return fail(Err::kLimitRequestHeaders, "header line too long");
+    if (phase_ == 0 && lf_at - line_start_ > line_limit + 2)
+      return fail(Err::kLimitRequestLine, "request line too long");
+    if (phase_ == 1 && lf_at - line_start_ > field_limit)
+      return fail(Err::kLimitRequestHeaders, "header line too long");
     if (lf_at - reqline_start_ > cfg_->max_head_bytes()) return fail(Err::kLimitRequestHeaders, "head too large");
     // RFC 9112 §2.2: lines end with CRLF. A bare LF is not a line terminator here.
     if (lf_at == line_start_ || buf[lf_at - 1] != '\r') {
@@ -242,38 +244,62 @@ bool RequestParser::scan_request_line(const char* line, size_t n) {
   // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), split
   // on single spaces as Gunicorn does.
   const char* sp1 = static_cast<const char*>(std::memchr(line, ' ', n));
-  if (sp1 == nullptr) { fail(Err::kInvalidRequestLine, "malformed request line"); return false; }
+  if (sp1 == nullptr) {
+    fail(Err::kInvalidRequestLine, "malformed request line");
+    return false;
+  }
   size_t mlen = static_cast<size_t>(sp1 - line);
   const char* rest = sp1 + 1;
   size_t rn = n - mlen - 1;
   const char* sp2 = static_cast<const char*>(std::memchr(rest, ' ', rn));
-  if (sp2 == nullptr) { fail(Err::kInvalidRequestLine, "malformed request line"); return false; }
+  if (sp2 == nullptr) {
+    fail(Err::kInvalidRequestLine, "malformed request line");
+    return false;
+  }
   size_t tlen = static_cast<size_t>(sp2 - rest);
   const char* ver = sp2 + 1;
   size_t vlen = rn - tlen - 1;
 
   // Method: a token (RFC 9110 §9.1). Gunicorn also requires 3-20 characters and
   // no lower-case letters or '#', unless permit_unconventional_http_method.
-  if (mlen == 0) { fail(Err::kInvalidRequestMethod, "empty method"); return false; }
+  if (mlen == 0) {
+    fail(Err::kInvalidRequestMethod, "empty method");
+    return false;
+  }
   for (size_t i = 0; i < mlen; i++) {
-    if (!is_tchar(static_cast<unsigned char>(line[i]))) { fail(Err::kInvalidRequestMethod, "method is not a token"); return false; }
+    if (!is_tchar(static_cast<unsigned char>(line[i]))) {
+      fail(Err::kInvalidRequestMethod, "method is not a token");
+      return false;
+    }
   }
   if (!cfg_->permit_unconventional_http_method) {
-    if (mlen < 3 || mlen > 20) { fail(Err::kInvalidRequestMethod, "method length outside 3..20"); return false; }
+    if (mlen < 3 || mlen > 20) {
+      fail(Err::kInvalidRequestMethod, "method length outside 3..20");
+      return false;
+    }
     for (size_t i = 0; i < mlen; i++) {
       char c = line[i];
-      if ((c >= 'a' && c <= 'z') || c == '#') { fail(Err::kInvalidRequestMethod, "unconventional method"); return false; }
+      if ((c >= 'a' && c <= 'z') || c == '#') {
+        fail(Err::kInvalidRequestMethod, "unconventional method");
+        return false;
+      }
     }
   }
   // Target: never empty; no control bytes or spaces (RFC 9112 §3.2).
-  if (tlen == 0) { fail(Err::kInvalidRequestLine, "empty request target"); return false; }
+  if (tlen == 0) {
+    fail(Err::kInvalidRequestLine, "empty request target");
+    return false;
+  }
   for (size_t i = 0; i < tlen; i++) {
     unsigned char c = static_cast<unsigned char>(rest[i]);
-    if (c < 0x21 || c == 0x7f) { fail(Err::kInvalidRequestLine, "control byte in request target"); return false; }
+    if (c < 0x21 || c == 0x7f) {
+      fail(Err::kInvalidRequestLine, "control byte in request target");
+      return false;
+    }
   }
   // Version: HTTP/DIGIT.DIGIT (RFC 9112 §2.3); only 1.0 and 1.1 unless permitted.
-  if (vlen != 8 || std::memcmp(ver, "HTTP/", 5) != 0 || ver[5] < '0' || ver[5] > '9' || ver[6] != '.' ||
-      ver[7] < '0' || ver[7] > '9') {
+  if (vlen != 8 || std::memcmp(ver, "HTTP/", 5) != 0 || ver[5] < '0' || ver[5] > '9' || ver[6] != '.' || ver[7] < '0' ||
+      ver[7] > '9') {
     fail(Err::kInvalidHttpVersion, "malformed HTTP version");
     return false;
   }
@@ -301,33 +327,63 @@ bool RequestParser::scan_header_line(const char* line, size_t n, bool* normalize
     // obs-fold (RFC 9112 §5.2): rejected unless permit_obsolete_folding. Even
     // when permitted, llhttp never sees a fold: the continuation is joined into
     // the previous value in a normalised copy (closing CVE-2024-27982).
-    if (!cfg_->permit_obsolete_folding) { fail(Err::kObsoleteFolding, "obsolete line folding"); return false; }
-    if (nfields_ == 0) { fail(Err::kInvalidHeader, "continuation line without a field"); return false; }
+    if (!cfg_->permit_obsolete_folding) {
+      fail(Err::kObsoleteFolding, "obsolete line folding");
+      return false;
+    }
+    if (nfields_ == 0) {
+      fail(Err::kInvalidHeader, "continuation line without a field");
+      return false;
+    }
     for (size_t i = 0; i < n; i++) {
-      if (is_ctl(static_cast<unsigned char>(line[i]))) { fail(Err::kInvalidHeader, "control byte in field value"); return false; }
+      if (is_ctl(static_cast<unsigned char>(line[i]))) {
+        fail(Err::kInvalidHeader, "control byte in field value");
+        return false;
+      }
     }
     field_bytes_ += static_cast<uint32_t>(n + 2);
-    if (field_bytes_ > field_limit) { fail(Err::kLimitRequestHeaders, "header field too large"); return false; }
+    if (field_bytes_ > field_limit) {
+      fail(Err::kLimitRequestHeaders, "header field too large");
+      return false;
+    }
     *normalize = true;
     return true;
   }
-  if (++nfields_ > cfg_->fields_limit()) { fail(Err::kLimitRequestHeaders, "too many header fields"); return false; }
+  if (++nfields_ > cfg_->fields_limit()) {
+    fail(Err::kLimitRequestHeaders, "too many header fields");
+    return false;
+  }
   field_bytes_ = static_cast<uint32_t>(n + 2);
-  if (field_bytes_ > field_limit) { fail(Err::kLimitRequestHeaders, "header field too large"); return false; }
+  if (field_bytes_ > field_limit) {
+    fail(Err::kLimitRequestHeaders, "header field too large");
+    return false;
+  }
   const char* colon = static_cast<const char*>(std::memchr(line, ':', n));
-  if (colon == nullptr) { fail(Err::kInvalidHeader, "header line without a colon"); return false; }
+  if (colon == nullptr) {
+    fail(Err::kInvalidHeader, "header line without a colon");
+    return false;
+  }
   size_t name_len = static_cast<size_t>(colon - line);
   size_t name_end = name_len;
   if (name_end > 0 && is_ows(line[name_end - 1])) {
     // RFC 9112 §5.1: no whitespace between field name and colon (a classic
     // smuggling shape). Gunicorn's strip_header_spaces strips it instead.
-    if (!cfg_->strip_header_spaces) { fail(Err::kInvalidHeaderName, "whitespace before colon"); return false; }
+    if (!cfg_->strip_header_spaces) {
+      fail(Err::kInvalidHeaderName, "whitespace before colon");
+      return false;
+    }
     while (name_end > 0 && is_ows(line[name_end - 1])) name_end--;
     *normalize = true;
   }
-  if (name_end == 0) { fail(Err::kInvalidHeaderName, "empty header name"); return false; }
+  if (name_end == 0) {
+    fail(Err::kInvalidHeaderName, "empty header name");
+    return false;
+  }
   for (size_t i = 0; i < name_end; i++) {
-    if (!is_tchar(static_cast<unsigned char>(line[i]))) { fail(Err::kInvalidHeaderName, "header name is not a token"); return false; }
+    if (!is_tchar(static_cast<unsigned char>(line[i]))) {
+      fail(Err::kInvalidHeaderName, "header name is not a token");
+      return false;
+    }
   }
   if (!value_clean(line + name_len + 1, n - name_len - 1)) {
     fail(Err::kInvalidHeader, "control byte in field value");
@@ -351,7 +407,10 @@ bool RequestParser::parse_target() {
   size_t n = head.target.n;
   if (n == 1 && t[0] == '*') {
     // asterisk-form only for OPTIONS (RFC 9112 §3.2.4)
-    if (!ieq(head.method, "options")) { fail(Err::kInvalidRequestLine, "'*' target outside OPTIONS"); return false; }
+    if (!ieq(head.method, "options")) {
+      fail(Err::kInvalidRequestLine, "'*' target outside OPTIONS");
+      return false;
+    }
     head.path = head.target;
     head.query = Slice{t + n, 0};
     return true;
@@ -361,9 +420,15 @@ bool RequestParser::parse_target() {
   if (!head.is_connect && t[0] != '/') {
     bool absolute = false;
     for (size_t i = 0; i + 2 < n; i++) {
-      if (t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/') { absolute = true; break; }
+      if (t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/') {
+        absolute = true;
+        break;
+      }
     }
-    if (!absolute) { fail(Err::kInvalidRequestLine, "request target is neither origin- nor absolute-form"); return false; }
+    if (!absolute) {
+      fail(Err::kInvalidRequestLine, "request target is neither origin- nor absolute-form");
+      return false;
+    }
   }
   const char* url = t;
   size_t un = n;
@@ -374,7 +439,8 @@ bool RequestParser::parse_target() {
       bool scheme = true;
       for (const char* c = t; c < colon; c++) {
         char x = *c;
-        if (!((x >= 'a' && x <= 'z') || (x >= 'A' && x <= 'Z') || (x >= '0' && x <= '9') || x == '+' || x == '-' || x == '.')) {
+        if (!((x >= 'a' && x <= 'z') || (x >= 'A' && x <= 'Z') || (x >= '0' && x <= '9') || x == '+' || x == '-' ||
+              x == '.')) {
           scheme = false;
           break;
         }
@@ -392,17 +458,33 @@ bool RequestParser::parse_target() {
       size_t an = end - 2;
       const char* ob = static_cast<const char*>(std::memchr(auth, '[', an));
       const char* cb = static_cast<const char*>(std::memchr(auth, ']', an));
-      if ((ob == nullptr) != (cb == nullptr)) { fail(Err::kInvalidRequestLine, "invalid IPv6 authority"); return false; }
+      if ((ob == nullptr) != (cb == nullptr)) {
+        fail(Err::kInvalidRequestLine, "invalid IPv6 authority");
+        return false;
+      }
       if (ob != nullptr) {
         // host part after any userinfo must be "[IPv6]" optionally followed by ":port"
         const char* at = nullptr;
-        for (const char* c = auth + an; c > auth; c--) if (c[-1] == '@') { at = c; break; }
+        for (const char* c = auth + an; c > auth; c--)
+          if (c[-1] == '@') {
+            at = c;
+            break;
+          }
         const char* host = at ? at : auth;
-        if (ob != host || cb < ob) { fail(Err::kInvalidRequestLine, "invalid IPv6 authority"); return false; }
-        if (cb + 1 < auth + an && cb[1] != ':') { fail(Err::kInvalidRequestLine, "invalid IPv6 authority"); return false; }
+        if (ob != host || cb < ob) {
+          fail(Err::kInvalidRequestLine, "invalid IPv6 authority");
+          return false;
+        }
+        if (cb + 1 < auth + an && cb[1] != ':') {
+          fail(Err::kInvalidRequestLine, "invalid IPv6 authority");
+          return false;
+        }
         std::string ip(ob + 1, static_cast<size_t>(cb - ob - 1));
         bool vfuture = !ip.empty() && (ip[0] == 'v' || ip[0] == 'V');
-        if (!vfuture && !valid_ip(AF_INET6, ip)) { fail(Err::kInvalidRequestLine, "invalid IPv6 address"); return false; }
+        if (!vfuture && !valid_ip(AF_INET6, ip)) {
+          fail(Err::kInvalidRequestLine, "invalid IPv6 address");
+          return false;
+        }
       }
       url += end;
       un -= end;
@@ -494,19 +576,18 @@ bool RequestParser::finish_head(const char* buf) {
   if (e == HPE_OK) e = llhttp_execute(lh, hs, hn);
   if (e != HPE_PAUSED_UPGRADE || !sh_->done) {
     switch (e) {
-      case HPE_INVALID_HEADER_TOKEN:
-        fail(Err::kInvalidHeader, "invalid header (llhttp)");
-        break;
+      case HPE_INVALID_HEADER_TOKEN: fail(Err::kInvalidHeader, "invalid header (llhttp)"); break;
       case HPE_INVALID_CONTENT_LENGTH:
-      case HPE_UNEXPECTED_CONTENT_LENGTH:
-        fail(Err::kInvalidHeader, "invalid Content-Length");
-        break;
+      case HPE_UNEXPECTED_CONTENT_LENGTH: fail(Err::kInvalidHeader, "invalid Content-Length"); break;
       default:
         fail(Err::kInvalidHeader, llhttp_get_error_reason(lh) ? llhttp_get_error_reason(lh) : "invalid header section");
     }
     return false;
   }
-  if (head.headers.size() != nfields_) { fail(Err::kInvalidHeader, "header section mis-tokenised"); return false; }
+  if (head.headers.size() != nfields_) {
+    fail(Err::kInvalidHeader, "header section mis-tokenised");
+    return false;
+  }
   for (auto& h : head.headers) {
     while (h.value.n > 0 && is_ows(h.value.p[h.value.n - 1])) h.value.n--;
   }
@@ -534,11 +615,17 @@ bool RequestParser::apply_framing_rules() {
       bool forwarder = false;
       if (trusted_) {
         for (const auto& f : cfg_->forwarder_headers) {
-          if (ascii::ieq(h.name.p, h.name.n, f.data(), f.size())) { forwarder = true; break; }
+          if (ascii::ieq(h.name.p, h.name.n, f.data(), f.size())) {
+            forwarder = true;
+            break;
+          }
         }
       }
       if (!forwarder) {
-        if (cfg_->header_map == HeaderMap::kRefuse) { fail(Err::kInvalidHeaderName, "header name contains '_'"); return false; }
+        if (cfg_->header_map == HeaderMap::kRefuse) {
+          fail(Err::kInvalidHeaderName, "header name contains '_'");
+          return false;
+        }
         if (cfg_->header_map == HeaderMap::kDrop) continue;  // dropped silently
       }
       hs[w++] = h;
@@ -564,19 +651,31 @@ bool RequestParser::apply_framing_rules() {
         Slice tok{v + a, static_cast<uint32_t>(b - a)};
         bool known = true;
         if (ieq(tok, "chunked")) {
-          if (chunked_seen) { fail(Err::kInvalidHeader, "chunked transfer coding applied twice"); return false; }
+          if (chunked_seen) {
+            fail(Err::kInvalidHeader, "chunked transfer coding applied twice");
+            return false;
+          }
           chunked_seen = true;
         } else if (ieq(tok, "identity")) {
           // no-op (Gunicorn); but nothing may follow chunked (RFC 9112 §6.3 rule 4)
-          if (chunked_seen) { fail(Err::kInvalidHeader, "chunked is not the final transfer coding"); return false; }
+          if (chunked_seen) {
+            fail(Err::kInvalidHeader, "chunked is not the final transfer coding");
+            return false;
+          }
         } else if (ieq(tok, "gzip") || ieq(tok, "x-gzip") || ieq(tok, "deflate") || ieq(tok, "compress") ||
                    ieq(tok, "x-compress")) {
-          if (chunked_seen) { fail(Err::kInvalidHeader, "chunked is not the final transfer coding"); return false; }
+          if (chunked_seen) {
+            fail(Err::kInvalidHeader, "chunked is not the final transfer coding");
+            return false;
+          }
           close_codings = true;  // never decoded; Gunicorn forces the connection closed
         } else {
           known = false;  // includes empty list elements ("chunked,") and parameters
         }
-        if (!known) { fail(Err::kUnsupportedTransferCoding, "unsupported transfer coding"); return false; }
+        if (!known) {
+          fail(Err::kUnsupportedTransferCoding, "unsupported transfer coding");
+          return false;
+        }
         i = j + 1;
       }
     } else if (ieq(h.name, "host")) {
@@ -588,7 +687,10 @@ bool RequestParser::apply_framing_rules() {
       // HTTP/1.0 senders cannot use it, so it is ignored there.
       if (!(head.version_major == 1 && head.version_minor == 0)) {
         if (ieq(h.value, "100-continue")) head.expect_continue = true;
-        else { fail(Err::kExpectationFailed, "unsupported expectation"); return false; }
+        else {
+          fail(Err::kExpectationFailed, "unsupported expectation");
+          return false;
+        }
       }
     } else if (ieq(h.name, "upgrade")) {
       upgrade_hdr = true;
@@ -597,9 +699,18 @@ bool RequestParser::apply_framing_rules() {
   hs.resize(w);
   chunked = chunked_seen;
   // Singleton fields whose duplicates make the request ambiguous (Gunicorn).
-  if (n_host > 1) { fail(Err::kInvalidHeader, "duplicate Host"); return false; }
-  if (n_ctype > 1) { fail(Err::kInvalidHeader, "duplicate Content-Type"); return false; }
-  if (n_cl > 1) { fail(Err::kInvalidHeader, "duplicate Content-Length"); return false; }
+  if (n_host > 1) {
+    fail(Err::kInvalidHeader, "duplicate Host");
+    return false;
+  }
+  if (n_ctype > 1) {
+    fail(Err::kInvalidHeader, "duplicate Content-Type");
+    return false;
+  }
+  if (n_cl > 1) {
+    fail(Err::kInvalidHeader, "duplicate Content-Length");
+    return false;
+  }
   if (has_te && chunked && (head.version_major == 1 && head.version_minor == 0)) {
     // RFC 9112 §6.1: chunked is not defined for HTTP/1.0 (a CL.TE vector).
     fail(Err::kInvalidHeader, "chunked transfer coding in HTTP/1.0");
@@ -622,11 +733,17 @@ bool RequestParser::apply_framing_rules() {
   } else if (n_cl == 1) {
     // RFC 9110 §8.6: 1*DIGIT. llhttp has already rejected signs, lists and
     // non-digits; re-check so that the rule does not depend on llhttp's version.
-    if (cl_value.n == 0 || cl_value.n > 18) { fail(Err::kInvalidHeader, "invalid Content-Length"); return false; }
+    if (cl_value.n == 0 || cl_value.n > 18) {
+      fail(Err::kInvalidHeader, "invalid Content-Length");
+      return false;
+    }
     uint64_t v = 0;
     for (uint32_t i = 0; i < cl_value.n; i++) {
       char c = cl_value.p[i];
-      if (c < '0' || c > '9') { fail(Err::kInvalidHeader, "invalid Content-Length"); return false; }
+      if (c < '0' || c > '9') {
+        fail(Err::kInvalidHeader, "invalid Content-Length");
+        return false;
+      }
       v = v * 10 + static_cast<uint64_t>(c - '0');
     }
     head.content_length = v;
@@ -634,7 +751,8 @@ bool RequestParser::apply_framing_rules() {
   } else {
     head.body = BodyKind::kNone;  // a request without CL or TE has no body (RFC 9112 §6.3 rule 7)
   }
-  if (cfg_->limit_request_body > 0 && head.body == BodyKind::kLength && head.content_length > cfg_->limit_request_body) {
+  if (cfg_->limit_request_body > 0 && head.body == BodyKind::kLength &&
+      head.content_length > cfg_->limit_request_body) {
     fail(Err::kRequestBodyTooLarge, "request body larger than limit_request_body");
     return false;
   }

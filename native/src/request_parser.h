@@ -42,14 +42,20 @@ enum class ProxyMode : uint8_t { kOff = 0, kV1 = 1, kV2 = 2, kAuto = 3 };
 inline bool enum_from_name(const std::string& s, HeaderMap* out) {
   static const char* const kNames[] = {"drop", "refuse", "dangerous"};
   for (uint8_t i = 0; i < 3; i++) {
-    if (s == kNames[i]) { *out = static_cast<HeaderMap>(i); return true; }
+    if (s == kNames[i]) {
+      *out = static_cast<HeaderMap>(i);
+      return true;
+    }
   }
   return false;
 }
 inline bool enum_from_name(const std::string& s, ProxyMode* out) {
   static const char* const kNames[] = {"off", "v1", "v2", "auto"};
   for (uint8_t i = 0; i < 4; i++) {
-    if (s == kNames[i]) { *out = static_cast<ProxyMode>(i); return true; }
+    if (s == kNames[i]) {
+      *out = static_cast<ProxyMode>(i);
+      return true;
+    }
   }
   return false;
 }
@@ -64,18 +70,18 @@ inline bool enum_from_name(const std::string& s, ProxyMode* out) {
 //   limit_request_field_size  bytes of one header line including CRLF
 //   limit_request_body        0 = unlimited
 //   forwarder_headers         names with '_' a trusted peer may send (compared case-insensitively)
-#define GTS_PARSER_SETTINGS(X)                    \
-  X(uint32_t, limit_request_line)                 \
-  X(uint32_t, limit_request_fields)               \
-  X(uint32_t, limit_request_field_size)           \
-  X(uint64_t, limit_request_body)                 \
-  X(bool, permit_obsolete_folding)                \
-  X(bool, strip_header_spaces)                    \
-  X(bool, permit_unconventional_http_method)      \
-  X(bool, casefold_http_method)                   \
-  X(bool, permit_unconventional_http_version)     \
-  X(HeaderMap, header_map)                        \
-  X(ProxyMode, proxy_protocol)                    \
+#define GTS_PARSER_SETTINGS(X)                \
+  X(uint32_t, limit_request_line)             \
+  X(uint32_t, limit_request_fields)           \
+  X(uint32_t, limit_request_field_size)       \
+  X(uint64_t, limit_request_body)             \
+  X(bool, permit_obsolete_folding)            \
+  X(bool, strip_header_spaces)                \
+  X(bool, permit_unconventional_http_method)  \
+  X(bool, casefold_http_method)               \
+  X(bool, permit_unconventional_http_version) \
+  X(HeaderMap, header_map)                    \
+  X(ProxyMode, proxy_protocol)                \
   X(std::vector<std::string>, forwarder_headers)
 
 struct ParserConfig {
@@ -104,20 +110,20 @@ enum class BodyKind : uint8_t { kNone = 0, kLength = 1, kChunked = 2 };
 
 struct RequestHead {
   Slice method;
-  Slice target;     // RAW_URI
-  Slice path;       // path part of the target (not decoded)
-  Slice query;      // after '?', before '#'
+  Slice target;  // RAW_URI
+  Slice path;    // path part of the target (not decoded)
+  Slice query;   // after '?', before '#'
   uint8_t version_major = 1, version_minor = 1;
   std::vector<HeaderField> headers;  // kept, in wire order (dropped '_' names removed)
   BodyKind body = BodyKind::kNone;
-  uint64_t content_length = 0;       // for kLength
+  uint64_t content_length = 0;  // for kLength
   bool keep_alive = false;
-  bool must_close = false;           // e.g. gzip before chunked (Gunicorn forces close)
+  bool must_close = false;  // e.g. gzip before chunked (Gunicorn forces close)
   bool expect_continue = false;
   bool is_head = false;
   bool is_connect = false;
-  bool upgrade = false;              // Connection: upgrade + Upgrade header present
-  std::string casefolded_method;     // storage when casefold_http_method rewrites it
+  bool upgrade = false;           // Connection: upgrade + Upgrade header present
+  std::string casefolded_method;  // storage when casefold_http_method rewrites it
 };
 
 // Per-thread state shared by all connections' parsers: llhttp and the head

@@ -130,7 +130,7 @@ HeadError prepare_head(const char16_t* status, size_t slen, const char16_t* hdrs
     while (i < hlen && hdrs[i] != '\n') i++;
     if (i == hlen) return HeadError::kBadHeader;
     size_t vl = i - vs;
-    i++;  // '\n'
+    i++;                                               // '\n'
     if (++seen > nhdrs) return HeadError::kBadHeader;  // a separator smuggled inside a name or value
     if (nl == 0) return HeadError::kBadHeader;
     for (size_t k = 0; k < nl; k++) {

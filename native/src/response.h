@@ -21,9 +21,9 @@ enum class Framing : uint8_t {
 // Result codes of build_head(), shared with JS (lib/native.ts RespondResult).
 enum class HeadError : int {
   kOk = 0,
-  kBadStatus = 2,          // status is not "NNN reason" with a printable reason
-  kBadHeader = 3,          // header name not a token, or CR/LF/CTL/non-latin-1 in a value
-  kBadContentLength = 4,   // the application's Content-Length is not 1*DIGIT
+  kBadStatus = 2,         // status is not "NNN reason" with a printable reason
+  kBadHeader = 3,         // header name not a token, or CR/LF/CTL/non-latin-1 in a value
+  kBadContentLength = 4,  // the application's Content-Length is not 1*DIGIT
 };
 
 struct RequestFacts {
@@ -33,7 +33,7 @@ struct RequestFacts {
 };
 
 struct ResponsePlan {
-  uint64_t length = 0;   // for kLength: bytes of body that will be sent
+  uint64_t length = 0;  // for kLength: bytes of body that will be sent
   int status = 0;
   Framing framing = Framing::kNone;
   bool keep_alive = false;
@@ -44,6 +44,7 @@ struct ResponsePlan {
 class DateCache {
  public:
   const std::string& get();
+
  private:
   time_t last_ = 0;
   std::string value_;
@@ -55,10 +56,10 @@ class DateCache {
 // and its Content-Length. Independent of the request, so one AppHead can serve
 // every response that repeats the same status and headers (JsServer caches them).
 struct AppHead {
-  int status = 0;            // 0: not valid
-  std::string status_text;   // "NNN reason" (a bare "NNN" gets its trailing space)
+  int status = 0;           // 0: not valid
+  std::string status_text;  // "NNN reason" (a bare "NNN" gets its trailing space)
   std::string lines;
-  int64_t app_length = -1;   // the application's Content-Length, -1 if none
+  int64_t app_length = -1;  // the application's Content-Length, -1 if none
 };
 
 // Validates `status`/`hdrs` (UTF-16 code units as JS strings hold them;

@@ -47,11 +47,17 @@ bool AllowList::parse(const std::vector<std::string>& items, std::string* bad) {
     if (inet_pton(AF_INET, addr.c_str(), c.addr) == 1) {
       c.af = AF_INET;
       if (prefix < 0) prefix = 32;
-      if (prefix > 32) { if (bad) *bad = item; return false; }
+      if (prefix > 32) {
+        if (bad) *bad = item;
+        return false;
+      }
     } else if (inet_pton(AF_INET6, addr.c_str(), c.addr) == 1) {
       c.af = AF_INET6;
       if (prefix < 0) prefix = 128;
-      if (prefix > 128) { if (bad) *bad = item; return false; }
+      if (prefix > 128) {
+        if (bad) *bad = item;
+        return false;
+      }
     } else {
       if (bad) *bad = item;
       return false;
@@ -114,8 +120,7 @@ void WaitList::remove(Connection* c) {
 
 // ---- server --------------------------------------------------------------------
 
-Server::Server(uv_loop_t* loop, ServerConfig cfg, Bridge* bridge)
-    : loop_(loop), cfg_(std::move(cfg)), bridge_(bridge) {
+Server::Server(uv_loop_t* loop, ServerConfig cfg, Bridge* bridge) : loop_(loop), cfg_(std::move(cfg)), bridge_(bridge) {
   read_buf_.base = static_cast<char*>(std::malloc(kReadBufSize));
   read_buf_.size = kReadBufSize;
   if (cfg_.tls_ctx != nullptr) {

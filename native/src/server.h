@@ -22,7 +22,7 @@ class Connection;
 class Server;
 
 struct Cidr {
-  int af = 0;             // AF_INET / AF_INET6
+  int af = 0;  // AF_INET / AF_INET6
   unsigned char addr[16] = {};
   int prefix = 0;
 };
@@ -47,7 +47,7 @@ struct ServerConfig {
   AllowList proxy_allow;               // proxy_allow_ips
   int balance_fd = -1;                 // shared accept-balancing page (arbiter), or -1
   uint32_t balance_slot = 0;
-  SSL_CTX* tls_ctx = nullptr;          // certfile set: every connection is TLS (the Server frees it)
+  SSL_CTX* tls_ctx = nullptr;  // certfile set: every connection is TLS (the Server frees it)
   bool tls_suppress_ragged_eofs = true;
 };
 
@@ -86,8 +86,8 @@ struct Listener {
     uv_handle_t handle;
   } h;
   bool is_unix = false;
-  bool accept_pending = false;  // a connection is queued but we are at max_connections
-  bool accept_deferred = false; // holding an accepted connection while other workers catch up
+  bool accept_pending = false;   // a connection is queued but we are at max_connections
+  bool accept_deferred = false;  // holding an accepted connection while other workers catch up
   uint8_t index = 0;
   bool closed = false;
 };
@@ -117,8 +117,8 @@ class Server {
   const ReadBuffer* read_buffer() const { return &read_buf_; }
   const ReadBuffer* plain_buffer() const { return &plain_buf_; }  // TLS: decrypted bytes
 
-  WaitList idle_list;  // between requests, waiting keepalive
-  WaitList head_list;  // new connection or partial head, waiting header_timeout
+  WaitList idle_list;    // between requests, waiting keepalive
+  WaitList head_list;    // new connection or partial head, waiting header_timeout
   WaitList linger_list;  // closing: our side is shut down, reading until the client closes
   WaitList drain_list;   // graceful close: a last chance to send a request (already in flight)
 

@@ -5,11 +5,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <stddef.h>
-#include <stdlib.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -48,7 +48,8 @@ int listen_tcp(const std::string& host, int port, int backlog, bool reuse_port, 
   if (fd < 0) return fail_errno(-1, "socket", err);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return fail_errno(fd, "SO_REUSEPORT", err);
+  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    return fail_errno(fd, "SO_REUSEPORT", err);
   if (af == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) return fail_errno(fd, "bind", err);
@@ -122,7 +123,8 @@ int sd_notify(const std::string& state) {
   socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
   int fd = platform::socket_cloexec(AF_UNIX, SOCK_DGRAM, false);
   if (fd < 0) return -errno;
-  ssize_t r = sendto(fd, state.data(), state.size(), platform::send_nosignal_flags(), reinterpret_cast<sockaddr*>(&sa), len);
+  ssize_t r =
+      sendto(fd, state.data(), state.size(), platform::send_nosignal_flags(), reinterpret_cast<sockaddr*>(&sa), len);
   int e = errno;
   close(fd);
   return r < 0 ? -e : 1;

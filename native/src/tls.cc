@@ -27,8 +27,8 @@ int g_alpn_index = -1;
 
 void free_alpn(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(ptr); }
 
-int alpn_select(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-                unsigned int inlen, void*) {
+int alpn_select(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                void*) {
   auto* wire = static_cast<std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_alpn_index));
   if (wire == nullptr || wire->empty()) return SSL_TLSEXT_ERR_NOACK;
   unsigned char* o = nullptr;
@@ -150,8 +150,7 @@ SSL_CTX* tls_context_new(const TlsOptions& o, std::string* err) {
   PassCtx pc{&o.passphrase};
   SSL_CTX_set_default_passwd_cb(ctx, pass_cb);
   SSL_CTX_set_default_passwd_cb_userdata(ctx, &pc);
-  if (SSL_CTX_use_certificate_chain_file(ctx, o.certfile.c_str()) != 1)
-    return fail("certfile \"" + o.certfile + "\"");
+  if (SSL_CTX_use_certificate_chain_file(ctx, o.certfile.c_str()) != 1) return fail("certfile \"" + o.certfile + "\"");
   int key_ok = SSL_CTX_use_PrivateKey_file(ctx, keyfile.c_str(), SSL_FILETYPE_PEM);
   // The callback's userdata points at this stack frame: do not leave it behind.
   SSL_CTX_set_default_passwd_cb(ctx, nullptr);
@@ -220,7 +219,11 @@ BIO_METHOD* g_bio_method = nullptr;
 
 TlsTransport::TlsTransport(StreamTransport* stream, SSL_CTX* ctx, TransportEvents* events, const ReadBuffer* plain,
                            bool suppress_ragged_eofs, void (*wake)(void*), void* wake_arg)
-    : stream_(stream), events_(events), plain_(plain), wake_(wake), wake_arg_(wake_arg),
+    : stream_(stream),
+      events_(events),
+      plain_(plain),
+      wake_(wake),
+      wake_arg_(wake_arg),
       suppress_ragged_(suppress_ragged_eofs) {
   stream_->set_events(this);
   if (g_bio_method == nullptr) {
@@ -515,7 +518,8 @@ void TlsTransport::describe(std::string* out) const {
     return;
   }
   long v = SSL_get_verify_result(ssl_);
-  put(out, "SSL_CLIENT_VERIFY", v == X509_V_OK ? std::string("SUCCESS") : std::string("FAILED:") + X509_verify_cert_error_string(v));
+  put(out, "SSL_CLIENT_VERIFY",
+      v == X509_V_OK ? std::string("SUCCESS") : std::string("FAILED:") + X509_verify_cert_error_string(v));
   put(out, "SSL_CLIENT_S_DN", name_rfc2253(X509_get_subject_name(cert)));
   put(out, "SSL_CLIENT_I_DN", name_rfc2253(X509_get_issuer_name(cert)));
   char cn[256];

@@ -23,16 +23,16 @@ namespace gts {
 // Gunicorn's SSL settings (every value from the settings registry).
 struct TlsOptions {
   std::string certfile;
-  std::string keyfile;     // "" = the key is in certfile (Gunicorn)
+  std::string keyfile;  // "" = the key is in certfile (Gunicorn)
   std::string ca_certs;
-  std::string ciphers;     // TLS <= 1.2 cipher list ("" = OpenSSL's default)
+  std::string ciphers;       // TLS <= 1.2 cipher list ("" = OpenSSL's default)
   std::string ciphersuites;  // TLS 1.3 suites ("" = OpenSSL's default; ssl_context hook)
-  std::string groups;      // key-exchange groups ("" = default; ssl_context hook)
-  std::string alpn;        // comma-separated ALPN protocols, in preference order ("http/1.1")
-  std::string passphrase;  // "" = an encrypted key is an error (never prompt on a TTY)
-  int cert_reqs = 0;       // 0 none, 1 optional, 2 required (Python's ssl.CERT_*)
+  std::string groups;        // key-exchange groups ("" = default; ssl_context hook)
+  std::string alpn;          // comma-separated ALPN protocols, in preference order ("http/1.1")
+  std::string passphrase;    // "" = an encrypted key is an error (never prompt on a TTY)
+  int cert_reqs = 0;         // 0 none, 1 optional, 2 required (Python's ssl.CERT_*)
   int min_version = TLS1_2_VERSION;
-  int session_tickets = 1; // TLS 1.3 tickets per handshake (0 = none)
+  int session_tickets = 1;  // TLS 1.3 tickets per handshake (0 = none)
   bool suppress_ragged_eofs = true;
 };
 
@@ -87,7 +87,7 @@ class TlsTransport final : public Transport, private TransportEvents {
   void pump();                 // drive the handshake, deliver plaintext
   WriteStatus flush_cipher();  // cipher_ -> stream
   void fail();
-  size_t in_pending() const;   // ciphertext not yet given to OpenSSL
+  size_t in_pending() const;  // ciphertext not yet given to OpenSSL
   void sync_pending() { pending_ = held_.size() + stream_->pending(); }
 
   static int bio_read(BIO* b, char* out, size_t n, size_t* got);
@@ -102,10 +102,10 @@ class TlsTransport final : public Transport, private TransportEvents {
   void* wake_arg_;
   const char* in_p_ = nullptr;  // the libuv chunk being consumed (during on_transport_data only)
   size_t in_n_ = 0;
-  std::string stash_;           // ciphertext kept when reading stopped mid-chunk
+  std::string stash_;  // ciphertext kept when reading stopped mid-chunk
   size_t stash_off_ = 0;
-  std::string held_;            // plaintext written before the handshake completed
-  std::string cipher_;          // ciphertext produced by OpenSSL, handed to the stream
+  std::string held_;    // plaintext written before the handshake completed
+  std::string cipher_;  // ciphertext produced by OpenSSL, handed to the stream
   bool suppress_ragged_;
   bool in_pump_ = false;
   bool hs_done_ = false;
@@ -113,7 +113,7 @@ class TlsTransport final : public Transport, private TransportEvents {
   bool sent_close_notify_ = false;
   bool eof_reported_ = false;
   bool failed_ = false;
-  bool owe_written_ = false;    // write() held plaintext (kPending): on_transport_written() is due
+  bool owe_written_ = false;  // write() held plaintext (kPending): on_transport_written() is due
   static unsigned long long handshakes_;
 };
 

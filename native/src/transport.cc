@@ -114,7 +114,8 @@ bool StreamTransport::shutdown() {
   if (closed_) return false;
   auto* sr = new (std::nothrow) ShutdownReq();
   if (sr == nullptr) return false;
-  int r = uv_shutdown(&sr->req, &h_.stream, [](uv_shutdown_t* req, int) { delete reinterpret_cast<ShutdownReq*>(req); });
+  int r =
+      uv_shutdown(&sr->req, &h_.stream, [](uv_shutdown_t* req, int) { delete reinterpret_cast<ShutdownReq*>(req); });
   if (r != 0) {
     delete sr;
     return false;

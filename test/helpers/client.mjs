@@ -8,10 +8,14 @@ export function parseResponses(buf, closed, bodiless = []) {
   let partial = false;
   while (pos < buf.length) {
     const headEnd = buf.indexOf('\r\n\r\n', pos, 'latin1');
-    if (headEnd < 0) { partial = true; break; }
+    if (headEnd < 0) {
+      partial = true;
+      break;
+    }
     const lines = buf.subarray(pos, headEnd).toString('latin1').split('\r\n');
     const m = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/.exec(lines[0]);
-    if (!m) throw new Error(`garbage in response stream: ${JSON.stringify(buf.subarray(pos, pos + 80).toString('latin1'))}`);
+    if (!m)
+      throw new Error(`garbage in response stream: ${JSON.stringify(buf.subarray(pos, pos + 80).toString('latin1'))}`);
     const status = Number(m[3]);
     const headers = [];
     for (const l of lines.slice(1)) {
@@ -20,13 +24,27 @@ export function parseResponses(buf, closed, bodiless = []) {
     }
     const get = (n) => headers.filter((h) => h[0] === n).map((h) => h[1]);
     const start = headEnd + 4;
-    const resp = { status, reason: m[4] ?? '', version: `HTTP/${m[1]}.${m[2]}`, headers, get: (n) => get(n)[0], raw: null, noBody: status >= 200 && bodiless[responses.filter((r) => r.status >= 200).length] === true };
-    if (status < 200) { resp.body = Buffer.alloc(0); responses.push(resp); pos = start; continue; }
+    const resp = {
+      status,
+      reason: m[4] ?? '',
+      version: `HTTP/${m[1]}.${m[2]}`,
+      headers,
+      get: (n) => get(n)[0],
+      raw: null,
+      noBody: status >= 200 && bodiless[responses.filter((r) => r.status >= 200).length] === true,
+    };
+    if (status < 200) {
+      resp.body = Buffer.alloc(0);
+      responses.push(resp);
+      pos = start;
+      continue;
+    }
     const te = get('transfer-encoding').join(',').toLowerCase();
     const cl = get('content-length');
     let end;
     if (status === 204 || status === 304 || resp.noBody) {
-      resp.body = Buffer.alloc(0); end = start;
+      resp.body = Buffer.alloc(0);
+      end = start;
     } else if (te.endsWith('chunked')) {
       const parts = [];
       let p = start;
@@ -48,15 +66,27 @@ export function parseResponses(buf, closed, bodiless = []) {
         parts.push(buf.subarray(p, p + size));
         p += size + 2;
       }
-      if (!done) { partial = true; break; }
-      resp.body = Buffer.concat(parts); end = p;
+      if (!done) {
+        partial = true;
+        break;
+      }
+      resp.body = Buffer.concat(parts);
+      end = p;
     } else if (cl.length) {
       const n = Number(cl[0]);
-      if (buf.length - start < n) { partial = true; break; }
-      resp.body = buf.subarray(start, start + n); end = start + n;
+      if (buf.length - start < n) {
+        partial = true;
+        break;
+      }
+      resp.body = buf.subarray(start, start + n);
+      end = start + n;
     } else {
-      if (!closed) { partial = true; break; }
-      resp.body = buf.subarray(start); end = buf.length;
+      if (!closed) {
+        partial = true;
+        break;
+      }
+      resp.body = buf.subarray(start);
+      end = buf.length;
     }
     resp.raw = buf.subarray(pos, end);
     responses.push(resp);
@@ -72,7 +102,17 @@ export function parseResponses(buf, closed, bodiless = []) {
  */
 export function exchange(port, data, opts = {}) {
   const raw = Buffer.isBuffer(data) ? data : Buffer.from(data, 'latin1');
-  const { pieces = 'whole', halfClose = false, expect = 1, settleMs = 100, timeoutMs = 3000, delayMs = 0, host = '127.0.0.1', path, bodiless = [] } = opts;
+  const {
+    pieces = 'whole',
+    halfClose = false,
+    expect = 1,
+    settleMs = 100,
+    timeoutMs = 3000,
+    delayMs = 0,
+    host = '127.0.0.1',
+    path,
+    bodiless = [],
+  } = opts;
   return new Promise((resolve, reject) => {
     const chunks = [];
     let closed = false;
@@ -91,7 +131,9 @@ export function exchange(port, data, opts = {}) {
       try {
         const parsed = parseResponses(buf, closed, bodiless);
         resolve({ ...parsed, closed, reset, buf });
-      } catch (e) { reject(e); }
+      } catch (e) {
+        reject(e);
+      }
     };
     const overall = setTimeout(finish, timeoutMs);
     sock.on('connect', async () => {
@@ -108,21 +150,37 @@ export function exchange(port, data, opts = {}) {
           }
         }
         if (halfClose && !finished) sock.end();
-      } catch { /* socket closed under us */ }
+      } catch {
+        /* socket closed under us */
+      }
     });
     sock.on('data', (d) => {
       chunks.push(d);
       let p;
-      try { p = parseResponses(Buffer.concat(chunks), false, bodiless); } catch { return; }
+      try {
+        p = parseResponses(Buffer.concat(chunks), false, bodiless);
+      } catch {
+        return;
+      }
       const finals = p.responses.filter((r) => r.status >= 200).length;
       if (finals >= expect && !p.partial) {
         clearTimeout(settle);
         settle = setTimeout(finish, settleMs);
       }
     });
-    sock.on('end', () => { closed = true; finish(); });
-    sock.on('error', (e) => { if (e.code === 'ECONNRESET') reset = true; closed = true; finish(); });
-    sock.on('close', () => { closed = true; finish(); });
+    sock.on('end', () => {
+      closed = true;
+      finish();
+    });
+    sock.on('error', (e) => {
+      if (e.code === 'ECONNRESET') reset = true;
+      closed = true;
+      finish();
+    });
+    sock.on('close', () => {
+      closed = true;
+      finish();
+    });
   });
 }
 
@@ -130,9 +188,15 @@ export function exchange(port, data, opts = {}) {
 export async function request(port, { method = 'GET', path = '/', headers = {}, body, version = '1.1', ...opts } = {}) {
   let head = `${method} ${path} HTTP/${version}\r\n`;
   const h = { Host: 'localhost', ...headers };
-  if (body !== undefined && h['Content-Length'] === undefined && h['Transfer-Encoding'] === undefined) h['Content-Length'] = String(Buffer.byteLength(body));
+  if (body !== undefined && h['Content-Length'] === undefined && h['Transfer-Encoding'] === undefined)
+    h['Content-Length'] = String(Buffer.byteLength(body));
   for (const [k, v] of Object.entries(h)) if (v !== null) head += `${k}: ${v}\r\n`;
-  const raw = Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), body === undefined ? Buffer.alloc(0) : Buffer.from(body)]);
+  const raw = Buffer.concat([
+    Buffer.from(`${head}\r\n`, 'latin1'),
+    body === undefined ? Buffer.alloc(0) : Buffer.from(body),
+  ]);
   const r = await exchange(port, raw, opts);
-  return r.responses[0] ? { ...r.responses[0], closed: r.closed, all: r.responses } : { status: 0, closed: r.closed, all: [] };
+  return r.responses[0]
+    ? { ...r.responses[0], closed: r.closed, all: r.responses }
+    : { status: 0, closed: r.closed, all: [] };
 }

@@ -31,28 +31,63 @@ export function run(t, args, { script = BIN, env = {}, cwd = ROOT } = {}) {
   const poke = () => {
     for (const w of [...h.waiters]) w();
   };
-  child.stdout.on('data', (d) => { h.stdout += d; poke(); });
-  child.stderr.on('data', (d) => { h.stderr += d; poke(); });
-  h.exit = new Promise((resolve) => child.on('exit', (code, signal) => { h.exited = { code, signal }; poke(); resolve({ code, signal }); }));
-  /** waits until `re` matches stderr (or stdout) `count` times; rejects after timeoutMs */
-  h.waitFor = (re, { timeoutMs = 10000, count = 1, from = 'stderr' } = {}) => new Promise((resolve, reject) => {
-    const g = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
-    const check = () => {
-      const all = [...h[from].matchAll(g)];
-      if (all.length >= count) { done(); resolve(all[count - 1]); return true; }
-      return false;
-    };
-    const timer = setTimeout(() => { done(); reject(new Error(`timed out waiting for ${re} in:\n${h.stderr}`)); }, timeoutMs);
-    const w = () => { check(); };
-    const done = () => { clearTimeout(timer); h.waiters = h.waiters.filter((x) => x !== w); };
-    if (!check()) h.waiters.push(w);
+  child.stdout.on('data', (d) => {
+    h.stdout += d;
+    poke();
   });
+  child.stderr.on('data', (d) => {
+    h.stderr += d;
+    poke();
+  });
+  h.exit = new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      h.exited = { code, signal };
+      poke();
+      resolve({ code, signal });
+    }),
+  );
+  /** waits until `re` matches stderr (or stdout) `count` times; rejects after timeoutMs */
+  h.waitFor = (re, { timeoutMs = 10000, count = 1, from = 'stderr' } = {}) =>
+    new Promise((resolve, reject) => {
+      const g = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
+      const check = () => {
+        const all = [...h[from].matchAll(g)];
+        if (all.length >= count) {
+          done();
+          resolve(all[count - 1]);
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out waiting for ${re} in:\n${h.stderr}`));
+      }, timeoutMs);
+      const w = () => {
+        check();
+      };
+      const done = () => {
+        clearTimeout(timer);
+        h.waiters = h.waiters.filter((x) => x !== w);
+      };
+      if (!check()) h.waiters.push(w);
+    });
   h.port = async () => Number((await h.waitFor(/Listening at: https?:\/\/127\.0\.0\.1:(\d+)/))[1]);
-  h.kill = (sig) => { try { process.kill(child.pid, sig); } catch { /* gone */ } };
+  h.kill = (sig) => {
+    try {
+      process.kill(child.pid, sig);
+    } catch {
+      /* gone */
+    }
+  };
   /** pids of live workers, from the log (booted minus exited) */
   h.workers = () => {
     const booted = [...h.stderr.matchAll(/Booting worker with pid: (\d+)/g)].map((m) => Number(m[1]));
-    const gone = new Set([...h.stderr.matchAll(/Worker exiting \(pid: (\d+)\)|Worker \(pid:(\d+)\) (?:exited|was sent)/g)].map((m) => Number(m[1] ?? m[2])));
+    const gone = new Set(
+      [...h.stderr.matchAll(/Worker exiting \(pid: (\d+)\)|Worker \(pid:(\d+)\) (?:exited|was sent)/g)].map((m) =>
+        Number(m[1] ?? m[2]),
+      ),
+    );
     return booted.filter((p) => !gone.has(p) && alive(p));
   };
   t.teardown(async () => {
@@ -61,25 +96,46 @@ export function run(t, args, { script = BIN, env = {}, cwd = ROOT } = {}) {
       await h.exit;
     }
     for (const p of [...h.stderr.matchAll(/Booting worker with pid: (\d+)/g)].map((m) => Number(m[1]))) {
-      try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
   });
   return h;
 }
 
 export function alive(pid) {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** One GET over a fresh connection (Connection: close). Resolves {status, body, headers} or {error}. */
 export function get(port, p = '/', { timeoutMs = 5000, headers = {} } = {}) {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false, headers: { Connection: 'close', ...headers }, timeout: timeoutMs }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', (e) => resolve({ error: e.code ?? e.message }));
-    });
+    const req = http.get(
+      {
+        host: '127.0.0.1',
+        port,
+        path: p,
+        agent: false,
+        headers: { Connection: 'close', ...headers },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
+        res.on('error', (e) => resolve({ error: e.code ?? e.message }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e) => resolve({ error: e.code ?? e.message }));
   });
@@ -136,7 +192,9 @@ export function children(ppid) {
       const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (Number(fields[1]) === ppid) out.push(Number(d));
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   return out;
 }

@@ -16,14 +16,16 @@ export async function echoApp(environ, start_response) {
     if (k.startsWith('HTTP_') || k === 'CONTENT_TYPE' || k === 'CONTENT_LENGTH') headers[k] = v;
   }
   start_response('200 OK', [['Content-Type', 'application/json']]);
-  return [JSON.stringify({
-    REQUEST_METHOD: environ.REQUEST_METHOD,
-    RAW_URI: environ.RAW_URI,
-    PATH_INFO: environ.PATH_INFO,
-    QUERY_STRING: environ.QUERY_STRING,
-    SERVER_PROTOCOL: environ.SERVER_PROTOCOL,
-    SCRIPT_NAME: environ.SCRIPT_NAME,
-    headers,
-    body_b64: Buffer.from(body).toString('base64'),
-  })];
+  return [
+    JSON.stringify({
+      REQUEST_METHOD: environ.REQUEST_METHOD,
+      RAW_URI: environ.RAW_URI,
+      PATH_INFO: environ.PATH_INFO,
+      QUERY_STRING: environ.QUERY_STRING,
+      SERVER_PROTOCOL: environ.SERVER_PROTOCOL,
+      SCRIPT_NAME: environ.SCRIPT_NAME,
+      headers,
+      body_b64: Buffer.from(body).toString('base64'),
+    }),
+  ];
 }

@@ -14,7 +14,8 @@ export function toolEnv() {
   return env;
 }
 
-const ossl = (args, opts = {}) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], env: toolEnv(), ...opts });
+const ossl = (args, opts = {}) =>
+  execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], env: toolEnv(), ...opts });
 
 function key(file, { passphrase } = {}) {
   const args = ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file];
@@ -30,7 +31,24 @@ function sign(dir, name, subj, { ca, ext }) {
   key(k);
   ossl(['req', '-new', '-key', k, '-subj', subj, '-out', csr]);
   fs.writeFileSync(extFile, ext);
-  ossl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-sha256', '-extfile', extFile, '-out', crt]);
+  ossl([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-sha256',
+    '-extfile',
+    extFile,
+    '-out',
+    crt,
+  ]);
   return { cert: crt, key: k };
 }
 
@@ -44,21 +62,72 @@ export function makeCerts(prefix = 'gts-tls-') {
   const mkCa = (name, cn) => {
     const ca = { key: path.join(dir, `${name}-key.pem`), cert: path.join(dir, `${name}.pem`) };
     key(ca.key);
-    ossl(['req', '-x509', '-new', '-key', ca.key, '-subj', `/CN=${cn}`, '-days', '2', '-sha256', '-out', ca.cert,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    ossl([
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      ca.key,
+      '-subj',
+      `/CN=${cn}`,
+      '-days',
+      '2',
+      '-sha256',
+      '-out',
+      ca.cert,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
     return ca;
   };
   const ca = mkCa('ca', 'gunicorn-ts test CA');
   const otherCa = mkCa('other-ca', 'another CA');
-  const server = sign(dir, 'server', '/CN=localhost', { ca, ext: 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' });
-  const server2 = sign(dir, 'server2', '/CN=localhost/O=rotated', { ca, ext: 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' });
-  const client = sign(dir, 'client', '/CN=client one/O=gunicorn-ts tests', { ca, ext: 'extendedKeyUsage=clientAuth\n' });
+  const server = sign(dir, 'server', '/CN=localhost', {
+    ca,
+    ext: 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
+  });
+  const server2 = sign(dir, 'server2', '/CN=localhost/O=rotated', {
+    ca,
+    ext: 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
+  });
+  const client = sign(dir, 'client', '/CN=client one/O=gunicorn-ts tests', {
+    ca,
+    ext: 'extendedKeyUsage=clientAuth\n',
+  });
   const stranger = sign(dir, 'stranger', '/CN=stranger', { ca: otherCa, ext: 'extendedKeyUsage=clientAuth\n' });
   const otherKey = path.join(dir, 'other-key.pem');
   key(otherKey);
   const encKey = path.join(dir, 'enc-key.pem');
   key(encKey, { passphrase: 'secret' });
   const encCert = path.join(dir, 'enc.pem');
-  ossl(['req', '-x509', '-new', '-key', encKey, '-passin', 'pass:secret', '-subj', '/CN=localhost', '-days', '2', '-out', encCert]);
-  return { dir, ca, otherCa, server, server2, client, stranger, otherKey, encKey, encCert, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  ossl([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    encKey,
+    '-passin',
+    'pass:secret',
+    '-subj',
+    '/CN=localhost',
+    '-days',
+    '2',
+    '-out',
+    encCert,
+  ]);
+  return {
+    dir,
+    ca,
+    otherCa,
+    server,
+    server2,
+    client,
+    stranger,
+    otherKey,
+    encKey,
+    encCert,
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
 }

@@ -34,9 +34,11 @@ const VERBOSE = args.includes('--verbose');
 // ---- deterministic PRNG ---------------------------------------------------
 let rs = SEED >>> 0 || 1;
 const rnd = () => {
-  rs ^= rs << 13; rs >>>= 0;
+  rs ^= rs << 13;
+  rs >>>= 0;
   rs ^= rs >>> 17;
-  rs ^= rs << 5; rs >>>= 0;
+  rs ^= rs << 5;
+  rs >>>= 0;
   return rs / 4294967296;
 };
 const ri = (n) => Math.floor(rnd() * n);
@@ -46,14 +48,102 @@ const chance = (p) => rnd() < p;
 // ---- generator --------------------------------------------------------------
 // (no HEAD: its answers carry a Content-Length but no body, which a byte-level
 // response reader cannot frame without knowing which request was HEAD)
-const METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'FOO', 'get', 'M-SEARCH', 'G', 'PROPFIND'];
-const TARGETS = ['/', '/a/b?c=d', '/x#frag', '/%20/%zz', '*', 'http://h/p?q', 'h:80', '/a b', '/é', '/{}', '/\x7f', '//x', '/?', '/a|b', '/"q"'];
-const VERSIONS = ['HTTP/1.1', 'HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/1.2', 'HTTP/2.0', 'HTTP/0.9', 'http/1.1', 'HTTP/1.01', 'HTTP/1'];
+const METHODS = [
+  'GET',
+  'GET',
+  'GET',
+  'POST',
+  'POST',
+  'PUT',
+  'DELETE',
+  'OPTIONS',
+  'PATCH',
+  'FOO',
+  'get',
+  'M-SEARCH',
+  'G',
+  'PROPFIND',
+];
+const TARGETS = [
+  '/',
+  '/a/b?c=d',
+  '/x#frag',
+  '/%20/%zz',
+  '*',
+  'http://h/p?q',
+  'h:80',
+  '/a b',
+  '/é',
+  '/{}',
+  '/\x7f',
+  '//x',
+  '/?',
+  '/a|b',
+  '/"q"',
+];
+const VERSIONS = [
+  'HTTP/1.1',
+  'HTTP/1.1',
+  'HTTP/1.1',
+  'HTTP/1.0',
+  'HTTP/1.2',
+  'HTTP/2.0',
+  'HTTP/0.9',
+  'http/1.1',
+  'HTTP/1.01',
+  'HTTP/1',
+];
 const SP = () => pick(['', '', '', ' ', '  ', '\t', ' \t']);
-const CASE = (s) => (chance(0.3) ? s.split('').map((c) => (chance(0.5) ? c.toUpperCase() : c.toLowerCase())).join('') : s);
-const TE_VALUES = ['chunked', 'chunked', 'chunked', 'identity', 'gzip, chunked', 'chunked, identity', 'identity, chunked', 'chunked,', ',chunked', 'chunked, chunked', 'xchunked', 'chunked\x0b', '"chunked"', 'deflate', 'gzip'];
-const CL_VALUES = (n) => [String(n), String(n), `0${n}`, `+${n}`, `${n}, ${n}`, ` ${n} `, `${n}\t`, `-1`, `${n}x`, '1'.repeat(25), `0x${n.toString(16)}`];
-const NAMES = ['Host', 'Accept', 'X-A', 'Cookie', 'User-Agent', 'X_Under', 'Content-Type', 'Expect', 'Connection', 'Trailer', 'Upgrade'];
+const CASE = (s) =>
+  chance(0.3)
+    ? s
+        .split('')
+        .map((c) => (chance(0.5) ? c.toUpperCase() : c.toLowerCase()))
+        .join('')
+    : s;
+const TE_VALUES = [
+  'chunked',
+  'chunked',
+  'chunked',
+  'identity',
+  'gzip, chunked',
+  'chunked, identity',
+  'identity, chunked',
+  'chunked,',
+  ',chunked',
+  'chunked, chunked',
+  'xchunked',
+  'chunked\x0b',
+  '"chunked"',
+  'deflate',
+  'gzip',
+];
+const CL_VALUES = (n) => [
+  String(n),
+  String(n),
+  `0${n}`,
+  `+${n}`,
+  `${n}, ${n}`,
+  ` ${n} `,
+  `${n}\t`,
+  `-1`,
+  `${n}x`,
+  '1'.repeat(25),
+  `0x${n.toString(16)}`,
+];
+const NAMES = [
+  'Host',
+  'Accept',
+  'X-A',
+  'Cookie',
+  'User-Agent',
+  'X_Under',
+  'Content-Type',
+  'Expect',
+  'Connection',
+  'Trailer',
+  'Upgrade',
+];
 
 function header(name, value) {
   let line = `${name}${chance(0.05) ? pick([' ', '\t']) : ''}:${SP() || ' '}${value}${SP()}`;
@@ -68,7 +158,19 @@ function chunkedBody(data) {
   while (i < data.length) {
     const n = Math.min(data.length - i, 1 + ri(12));
     let size = n.toString(16);
-    if (chance(0.05)) size = pick([`0${size}`, size.toUpperCase(), `${size} `, `+${size}`, `${size};x=y`, `${size} ;x`, `${size};x="a b"`, `${size}\t;x`, ` ${size}`, `0x${size}`]);
+    if (chance(0.05))
+      size = pick([
+        `0${size}`,
+        size.toUpperCase(),
+        `${size} `,
+        `+${size}`,
+        `${size};x=y`,
+        `${size} ;x`,
+        `${size};x="a b"`,
+        `${size}\t;x`,
+        ` ${size}`,
+        `0x${size}`,
+      ]);
     s += `${size}${chance(0.02) ? '\n' : '\r\n'}${data.slice(i, i + n)}${chance(0.03) ? pick(['', '\n', 'XX', '\r']) : '\r\n'}`;
     i += n;
   }
@@ -119,30 +221,64 @@ function request() {
 
 const corpus = (() => {
   const dir = path.join(import.meta.dirname, '..', 'fixtures', 'http-corpus');
-  return ['valid.jsonl', 'invalid.jsonl'].flatMap((f) =>
-    fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)))
+  return ['valid.jsonl', 'invalid.jsonl']
+    .flatMap((f) =>
+      fs
+        .readFileSync(path.join(dir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    )
     .filter((c) => Object.keys(c.settings ?? {}).length === 0)
     .map((c) => Buffer.from(c.raw_b64, 'base64').toString('latin1'));
 })();
 
-const INSERTS = ['\r', '\n', '\r\n', ' ', '\t', '\0', ':', ',', ';', '0', 'chunked', '\x0b', '\x7f', 'Content-Length: 3\r\n', 'Transfer-Encoding: chunked\r\n', '\r\n\r\n'];
+const INSERTS = [
+  '\r',
+  '\n',
+  '\r\n',
+  ' ',
+  '\t',
+  '\0',
+  ':',
+  ',',
+  ';',
+  '0',
+  'chunked',
+  '\x0b',
+  '\x7f',
+  'Content-Length: 3\r\n',
+  'Transfer-Encoding: chunked\r\n',
+  '\r\n\r\n',
+];
 function mutate(s) {
   const k = 1 + ri(3);
   for (let m = 0; m < k; m++) {
     const i = ri(s.length + 1);
     switch (ri(6)) {
-      case 0: s = s.slice(0, i) + pick(INSERTS) + s.slice(i); break;
-      case 1: s = s.slice(0, i) + s.slice(i + 1 + ri(3)); break;
-      case 2: s = s.slice(0, i) + String.fromCharCode(ri(256)) + s.slice(i + 1); break;
-      case 3: { // duplicate a line
+      case 0:
+        s = s.slice(0, i) + pick(INSERTS) + s.slice(i);
+        break;
+      case 1:
+        s = s.slice(0, i) + s.slice(i + 1 + ri(3));
+        break;
+      case 2:
+        s = s.slice(0, i) + String.fromCharCode(ri(256)) + s.slice(i + 1);
+        break;
+      case 3: {
+        // duplicate a line
         const lines = s.split('\r\n');
         const j = ri(lines.length);
         lines.splice(j, 0, lines[j]);
         s = lines.join('\r\n');
         break;
       }
-      case 4: s = s.slice(0, i) + s.slice(i, i + 8).toUpperCase() + s.slice(i + 8); break;
-      default: s = s.slice(0, i) + s.slice(i).replace(/\r\n/, pick(['\n', '\r', '\r\r\n', '\r\n '])); break;
+      case 4:
+        s = s.slice(0, i) + s.slice(i, i + 8).toUpperCase() + s.slice(i + 8);
+        break;
+      default:
+        s = s.slice(0, i) + s.slice(i).replace(/\r\n/, pick(['\n', '\r', '\r\r\n', '\r\n ']));
+        break;
     }
   }
   return s;
@@ -166,16 +302,19 @@ function echo(method, url, body) {
 }
 
 async function startNode() {
-  const srv = http.createServer({ insecureHTTPParser: false, requireHostHeader: false, keepAliveTimeout: 5000 }, (req, res) => {
-    const parts = [];
-    req.on('data', (d) => parts.push(d));
-    req.on('end', () => {
-      const body = echo(req.method, req.url, Buffer.concat(parts));
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-    });
-    req.on('error', () => {});
-  });
+  const srv = http.createServer(
+    { insecureHTTPParser: false, requireHostHeader: false, keepAliveTimeout: 5000 },
+    (req, res) => {
+      const parts = [];
+      req.on('data', (d) => parts.push(d));
+      req.on('end', () => {
+        const body = echo(req.method, req.url, Buffer.concat(parts));
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+      req.on('error', () => {});
+    },
+  );
   // say why node refused (the error code is the body)
   // (after a pause: node reports a parse error at once, while the answers to the
   // requests pipelined before it are still being written by the application)
@@ -187,11 +326,19 @@ async function startNode() {
     }, 30);
   });
   // Upgrade/CONNECT: node hands the socket to the application; answer like a refusal.
-  const handOff = (req, sock) => sock.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 7\r\n\r\nUPGRADE');
+  const handOff = (req, sock) =>
+    sock.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 7\r\n\r\nUPGRADE');
   srv.on('upgrade', handOff);
   srv.on('connect', handOff);
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  return { port: srv.address().port, close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(r); }) };
+  return {
+    port: srv.address().port,
+    close: () =>
+      new Promise((r) => {
+        srv.closeAllConnections();
+        srv.close(r);
+      }),
+  };
 }
 
 async function startOurs() {
@@ -210,8 +357,18 @@ function summarise(r) {
   for (const resp of r.responses) {
     if (resp.status < 200) continue;
     let j = null;
-    try { j = JSON.parse(resp.body.toString('latin1')); } catch { /* not an echo */ }
-    if (resp.status === 200 && j && 'm' in j) out.push({ ok: true, m: j.m, u: Buffer.from(j.u, 'base64').toString('latin1'), b: Buffer.from(j.b, 'base64').toString('latin1') });
+    try {
+      j = JSON.parse(resp.body.toString('latin1'));
+    } catch {
+      /* not an echo */
+    }
+    if (resp.status === 200 && j && 'm' in j)
+      out.push({
+        ok: true,
+        m: j.m,
+        u: Buffer.from(j.u, 'base64').toString('latin1'),
+        b: Buffer.from(j.b, 'base64').toString('latin1'),
+      });
     else {
       const body = resp.body.toString('latin1');
       const detail = /<\/h1>\s*([^\n]*)\n/.exec(body); // our error page carries the parser's reason
@@ -227,25 +384,48 @@ const isNodeMethod = (m) => http.METHODS.includes(m);
 // Differences that follow from Gunicorn's rules (which gunicorn-ts implements on
 // purpose) rather than from a framing disagreement. Each returns a reason or null.
 const JUSTIFIED = [
-  (o, n) => (o.ok && !n.ok && n.why === 'HPE_INVALID_METHOD' && !isNodeMethod(o.m)
-    ? 'method: Gunicorn accepts any upper-case token of 3-20 chars; llhttp only its fixed method table' : null),
-  (o, n, raw) => (o.ok && !n.ok && /HPE_INVALID_TRANSFER_ENCODING|HPE_UNEXPECTED_CONTENT_LENGTH|HPE_INVALID_CONTENT_LENGTH/.test(n.why) &&
+  (o, n) =>
+    o.ok && !n.ok && n.why === 'HPE_INVALID_METHOD' && !isNodeMethod(o.m)
+      ? 'method: Gunicorn accepts any upper-case token of 3-20 chars; llhttp only its fixed method table'
+      : null,
+  (o, n, raw) =>
+    o.ok &&
+    !n.ok &&
+    /HPE_INVALID_TRANSFER_ENCODING|HPE_UNEXPECTED_CONTENT_LENGTH|HPE_INVALID_CONTENT_LENGTH/.test(n.why) &&
     /transfer-encoding:[ \t]*identity[ \t]*\r\n/i.test(raw)
-    ? 'Transfer-Encoding: identity: Gunicorn ignores the identity coding and frames by Content-Length; llhttp strict rejects a non-chunked TE' : null),
-  (o, n, raw) => (o.ok && !n.ok && n.why === 'HPE_INVALID_VERSION' && / HTTP\/1\.[2-9]\r\n/.test(raw)
-    ? 'version: Gunicorn serves HTTP/1.2-1.9 as HTTP/1.1 (RFC 9110 §2.5); llhttp strict only knows 0.9/1.0/1.1/2.0' : null),
-  (o, n) => (o.ok && !n.ok && n.why === 'HPE_INVALID_URL'
-    ? 'request target: Gunicorn accepts any non-CTL, non-SP byte (and authority-form targets); llhttp strict limits URL characters' : null),
-  (o, n) => (o.ok && !n.ok && n.why === 'HPE_INVALID_HEADER_TOKEN'
-    ? 'field value: Gunicorn allows obs-text/VCHAR that llhttp strict refuses in some values' : null),
-  (o, n, raw) => (o.ok && !n.ok && n.why === 'HPE_INVALID_TRANSFER_ENCODING' && /transfer-encoding:[^\r\n]*\t\r\n/i.test(raw)
-    ? 'Transfer-Encoding with trailing HTAB: OWS around a field value is not part of it (RFC 9110 §5.5, Gunicorn strips it); llhttp 9 rejects a trailing HTAB after chunked' : null),
-  (o, n, raw) => (o.ok && !n.ok && /HPE_STRICT|HPE_INVALID_CHUNK_SIZE/.test(n.why) && /\r\n[0-9a-fA-F]+([ \t]+;|[ \t]*;[^\r\n]*[ \t])/.test(raw)
-    ? 'chunk extension with BWS ("5 ;x", "5; name=v"): allowed by RFC 9112 §7.1.1 and Gunicorn; llhttp strict refuses whitespace there' : null),
-  (o, n) => (o.ok && !n.ok && n.why === 'HPE_HEADER_OVERFLOW'
-    ? 'head size: Gunicorn limits each field line (8190) and the field count (100); node limits the whole head (16 KiB)' : null),
-  (o, n) => (o.ok && !n.ok && n.status === 501 && n.why === 'UPGRADE'
-    ? 'Upgrade/CONNECT: node hands the connection to an upgrade handler; gunicorn-ts serves it as a plain request' : null),
+      ? 'Transfer-Encoding: identity: Gunicorn ignores the identity coding and frames by Content-Length; llhttp strict rejects a non-chunked TE'
+      : null,
+  (o, n, raw) =>
+    o.ok && !n.ok && n.why === 'HPE_INVALID_VERSION' && / HTTP\/1\.[2-9]\r\n/.test(raw)
+      ? 'version: Gunicorn serves HTTP/1.2-1.9 as HTTP/1.1 (RFC 9110 §2.5); llhttp strict only knows 0.9/1.0/1.1/2.0'
+      : null,
+  (o, n) =>
+    o.ok && !n.ok && n.why === 'HPE_INVALID_URL'
+      ? 'request target: Gunicorn accepts any non-CTL, non-SP byte (and authority-form targets); llhttp strict limits URL characters'
+      : null,
+  (o, n) =>
+    o.ok && !n.ok && n.why === 'HPE_INVALID_HEADER_TOKEN'
+      ? 'field value: Gunicorn allows obs-text/VCHAR that llhttp strict refuses in some values'
+      : null,
+  (o, n, raw) =>
+    o.ok && !n.ok && n.why === 'HPE_INVALID_TRANSFER_ENCODING' && /transfer-encoding:[^\r\n]*\t\r\n/i.test(raw)
+      ? 'Transfer-Encoding with trailing HTAB: OWS around a field value is not part of it (RFC 9110 §5.5, Gunicorn strips it); llhttp 9 rejects a trailing HTAB after chunked'
+      : null,
+  (o, n, raw) =>
+    o.ok &&
+    !n.ok &&
+    /HPE_STRICT|HPE_INVALID_CHUNK_SIZE/.test(n.why) &&
+    /\r\n[0-9a-fA-F]+([ \t]+;|[ \t]*;[^\r\n]*[ \t])/.test(raw)
+      ? 'chunk extension with BWS ("5 ;x", "5; name=v"): allowed by RFC 9112 §7.1.1 and Gunicorn; llhttp strict refuses whitespace there'
+      : null,
+  (o, n) =>
+    o.ok && !n.ok && n.why === 'HPE_HEADER_OVERFLOW'
+      ? 'head size: Gunicorn limits each field line (8190) and the field count (100); node limits the whole head (16 KiB)'
+      : null,
+  (o, n) =>
+    o.ok && !n.ok && n.status === 501 && n.why === 'UPGRADE'
+      ? 'Upgrade/CONNECT: node hands the connection to an upgrade handler; gunicorn-ts serves it as a plain request'
+      : null,
 ];
 
 function compare(raw, ours, node) {
@@ -253,7 +433,8 @@ function compare(raw, ours, node) {
   for (let i = 0; i < ours.length; i++) {
     const o = ours[i];
     const n = node[i];
-    if (!o.ok) { // ours rejected here: fine whatever node did; counted for review
+    if (!o.ok) {
+      // ours rejected here: fine whatever node did; counted for review
       if (n && n.ok) return { kind: 'ours-stricter', why: `${o.status} ${o.why}`, at: i, o, n };
       return null;
     }
@@ -309,20 +490,31 @@ async function one() {
   }
   bad.push({ ...d, raw });
   if (VERBOSE || bad.length <= 20) {
-    console.log(`DISAGREEMENT ${d.kind} at request ${d.at}: ours ${JSON.stringify(d.o)} node ${JSON.stringify(d.n)}\n  input ${JSON.stringify(raw.toString('latin1'))}`);
+    console.log(
+      `DISAGREEMENT ${d.kind} at request ${d.at}: ours ${JSON.stringify(d.o)} node ${JSON.stringify(d.n)}\n  input ${JSON.stringify(raw.toString('latin1'))}`,
+    );
   }
 }
 
-await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-  while (Date.now() < deadline) await one();
-}));
+await Promise.all(
+  Array.from({ length: CONCURRENCY }, async () => {
+    while (Date.now() < deadline) await one();
+  }),
+);
 await ours.close();
 await nodeSrv.close();
 
-console.log(`differential: ${cases} cases in ${SECONDS}s (seed ${SEED}), ${bad.length} unexplained disagreement(s), ${unreadable} skipped (responses not framable)`);
-for (const [why, e] of justified) console.log(`  justified x${e.count}: ${why}\n    e.g. ${JSON.stringify(e.example.toString('latin1').slice(0, 160))}`);
+console.log(
+  `differential: ${cases} cases in ${SECONDS}s (seed ${SEED}), ${bad.length} unexplained disagreement(s), ${unreadable} skipped (responses not framable)`,
+);
+for (const [why, e] of justified)
+  console.log(
+    `  justified x${e.count}: ${why}\n    e.g. ${JSON.stringify(e.example.toString('latin1').slice(0, 160))}`,
+  );
 for (const [why, e] of [...stricter].sort((a, b) => b[1].count - a[1].count)) {
-  console.log(`  ours stricter x${e.count}: ${why}\n    e.g. ${JSON.stringify(e.example.toString('latin1').slice(0, 160))}`);
+  console.log(
+    `  ours stricter x${e.count}: ${why}\n    e.g. ${JSON.stringify(e.example.toString('latin1').slice(0, 160))}`,
+  );
 }
 if (bad.length) {
   fs.mkdirSync(outDir, { recursive: true });

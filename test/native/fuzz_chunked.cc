@@ -23,12 +23,12 @@ struct Result {
   size_t consumed = 0;
 };
 
-#define CHECK(c, what)                                       \
-  do {                                                       \
-    if (!(c)) {                                              \
-      std::fprintf(stderr, "fuzz_chunked: %s\n", what);      \
-      std::abort();                                          \
-    }                                                        \
+#define CHECK(c, what)                                  \
+  do {                                                  \
+    if (!(c)) {                                         \
+      std::fprintf(stderr, "fuzz_chunked: %s\n", what); \
+      std::abort();                                     \
+    }                                                   \
   } while (0)
 
 // Feeds p[0..n) in pieces of the given sizes (0: the rest), as a connection

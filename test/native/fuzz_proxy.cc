@@ -18,12 +18,12 @@
 
 #include "proxy_protocol.h"
 
-#define CHECK(c, what)                                  \
-  do {                                                  \
-    if (!(c)) {                                         \
-      std::fprintf(stderr, "fuzz_proxy: %s\n", what);   \
-      std::abort();                                     \
-    }                                                   \
+#define CHECK(c, what)                                \
+  do {                                                \
+    if (!(c)) {                                       \
+      std::fprintf(stderr, "fuzz_proxy: %s\n", what); \
+      std::abort();                                   \
+    }                                                 \
   } while (0)
 
 namespace {

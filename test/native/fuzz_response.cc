@@ -19,12 +19,12 @@
 
 #include "response.h"
 
-#define R_CHECK(cond)                                                                         \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
+#define R_CHECK(cond)                                                                              \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
       std::fprintf(stderr, "response invariant broken at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                           \
-    }                                                                                         \
+      std::abort();                                                                                \
+    }                                                                                              \
   } while (0)
 
 namespace {
@@ -118,7 +118,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   R_CHECK(n_conn == 1);
   R_CHECK(n_te == (plan.framing == gts::Framing::kChunked ? 1 : 0));
   if (plan.framing == gts::Framing::kChunked) R_CHECK(req.version_minor == 1 && !req.is_head && cl.empty());
-  if (plan.framing == gts::Framing::kLength) R_CHECK(!cl.empty() && std::to_string(plan.length) == cl.substr(cl.find_first_not_of('0') == std::string::npos ? cl.size() - 1 : cl.find_first_not_of('0')));
+  if (plan.framing == gts::Framing::kLength)
+    R_CHECK(!cl.empty() &&
+            std::to_string(plan.length) ==
+                cl.substr(cl.find_first_not_of('0') == std::string::npos ? cl.size() - 1 : cl.find_first_not_of('0')));
   if (plan.framing == gts::Framing::kClose) R_CHECK(!plan.keep_alive);
   if (want_close || !req.keep_alive) R_CHECK(!plan.keep_alive);
   R_CHECK(plan.send_body == (plan.framing != gts::Framing::kNone));

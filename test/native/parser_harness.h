@@ -40,13 +40,12 @@
 
 namespace harness {
 
-#define H_CHECK(cond, what)                                                                         \
-  do {                                                                                              \
-    if (!(cond)) {                                                                                  \
-      std::fprintf(stderr, "parser invariant broken at %s:%d: %s (%s)\n", __FILE__, __LINE__, #cond, \
-                   (what));                                                                         \
-      std::abort();                                                                                 \
-    }                                                                                               \
+#define H_CHECK(cond, what)                                                                                   \
+  do {                                                                                                        \
+    if (!(cond)) {                                                                                            \
+      std::fprintf(stderr, "parser invariant broken at %s:%d: %s (%s)\n", __FILE__, __LINE__, #cond, (what)); \
+      std::abort();                                                                                           \
+    }                                                                                                         \
   } while (0)
 
 struct Req {
@@ -63,10 +62,10 @@ struct Req {
 
   bool operator==(const Req& o) const {
     return method == o.method && target == o.target && path == o.path && query == o.query && vmaj == o.vmaj &&
-           vmin == o.vmin && headers == o.headers && body_kind == o.body_kind &&
-           content_length == o.content_length && keep_alive == o.keep_alive && must_close == o.must_close &&
-           expect_continue == o.expect_continue && is_head == o.is_head && is_connect == o.is_connect &&
-           upgrade == o.upgrade && proxy == o.proxy && body == o.body && body_complete == o.body_complete;
+           vmin == o.vmin && headers == o.headers && body_kind == o.body_kind && content_length == o.content_length &&
+           keep_alive == o.keep_alive && must_close == o.must_close && expect_continue == o.expect_continue &&
+           is_head == o.is_head && is_connect == o.is_connect && upgrade == o.upgrade && proxy == o.proxy &&
+           body == o.body && body_complete == o.body_complete;
   }
 };
 
@@ -101,8 +100,8 @@ struct Options {
   gts::ParserConfig cfg = base_config();
   bool trusted = true, proxy_allowed = true;
   Split split = Split::kWhole;
-  bool interleave = false;  // another connection's parser uses the shared state between calls
-  bool eof = true;          // the client half-closes after its bytes
+  bool interleave = false;    // another connection's parser uses the shared state between calls
+  bool eof = true;            // the client half-closes after its bytes
   bool eof_separate = false;  // EOF comes in its own call (as a libuv UV_EOF read does)
   uint32_t seed = 1;
 };
@@ -124,7 +123,10 @@ inline Options decode_options(uint8_t b0, uint8_t b1) {
     case 0: o.cfg.header_map = gts::HeaderMap::kDrop; break;
     case 1: o.cfg.header_map = gts::HeaderMap::kRefuse; break;
     case 2: o.cfg.header_map = gts::HeaderMap::kDangerous; break;
-    case 3: o.cfg.header_map = gts::HeaderMap::kDrop; o.trusted = false; break;  // forwarder names dropped too
+    case 3:
+      o.cfg.header_map = gts::HeaderMap::kDrop;
+      o.trusted = false;
+      break;  // forwarder names dropped too
   }
   if (b0 & 0x80) {  // small limits, so that every limit is reachable by short inputs
     o.cfg.limit_request_line = 64;
@@ -261,8 +263,8 @@ class Connection {
       H_CHECK(!name.empty(), "non-empty header name");
       for (unsigned char c : name) H_CHECK(tchar(c), "header name is a token");
       for (unsigned char c : value) H_CHECK(!ctl(c), "no CTL in a header value");
-      H_CHECK(value.empty() || (value.front() != ' ' && value.front() != '\t' && value.back() != ' ' &&
-                                value.back() != '\t'),
+      H_CHECK(value.empty() ||
+                  (value.front() != ' ' && value.front() != '\t' && value.back() != ' ' && value.back() != '\t'),
               "header value trimmed");
       if (o_.cfg.header_map == gts::HeaderMap::kDrop && !o_.trusted) {
         H_CHECK(name.find('_') == std::string::npos, "'_' names dropped");
@@ -278,7 +280,8 @@ class Connection {
       // (Transfer-Encoding: identity is a no-op for Gunicorn and may sit beside it)
       std::string tel;
       for (char c : te) tel.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-      H_CHECK(n_cl == 1 && tel.find("chunked") == std::string::npos, "a length body has one Content-Length, no chunked");
+      H_CHECK(n_cl == 1 && tel.find("chunked") == std::string::npos,
+              "a length body has one Content-Length, no chunked");
       size_t z = 0;  // 1*DIGIT: leading zeros are allowed (RFC 9110 §8.6)
       while (z + 1 < cl.size() && cl[z] == '0') z++;
       H_CHECK(cl.substr(z) == std::to_string(h.content_length), "Content-Length value is the length");
@@ -425,7 +428,8 @@ class Connection {
     H_CHECK(meta[gts::kMetaPathEnd] - meta[gts::kMetaTargetEnd] <= h.path.n, "environ: decoded path not longer");
     if (peer.proxy != nullptr) prev = meta[gts::kMetaProxyDstEnd];
     for (size_t i = 0; i < h.headers.size(); i++) {
-      const uint32_t key = meta[gts::kMetaHeaders + 2 * i], val = meta[gts::kMetaHeaders + 2 * i + 1] & ~gts::kMaybeRepeat;
+      const uint32_t key = meta[gts::kMetaHeaders + 2 * i],
+                     val = meta[gts::kMetaHeaders + 2 * i + 1] & ~gts::kMaybeRepeat;
       if (key & gts::kKnownFlag) {
         H_CHECK((key & ~gts::kKnownFlag) < gts::known_header_count(), "environ: known key index");
       } else {

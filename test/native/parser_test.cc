@@ -139,13 +139,13 @@ int config(int argc, char** argv) {
   }
   const gts::ParserConfig want = harness::base_config();
   int bad = 0;
-#define GTS_CHECK_SETTING(type, name)                                                     \
-  if (std::find(seen.begin(), seen.end(), #name) == seen.end()) {                        \
-    std::printf("missing %s\n", #name);                                                  \
-    bad++;                                                                               \
-  } else if (!(got.name == want.name)) {                                                 \
-    std::printf("differs %s\n", #name);                                                  \
-    bad++;                                                                               \
+#define GTS_CHECK_SETTING(type, name)                             \
+  if (std::find(seen.begin(), seen.end(), #name) == seen.end()) { \
+    std::printf("missing %s\n", #name);                           \
+    bad++;                                                        \
+  } else if (!(got.name == want.name)) {                          \
+    std::printf("differs %s\n", #name);                           \
+    bad++;                                                        \
   }
   GTS_PARSER_SETTINGS(GTS_CHECK_SETTING)
 #undef GTS_CHECK_SETTING
@@ -267,6 +267,7 @@ int main(int argc, char** argv) {
   if (mode == "replay") return replay(argc, argv);
   if (mode == "corpus") return corpus();
   if (mode == "config") return config(argc, argv);
-  std::fprintf(stderr, "usage: parser_test replay FILE... | parser_test corpus < cases | parser_test config NAME=VALUE...\n");
+  std::fprintf(stderr,
+               "usage: parser_test replay FILE... | parser_test corpus < cases | parser_test config NAME=VALUE...\n");
   return 2;
 }
