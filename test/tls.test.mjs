@@ -386,6 +386,40 @@ t.test('pipelined requests beyond the read limit, ciphertext in random pieces: e
   );
 });
 
+t.test('a body paused by the application resumes from what TLS already holds', async (t) => {
+  // The app waits before reading a body just over wsgi.input's 1 MiB high-water
+  // mark: reading stops inside a TLS read, the rest of the client's bytes sit
+  // in the transport (none left in the kernel to wake it), and must be
+  // delivered from the loop when the app reads.
+  const h = await serve(
+    async (environ, sr) => {
+      await new Promise((r) => setTimeout(r, 150));
+      const b = await environ['wsgi.input'].read();
+      sr('200 OK', []);
+      return [String(b.length)];
+    },
+    { bind: '127.0.0.1:0', certfile: certs.server.cert, keyfile: certs.server.key },
+  );
+  t.teardown(() => h.close());
+  const port = h.addresses[0].port;
+  const results = [];
+  for (let extra = 4000; extra <= 64000; extra += 4000) {
+    const n = (1 << 20) + extra;
+    const r = await request(port, '/', {
+      method: 'POST',
+      body: Buffer.alloc(n, 'q'),
+      headers: { 'Content-Length': n },
+      timeoutMs: 4000,
+    });
+    results.push(r.status === 200 && r.body.toString() === String(n) ? 'ok' : `${extra}: ${r.error ?? r.status}`);
+  }
+  t.same(
+    results.filter((x) => x !== 'ok'),
+    [],
+    `${results.length} bodies of 1 MiB + 4..64 KB read whole`,
+  );
+});
+
 t.test('plain HTTP and garbage to the TLS port: closed, the server goes on', async (t) => {
   const { port } = await tlsServer(t);
   for (const bytes of ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', '\x16\x03\x01\x00\x05hello', '\x16\x03\x03\xff\xff']) {
