@@ -100,6 +100,37 @@ t.test('a client that pipelines without reading cannot make the server buffer wi
   sock.destroy();
 });
 
+t.test('a burst of pipelined requests past the output high-water mark is answered whole, in order', async (t) => {
+  // The answers to 3,000 small requests sent in one write pass the 64 KiB output mark many times over; a
+  // write that completes at once brings no write callback, and the requests still buffered must go on anyway.
+  for (const [kind, app] of [
+    ['sync', (env, sr) => (sr('200 OK', [['Content-Type', 'text/plain']]), [env.PATH_INFO])],
+    ['async', async (env, sr) => (sr('200 OK', [['Content-Type', 'text/plain']]), [env.PATH_INFO])],
+  ]) {
+    const { port } = await startServer(t, app);
+    const sock = net.connect(port, '127.0.0.1');
+    let text = '';
+    sock.setEncoding('latin1');
+    sock.on('data', (d) => {
+      text += d;
+    });
+    await new Promise((r) => sock.on('connect', r));
+    const N = 3000;
+    let req = '';
+    for (let i = 0; i < N; i++) req += `GET /p${i} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    sock.write(req);
+    const deadline = Date.now() + 20000;
+    while ((text.match(/HTTP\/1\.1 200 OK/g) ?? []).length < N && Date.now() < deadline) await sleep(50);
+    const bodies = [...text.matchAll(/\r\n\r\n(\/p\d+)/g)].map((m) => m[1]);
+    t.equal(bodies.length, N, `${kind}: all ${N} answered`);
+    t.ok(
+      bodies.every((b, i) => b === `/p${i}`),
+      `${kind}: in order`,
+    );
+    sock.destroy();
+  }
+});
+
 t.test('worker_connections: extra connections wait in the backlog, then get served', async (t) => {
   const { port, srv } = await startServer(
     t,

@@ -83,6 +83,7 @@ void Connection::on_transport_data(const char* p, size_t n) {
   } else if (in_len_ == 0) {
     size_t used = run(p, n);
     if (used < n && !closed_ && !closing_) keep_input(p + used, n - used);
+    resume_stalled();
     if (!closed_) update_reading();
   } else {
     keep_input(p, n);
@@ -145,14 +146,20 @@ void Connection::keep_input(const char* p, size_t n) {
 
 void Connection::run_buffered() {
   if (in_run_ || closed_ || closing_) return;
-  size_t used = run(in_, in_len_);
-  if (closed_ || closing_) {
-    in_len_ = 0;
-    return;
-  }
-  if (used > 0) {
-    std::memmove(in_, in_ + used, in_len_ - used);
-    in_len_ -= used;
+  for (;;) {
+    size_t used = run(in_, in_len_);
+    if (closed_ || closing_) {
+      in_len_ = 0;
+      return;
+    }
+    if (used > 0) {
+      std::memmove(in_, in_ + used, in_len_ - used);
+      in_len_ -= used;
+    }
+    // stopped at the output high-water mark, and that output has already left (the write completed at
+    // once, so no write callback will come): go on with the requests still buffered
+    if (!out_stalled_ || active_ || in_len_ == 0 || !out_.empty() || io_->pending() != 0) break;
+    out_stalled_ = false;
   }
   if (in_len_ == 0 && in_cap_ > 0) {
     std::free(in_);
@@ -210,7 +217,10 @@ size_t Connection::run(const char* data, size_t len) {
       }
       break;
     }
-    if (out_.size() + io_->pending() > kOutHighWater) break;  // the client is not reading our answers
+    if (out_.size() + io_->pending() > kOutHighWater) {  // the client is not reading our answers (yet)
+      out_stalled_ = true;
+      break;
+    }
     RequestParser::Status st = parser_.parse_head(data + off, len - off, eof_);
     if (st == RequestParser::Status::kNeedMore) {
       if (wait_list_ != Wait::kHead) enter_wait(Wait::kHead);
@@ -225,7 +235,11 @@ size_t Connection::run(const char* data, size_t len) {
     off += used;
   }
   in_run_ = false;
-  if (!out_.empty() && !closed_) flush();
+  if (!out_.empty() && !closed_) {
+    run_flushing_ = true;  // a flush that completes at once must not resume the run it ends (its caller does)
+    flush();
+    run_flushing_ = false;
+  }
   return off;
 }
 
@@ -432,6 +446,14 @@ void Connection::flush_queued() {
   flush();
 }
 
+// Pipelined requests left unparsed at the output high-water mark go on once that output has left. A write
+// that completes at once brings no write callback (on_transport_written() resumes the others).
+void Connection::resume_stalled() {
+  if (!out_stalled_ || in_run_ || run_flushing_ || closed_ || closing_ || !out_.empty() || io_->pending() != 0) return;
+  out_stalled_ = false;
+  if (!active_ && in_len_ > 0) run_buffered();
+}
+
 // A writer told to wait (kBackpressure) may go on once everything it wrote has
 // been handed to the kernel.
 void Connection::maybe_drain() {
@@ -454,8 +476,12 @@ void Connection::flush() {
       out_.clear();
       srv_->give_buffer(std::move(out_));
       out_ = std::string();
-      if (closing_) close_graceful();
-      else maybe_drain();
+      if (closing_) {
+        close_graceful();
+      } else {
+        maybe_drain();
+        resume_stalled();
+      }
       return;
     case Transport::WriteStatus::kPending: update_reading(); return;
     case Transport::WriteStatus::kError: fail_io(); return;

@@ -95,6 +95,7 @@ class Connection final : public TransportEvents {
 
  private:
   size_t run(const char* data, size_t len);
+  void resume_stalled();
   void run_buffered();
   void dispatch(const char* data, size_t avail, size_t* used);
   void finish_request();
@@ -145,6 +146,9 @@ class Connection final : public TransportEvents {
   bool app_paused_ = false;  // JS asked us to stop reading body
   bool want_drain_ = false;
   bool in_run_ = false;
+  bool out_stalled_ = false;
+  bool run_flushing_ =
+      false;  // run()'s own final flush  // run() stopped parsing pipelined requests at the output high-water mark
   bool closing_ = false;  // close once output is flushed
   bool closed_ = false;   // io_->close() called
   bool served_one_ = false;
