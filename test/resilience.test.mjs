@@ -359,3 +359,25 @@ t.test('spare_workers: kill -9 of a worker, the waiting spare answers next; a ne
   t.equal((await g.exit).code, 0);
   t.ok(await until(() => !alive(next)), 'the spare stops with the master');
 });
+
+t.test('without /proc (a chroot) a worker boots and serves: no RSS figure, no memory check, no crash', async (t) => {
+  const noProc = path.join(path.dirname(APPS), 'no-proc.mjs');
+  const g = run(
+    t,
+    ['-w', '1', '-b', '127.0.0.1:0', '--max-worker-memory', '64M', '--metrics-bind', '127.0.0.1:0', APP],
+    {
+      env: { NODE_OPTIONS: `--import ${noProc}` },
+    },
+  );
+  const port = await g.port();
+  const r = await until(async () => {
+    const x = await get(port, '/');
+    return x.status === 200 && x;
+  });
+  t.equal(r.status, 200, 'served');
+  await sleep(1500); // a few heartbeats
+  t.equal((await get(port, '/')).status, 200, 'still served after heartbeats');
+  t.notMatch(g.stderr, /uv_resident_set_memory|Worker failed to boot|over max_worker_memory/);
+  g.kill('SIGTERM');
+  t.equal((await g.exit).code, 0);
+});

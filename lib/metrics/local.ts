@@ -1,6 +1,7 @@
 // StatsD and Prometheus for serve() in one process (no master, no heartbeat):
 // the recorder's counts are merged at each scrape.
 import type http from 'node:http';
+import { residentSetSize } from './rss.js';
 
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logging/logger.js';
@@ -49,7 +50,7 @@ export async function startLocalMetrics(
             requests: recorder.done,
             done: recorder.done,
             connections: connections(),
-            rss: process.memoryUsage.rss(),
+            rss: residentSetSize() ?? 0,
             heartbeatAge: 0,
           },
         ],

@@ -10,6 +10,7 @@ import type { AccessLog } from '../logging/access.js';
 import { createAccessLog, createLogger, loadLoggerClass } from '../logging/factory.js';
 import type { Logger } from '../logging/logger.js';
 import { RequestRecorder } from '../metrics/recorder.js';
+import { residentSetSize } from '../metrics/rss.js';
 import { StatsdClient } from '../metrics/statsd.js';
 import type { OpenListener } from '../listeners.js';
 import { startServer } from '../server.js';
@@ -194,15 +195,16 @@ export class Worker {
 
   /** the heartbeat message: this worker's counts, and the request metrics since the last one */
   private beat(): WorkerMessage {
+    const rss = residentSetSize(); // undefined without /proc (a chroot): then no memory figure, no memory check
     const st: WorkerStats = {
       nr: this.nr,
       done: this.recorder?.done ?? null,
       c: this.server?.server.connections() ?? 0,
-      rss: process.memoryUsage.rss(),
+      rss: rss ?? 0,
     };
     const m = this.recorder?.take();
     // rss at the top level: the master's max_worker_memory check reads it
-    return m ? { gts: 'hb', rss: st.rss, st, m } : { gts: 'hb', rss: st.rss, st };
+    return m ? { gts: 'hb', rss, st, m } : { gts: 'hb', rss, st };
   }
 
   /** with metrics on: the counts since the last heartbeat reach the master before this worker exits */
