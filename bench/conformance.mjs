@@ -8,9 +8,9 @@
 // checks the parser behind the TLS transport, not PROXY-before-TLS (which a
 // TLS-passthrough balancer would send, and which is not supported yet).
 import { execFileSync, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+
+import { benchCert } from './tls-cert.mjs';
 
 const root = path.join(import.meta.dirname, '..');
 const tools = path.join(root, '..', 'shared', 'tools', 'conformance');
@@ -22,34 +22,11 @@ const groups = execFileSync(process.execPath, [runner, '--corpus', corpus, '--li
   .map((l) => JSON.parse(l).settings);
 
 const TLS = process.argv.includes('--tls');
+// the HTTPS benchmarks' throwaway P-256 certificate (bench/tls-cert.mjs)
 let tlsFiles = {};
 if (TLS) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gts-conformance-tls-'));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-  tlsFiles = { certfile: path.join(dir, 'cert.pem'), keyfile: path.join(dir, 'key.pem') };
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      tlsFiles.keyfile,
-      '-out',
-      tlsFiles.certfile,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { cert, key } = benchCert();
+  tlsFiles = { certfile: cert, keyfile: key };
 }
 
 let failed = 0;

@@ -5,7 +5,7 @@
 // REMOTE_ADDR follow forwarded_allow_ips; large and chunked uploads arrive
 // intact. nginx is started here (loopback ports, a temp dir) and stopped by
 // its pid; it is skipped only where nginx is not installed (.ci/run installs it).
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -16,6 +16,7 @@ import path from 'node:path';
 import t from 'tap';
 
 import { APPS, ROOT, alive, run, sleep, until } from './helpers/gts.mjs';
+import { makeCerts } from './helpers/tls.mjs';
 
 const APP = path.join(APPS, 'resilience.mjs');
 const NGINX = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => fs.existsSync(p));
@@ -93,28 +94,8 @@ t.test(
 
     // ---- nginx, from examples/nginx.conf
     const [P, PS, PT, PU] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    const ssl = `ssl_certificate ${dir}/cert.pem; ssl_certificate_key ${dir}/key.pem;`;
+    const { server: tlsCert } = makeCerts('gts-nginx-tls-');
+    const ssl = `ssl_certificate ${tlsCert.cert}; ssl_certificate_key ${tlsCert.key};`;
     const tcpServer = (port, upstream) => `
     server {
         listen 127.0.0.1:${port} ssl; ${ssl}

@@ -202,18 +202,19 @@ export const validateEnvList: Validator<string[]> = (name, v) => {
   return [...list];
 };
 
+/** A Python ssl constant as Gunicorn's users write it (`ssl.CERT_REQUIRED`, `PROTOCOL_TLS`, 2): upper-cased, without the prefix. */
+function sslConstant(v: unknown, prefix: string): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v !== 'string') return '';
+  return v
+    .trim()
+    .replace(new RegExp(`^(ssl\\.)?${prefix}`, 'i'), '')
+    .toUpperCase();
+}
+
 /** Gunicorn's ssl_version (names or Python's ssl.PROTOCOL_* numbers) as a minimum TLS version. */
 export const validateSslVersion: Validator<'TLS' | 'TLSv1_2' | 'TLSv1_3'> = (name, v) => {
-  const s =
-    typeof v === 'number'
-      ? String(v)
-      : typeof v === 'string'
-        ? v
-            .trim()
-            .replace(/^(ssl\.)?PROTOCOL_/i, '')
-            .toUpperCase()
-        : '';
-  switch (s) {
+  switch (sslConstant(v, 'PROTOCOL_')) {
     case 'TLS':
     case 'SSLV23':
     case 'TLS_SERVER':
@@ -240,15 +241,7 @@ export const validateSslVersion: Validator<'TLS' | 'TLSv1_2' | 'TLSv1_3'> = (nam
 
 /** Gunicorn's cert_reqs: 0/1/2 or ssl.CERT_NONE/OPTIONAL/REQUIRED. */
 export const validateCertReqs: Validator<number> = (name, v) => {
-  const s =
-    typeof v === 'number'
-      ? String(v)
-      : typeof v === 'string'
-        ? v
-            .trim()
-            .replace(/^(ssl\.)?CERT_/i, '')
-            .toUpperCase()
-        : '';
+  const s = sslConstant(v, 'CERT_');
   const n = ({ '0': 0, '1': 1, '2': 2, NONE: 0, OPTIONAL: 1, REQUIRED: 2 } as Record<string, number>)[s];
   if (n === undefined) throw new SettingError(name, v, 'expected 0 (none), 1 (optional) or 2 (required)');
   return n;
