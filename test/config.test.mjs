@@ -179,4 +179,12 @@ t.test('$PORT: the default bind is 0.0.0.0:$PORT, as Gunicorn; an explicit bind 
   t.equal(r.values.bind, "['127.0.0.1:7005']", '--bind over $PORT');
   r = printConfig([app], { env: { PORT: '9123', GUNICORN_CMD_ARGS: '--bind unix:/tmp/x.sock' } });
   t.equal(r.values.bind, "['unix:/tmp/x.sock']", 'GUNICORN_CMD_ARGS --bind over $PORT');
+  const bad = spawnSync(process.execPath, [BIN, app], {
+    cwd: ROOT,
+    env: { ...process.env, GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '', PORT: 'abc' },
+    encoding: 'utf8',
+    timeout: 20000,
+  });
+  t.equal(bad.status, 1, 'a $PORT that is not a port: exit 1');
+  t.match(bad.stderr, /^Error: 'abc' is not a valid port number\.$/m, 'one line naming it');
 });
