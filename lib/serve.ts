@@ -8,14 +8,16 @@ import { startLocalMetrics } from './metrics/local.js';
 import { openListeners } from './listeners.js';
 import { resolveSettings, type Settings } from './config/settings.js';
 import { checkTls, isTls, startServer, type ServerHandle } from './server.js';
-import type { Application } from './types.js';
+import { AppShapeError, appShape, type AppObject, type AppShape } from './http/shape.js';
 
 export type { ServerHandle } from './server.js';
 
 export type ServeOptions = Partial<Record<keyof Settings, unknown>> & { bind?: string | string[] };
 
 /**
- * Serves `application` from this process.
+ * Serves `application` from this process: a function (environ, start_response),
+ * or a fetch-style application (an object with a fetch method, or with
+ * `worker_class: 'fetch'` a function (request) => Response).
  *
  *     const srv = await serve(app, '127.0.0.1:8000');
  *     await srv.close();
@@ -26,15 +28,21 @@ export type ServeOptions = Partial<Record<keyof Settings, unknown>> & { bind?: s
  * lib/app/serve-app.ts).
  */
 export async function serve(
-  application: Application,
+  application: AppObject,
   bindOrOptions: string | string[] | ServeOptions = {},
 ): Promise<ServerHandle> {
-  if (typeof application !== 'function') {
-    throw new TypeError('serve(application, bind): application must be a function (environ, start_response)');
-  }
   const options: ServeOptions =
     typeof bindOrOptions === 'string' || Array.isArray(bindOrOptions) ? { bind: bindOrOptions } : { ...bindOrOptions };
   const cfg = resolveSettings(options);
+  let shape: AppShape;
+  try {
+    shape = appShape(application, cfg.worker_class);
+  } catch (e) {
+    if (!(e instanceof AppShapeError)) throw e;
+    throw new TypeError(
+      `serve(application, bind): application must be a function (environ, start_response) or a fetch handler: ${e.message}`,
+    );
+  }
   if (cfg.workers > 1) {
     // the pre-fork arbiter
     return serveWorkers(application, options);
@@ -58,7 +66,8 @@ export async function serve(
           after: (env: { REQUEST_METHOD: string }, status: string, _sent: number, startedAt: number) =>
             metrics.recorder.record(env.REQUEST_METHOD, status, (performance.now() - startedAt) / 1000),
         };
-  const { server, closed } = startServer(application, cfg, listeners, log, { hooks });
+  log.info(`Application: ${shape.how}`);
+  const { server, closed } = startServer(shape, cfg, listeners, log, { hooks });
   connections = () => server.connections();
   const tls = isTls(cfg);
   const addresses = listeners.map((l) =>

@@ -1,7 +1,7 @@
 // The internal server module: one native server on already-open listener fds,
 // with its Dispatcher, environ context and native options. serve() (one
 // process) and a worker (lib/workers/worker.ts) both start theirs here.
-import { Dispatcher, type RequestHooks } from './http/handler.js';
+import { Dispatcher } from './http/handler.js';
 import type { EnvironContext, ListenerInfo } from './http/environ.js';
 import type { Logger } from './logging/logger.js';
 import { native, type NativeOptions, type NativeServer, type NativeTlsOptions } from './native.js';
@@ -9,7 +9,9 @@ import { unlinkListener, type OpenListener } from './listeners.js';
 import { NATIVE_SETTINGS, type NativeSettings, type Settings } from './config/settings.js';
 import { SERVER_SOFTWARE } from './version.js';
 import { FileWrapper } from './http/file-wrapper.js';
-import type { Application } from './types.js';
+import { FetchDispatcher, type FetchHooks } from './http/fetch.js';
+import { installLightResponse } from './http/fetch-response.js';
+import type { AppShape } from './http/shape.js';
 
 export interface ServerHandle {
   /** the bound addresses (the real port when port 0 was asked for) */
@@ -153,20 +155,21 @@ export function environContext(
 
 /** Runs the native server on already-open listener fds (used by serve() and by workers). */
 export function startServer(
-  app: Application,
+  shape: AppShape,
   cfg: Settings,
   listeners: OpenListener[],
   log: Logger,
-  opts: { multiprocess?: boolean; hooks?: RequestHooks; balance?: { fd: number; slot: number } } = {},
-): { server: NativeServer; dispatcher: Dispatcher; closed: Promise<void> } {
+  opts: { multiprocess?: boolean; hooks?: FetchHooks; balance?: { fd: number; slot: number } } = {},
+): { server: NativeServer; dispatcher: Dispatcher | FetchDispatcher; closed: Promise<void> } {
   const infos = listeners.map((l) => l.info);
-  const d = new Dispatcher(
-    app,
-    environContext(cfg, infos, log, opts.multiprocess ?? false),
-    log,
-    cfg.limit_request_fields,
-    opts.hooks,
-  );
+  const ctx = environContext(cfg, infos, log, opts.multiprocess ?? false);
+  let d: Dispatcher | FetchDispatcher;
+  if (shape.kind === 'fetch') {
+    installLightResponse();
+    d = new FetchDispatcher(shape.fetch, ctx, log, cfg.limit_request_fields, opts.hooks);
+  } else {
+    d = new Dispatcher(shape.app, ctx, log, cfg.limit_request_fields, opts.hooks);
+  }
   const server = new native.NativeServer(nativeOptions(cfg, opts.balance), d.callbacks(), d.meta);
   d.native = server;
   const closed = new Promise<void>((resolve) => {

@@ -14,7 +14,7 @@ import { parseArgs, shellSplit, UsageError, type ParsedArgs } from '../config/ar
 import { Config } from '../config/config.js';
 import { applyConfigModule, ConfigFileError, findConfigFile, readConfigFile } from '../config/loader.js';
 import { SettingError } from '../config/validators.js';
-import type { Application as Handler } from '../types.js';
+import type { AppObject as Handler } from '../http/shape.js';
 import { isWorkerProcess } from '../workers/protocol.js';
 import { runWorker, type Worker } from '../workers/worker.js';
 

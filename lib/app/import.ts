@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import type { Application } from '../types.js';
+import type { AppObject } from '../http/shape.js';
 import { AppImportError } from '../workers/protocol.js';
 import { parseLiteralArgs } from './literals.js';
 
@@ -21,6 +21,10 @@ function isFile(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+function isFetchObject(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && typeof (v as { fetch?: unknown }).fetch === 'function';
 }
 
 /** Finds the file of MODULE, or throws AppImportError("No module named ..."). */
@@ -93,8 +97,11 @@ async function loadModule(file: string, module: string): Promise<Record<string, 
   }
 }
 
-/** Gunicorn's import_app: returns the application callable or throws AppImportError. */
-export async function importApp(uri: string, cwd: string = process.cwd()): Promise<Application> {
+/**
+ * Gunicorn's import_app: returns the application (a function, or an object with a
+ * fetch method: a fetch-style app, lib/http/shape.ts) or throws AppImportError.
+ */
+export async function importApp(uri: string, cwd: string = process.cwd()): Promise<AppObject> {
   const { module, obj } = splitUri(uri);
   const { name, args } = parseObject(obj);
   let file: string;
@@ -117,6 +124,8 @@ export async function importApp(uri: string, cwd: string = process.cwd()): Promi
   ) {
     found = (ns.default as Record<string, unknown>)[name];
   }
+  // `export default { fetch }` (the WinterTC module shape) served as MODULE without :VARIABLE
+  if (found === undefined && uri.lastIndexOf(':') < 0 && isFetchObject(ns.default)) found = ns.default;
   if (found === undefined) throw new AppImportError(`Failed to find attribute ${pyRepr(name)} in ${pyRepr(module)}.`);
   let app: unknown = found;
   if (args !== null) {
@@ -126,6 +135,7 @@ export async function importApp(uri: string, cwd: string = process.cwd()): Promi
     if (app !== null && typeof app === 'object' && typeof pending.then === 'function') app = await pending;
   }
   if (app === null || app === undefined) throw new AppImportError(`Failed to find application object: ${pyRepr(obj)}`);
-  if (typeof app !== 'function') throw new AppImportError('Application object must be callable.');
-  return app as Application;
+  if (typeof app !== 'function' && !isFetchObject(app))
+    throw new AppImportError('Application object must be callable.');
+  return app as AppObject;
 }

@@ -4,7 +4,7 @@
 // serve() call starts serving instead of becoming another master.
 import type { ListenerInfo } from '../http/environ.js';
 import type { ServerHandle } from '../server.js';
-import type { Application as Handler } from '../types.js';
+import type { AppObject as Handler } from '../http/shape.js';
 import { BaseApplication } from './base.js';
 
 export class ServeApplication extends BaseApplication {

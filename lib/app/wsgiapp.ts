@@ -1,7 +1,7 @@
 // WSGIApplication: the class behind the gunicorn-ts command. The positional
 // APP_MODULE (or wsgi_app from the config file) names the application.
 import type { ParsedArgs } from '../config/argv.js';
-import type { Application as Handler } from '../types.js';
+import type { AppObject as Handler } from '../http/shape.js';
 import { Application } from './base.js';
 import { importApp } from './import.js';
 

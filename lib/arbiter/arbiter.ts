@@ -10,7 +10,7 @@ import { createLogger, loadLoggerClass } from '../logging/factory.js';
 import type { Logger } from '../logging/logger.js';
 import { closeListener, openListeners, type OpenListener } from '../listeners.js';
 import { VERSION } from '../version.js';
-import type { Application } from '../types.js';
+import type { AppObject } from '../http/shape.js';
 import { native } from '../native.js';
 import { checkTls, isTls } from '../server.js';
 import {
@@ -32,11 +32,11 @@ import { WorkerHandle } from './worker-handle.js';
 /** What the arbiter needs from the application object. */
 export interface ArbiterApp {
   cfg: Config;
-  wsgi(): Promise<Application>;
+  wsgi(): Promise<AppObject>;
   /** re-reads the configuration (HUP) */
   reload(): Promise<void>;
   /** forget a preloaded application so that wsgi() loads it again */
-  callable: Application | null;
+  callable: AppObject | null;
 }
 
 export class HaltServer extends Error {

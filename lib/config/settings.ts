@@ -264,9 +264,9 @@ export const SETTINGS = [
     section: 'Worker Processes',
     cli: ['-k', '--worker-class'],
     meta: 'STRING',
-    validator: validateChoice(['sync'] as const),
+    validator: validateChoice(['sync', 'fetch'] as const),
     default: () => 'sync' as const,
-    desc: "The type of workers to use. gunicorn-ts has one: 'sync', an event-loop worker on the native core.",
+    desc: "The type of workers to use, all event-loop workers on the native core: 'sync' runs WSGI-style applications (environ, start_response), and fetch-style ones when detected (an object with a fetch method); 'fetch' runs fetch-style applications, (request: Request) => Response or an object with a fetch method.",
   }),
   def({
     name: 'worker_connections',

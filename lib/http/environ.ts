@@ -30,10 +30,22 @@ const WSGI_VERSION = Object.freeze([1, 0] as const);
 
 // The native header-key table as internalised strings (property keys), so that
 // environ[key] needs no string hashing for common headers.
-const HEADER_KEYS: string[] = native.headerKeys.map((k) => Object.keys({ [k]: 0 })[0]!);
+export const HEADER_KEYS: string[] = native.headerKeys.map((k) => Object.keys({ [k]: 0 })[0]!);
 
 export class SchemeConflict extends Error {}
 export class ScriptNameMismatch extends Error {}
+
+/**
+ * Gunicorn's rule for a secure_scheme_headers header (environ key) from a trusted
+ * peer (forwarded_allow_ips): it sets the scheme, https when its value is the one
+ * configured; two that disagree make the request invalid (SchemeConflict, a 400).
+ * `scheme` is what earlier headers of the request set, or null.
+ */
+export function secureScheme(want: string, value: string, scheme: 'http' | 'https' | null): 'http' | 'https' {
+  const s = value === want ? 'https' : 'http';
+  if (scheme !== null && scheme !== s) throw new SchemeConflict('Contradictory scheme headers');
+  return s;
+}
 
 /** Builds environ; throws SchemeConflict / ScriptNameMismatch for Gunicorn's 400 / 500 cases. */
 export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Array, input: Input): Environ {
@@ -74,7 +86,7 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
   let p = (flags & F.proxy) !== 0 ? meta[M.proxyDstEnd]! : portEnd;
   const n = meta[M.count]!;
   const secure = (flags & F.trusted) !== 0 ? ctx.secureHeaders : null;
-  let scheme: string | null = null;
+  let scheme: 'http' | 'https' | null = null;
   for (let i = 0, k = M.headers; i < n; i++, k += 2) {
     const ke = meta[k]!;
     let ve = meta[k + 1]!;
@@ -95,16 +107,10 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
     env[key] = prev === undefined ? value : `${prev as string},${value}`;
     if (secure !== null) {
       const want = secure.get(key);
-      if (want !== undefined) {
-        // Gunicorn: each secure-scheme header from a trusted peer sets the
-        // scheme; two that disagree make the request invalid.
-        const s = value === want ? 'https' : 'http';
-        if (scheme !== null && scheme !== s) throw new SchemeConflict('Contradictory scheme headers');
-        scheme = s;
-      }
+      if (want !== undefined) scheme = secureScheme(want, value, scheme);
     }
   }
-  if (scheme !== null) env['wsgi.url_scheme'] = scheme as 'http' | 'https';
+  if (scheme !== null) env['wsgi.url_scheme'] = scheme;
   if (listener.kind === 'unix') {
     // no TCP address: Gunicorn takes SERVER_NAME/PORT from Host
     const host = env.HTTP_HOST as string | undefined;

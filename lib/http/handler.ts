@@ -25,8 +25,11 @@ const NO_HEADERS: ResponseHeaders = [];
 const SLOT_MASK = (1 << 20) - 1; // a request id's connection slot bits (native/src/server.cc kSlotBits)
 
 export interface RequestHooks {
-  /** called after each response (Gunicorn post_request / access log); may be undefined */
-  after?: (environ: Environ, status: string, sent: number, startedAt: number) => void;
+  /**
+   * called after each response (Gunicorn post_request / access log); may be undefined.
+   * `headers`: the response headers, from a fetch-style exchange (lib/http/fetch.ts)
+   */
+  after?: (environ: Environ, status: string, sent: number, startedAt: number, headers?: ResponseHeaders) => void;
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

@@ -14,6 +14,7 @@ import { residentSetSize } from '../metrics/rss.js';
 import { StatsdClient } from '../metrics/statsd.js';
 import type { OpenListener } from '../listeners.js';
 import { startServer } from '../server.js';
+import { AppShapeError, appShape, type AppObject, type AppShape } from '../http/shape.js';
 import type { Application, Environ, ResponseHeaders } from '../types.js';
 import { hookRequest, hookResponse } from './request.js';
 import {
@@ -32,7 +33,7 @@ import { awaitWithin } from './await-hook.js';
 /** What the worker needs from the application object (BaseApplication). */
 export interface WorkerApp {
   cfg: Config;
-  wsgi(): Promise<Application>;
+  wsgi(): Promise<AppObject>;
 }
 
 /** The `server` argument of hooks that run in a worker (post_fork, worker_exit): the master, seen from here. */
@@ -60,7 +61,10 @@ export class Worker {
   nr = 0;
   readonly max_requests: number;
   readonly sockets: OpenListener[];
-  wsgi: Application | null = null;
+  /** the loaded application object (any shape) */
+  wsgi: AppObject | null = null;
+  /** its shape under worker_class (lib/http/shape.ts) */
+  shape: AppShape | null = null;
   private access: AccessLog | null = null;
   private server: ReturnType<typeof startServer> | null = null;
   private stopping = false;
@@ -119,6 +123,12 @@ export class Worker {
       this.initProcess();
       this.startHeartbeat();
       this.wsgi = await this.app.wsgi();
+      try {
+        this.shape = appShape(this.wsgi, this.cfg.get('worker_class'));
+      } catch (e) {
+        if (e instanceof AppShapeError) throw new AppImportError(e.message);
+        throw e;
+      }
     } catch (e) {
       if (e instanceof AppImportError) {
         this.log.debug(`Exception while loading the application\n${e.stack ?? e.message}`);
@@ -137,11 +147,29 @@ export class Worker {
     const post = this.cfg.get('post_request');
     const wantAfter =
       this.access !== null || this.recorder !== null || post !== this.cfg.settings.post_request!.default();
-    this.server = startServer(this.handler(this.wsgi, wantAfter), this.cfg.all, this.sockets, this.log, {
-      multiprocess: this.cfg.get('workers') > 1,
-      balance: this.balance,
-      hooks: wantAfter ? { after: (env, status, sent, started) => this.afterRequest(env, status, sent, started) } : {},
-    });
+    const shape = this.shape!;
+    this.log.info(`Application: ${shape.how}`);
+    const after = wantAfter
+      ? (env: Environ, status: string, sent: number, started: number, headers?: ResponseHeaders) =>
+          this.afterRequest(env, status, sent, started, headers)
+      : undefined;
+    if (shape.kind === 'fetch') {
+      // the hooks get a WSGI environ only when something reads it (pre/post_request, access log, metrics)
+      const callPre = this.callsPreRequest();
+      this.server = startServer(shape, this.cfg.all, this.sockets, this.log, {
+        multiprocess: this.cfg.get('workers') > 1,
+        balance: this.balance,
+        hooks: { begin: (env) => this.beginRequest(env, callPre), after, environ: wantAfter || callPre },
+      });
+    } else {
+      this.server = startServer(
+        { ...shape, app: this.handler(shape.app, wantAfter) },
+        this.cfg.all,
+        this.sockets,
+        this.log,
+        { multiprocess: this.cfg.get('workers') > 1, balance: this.balance, hooks: after ? { after } : {} },
+      );
+    }
     void this.server.closed.then(() => this.lastBeat()).then(() => this.exit(0));
     this.booted = true;
     await this.awaitHook('post_worker_init', this);
@@ -236,19 +264,28 @@ export class Worker {
     return statsd !== null || aggregate ? new RequestRecorder(statsd, aggregate) : null;
   }
 
+  /** whether pre_request is set (or debug logging on, which Gunicorn's default hook uses) */
+  private callsPreRequest(): boolean {
+    return this.cfg.get('pre_request') !== this.cfg.settings.pre_request!.default() || this.log.isEnabled('debug');
+  }
+
+  /** Before each request, whatever the app shape: request counting (max_requests), pre_request. */
+  private beginRequest(environ: Environ | undefined, callPre: boolean): void {
+    this.nr += 1;
+    if (this.nr >= this.max_requests && this.alive) {
+      this.log.info('Autorestarting worker after current request.');
+      this.send({ gts: 'exiting', reason: 'max_requests' });
+      this.alive = false;
+      setImmediate(() => this.stop(true));
+    }
+    if (callPre && environ !== undefined) this.cfg.get('pre_request')(this, hookRequest(environ));
+  }
+
   /** Wraps the application: request counting (max_requests), pre_request, response capture. */
   private handler(app: Application, capture: boolean): Application {
-    const preRequest = this.cfg.get('pre_request');
-    const callPre = preRequest !== this.cfg.settings.pre_request!.default() || this.log.isEnabled('debug');
+    const callPre = this.callsPreRequest();
     return (environ, startResponse) => {
-      this.nr += 1;
-      if (this.nr >= this.max_requests && this.alive) {
-        this.log.info('Autorestarting worker after current request.');
-        this.send({ gts: 'exiting', reason: 'max_requests' });
-        this.alive = false;
-        setImmediate(() => this.stop(true));
-      }
-      if (callPre) preRequest(this, hookRequest(environ));
+      this.beginRequest(environ, callPre);
       if (!capture) return app(environ, startResponse);
       const state: ResponseState = { status: '', headers: [] };
       this.responses.set(environ, state);
@@ -260,9 +297,15 @@ export class Worker {
     };
   }
 
-  private afterRequest(environ: Environ, status: string, sent: number, startedAt: number): void {
-    const state = this.responses.get(environ);
-    const headers = state?.headers ?? [];
+  private afterRequest(
+    environ: Environ,
+    status: string,
+    sent: number,
+    startedAt: number,
+    respHeaders?: ResponseHeaders,
+  ): void {
+    const state = respHeaders === undefined ? this.responses.get(environ) : undefined;
+    const headers = respHeaders ?? state?.headers ?? [];
     const st = status || state?.status || '';
     if (this.access !== null) {
       this.access.log({ environ, status: st, headers, sent, durationUs: (performance.now() - startedAt) * 1000 });

@@ -1,0 +1,476 @@
+// Fetch-style applications on the native core: `(request: Request) => Response`
+// (WinterTC; Hono, itty-router, framework adapters). The Request is built from
+// the native core's blob and meta offsets directly, not through a WSGI environ,
+// and lazily: what a request carries (method, target, Host, the header offsets)
+// is copied out of the shared meta array in onRequest; the Headers object, the
+// body's ReadableStream, the AbortSignal and the URL string are made only when
+// the application asks for them (lib/http/fetch-request.ts). The Response is
+// read through its public API, and sent with respond()/write() as the WSGI path
+// does: whole bodies in one call, streams chunk by chunk with the native write
+// result and onDrain as backpressure.
+import { STATUS_CODES } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { inspect } from 'node:util';
+
+import {
+  CB,
+  F,
+  KNOWN_KEY,
+  M,
+  MAYBE_REPEAT,
+  R,
+  Result,
+  native,
+  type NativeCallbacks,
+  type NativeServer,
+} from '../native.js';
+import type { Logger } from '../logging/logger.js';
+import type { Environ, ResponseHeaders } from '../types.js';
+import {
+  addTlsInfo,
+  buildEnviron,
+  HEADER_KEYS,
+  SchemeConflict,
+  ScriptNameMismatch,
+  secureScheme,
+  type EnvironContext,
+} from './environ.js';
+import { ErrorCode, errorInfo, errorPage } from './errors.js';
+import { FetchRequest, type RequestFacts } from './fetch-request.js';
+import { bodyError, disconnected, Input, type InputControl } from './input.js';
+import { HeadCache } from './head-cache.js';
+import type { RequestHooks } from './handler.js';
+import { LightResponse, NativeResponse } from './fetch-response.js';
+import type { FetchHandler } from './shape.js';
+
+const FLAGS_SLOT = M.flags;
+const HOST_KEY = KNOWN_KEY + HEADER_KEYS.indexOf('HTTP_HOST');
+const HTML_HEADER = 'Content-Type\0text/html\n';
+const SLOT_MASK = (1 << 20) - 1;
+const EMPTY_INPUT = new Input(undefined, null);
+// a Host header the URL can carry: reg-name or IPv4 (RFC 3986 unreserved, sub-delims, pct-encoded), an
+// IPv6 literal in brackets, a port. Checked with a table, not a regular expression (170 instructions a request).
+const HOST_CHARS = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%:[]")
+  HOST_CHARS[c.charCodeAt(0)] = 1;
+function validHost(blob: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = blob.charCodeAt(i);
+    if (c >= 128 || HOST_CHARS[c] === 0) return false;
+  }
+  return true;
+}
+// undici's Response keeps its body source (the string or bytes given to the
+// constructor) in an internal state object: read it when present, so that a
+// whole body goes out without reading its stream. Checked once, on a probe.
+const STATE = Object.getOwnPropertySymbols(new NativeResponse('')).find((s) => s.description === 'state');
+
+/** The hooks of a fetch dispatcher: RequestHooks, plus one called before the application. */
+export interface FetchHooks extends RequestHooks {
+  /** each request, before the application runs: environ is built only with `environ: true` */
+  begin?: (environ: Environ | undefined) => void;
+  /** build a WSGI environ per request for the hooks (pre_request/post_request, access log) */
+  environ?: boolean;
+}
+
+const STATUS_LINES: string[] = [];
+function statusLine(code: number, text: string): string {
+  if (text !== '') return `${code} ${text}`;
+  return (STATUS_LINES[code] ??= `${code} ${STATUS_CODES[code] ?? 'Unknown'}`);
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    v !== null &&
+    (typeof v === 'object' || typeof v === 'function') &&
+    typeof (v as { then?: unknown }).then === 'function'
+  );
+}
+
+export class FetchDispatcher {
+  readonly meta: Uint32Array;
+  native!: NativeServer;
+  private readonly live: (FetchExchange | undefined)[] = [];
+  readonly heads = new HeadCache(native.headSlots);
+  onClosed: () => void = () => {};
+  private readonly envCtx: EnvironContext;
+
+  constructor(
+    readonly handler: FetchHandler,
+    readonly ctx: EnvironContext,
+    readonly log: Logger,
+    fieldsLimit: number,
+    readonly hooks: FetchHooks = {},
+  ) {
+    this.meta = new Uint32Array(16 + 2 * Math.max(1, Math.min(fieldsLimit || 32768, 32768)) + 2);
+    // the environ the hooks see: SCRIPT_NAME does not apply to a fetch app (its URL is the whole target)
+    this.envCtx = { ...ctx, scriptName: '' };
+  }
+
+  callbacks(): NativeCallbacks {
+    const cbs = [] as unknown as NativeCallbacks;
+    cbs[CB.request] = (id: number, blob: string, body: Buffer | undefined) => this.onRequest(id, blob, body);
+    cbs[CB.body] = (id: number, chunk: Buffer) => this.find(id)?.input.push(chunk);
+    cbs[CB.bodyEnd] = (id: number, code: number) => {
+      const ex = this.find(id);
+      if (ex === undefined) return;
+      if (code === 0) ex.input.end();
+      else ex.input.fail(bodyError(code));
+    };
+    cbs[CB.abort] = (id: number) => this.find(id)?.abort();
+    cbs[CB.drain] = (id: number) => this.find(id)?.drain();
+    cbs[CB.protocolError] = (code: number, ip: string, detail: string) => {
+      this.log.warning(`Invalid request from ip=${ip || 'unix'}: ${errorInfo(code).code}: ${detail}`);
+    };
+    cbs[CB.closed] = () => this.onClosed();
+    return cbs;
+  }
+
+  track(ex: FetchExchange): void {
+    this.live[ex.id & SLOT_MASK] = ex;
+  }
+  untrack(ex: FetchExchange): void {
+    const i = ex.id & SLOT_MASK;
+    if (this.live[i] === ex) this.live[i] = undefined;
+  }
+  private find(id: number): FetchExchange | undefined {
+    const ex = this.live[id & SLOT_MASK];
+    return ex !== undefined && ex.id === id ? ex : undefined;
+  }
+
+  /** the requests in flight that the dispatcher tracks (async or streaming ones); for error reports */
+  inFlight(): Array<{ REQUEST_METHOD: string; RAW_URI: string }> {
+    const out: Array<{ REQUEST_METHOD: string; RAW_URI: string }> = [];
+    for (const ex of this.live) if (ex !== undefined) out.push({ REQUEST_METHOD: ex.f.method, RAW_URI: ex.f.target });
+    return out;
+  }
+
+  private onRequest(id: number, blob: string, body: Buffer | undefined): void {
+    const meta = this.meta;
+    const flags = meta[FLAGS_SLOT]!;
+    const methodEnd = meta[M.methodEnd]!;
+    const targetEnd = meta[M.targetEnd]!;
+    const follows = (flags & F.bodyFollows) !== 0;
+    const ctx = this.ctx;
+    const f: RequestFacts = {
+      blob,
+      method: blob.substring(0, methodEnd),
+      target: blob.substring(methodEnd, targetEnd),
+      scheme: ctx.tls ? 'https' : 'http',
+      hostStart: 0,
+      hostEnd: -1,
+      listener: ctx.listeners[flags >>> 24]!,
+      headers: [],
+    };
+    const ex = new FetchExchange(this, id, f, (flags & F.head) !== 0);
+    ex.input = follows || body !== undefined ? new Input(body, follows ? ex : null) : EMPTY_INPUT;
+    if (follows) ex.keep();
+    // header offsets: [first key start, key end | KNOWN_KEY + index, value end, ...]
+    const n = meta[M.count]!;
+    let p = (flags & F.proxy) !== 0 ? meta[M.proxyDstEnd]! : meta[M.remotePortEnd]!;
+    const offs = f.headers;
+    offs.push(p);
+    const secure = (flags & F.trusted) !== 0 ? ctx.secureHeaders : null;
+    let scheme: 'http' | 'https' | null = null;
+    try {
+      for (let i = 0, k = M.headers; i < n; i++, k += 2) {
+        const ke = meta[k]!;
+        let ve = meta[k + 1]!;
+        if (ve >= MAYBE_REPEAT) ve -= MAYBE_REPEAT;
+        offs.push(ke, ve);
+        const vs = ke >= KNOWN_KEY ? p : ke;
+        if (ke === HOST_KEY) {
+          f.hostStart = vs;
+          f.hostEnd = ve;
+        }
+        if (secure !== null) {
+          const want = secure.get(ke >= KNOWN_KEY ? HEADER_KEYS[ke - KNOWN_KEY]! : blob.substring(p, ke));
+          if (want !== undefined) scheme = secureScheme(want, blob.substring(vs, ve), scheme);
+        }
+        p = ve;
+      }
+      if (f.hostEnd >= 0 && !validHost(blob, f.hostStart, f.hostEnd)) {
+        this.badRequest(ex, ErrorCode.INVALID_HEADER, 'invalid Host header');
+        return;
+      }
+      if (scheme !== null) f.scheme = scheme;
+      if (this.hooks.environ === true) {
+        // what the hooks and the access log read (not what the application gets)
+        if ((flags & F.scriptName) !== 0) meta[FLAGS_SLOT] = flags & ~F.scriptName;
+        ex.environ = buildEnviron(this.envCtx, blob, meta, EMPTY_INPUT);
+        if (ctx.tlsClientInfo) addTlsInfo(ex.environ, this.native.tlsInfo(id));
+      }
+    } catch (e) {
+      if (e instanceof SchemeConflict) this.badRequest(ex, ErrorCode.INVALID_SCHEME_HEADERS, e.message);
+      else if (e instanceof ScriptNameMismatch) ex.sendError('500 Internal Server Error', e.message);
+      else ex.fail(e);
+      return;
+    }
+    ex.start();
+  }
+
+  private badRequest(ex: FetchExchange, code: number, message: string): void {
+    const info = errorInfo(code);
+    const b = ex.f.blob;
+    this.log.warning(
+      `Invalid request from ip=${b.substring(this.meta[M.queryEnd]!, this.meta[M.remoteEnd]) || 'unix'}: ${info.code}: ${message}`,
+    );
+    ex.sendError(`${info.status} ${info.reason}`, message);
+  }
+}
+
+export class FetchExchange implements InputControl {
+  input!: Input;
+  environ: Environ | undefined = undefined;
+  request: FetchRequest | null = null;
+  private status = '';
+  private respHeaders: ResponseHeaders = [];
+  private headSent = false;
+  private finished = false;
+  aborted = false;
+  private tracked = false;
+  private drainWaiter: (() => void) | null = null;
+  private reader: ReadableStreamDefaultReader<unknown> | null = null;
+  private startedAt = 0;
+  private sent = 0;
+
+  constructor(
+    private readonly d: FetchDispatcher,
+    readonly id: number,
+    readonly f: RequestFacts,
+    private readonly head: boolean,
+  ) {}
+
+  pause(paused: boolean): void {
+    this.d.native.pause(this.id, paused);
+  }
+
+  start(): void {
+    const hooks = this.d.hooks;
+    if (hooks.after !== undefined) this.startedAt = performance.now();
+    let result: unknown;
+    try {
+      if (hooks.begin !== undefined) hooks.begin(this.environ);
+      const req = new FetchRequest(this.f, this.input === EMPTY_INPUT ? null : this.input);
+      this.request = req;
+      result = this.d.handler(req as unknown as Request);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (isThenable(result) && !(result instanceof NativeResponse)) {
+      this.keep();
+      void this.settle(result);
+      return;
+    }
+    this.respond(result);
+  }
+
+  private async settle(result: PromiseLike<unknown>): Promise<void> {
+    let r: unknown;
+    try {
+      r = await result;
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.respond(r);
+  }
+
+  keep(): void {
+    if (!this.tracked && !this.finished) {
+      this.tracked = true;
+      this.d.track(this);
+    }
+  }
+
+  private respond(res: unknown): void {
+    if (this.aborted) {
+      if (res instanceof NativeResponse && LightResponse.parts(res) === undefined && res.body !== null && !res.bodyUsed)
+        res.body.cancel().catch(() => {});
+      this.finish();
+      return;
+    }
+    try {
+      let whole: string | Uint8Array | null | undefined;
+      const light = LightResponse.parts(res);
+      if (light !== undefined) {
+        this.status = statusLine(light.status, light.statusText);
+        this.respHeaders = light.headers;
+        whole = light.body;
+      } else {
+        res = LightResponse.unwrap(res);
+        if (!(res instanceof NativeResponse)) {
+          throw new TypeError(`the fetch handler must return a Response (or a promise of one), got ${inspect(res)}`);
+        }
+        if (res.type === 'error') throw new TypeError('the fetch handler returned Response.error()');
+        this.status = statusLine(res.status, res.statusText);
+        // Set-Cookie: one field per cookie (Headers iteration may join them)
+        const pairs: ResponseHeaders = [];
+        for (const [k, v] of res.headers) if (k !== 'set-cookie') pairs.push([k, v]);
+        for (const c of res.headers.getSetCookie()) pairs.push(['set-cookie', c]);
+        this.respHeaders = pairs;
+        // a whole body (string, bytes) goes out without reading its stream
+        whole = this.source(res);
+      }
+      if (whole !== undefined) {
+        this.sendHead(whole ?? undefined, R.final | R.whole);
+        this.finish();
+        return;
+      }
+      const stream = (res as Response).body;
+      if (stream === null || this.head) {
+        // HEAD: the head only (an application's Content-Length stays); the body is not read
+        this.sendHead(undefined, stream === null ? R.final | R.whole : R.final);
+        if (stream !== null) stream.cancel().catch(() => {});
+        this.finish();
+        return;
+      }
+      this.reader = stream.getReader();
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.keep();
+    void this.stream();
+  }
+
+  /** undici's body source when it is a string or bytes and the stream is untouched; else undefined */
+  private source(res: Response): string | Uint8Array | null | undefined {
+    if (STATE === undefined || res.bodyUsed) return undefined;
+    const body = (res as unknown as Record<symbol, { body?: { source?: unknown } | null } | undefined>)[STATE]?.body;
+    if (body === null) return null;
+    const src = body?.source;
+    if (typeof src === 'string' || src instanceof Uint8Array) return src;
+    return undefined;
+  }
+
+  private sendHead(body: string | Uint8Array | undefined, flags: number): number {
+    const heads = this.d.heads;
+    const pairs = this.respHeaders;
+    const n = pairs.length;
+    const key = heads.find(this.status, pairs);
+    let r: number;
+    if (key !== 0) {
+      r = this.d.native.respond(this.id, undefined, undefined, n, body, flags | (key << 8));
+    } else {
+      let block = '';
+      for (const h of pairs) block += `${h[0]}\0${h[1]}\n`;
+      const slot = heads.claim();
+      r = this.d.native.respond(this.id, this.status, block, n, body, flags | (slot << 8));
+      if (r === Result.ok || r === Result.backpressure) heads.fill(slot, this.status, pairs, block);
+    }
+    if (r === Result.ok || r === Result.backpressure) {
+      this.headSent = true;
+      this.count(body);
+      return r;
+    }
+    if (r === Result.stale) {
+      this.abort();
+      return r;
+    }
+    const what =
+      r === Result.badStatus
+        ? `invalid status line ${inspect(this.status)}`
+        : r === Result.badContentLength
+          ? 'invalid Content-Length header'
+          : `invalid header in ${inspect(pairs)}`;
+    throw new Error(`Invalid response from the application: ${what}`);
+  }
+
+  private count(chunk: string | Uint8Array | undefined): void {
+    if (chunk !== undefined && this.d.hooks.after !== undefined) {
+      this.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    }
+  }
+
+  private async stream(): Promise<void> {
+    const reader = this.reader!;
+    try {
+      for (;;) {
+        const step = await reader.read();
+        if (this.aborted) break;
+        if (step.done) break;
+        const chunk = step.value;
+        if (!(chunk instanceof Uint8Array)) {
+          throw new TypeError(`a Response body stream must yield Uint8Arrays, got ${inspect(chunk)}`);
+        }
+        let r: number;
+        if (!this.headSent) r = this.sendHead(chunk, 0);
+        else {
+          r = this.d.native.write(this.id, chunk, false);
+          this.count(chunk);
+        }
+        if (r === Result.stale) this.abort();
+        if (this.aborted) break;
+        if (r === Result.backpressure) await new Promise<void>((resolve) => (this.drainWaiter = resolve));
+        if (this.aborted) break;
+      }
+      if (!this.aborted) {
+        if (!this.headSent) this.sendHead(undefined, R.final | R.whole);
+        else this.d.native.write(this.id, undefined, true);
+      } else {
+        await reader.cancel().catch(() => {});
+      }
+      this.finish();
+    } catch (e) {
+      reader.cancel(e).catch(() => {});
+      this.fail(e);
+    }
+  }
+
+  drain(): void {
+    const w = this.drainWaiter;
+    this.drainWaiter = null;
+    if (w) w();
+  }
+
+  /** the client went away: the request's signal aborts, its body fails */
+  abort(): void {
+    if (this.aborted || this.finished) return;
+    this.aborted = true;
+    this.input.fail(disconnected());
+    if (this.request !== null) FetchRequest.abort(this.request);
+    this.drain();
+  }
+
+  fail(err: unknown): void {
+    if (this.finished) return;
+    if (this.aborted) {
+      this.d.log.debug(`Error after client disconnect on ${this.f.target}: ${String(err)}`);
+      this.finish();
+      return;
+    }
+    this.d.log.exception(`Error handling request ${this.f.method} ${this.f.target}`, err);
+    if (!this.headSent) {
+      this.sendError('500 Internal Server Error', '');
+    } else {
+      this.d.native.abort(this.id);
+      this.finish();
+    }
+  }
+
+  sendError(status: string, message: string): void {
+    const page = errorPage(status.slice(4), message);
+    this.status = status;
+    this.respHeaders = [['Content-Type', 'text/html']];
+    this.d.native.respond(this.id, status, HTML_HEADER, 1, page, R.final | R.whole | R.close);
+    this.headSent = true;
+    this.sent = Buffer.byteLength(page);
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.tracked) this.d.untrack(this);
+    const after = this.d.hooks.after;
+    if (after !== undefined && this.environ !== undefined) {
+      try {
+        after(this.environ, this.status, this.sent, this.startedAt, this.respHeaders);
+      } catch (e) {
+        this.d.log.exception('Error in post-request hook', e);
+      }
+    }
+  }
+}
