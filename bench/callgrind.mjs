@@ -6,7 +6,8 @@
 // one request in steady state. --top K also prints the K costliest functions
 // (self cost per request) and the cost per object file.
 //   node bench/callgrind.mjs [--server servers/gunicorn-ts-serve.mjs] [--workload hello] [--warm 20000] [--n 10000] [--top 40]
-// Workloads: hello, hello-async, hello-await (GET /), environ, post4k (the apps in servers/apps.mjs).
+// Workloads: hello, hello-async, hello-await (GET /), environ, post4k (the apps in servers/apps.mjs);
+// fetch-hello, hono-hello (GET /: servers/fetch-apps.mjs; also with --server servers/hono-node-server.mjs).
 // --tls: over HTTPS (a P-256 certificate from bench/tls-cert.mjs; servers/node-http.mjs is then
 // node:https). --close: a new connection per request (Connection: close; with --tls a full TLS 1.3
 // handshake each), 4 at a time; use a smaller --warm/--n (e.g. --warm 300 --n 400).

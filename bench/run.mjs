@@ -85,6 +85,13 @@ export const SERVERS = {
     group: 'multi',
     workloads: ['hello'],
   },
+  // fetch-style applications on Hono's node:http adapter (the fetch-* and hono-* workloads only)
+  'hono node-server': {
+    argv: (port, wl) => [process.execPath, path.join(here, 'servers/hono-node-server.mjs'), port, wl],
+    pin: true,
+    group: 'single',
+    workloads: ['fetch-hello', 'hono-hello'],
+  },
   // HTTPS: the same servers with a certificate (BENCH_TLS_CERT/KEY); the hello application
   'node:https': {
     argv: (port) => [process.execPath, path.join(here, 'servers/node-http.mjs'), port, 'hello'],
@@ -137,6 +144,16 @@ export const WORKLOADS = {
     desc: 'hello, 16 pipelined requests per connection',
     path: '/',
     script: 'wrk/pipelined.lua',
+    check: hello,
+  },
+  'fetch-hello': {
+    desc: 'hello as a fetch-style app, `{ fetch: () => new Response(...) }` (node:http: its own hello)',
+    path: '/',
+    check: hello,
+  },
+  'hono-hello': {
+    desc: "hello as a Hono app, app.get('/', (c) => c.text(...)) (node:http: its own hello)",
+    path: '/',
     check: hello,
   },
   https: { desc: 'hello over HTTPS, keep-alive (TLS 1.3)', path: '/', tls: true, check: hello },

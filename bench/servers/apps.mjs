@@ -121,3 +121,6 @@ export const node = {
 };
 node.close = node.hello;
 node.pipelined = node.hello;
+// the fetch-style workloads' baseline (bench/servers/fetch-apps.mjs): node:http's own hello
+node['fetch-hello'] = node.hello;
+node['hono-hello'] = node.hello;

@@ -5,6 +5,10 @@ const { wsgi } = await import('./apps.mjs');
 export const { hello, environ, body2k, post4k, stream64k, close, pipelined } = wsgi;
 export const hello_async = wsgi['hello-async'];
 export const hello_await = wsgi['hello-await'];
+// fetch-style (objects with a fetch method: detected as such)
+const { fetchApps } = await import('./fetch-apps.mjs');
+export const fetch_hello = fetchApps['fetch-hello'];
+export const hono_hello = fetchApps['hono-hello'];
 
 // load-spread probe: which worker answered
 export function whoami(env, start_response) {

@@ -8,7 +8,9 @@ import { serve } from '../../dist/index.js';
 import { wsgi } from './apps.mjs';
 
 const port = Number(process.argv[2] || 0);
-const app = wsgi[process.argv[3] || 'hello'];
+const workload = process.argv[3] || 'hello';
+// fetch-style workloads: an object with a fetch method (detected as fetch-style)
+const app = workload in wsgi ? wsgi[workload] : (await import('./fetch-apps.mjs')).fetchApps[workload];
 const ops = {};
 const OPS = process.env.GTS_BENCH_OPS ?? '';
 if (OPS === '1' || OPS === 'statsd') {

@@ -1,0 +1,17 @@
+// The fetch-style benchmark applications, (request) => Response: the same
+// bytes as apps.mjs's hello (Content-Type text/plain, a 12-byte body), served
+// by gunicorn-ts (serve(), the CLI) and by Hono's @hono/node-server on node:http.
+//   fetch-hello  a bare fetch handler, as `export default { fetch }`
+//   hono-hello   a Hono application (its router, its Context, c.text())
+import { Hono } from 'hono';
+
+import { BODY_HELLO } from './apps.mjs';
+
+const HEADERS = { 'Content-Type': 'text/plain' };
+const hono = new Hono();
+hono.get('/', (c) => c.text(BODY_HELLO));
+
+export const fetchApps = {
+  'fetch-hello': { fetch: () => new Response(BODY_HELLO, { headers: HEADERS }) },
+  'hono-hello': hono,
+};
