@@ -490,3 +490,23 @@ t.test('keep-alive, pipelining, and the in-process limits', async (t) => {
     'limit_request_line: 400, as for WSGI apps',
   );
 });
+
+t.test('serve() with Prometheus metrics counts fetch-style requests', async (t) => {
+  // a free port for the metrics endpoint (serve() does not report the one it got for :0)
+  const probe = net.createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const mport = probe.address().port;
+  await new Promise((r) => probe.close(r));
+  const { url } = await start(
+    t,
+    { fetch: (req) => new Response(req.method) },
+    {
+      metrics_bind: `127.0.0.1:${mport}`,
+    },
+  );
+  for (let i = 0; i < 3; i++) t.equal((await fetch(url)).status, 200);
+  t.equal((await fetch(url, { method: 'POST', body: 'x' })).status, 200);
+  const body = await (await fetch(`http://127.0.0.1:${mport}/metrics`)).text();
+  t.match(body, /^gunicorn_ts_requests_total\{method="GET",status="2xx"\} 3$/m);
+  t.match(body, /^gunicorn_ts_requests_total\{method="POST",status="2xx"\} 1$/m);
+});

@@ -69,7 +69,7 @@ const STATE = Object.getOwnPropertySymbols(new NativeResponse('')).find((s) => s
 export interface FetchHooks extends RequestHooks {
   /** each request, before the application runs: environ is built only with `environ: true` */
   begin?: (environ: Environ | undefined) => void;
-  /** build a WSGI environ per request for the hooks (pre_request/post_request, access log) */
+  /** build a WSGI environ per request for the hooks (pre_request/post_request, access log); default: with `after` */
   environ?: boolean;
 }
 
@@ -94,6 +94,7 @@ export class FetchDispatcher {
   readonly heads = new HeadCache(native.headSlots);
   onClosed: () => void = () => {};
   private readonly envCtx: EnvironContext;
+  private readonly wantEnviron: boolean;
 
   constructor(
     readonly handler: FetchHandler,
@@ -105,6 +106,7 @@ export class FetchDispatcher {
     this.meta = new Uint32Array(16 + 2 * Math.max(1, Math.min(fieldsLimit || 32768, 32768)) + 2);
     // the environ the hooks see: SCRIPT_NAME does not apply to a fetch app (its URL is the whole target)
     this.envCtx = { ...ctx, scriptName: '' };
+    this.wantEnviron = hooks.environ ?? hooks.after !== undefined;
   }
 
   callbacks(): NativeCallbacks {
@@ -194,7 +196,7 @@ export class FetchDispatcher {
         return;
       }
       if (scheme !== null) f.scheme = scheme;
-      if (this.hooks.environ === true) {
+      if (this.wantEnviron) {
         // what the hooks and the access log read (not what the application gets)
         if ((flags & F.scriptName) !== 0) meta[FLAGS_SLOT] = flags & ~F.scriptName;
         ex.environ = buildEnviron(this.envCtx, blob, meta, EMPTY_INPUT);
