@@ -117,7 +117,7 @@ export class LightResponse {
   }
 
   static real(r: LightResponse): Response {
-    return (r.#real ??= new NativeResponse(r.#body as BodyInit | null, r.#init as ResponseInit | undefined));
+    return (r.#real ??= new NativeResponse(r.#body as BodyInit | null, r.#init));
   }
 
   get status(): number {

@@ -38,7 +38,8 @@ export function looksLikeNodeHandler(app: unknown): boolean {
 
 /** The fetch method of an object or function, bound to it (Hono's app.fetch uses `this`). */
 function boundFetch(app: { fetch: FetchHandler }): FetchHandler {
-  return app.fetch.bind(app) as FetchHandler;
+  const f: FetchHandler = app.fetch.bind(app);
+  return f;
 }
 
 /**

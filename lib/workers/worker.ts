@@ -147,7 +147,7 @@ export class Worker {
     const post = this.cfg.get('post_request');
     const wantAfter =
       this.access !== null || this.recorder !== null || post !== this.cfg.settings.post_request!.default();
-    const shape = this.shape!;
+    const shape = this.shape;
     this.log.info(`Application: ${shape.how}`);
     const after = wantAfter
       ? (env: Environ, status: string, sent: number, started: number, headers?: ResponseHeaders) =>
