@@ -101,6 +101,7 @@ t.test('response bodies of every kind', async (t) => {
   r = await get('/blob');
   t.equal(await r.text(), 'a blob');
   t.equal(r.headers.get('content-type'), 'text/x-blob');
+  t.equal(r.headers.get('content-length'), '6', 'a Blob has a known length');
   r = await get('/formdata');
   t.match(r.headers.get('content-type'), /^multipart\/form-data; boundary=/);
   t.equal((await r.formData()).get('field'), 'value', 'the client parses the multipart body');

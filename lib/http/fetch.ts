@@ -294,7 +294,7 @@ export class FetchExchange implements InputControl {
       return;
     }
     try {
-      let whole: string | Uint8Array | null | undefined;
+      let whole: string | Uint8Array | Blob | null | undefined;
       const light = LightResponse.parts(res);
       if (light !== undefined) {
         this.status = statusLine(light.status, light.statusText);
@@ -314,6 +314,12 @@ export class FetchExchange implements InputControl {
         this.respHeaders = pairs;
         // a whole body (string, bytes) goes out without reading its stream
         whole = this.source(res);
+      }
+      if (whole instanceof Blob) {
+        // a Blob (a File) has a known size: read, then sent whole with its Content-Length
+        this.keep();
+        void this.sendBlob(whole);
+        return;
       }
       if (whole !== undefined) {
         this.sendHead(whole ?? undefined, R.final | R.whole);
@@ -338,13 +344,23 @@ export class FetchExchange implements InputControl {
   }
 
   /** undici's body source when it is a string or bytes and the stream is untouched; else undefined */
-  private source(res: Response): string | Uint8Array | null | undefined {
+  private source(res: Response): string | Uint8Array | Blob | null | undefined {
     if (STATE === undefined || res.bodyUsed) return undefined;
     const body = (res as unknown as Record<symbol, { body?: { source?: unknown } | null } | undefined>)[STATE]?.body;
     if (body === null) return null;
     const src = body?.source;
-    if (typeof src === 'string' || src instanceof Uint8Array) return src;
+    if (typeof src === 'string' || src instanceof Uint8Array || src instanceof Blob) return src;
     return undefined;
+  }
+
+  private async sendBlob(blob: Blob): Promise<void> {
+    try {
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      if (!this.aborted) this.sendHead(bytes, R.final | R.whole);
+      this.finish();
+    } catch (e) {
+      this.fail(e);
+    }
   }
 
   private sendHead(body: string | Uint8Array | undefined, flags: number): number {
