@@ -3,6 +3,7 @@
 // with backpressure in both directions, the abort signal, HEAD, errors, and the
 // URL's scheme and host under the forwarded-header rules.
 import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import t from 'tap';
 
 import { serve } from '../dist/index.js';
 import { exchange } from './helpers/client.mjs';
+import { makeCerts } from './helpers/tls.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gts-fetch-'));
@@ -510,4 +512,29 @@ t.test('serve() with Prometheus metrics counts fetch-style requests', async (t) 
   const body = await (await fetch(`http://127.0.0.1:${mport}/metrics`)).text();
   t.match(body, /^gunicorn_ts_requests_total\{method="GET",status="2xx"\} 3$/m);
   t.match(body, /^gunicorn_ts_requests_total\{method="POST",status="2xx"\} 1$/m);
+});
+
+t.test('over TLS the URL is https', async (t) => {
+  const certs = makeCerts();
+  const { port } = await start(
+    t,
+    { fetch: (req) => new Response(req.url) },
+    {
+      certfile: certs.server.cert,
+      keyfile: certs.server.key,
+    },
+  );
+  const body = await new Promise((resolve, reject) => {
+    https
+      .get(
+        { host: '127.0.0.1', port, path: '/tls?x', ca: fs.readFileSync(certs.ca.cert), servername: 'localhost' },
+        (res) => {
+          let b = '';
+          res.on('data', (d) => (b += d));
+          res.on('end', () => resolve(b));
+        },
+      )
+      .on('error', reject);
+  });
+  t.equal(body, `https://127.0.0.1:${port}/tls?x`);
 });
