@@ -1,0 +1,182 @@
+// The dirty pool's wire formats and errors (Gunicorn 25's gunicorn/dirty/).
+//
+// Request worker -> master: one unix stream socket (GUNICORN_DIRTY_SOCKET),
+// frames of a 4-byte big-endian length and a v8.serialize() body (structured
+// clone: strings, numbers, Buffers and typed arrays, Dates, Maps, Sets, plain
+// objects and arrays, Errors). Calls are multiplexed by id.
+// Master <-> dirty worker: the child's IPC channel with `serialization:
+// 'advanced'` (the same structured clone).
+import v8 from 'node:v8';
+
+/** the unix socket of the master's dirty pool (Gunicorn's name), set for every worker */
+export const DIRTY_SOCKET_ENV = 'GUNICORN_DIRTY_SOCKET';
+/** a dirty worker's boot state (JSON), as WORKER_ENV for a request worker */
+export const DIRTY_WORKER_ENV = 'GUNICORN_TS_DIRTY_WORKER';
+/** Gunicorn's limit on one message */
+export const MAX_FRAME = 64 * 1024 * 1024;
+
+export interface DirtyBootState {
+  age: number;
+  ppid: number;
+  /** dirty_apps entries (MODULE:EXPORT) this worker loads */
+  apps: string[];
+  settings: Record<string, unknown>;
+}
+
+/** a call: client -> master, and master -> dirty worker (with the master's id) */
+export interface DirtyRequest {
+  id: number;
+  app: string;
+  action: string;
+  args: unknown[];
+}
+
+/** what an error looks like on the wire */
+export interface DirtyErrorInfo {
+  /** the DirtyError subclass (DirtyAppError ...) */
+  kind: string;
+  message: string;
+  /** the job's error class name (TypeError ...) for DirtyAppError */
+  errorType?: string;
+  traceback?: string;
+  app?: string;
+  action?: string;
+  timeout?: number;
+  pid?: number;
+}
+
+export type DirtyResponse =
+  { id: number; ok: true; result: unknown } | { id: number; ok: false; error: DirtyErrorInfo };
+
+/** dirty worker -> master over IPC */
+export type DirtyWorkerMessage = { gts: 'hb' } | { gts: 'booted' } | ({ gts: 'res' } & DirtyResponse);
+/** master -> dirty worker over IPC */
+export type DirtyMasterMessage = { gts: 'job' } & DirtyRequest;
+
+export function isDirtyWorkerProcess(): boolean {
+  return typeof process.env[DIRTY_WORKER_ENV] === 'string' && typeof process.send === 'function';
+}
+
+/** Reads (and removes from the environment) the state the master passed to a dirty worker. */
+export function takeDirtyBootState(): DirtyBootState {
+  const raw = process.env[DIRTY_WORKER_ENV];
+  delete process.env[DIRTY_WORKER_ENV];
+  if (raw === undefined) throw new Error(`${DIRTY_WORKER_ENV} is not set: not a dirty worker process`);
+  return JSON.parse(raw) as DirtyBootState;
+}
+
+// ---------------------------------------------------------------- framing
+
+export function encodeFrame(msg: unknown): Buffer {
+  const body = v8.serialize(msg);
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32BE(body.length, 0);
+  return Buffer.concat([head, body]);
+}
+
+/** Splits a byte stream into messages; throws DirtyProtocolError on an oversized or undecodable frame. */
+export class FrameReader {
+  private buf: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): unknown[] {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    const out: unknown[] = [];
+    while (this.buf.length >= 4) {
+      const len = this.buf.readUInt32BE(0);
+      if (len > MAX_FRAME) throw new DirtyProtocolError(`message of ${len} bytes is over the ${MAX_FRAME} limit`);
+      if (this.buf.length < 4 + len) break;
+      const body = this.buf.subarray(4, 4 + len);
+      this.buf = this.buf.subarray(4 + len);
+      try {
+        out.push(v8.deserialize(body));
+      } catch (e) {
+        throw new DirtyProtocolError(`undecodable message: ${(e as Error).message}`);
+      }
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------- errors (Gunicorn's gunicorn/dirty/errors.py)
+
+/** Base class of the errors a dirty call rejects with. */
+export class DirtyError extends Error {
+  override name = 'DirtyError';
+}
+/** The job did not answer within dirty_timeout (its dirty worker is restarted). */
+export class DirtyTimeoutError extends DirtyError {
+  override name = 'DirtyTimeoutError';
+  constructor(
+    message: string,
+    readonly timeout: number,
+  ) {
+    super(message);
+  }
+}
+/** The dirty pool's socket could not be reached, or the connection was lost. */
+export class DirtyConnectionError extends DirtyError {
+  override name = 'DirtyConnectionError';
+}
+/** The dirty worker running the job died (crash, kill -9, out of memory). */
+export class DirtyWorkerError extends DirtyError {
+  override name = 'DirtyWorkerError';
+  constructor(
+    message: string,
+    readonly workerId?: number,
+  ) {
+    super(message);
+  }
+}
+/** The job threw (or rejected): message, errorType and traceback are the job's error's. */
+export class DirtyAppError extends DirtyError {
+  override name = 'DirtyAppError';
+  constructor(
+    message: string,
+    readonly appPath?: string,
+    readonly action?: string,
+    readonly errorType?: string,
+    readonly traceback?: string,
+  ) {
+    super(message);
+  }
+}
+/** No app of that name is in dirty_apps. */
+export class DirtyAppNotFoundError extends DirtyAppError {
+  override name = 'DirtyAppNotFoundError';
+}
+/** No dirty worker has loaded the app (all crashed, or the pool is stopping). */
+export class DirtyNoWorkersAvailableError extends DirtyError {
+  override name = 'DirtyNoWorkersAvailableError';
+  constructor(
+    message: string,
+    readonly appPath?: string,
+  ) {
+    super(message);
+  }
+}
+/** A malformed message on the dirty socket. */
+export class DirtyProtocolError extends DirtyError {
+  override name = 'DirtyProtocolError';
+}
+
+/** The error a caller's promise rejects with, from its wire form. */
+export function errorFromInfo(e: DirtyErrorInfo): DirtyError {
+  switch (e.kind) {
+    case 'DirtyTimeoutError':
+      return new DirtyTimeoutError(e.message, e.timeout ?? 0);
+    case 'DirtyConnectionError':
+      return new DirtyConnectionError(e.message);
+    case 'DirtyWorkerError':
+      return new DirtyWorkerError(e.message, e.pid);
+    case 'DirtyAppError':
+      return new DirtyAppError(e.message, e.app, e.action, e.errorType, e.traceback);
+    case 'DirtyAppNotFoundError':
+      return new DirtyAppNotFoundError(e.message, e.app, e.action);
+    case 'DirtyNoWorkersAvailableError':
+      return new DirtyNoWorkersAvailableError(e.message, e.app);
+    case 'DirtyProtocolError':
+      return new DirtyProtocolError(e.message);
+    default:
+      return new DirtyError(e.message);
+  }
+}
