@@ -106,8 +106,8 @@ export class DirtyWorker {
     if (process.getegid && gid !== process.getegid()) process.setgid!(gid);
     if (process.geteuid && uid !== process.geteuid()) process.setuid!(uid);
     process.on('SIGTERM', () => this.stop());
-    process.on('SIGQUIT', () => void this.exit(0));
-    process.on('SIGINT', () => void this.exit(0));
+    process.on('SIGQUIT', () => this.quit());
+    process.on('SIGINT', () => this.quit());
     process.on('SIGABRT', () => void this.exit(1));
     process.on('SIGUSR1', () => this.log.reopen());
     process.on('SIGHUP', () => this.log.debug('dirty worker: SIGHUP ignored'));
@@ -177,6 +177,12 @@ export class DirtyWorker {
     if (!this.alive) return;
     this.alive = false;
     if (this.inFlight === 0) void this.exit(0);
+  }
+
+  /** QUIT/INT: a quick stop, without close() (Gunicorn's "immediate exit, no cleanup") */
+  private quit(): void {
+    this.log.info(`Dirty worker exiting (pid: ${this.pid})`);
+    process.exit(0);
   }
 
   /** close() of every app (awaited, bounded by dirty_graceful_timeout), then exit. */
