@@ -338,3 +338,30 @@ t.test('examples/dirty_app.mjs runs as the README says', async (t) => {
   t.equal(bad.body, 'DirtyAppError: rows must be a non-negative integer');
   t.equal((await get(port, '/')).body, 'Hello, World!');
 });
+
+t.test(
+  'MODULE:EXPORT:N loads an app in N dirty workers only; a replacement gets the apps of the dead one',
+  async (t) => {
+    const dir = tmpdir(t);
+    const logf = path.join(dir, 'hooks.jsonl');
+    const calls = hookLog(logf);
+    const inits = () => calls().filter((c) => c.hook === 'dirty_worker_init');
+    const g = serve(t, ['-c', CONF, '--dirty-workers', '3', '--dirty-app', JOBS, '--dirty-app', `${TOOLS}:1`, WEB], {
+      HOOK_LOG: logf,
+    });
+    const port = await g.port();
+    await until(() => inits().length === 3, { timeoutMs: 20000 });
+    const withTools = inits().filter((i) => i.apps.includes(TOOLS));
+    t.equal(withTools.length, 1, 'one dirty worker loads the limited app');
+    t.ok(
+      inits().every((i) => i.apps.includes(JOBS)),
+      'every one loads the unlimited app',
+    );
+    for (let i = 0; i < 3; i++) t.same(await call(port, TOOLS, 'add', [i, 1]), { result: i + 1 });
+    const owner = withTools[0].pid;
+    process.kill(owner, 'SIGKILL');
+    await until(() => inits().length === 4, { timeoutMs: 20000 });
+    t.same(inits()[3].apps, [JOBS, TOOLS], 'its replacement loads both apps again');
+    t.same(await call(port, TOOLS, 'add', [40, 2]), { result: 42 });
+  },
+);
