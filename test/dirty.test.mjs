@@ -186,12 +186,12 @@ t.test('a CPU-bound job in the pool does not delay concurrent simple requests', 
     }
     return { job: await job, lat };
   }
-  const JOB_MS = 1000;
+  const JOB_MS = 1500;
   const pool = await pingsDuring(() => call(port, JOBS, 'busy', [JOB_MS]));
   t.match(pool.job, { result: { spins: true } });
   t.ok(pool.lat.length >= 5, `${pool.lat.length} pings answered during the dirty job`);
   const worst = Math.max(...pool.lat);
-  t.ok(worst < JOB_MS * 0.6, `slowest ping ${worst.toFixed(0)} ms while a ${JOB_MS} ms job ran in the pool`);
+  t.ok(worst < JOB_MS / 2, `slowest ping ${worst.toFixed(0)} ms while a ${JOB_MS} ms job ran in the pool`);
 
   // the control: the same work in the request worker holds every ping back
   const local = await pingsDuring(() => get(port, `/local-busy?ms=${JOB_MS}`, { timeoutMs: 20000 }));

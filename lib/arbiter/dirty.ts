@@ -543,6 +543,15 @@ export class DirtyPool {
 
   kill(w: DirtyWorkerHandle, sig: NodeJS.Signals): void {
     if (sig === 'SIGTERM' || sig === 'SIGQUIT' || sig === 'SIGKILL') w.terminating = true;
+    if (sig === 'SIGTERM' && w.booted && w.child?.connected) {
+      // after the jobs already sent (a signal could overtake them): see DirtyMasterMessage
+      try {
+        w.child.send({ gts: 'stop' });
+        return;
+      } catch {
+        /* the channel is closing: the signal then */
+      }
+    }
     try {
       this.killProcess(w.pid, sig);
     } catch {

@@ -50,8 +50,11 @@ export type DirtyResponse =
 
 /** dirty worker -> master over IPC */
 export type DirtyWorkerMessage = { gts: 'hb' } | { gts: 'booted' } | ({ gts: 'res' } & DirtyResponse);
-/** master -> dirty worker over IPC */
-export type DirtyMasterMessage = { gts: 'job' } & DirtyRequest;
+/**
+ * master -> dirty worker over IPC: a job, or a graceful stop. The master stops a dirty worker with a
+ * message rather than SIGTERM: it then comes after every job sent before it, none of which is lost.
+ */
+export type DirtyMasterMessage = ({ gts: 'job' } & DirtyRequest) | { gts: 'stop' };
 
 export function isDirtyWorkerProcess(): boolean {
   return typeof process.env[DIRTY_WORKER_ENV] === 'string' && typeof process.send === 'function';

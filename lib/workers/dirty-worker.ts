@@ -93,6 +93,7 @@ export class DirtyWorker {
     }
     process.on('message', (m: DirtyMasterMessage) => {
       if (m?.gts === 'job') void this.run(m);
+      else if (m?.gts === 'stop') this.stop();
     });
     await this.awaitHook('dirty_worker_init', this);
     this.booted = true;
@@ -129,7 +130,7 @@ export class DirtyWorker {
   }
 
   /** One job: the app's method, awaited; its result or error goes back with the job's id. */
-  private async run(job: DirtyMasterMessage): Promise<void> {
+  private async run(job: Extract<DirtyMasterMessage, { gts: 'job' }>): Promise<void> {
     const { id, app: name, action, args } = job;
     const app = this.apps.get(name);
     const fail = (error: DirtyErrorInfo) => this.send({ gts: 'res', id, ok: false, error });
