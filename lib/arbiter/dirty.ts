@@ -23,6 +23,7 @@ import {
   DIRTY_WORKER_ENV,
   encodeFrame,
   FrameReader,
+  type Frame,
   type DirtyBootState,
   type DirtyErrorInfo,
   type DirtyRequest,
@@ -42,7 +43,8 @@ interface Job {
   conn: net.Socket;
   app: string;
   action: string;
-  args: unknown[];
+  /** v8.serialize() bytes of the arguments, passed on undecoded */
+  args: Buffer;
   timer: NodeJS.Timeout | null;
 }
 
@@ -323,7 +325,8 @@ export class DirtyPool {
       if (job === undefined) return; // timed out meanwhile
       w.jobs.delete(m.id);
       if (job.timer !== null) clearTimeout(job.timer);
-      this.reply(job, m);
+      if (m.ok) this.reply(job, { id: job.id, ok: true }, m.result);
+      else this.reply(job, m);
       this.dispatch();
     }
   }
@@ -394,27 +397,22 @@ export class DirtyPool {
   private accept(conn: net.Socket): void {
     const reader = new FrameReader();
     conn.on('data', (chunk: Buffer) => {
-      let msgs: unknown[];
+      let frames: Frame[];
       try {
-        msgs = reader.push(chunk);
+        frames = reader.push(chunk);
       } catch (e) {
         this.log.warning(`Dirty socket: ${(e as Error).message}; closing the connection`);
         conn.destroy();
         return;
       }
-      for (const m of msgs) {
-        const r = m as Partial<DirtyRequest>;
-        if (
-          typeof r?.id !== 'number' ||
-          typeof r.app !== 'string' ||
-          typeof r.action !== 'string' ||
-          !Array.isArray(r.args)
-        ) {
+      for (const { header, payload } of frames) {
+        const r = header as Partial<DirtyRequest>;
+        if (typeof r?.id !== 'number' || typeof r.app !== 'string' || typeof r.action !== 'string') {
           this.log.warning('Dirty socket: malformed call; closing the connection');
           conn.destroy();
           return;
         }
-        this.submit(conn, r as DirtyRequest);
+        this.submit(conn, r as DirtyRequest, payload);
       }
     });
     conn.on('error', () => {});
@@ -429,14 +427,14 @@ export class DirtyPool {
     });
   }
 
-  private submit(conn: net.Socket, r: DirtyRequest): void {
+  private submit(conn: net.Socket, r: DirtyRequest, args: Buffer): void {
     const job: Job = {
       id: this.nextId++,
       callerId: r.id,
       conn,
       app: r.app,
       action: r.action,
-      args: r.args,
+      args,
       timer: null,
     };
     if (!this.app_paths.includes(job.app) && ![...this.workers.values()].some((w) => w.app_paths.includes(job.app))) {
@@ -527,12 +525,10 @@ export class DirtyPool {
     }
   }
 
-  private reply(job: Job, r: DirtyResponse): void {
+  private reply(job: Job, r: DirtyResponse, result?: Uint8Array): void {
     if (job.conn.destroyed) return;
-    const out: DirtyResponse = r.ok
-      ? { id: job.callerId, ok: true, result: r.result }
-      : { id: job.callerId, ok: false, error: r.error };
-    job.conn.write(encodeFrame(out));
+    const out: DirtyResponse = r.ok ? { id: job.callerId, ok: true } : { id: job.callerId, ok: false, error: r.error };
+    job.conn.write(encodeFrame(out, result));
   }
 
   private fail(job: Job, error: DirtyErrorInfo): void {

@@ -8,6 +8,7 @@
 // calls multiplexed on it by id; it is connected at the first call and again
 // after it was lost. It does not keep the process alive while no call is pending.
 import net from 'node:net';
+import v8 from 'node:v8';
 
 import {
   DIRTY_SOCKET_ENV,
@@ -17,6 +18,7 @@ import {
   encodeFrame,
   errorFromInfo,
   FrameReader,
+  type Frame,
   type DirtyRequest,
   type DirtyResponse,
 } from './dirty-protocol.js';
@@ -42,10 +44,10 @@ export class DirtyClient {
   execute(appPath: string, action: string, ...args: unknown[]): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
-      const req: DirtyRequest = { id, app: appPath, action, args };
+      const req: DirtyRequest = { id, app: appPath, action };
       let frame: Buffer;
       try {
-        frame = encodeFrame(req);
+        frame = encodeFrame(req, v8.serialize(args));
       } catch (e) {
         reject(new DirtyError(`The arguments of ${appPath}.${action} cannot be sent: ${(e as Error).message}`));
         return;
@@ -73,15 +75,15 @@ export class DirtyClient {
     const sock = net.createConnection(this.socketPath);
     const reader = new FrameReader();
     sock.on('data', (chunk: Buffer) => {
-      let msgs: unknown[];
+      let frames: Frame[];
       try {
-        msgs = reader.push(chunk);
+        frames = reader.push(chunk);
       } catch (e) {
         sock.destroy();
         this.lost(e as DirtyProtocolError);
         return;
       }
-      for (const m of msgs) this.answer(m as DirtyResponse);
+      for (const f of frames) this.answer(f.header as DirtyResponse, f.payload);
     });
     sock.on('error', (e) => {
       if (this.sock === sock) this.lost(new DirtyConnectionError(`Failed to reach the dirty pool: ${e.message}`));
@@ -93,13 +95,20 @@ export class DirtyClient {
     return sock;
   }
 
-  private answer(m: DirtyResponse): void {
+  private answer(m: DirtyResponse, payload: Buffer): void {
     const p = this.pending.get(m.id);
     if (p === undefined) return;
     this.pending.delete(m.id);
     if (this.pending.size === 0) this.sock?.unref();
-    if (m.ok) p.resolve(m.result);
-    else p.reject(errorFromInfo(m.error));
+    if (!m.ok) {
+      p.reject(errorFromInfo(m.error));
+      return;
+    }
+    try {
+      p.resolve(v8.deserialize(payload));
+    } catch (e) {
+      p.reject(new DirtyProtocolError(`undecodable result: ${(e as Error).message}`));
+    }
   }
 
   private lost(err: Error): void {

@@ -1,11 +1,13 @@
 // The dirty pool's wire formats and errors (Gunicorn 25's gunicorn/dirty/).
 //
 // Request worker -> master: one unix stream socket (GUNICORN_DIRTY_SOCKET),
-// frames of a 4-byte big-endian length and a v8.serialize() body (structured
-// clone: strings, numbers, Buffers and typed arrays, Dates, Maps, Sets, plain
-// objects and arrays, Errors). Calls are multiplexed by id.
-// Master <-> dirty worker: the child's IPC channel with `serialization:
-// 'advanced'` (the same structured clone).
+// calls multiplexed on it by id. A frame: a 4-byte big-endian length, then a
+// 4-byte header length, the header (v8.serialize() of {id, app, action} or
+// {id, ok, error}) and the payload: the arguments or the result as
+// v8.serialize() bytes (structured clone: strings, numbers, Buffers and typed
+// arrays, Dates, Maps, Sets, plain objects and arrays, Errors). The master
+// decodes headers only; payloads go through it as bytes, to the dirty worker
+// over the child's IPC channel (`serialization: 'advanced'`) and back.
 import v8 from 'node:v8';
 
 /** the unix socket of the master's dirty pool (Gunicorn's name), set for every worker */
@@ -23,12 +25,11 @@ export interface DirtyBootState {
   settings: Record<string, unknown>;
 }
 
-/** a call: client -> master, and master -> dirty worker (with the master's id) */
+/** a call's header: client -> master (its payload: the arguments array) */
 export interface DirtyRequest {
   id: number;
   app: string;
   action: string;
-  args: unknown[];
 }
 
 /** what an error looks like on the wire */
@@ -45,16 +46,20 @@ export interface DirtyErrorInfo {
   pid?: number;
 }
 
-export type DirtyResponse =
-  { id: number; ok: true; result: unknown } | { id: number; ok: false; error: DirtyErrorInfo };
+/** an answer's header: master -> client (its payload, when ok: the result) */
+export type DirtyResponse = { id: number; ok: true } | { id: number; ok: false; error: DirtyErrorInfo };
 
-/** dirty worker -> master over IPC */
-export type DirtyWorkerMessage = { gts: 'hb' } | { gts: 'booted' } | ({ gts: 'res' } & DirtyResponse);
+/** dirty worker -> master over IPC: `result` is the v8.serialize() bytes of what the job returned */
+export type DirtyWorkerMessage =
+  | { gts: 'hb' }
+  | { gts: 'booted' }
+  | { gts: 'res'; id: number; ok: true; result: Uint8Array }
+  | { gts: 'res'; id: number; ok: false; error: DirtyErrorInfo };
 /**
  * master -> dirty worker over IPC: a job, or a graceful stop. The master stops a dirty worker with a
  * message rather than SIGTERM: it then comes after every job sent before it, none of which is lost.
  */
-export type DirtyMasterMessage = ({ gts: 'job' } & DirtyRequest) | { gts: 'stop' };
+export type DirtyMasterMessage = ({ gts: 'job'; args: Uint8Array } & DirtyRequest) | { gts: 'stop' };
 
 export function isDirtyWorkerProcess(): boolean {
   return typeof process.env[DIRTY_WORKER_ENV] === 'string' && typeof process.send === 'function';
@@ -70,28 +75,39 @@ export function takeDirtyBootState(): DirtyBootState {
 
 // ---------------------------------------------------------------- framing
 
-export function encodeFrame(msg: unknown): Buffer {
-  const body = v8.serialize(msg);
-  const head = Buffer.allocUnsafe(4);
-  head.writeUInt32BE(body.length, 0);
-  return Buffer.concat([head, body]);
+/** One frame: the header (encoded here) and the payload bytes (already encoded, or none). */
+export function encodeFrame(header: unknown, payload: Uint8Array = EMPTY): Buffer {
+  const h = v8.serialize(header);
+  const head = Buffer.allocUnsafe(8);
+  head.writeUInt32BE(4 + h.length + payload.length, 0);
+  head.writeUInt32BE(h.length, 4);
+  return Buffer.concat([head, h, payload]);
+}
+const EMPTY = new Uint8Array(0);
+
+export interface Frame {
+  header: unknown;
+  /** a copy, not a view of the stream's buffer */
+  payload: Buffer;
 }
 
-/** Splits a byte stream into messages; throws DirtyProtocolError on an oversized or undecodable frame. */
+/** Splits a byte stream into frames; throws DirtyProtocolError on an oversized or undecodable one. */
 export class FrameReader {
   private buf: Buffer = Buffer.alloc(0);
 
-  push(chunk: Buffer): unknown[] {
+  push(chunk: Buffer): Frame[] {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    const out: unknown[] = [];
+    const out: Frame[] = [];
     while (this.buf.length >= 4) {
       const len = this.buf.readUInt32BE(0);
       if (len > MAX_FRAME) throw new DirtyProtocolError(`message of ${len} bytes is over the ${MAX_FRAME} limit`);
       if (this.buf.length < 4 + len) break;
       const body = this.buf.subarray(4, 4 + len);
       this.buf = this.buf.subarray(4 + len);
+      const hlen = len >= 4 ? body.readUInt32BE(0) : -1;
+      if (hlen < 0 || hlen > len - 4) throw new DirtyProtocolError('malformed frame');
       try {
-        out.push(v8.deserialize(body));
+        out.push({ header: v8.deserialize(body.subarray(4, 4 + hlen)), payload: Buffer.from(body.subarray(4 + hlen)) });
       } catch (e) {
         throw new DirtyProtocolError(`undecodable message: ${(e as Error).message}`);
       }

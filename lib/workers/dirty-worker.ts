@@ -8,6 +8,8 @@
 // point: it holds it here, not in a request worker. The heartbeat comes from
 // the same loop, so a job stuck longer than dirty_timeout stops it and the
 // master restarts this process.
+import v8 from 'node:v8';
+
 import type { Config } from '../config/config.js';
 import { createLogger, loadLoggerClass } from '../logging/factory.js';
 import type { Logger } from '../logging/logger.js';
@@ -131,7 +133,7 @@ export class DirtyWorker {
 
   /** One job: the app's method, awaited; its result or error goes back with the job's id. */
   private async run(job: Extract<DirtyMasterMessage, { gts: 'job' }>): Promise<void> {
-    const { id, app: name, action, args } = job;
+    const { id, app: name, action } = job;
     const app = this.apps.get(name);
     const fail = (error: DirtyErrorInfo) => this.send({ gts: 'res', id, ok: false, error });
     if (app === undefined) {
@@ -145,9 +147,10 @@ export class DirtyWorker {
     }
     this.inFlight += 1;
     try {
+      const args = v8.deserialize(job.args) as unknown[];
       const result = await (method as (...a: unknown[]) => unknown).apply(app, args);
       try {
-        if (process.connected) process.send!({ gts: 'res', id, ok: true, result }, undefined, undefined, () => {});
+        this.send({ gts: 'res', id, ok: true, result: v8.serialize(result) });
       } catch (e) {
         fail({
           kind: 'DirtyAppError',
