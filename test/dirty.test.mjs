@@ -8,7 +8,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import t from 'tap';
 
-import { alive, get, run, sleep, until } from './helpers/gts.mjs';
+import { ROOT, alive, get, run, sleep, until } from './helpers/gts.mjs';
 
 const WEB = 'test.fixtures.apps.dirty_web';
 const JOBS = 'test.fixtures.apps.dirty_jobs:Jobs';
@@ -365,3 +365,23 @@ t.test(
     t.same(await call(port, TOOLS, 'add', [40, 2]), { result: 42 });
   },
 );
+
+t.test('serve() with dirty_workers and dirty_apps', async (t) => {
+  const g = run(t, [], { script: path.join(ROOT, 'test/fixtures/apps/serve_dirty.mjs') });
+  t.teardown(() => {
+    for (const m of g.stderr.matchAll(/Booting dirty worker with pid: (\d+)/g)) {
+      try {
+        process.kill(Number(m[1]), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+  const port = await g.port();
+  await g.waitFor(/Booting dirty worker/, { timeoutMs: 20000 });
+  const r = await get(port, '/', { timeoutMs: 20000 });
+  t.equal(r.body, '42 from a dirty worker');
+  g.kill('SIGTERM');
+  t.equal((await g.exit).code, 0);
+  t.match(g.stderr, /Dirty worker exiting/);
+});
