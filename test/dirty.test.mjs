@@ -2,13 +2,14 @@
 // processes: jobs and their errors round-trip, a CPU-bound job in the pool
 // leaves the request worker responsive, crashes and dirty_timeout restart a
 // dirty worker, the hooks run in order, HUP loads new code, TERM is graceful.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import t from 'tap';
 
-import { ROOT, alive, get, run, sleep, until } from './helpers/gts.mjs';
+import { BIN, ROOT, alive, get, run, sleep, until } from './helpers/gts.mjs';
 
 const WEB = 'test.fixtures.apps.dirty_web';
 const JOBS = 'test.fixtures.apps.dirty_jobs:Jobs';
@@ -23,7 +24,8 @@ function tmpdir(t) {
 
 /** the CLI, with its dirty workers killed at the end whatever happens */
 function serve(t, args, env = {}) {
-  const g = run(t, ['-b', '127.0.0.1:0', '--control-socket', '', ...args], { env });
+  const ctl = args.includes('--control-socket') ? [] : ['--no-control-socket'];
+  const g = run(t, ['-b', '127.0.0.1:0', ...ctl, ...args], { env });
   g.dirtyPids = () => [...g.stderr.matchAll(/Booting dirty worker with pid: (\d+)/g)].map((m) => Number(m[1]));
   t.teardown(() => {
     for (const p of g.dirtyPids()) {
@@ -384,4 +386,35 @@ t.test('serve() with dirty_workers and dirty_apps', async (t) => {
   g.kill('SIGTERM');
   t.equal((await g.exit).code, 0);
   t.match(g.stderr, /Dirty worker exiting/);
+});
+
+t.test('gunicorn-ts ctl status shows the dirty pool', async (t) => {
+  const dir = tmpdir(t);
+  const sock = path.join(dir, 'ctl.sock');
+  const g = serve(t, ['--control-socket', sock, '-w', '1', '--dirty-workers', '2', '--dirty-app', JOBS, WEB]);
+  const port = await g.port();
+  await g.waitFor(/Booting dirty worker/, { timeoutMs: 20000, count: 2 });
+  const ctl = (...args) =>
+    new Promise((resolve) => {
+      const c = spawn(process.execPath, [BIN, 'ctl', '--socket', sock, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.on('exit', () => resolve(out));
+    });
+  const busy = call(port, JOBS, 'sleep', [1500]);
+  const status = await until(
+    async () => {
+      const s = JSON.parse(await ctl('--json', 'status'));
+      return s.dirty.workers.filter((w) => w.booted).length === 2 && s.dirty.workers.some((w) => w.jobs === 1) && s;
+    },
+    { timeoutMs: 10000, everyMs: 100 },
+  );
+  t.match(status.dirty, { target: 2, queued: 0, socket: /dirty\.sock$/ });
+  t.same(status.dirty.workers.map((w) => w.pid).sort(), g.dirtyPids().sort(), 'each dirty worker');
+  t.same(status.dirty.workers.map((w) => w.jobs).sort(), [0, 1], 'and the jobs it runs');
+  t.ok(status.dirty.workers.every((w) => w.apps.join() === JOBS && w.heartbeat_age < 5));
+  const text = await ctl('status');
+  t.match(text, /dirty workers 2\/2 {2}queued calls \d+/);
+  t.match(text, /DIRTY PID +AGE +JOBS +HEARTBEAT +APPS/);
+  t.match(await busy, { result: { slept: 1500 } });
 });

@@ -84,6 +84,14 @@ export class DirtyWorkerHandle {
   }
 }
 
+/** the `dirty` part of the control socket's status */
+export interface DirtyStatus {
+  socket: string;
+  target: number;
+  queued: number;
+  workers: Array<{ pid: number; age: number; apps: string[]; booted: boolean; jobs: number; heartbeat_age: number }>;
+}
+
 export interface DirtyPoolOptions {
   execPath: string;
   args: string[];
@@ -201,6 +209,24 @@ export class DirtyPool {
     this.specs = cfg.get('dirty_apps').map((s) => parseDirtySpec(s)!);
     this.gen += 1;
     this.log.info('Reloading dirty workers');
+  }
+
+  /** for `gunicorn-ts ctl status`: the pool's socket, target, queued calls and each dirty worker */
+  status(): DirtyStatus {
+    const now = performance.now();
+    return {
+      socket: this.socket_path,
+      target: this.num_workers,
+      queued: this.queue.length,
+      workers: [...this.workers.values()].map((w) => ({
+        pid: w.pid,
+        age: w.age,
+        apps: w.app_paths,
+        booted: w.booted,
+        jobs: w.jobs.size,
+        heartbeat_age: Math.round(now - w.lastBeat) / 1000,
+      })),
+    };
   }
 
   /** USR1: the dirty workers reopen their log files. */
