@@ -14,3 +14,16 @@ export { Config } from './config/config.js';
 export { Arbiter } from './arbiter/arbiter.js';
 export { Worker } from './workers/worker.js';
 export type { HookRequest, HookResponse } from './workers/request.js';
+export { DirtyClient, getDirtyClient, closeDirtyClient } from './workers/dirty-client.js';
+export {
+  DirtyError,
+  DirtyTimeoutError,
+  DirtyConnectionError,
+  DirtyWorkerError,
+  DirtyAppError,
+  DirtyAppNotFoundError,
+  DirtyNoWorkersAvailableError,
+  DirtyProtocolError,
+} from './workers/dirty-protocol.js';
+export type { DirtyWorker } from './workers/dirty-worker.js';
+export type { DirtyPool, DirtyWorkerHandle } from './arbiter/dirty.js';

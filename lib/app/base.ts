@@ -17,6 +17,9 @@ import { SettingError } from '../config/validators.js';
 import type { AppObject as Handler } from '../http/shape.js';
 import { isWorkerProcess } from '../workers/protocol.js';
 import { runWorker, type Worker } from '../workers/worker.js';
+import { isDirtyWorkerProcess } from '../workers/dirty-protocol.js';
+import { runDirtyWorker } from '../workers/dirty-worker.js';
+import { importDirtyApp } from './import.js';
 
 export abstract class BaseApplication {
   cfg: Config = new Config();
@@ -68,6 +71,10 @@ export abstract class BaseApplication {
     } catch (e) {
       return configError(e);
     }
+    if (isDirtyWorkerProcess()) {
+      await runDirtyWorker(this, importDirtyApp);
+      return new Promise<number>(() => {});
+    }
     if (isWorkerProcess()) {
       await runWorker(this);
       return new Promise<number>(() => {});
@@ -83,6 +90,10 @@ export abstract class BaseApplication {
   /** For embedding (serve()): the arbiter, started in the background. */
   async startArbiter(): Promise<{ arbiter: Arbiter; done: Promise<number> } | { worker: Worker }> {
     await this.doLoadConfig();
+    if (isDirtyWorkerProcess()) {
+      await runDirtyWorker(this, importDirtyApp);
+      return new Promise(() => {}); // a dirty worker only runs jobs
+    }
     if (isWorkerProcess()) return { worker: await runWorker(this) };
     const arbiter = new Arbiter(this);
     return { arbiter, done: arbiter.run() };

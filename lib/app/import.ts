@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 
 import type { AppObject } from '../http/shape.js';
 import { AppImportError } from '../workers/protocol.js';
+import { parseDirtySpec } from '../config/dirty-settings.js';
 import { parseLiteralArgs } from './literals.js';
 
 export { AppImportError };
@@ -138,4 +139,24 @@ export async function importApp(uri: string, cwd: string = process.cwd()): Promi
   if (typeof app !== 'function' && !isFetchObject(app))
     throw new AppImportError('Application object must be callable.');
   return app as AppObject;
+}
+
+/**
+ * Loads a dirty_apps entry (MODULE:EXPORT[:N]) in a dirty worker. EXPORT is a
+ * class or constructor (instantiated once, without arguments) or an object
+ * (used as it is); either way its methods are the jobs.
+ */
+export async function importDirtyApp(spec: string, cwd: string = process.cwd()): Promise<Record<string, unknown>> {
+  const parsed = parseDirtySpec(spec);
+  if (parsed === null) throw new AppImportError(`Invalid dirty app ${pyRepr(spec)}: expected MODULE:EXPORT`);
+  const { module, exportName } = parsed;
+  const ns = await loadModule(resolveModule(module, cwd), module);
+  let found: unknown = ns[exportName];
+  if (found === undefined && ns.default !== null && typeof ns.default === 'object')
+    found = (ns.default as Record<string, unknown>)[exportName];
+  if (found === undefined)
+    throw new AppImportError(`Failed to find attribute ${pyRepr(exportName)} in ${pyRepr(module)}.`);
+  if (typeof found === 'function') return new (found as new () => Record<string, unknown>)();
+  if (found !== null && typeof found === 'object') return found as Record<string, unknown>;
+  throw new AppImportError(`Dirty app ${pyRepr(spec)} must be a class or an object.`);
 }

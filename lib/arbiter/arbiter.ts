@@ -23,6 +23,7 @@ import {
   type WorkerMessage,
 } from '../workers/protocol.js';
 import { awaitWithin } from '../workers/await-hook.js';
+import { DirtyPool } from './dirty.js';
 import { Operations } from './operations.js';
 import { Pidfile } from './pidfile.js';
 import { inheritsOrphans, reapOrphans } from './reaper.js';
@@ -139,6 +140,8 @@ export class Arbiter {
   private readonly spares = new Map<number, Spare>();
   /** StatsD, Prometheus, the control socket (lib/arbiter/operations.ts) */
   ops: Operations | null = null;
+  /** the dirty pool (dirty_workers, dirty_apps): lib/arbiter/dirty.ts */
+  dirty: DirtyPool | null = null;
   /** resolves once the listeners are bound (after when_ready) */
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
@@ -187,6 +190,7 @@ export class Arbiter {
     }
     try {
       await this.manageWorkers();
+      this.manageDirty();
       for (;;) {
         this.maybePromoteMaster();
         await this.sleep();
@@ -195,6 +199,7 @@ export class Arbiter {
         if (this.stopAt !== 0 && performance.now() >= this.stopAt) throw new StopServer();
         this.murderWorkers();
         await this.manageWorkers();
+        this.manageDirty();
       }
     } catch (e) {
       if (e instanceof StopServer) return this.halt();
@@ -288,6 +293,7 @@ export class Arbiter {
     this.balanceFd = this.createBalance();
     this.ops = new Operations(this);
     await this.ops.start();
+    await this.startDirty();
     this.log.info(`Listening at: ${this.listeningAt()} (${this.pid})`);
     this.log.info(`Using worker: ${this.cfg.get('worker_class')}`);
     this.log.debug(`sd_notify: ${sdNotify('READY=1\nSTATUS=Gunicorn arbiter booted')}`);
@@ -369,6 +375,10 @@ export class Arbiter {
       await sleep(50);
       this.reapWorkers(false);
     }
+    // the dirty pool last: draining requests may still call it
+    const dirty = this.dirty;
+    this.dirty = null;
+    await dirty?.stop(graceful);
   }
 
   private async halt(reason: string | null = null, exitStatus = 0): Promise<number> {
@@ -447,6 +457,7 @@ export class Arbiter {
   handleUsr1(): void {
     this.log.reopen();
     this.killWorkers('SIGUSR1');
+    this.dirty?.reopen();
   }
 
   handleUsr2(): void {
@@ -518,6 +529,7 @@ export class Arbiter {
       this.LISTENERS = fresh;
       this.log.info(`Listening at: ${this.listeningAt()} (${this.pid})`);
     }
+    await this.reloadDirty();
     this.hook('on_reload', this);
     this.procName = this.master_pid ? `${this.cfg.procName}.2` : this.cfg.procName;
     this.setTitle();
@@ -586,6 +598,36 @@ export class Arbiter {
     const pidfile = this.cfg.get('pidfile');
     if (this.pidfile !== null && pidfile !== null) this.pidfile.rename(pidfile);
     void this.ops?.promoted();
+  }
+
+  // ---------------------------------------------------------------- the dirty pool (lib/arbiter/dirty.ts)
+
+  private async startDirty(): Promise<void> {
+    if (!DirtyPool.enabled(this.cfg)) return;
+    this.dirty = new DirtyPool(this.cfg, this.log, {
+      ...this.ctx,
+      spawn: this.spawnProcess,
+      kill: this.killProcess,
+      captureFd: () => this.captureFd(),
+      wake: () => this.wake?.(),
+    });
+    await this.dirty.start();
+  }
+
+  /** HUP: a new generation of dirty workers (new code); the pool starts or stops if dirty_* changed so. */
+  private async reloadDirty(): Promise<void> {
+    if (this.dirty === null) return this.startDirty();
+    if (DirtyPool.enabled(this.cfg)) return this.dirty.reload(this.cfg, this.log);
+    const dirty = this.dirty;
+    this.dirty = null;
+    await dirty.stop(true);
+  }
+
+  /** the pool's heartbeat check and respawns; a dirty app that cannot load halts the server */
+  private manageDirty(): void {
+    this.dirty?.tick();
+    const fatal = this.dirty?.fatal;
+    if (fatal) throw new HaltServer(fatal.reason, fatal.status);
   }
 
   // ---------------------------------------------------------------- workers

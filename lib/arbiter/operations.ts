@@ -26,6 +26,8 @@ export interface OperatedMaster {
   readonly WORKERS: Map<number, WorkerHandle>;
   LISTENERS: OpenListener[];
   num_workers: number;
+  /** the dirty pool, when dirty_workers and dirty_apps are set */
+  readonly dirty?: { status(): unknown } | null;
   shutdown(graceful?: boolean): void;
 }
 
@@ -226,6 +228,7 @@ export class Operations implements ControlTarget {
         heartbeat_age: Math.round(s.heartbeatAge * 1000) / 1000,
         booted: this.m.WORKERS.get(s.pid)?.booted ?? false,
       })),
+      ...(this.m.dirty ? { dirty: this.m.dirty.status() } : {}),
     };
   }
 

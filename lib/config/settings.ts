@@ -27,6 +27,7 @@ import {
   type Validator,
 } from './validators.js';
 import { RESILIENCE_SETTINGS } from './resilience-settings.js';
+import { DIRTY_SETTINGS } from './dirty-settings.js';
 
 /**
  * How a command-line flag takes its value: `store` (one value, the last wins),
@@ -157,10 +158,6 @@ export const NOT_APPLICABLE: ReadonlyArray<[string, string]> = [
     'ASGI is Python-only; the handler contract is WSGI-style.',
   ],
   ['http_parser', 'There is one parser: the native core (llhttp plus strict checks).'],
-  [
-    'dirty_apps, dirty_workers, dirty_timeout, dirty_threads, dirty_graceful_timeout, on_dirty_starting, dirty_post_fork, dirty_worker_init, dirty_worker_exit',
-    'Gunicorn 25+ dirty arbiters are not ported.',
-  ],
 ];
 
 // ---- Operations settings' validators and defaults
@@ -924,6 +921,8 @@ export const SETTINGS = [
   }),
   // ---- resilience (stray errors, memory recycling, crash loops, shutdown delay): lib/config/resilience-settings.ts
   ...RESILIENCE_SETTINGS,
+  // ---- dirty arbiters (a pool for blocking or CPU-heavy jobs): lib/config/dirty-settings.ts
+  ...DIRTY_SETTINGS,
 ] as const;
 
 type Defs = (typeof SETTINGS)[number];

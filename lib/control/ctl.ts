@@ -89,6 +89,12 @@ interface StatusData {
     heartbeat_age: number;
     booted: boolean;
   }>;
+  /** the dirty pool (lib/arbiter/dirty.ts's DirtyStatus), when there is one */
+  dirty?: {
+    target: number;
+    queued: number;
+    workers: Array<{ pid: number; age: number; apps: string[]; booted: boolean; jobs: number; heartbeat_age: number }>;
+  };
 }
 
 /** the human-readable form of an answer */
@@ -108,7 +114,20 @@ export function formatAnswer(command: string, data: unknown): string {
         w.booted ? `${w.heartbeat_age.toFixed(1)}s ago` : 'booting',
       ]);
     }
-    return `${head}\n${table(rows)}`;
+    if (s.dirty === undefined) return `${head}\n${table(rows)}`;
+    const d = s.dirty;
+    const dirtyRows = [['DIRTY PID', 'AGE', 'JOBS', 'HEARTBEAT', 'APPS']];
+    for (const w of d.workers) {
+      dirtyRows.push([
+        String(w.pid),
+        String(w.age),
+        String(w.jobs),
+        w.booted ? `${w.heartbeat_age.toFixed(1)}s ago` : 'booting',
+        w.apps.join(', '),
+      ]);
+    }
+    const dirtyHead = `dirty workers ${d.workers.length}/${d.target}  queued calls ${d.queued}`;
+    return `${head}\n${table(rows)}\n\n${dirtyHead}\n${table(dirtyRows)}`;
   }
   if (command === 'config') {
     const c = data as Record<string, unknown>;
