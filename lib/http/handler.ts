@@ -27,6 +27,13 @@ const SLOT_MASK = (1 << 20) - 1; // a request id's connection slot bits (native/
 export interface RequestHooks {
   /** called after each response (Gunicorn post_request / access log); may be undefined */
   after?: (environ: Environ, status: string, sent: number, startedAt: number) => void;
+  /**
+   * with `after`: a request's startedAt (a performance.now() reading, or -1 when this request is not to be
+   * timed: lib/metrics/recorder.ts samples under load); default performance.now() for every request
+   */
+  begin?: () => number;
+  /** with `after`: whether it reads `sent` (bytes of body sent; counting them costs a byteLength per chunk); default true */
+  sent?: boolean;
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -70,6 +77,8 @@ export class Dispatcher {
   // request, or a new connection) only once the older one is answered or aborted.
   private readonly live: (Exchange | undefined)[] = [];
   readonly heads = new HeadCache(native.headSlots);
+  /** hooks.after counts the body bytes sent */
+  readonly countSent: boolean;
   onClosed: () => void = () => {};
 
   constructor(
@@ -80,6 +89,7 @@ export class Dispatcher {
     readonly hooks: RequestHooks = {},
   ) {
     this.meta = new Uint32Array(16 + 2 * Math.max(1, Math.min(fieldsLimit || 32768, 32768)) + 2);
+    this.countSent = hooks.after !== undefined && hooks.sent !== false;
   }
 
   callbacks(): NativeCallbacks {
@@ -183,7 +193,8 @@ export class Exchange implements InputControl {
 
   start(environ: Environ): void {
     this.environ = environ;
-    if (this.d.hooks.after) this.startedAt = performance.now();
+    const hooks = this.d.hooks;
+    if (hooks.after !== undefined) this.startedAt = hooks.begin !== undefined ? hooks.begin() : performance.now();
     let result: ResponseBody | Promise<ResponseBody>;
     try {
       result = this.d.app(environ, this.startResponse);
@@ -266,9 +277,9 @@ export class Exchange implements InputControl {
     }
   };
 
-  /** bytes of body sent, for the post-request hook (access log); not counted without one */
+  /** bytes of body sent, for the post-request hook (access log); not counted when it does not read them */
   private count(chunk: Chunk | undefined): void {
-    if (chunk !== undefined && this.d.hooks.after !== undefined) {
+    if (chunk !== undefined && this.d.countSent) {
       this.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
     }
   }

@@ -13,6 +13,7 @@ import { RequestRecorder } from '../metrics/recorder.js';
 import { residentSetSize } from '../metrics/rss.js';
 import { StatsdClient } from '../metrics/statsd.js';
 import type { OpenListener } from '../listeners.js';
+import type { RequestHooks } from '../http/handler.js';
 import { startServer } from '../server.js';
 import type { Application, Environ, ResponseHeaders } from '../types.js';
 import { hookRequest, hookResponse } from './request.js';
@@ -135,12 +136,22 @@ export class Worker {
     this.access = createAccessLog(this.cfg.all, this.log);
     this.recorder = this.createRecorder();
     const post = this.cfg.get('post_request');
-    const wantAfter =
-      this.access !== null || this.recorder !== null || post !== this.cfg.settings.post_request!.default();
-    this.server = startServer(this.handler(this.wsgi, wantAfter), this.cfg.all, this.sockets, this.log, {
+    // the access log and post_request read the response's headers, its size and duration; the metrics
+    // only its status, and the recorder times a sample of the requests under load (lib/metrics/recorder.ts)
+    const capture = this.access !== null || post !== this.cfg.settings.post_request!.default();
+    const recorder = this.recorder;
+    let hooks: RequestHooks = {};
+    if (capture) hooks = { after: (env, status, sent, started) => this.afterRequest(env, status, sent, started) };
+    else if (recorder !== null)
+      hooks = {
+        after: (env, status, _sent, started) => recorder.record(env.REQUEST_METHOD, status, started),
+        begin: () => recorder.begin(),
+        sent: false,
+      };
+    this.server = startServer(this.handler(this.wsgi, capture), this.cfg.all, this.sockets, this.log, {
       multiprocess: this.cfg.get('workers') > 1,
       balance: this.balance,
-      hooks: wantAfter ? { after: (env, status, sent, started) => this.afterRequest(env, status, sent, started) } : {},
+      hooks,
     });
     void this.server.closed.then(() => this.lastBeat()).then(() => this.exit(0));
     this.booted = true;
@@ -267,8 +278,8 @@ export class Worker {
     if (this.access !== null) {
       this.access.log({ environ, status: st, headers, sent, durationUs: (performance.now() - startedAt) * 1000 });
     }
-    if (this.recorder !== null)
-      this.recorder.record(environ.REQUEST_METHOD, st, (performance.now() - startedAt) / 1000);
+    // every request timed here (startedAt from performance.now()): the recorder reads the clock once more
+    if (this.recorder !== null) this.recorder.record(environ.REQUEST_METHOD, st, startedAt);
     const post = this.cfg.get('post_request');
     if (post !== this.cfg.settings.post_request!.default()) {
       try {
