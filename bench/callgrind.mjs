@@ -8,6 +8,9 @@
 //   node bench/callgrind.mjs [--server servers/gunicorn-ts-serve.mjs] [--workload hello] [--warm 20000] [--n 10000] [--top 40]
 // Workloads: hello, hello-async, hello-await (GET /), environ, post4k (the apps in servers/apps.mjs);
 // fetch-hello, hono-hello (GET /: servers/fetch-apps.mjs; also with --server servers/hono-node-server.mjs).
+// --ops 1|statsd|prometheus: with StatsD and/or Prometheus on (GTS_BENCH_OPS in servers/gunicorn-ts-serve.mjs).
+// Request durations are then timed for 1 in k requests, k from the rate (lib/metrics/recorder.ts): under
+// valgrind the server is slow, k small (4 to 32), and the figure higher than at a real rate.
 // --tls: over HTTPS (a P-256 certificate from bench/tls-cert.mjs; servers/node-http.mjs is then
 // node:https). --close: a new connection per request (Connection: close; with --tls a full TLS 1.3
 // handshake each), 4 at a time; use a smaller --warm/--n (e.g. --warm 300 --n 400).
@@ -35,6 +38,7 @@ const N = Number(opt('n', 10000));
 const TOP = Number(opt('top', 0));
 const TLS = args.includes('--tls');
 const CLOSE = args.includes('--close');
+const OPS = opt('ops', process.env.GTS_BENCH_OPS ?? '');
 const cert = TLS ? benchCert() : null;
 const connect = () =>
   TLS
@@ -120,7 +124,7 @@ const child = spawn(
     String(PORT),
     workload,
   ],
-  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(cert?.env ?? {}) } },
+  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GTS_BENCH_OPS: OPS, ...(cert?.env ?? {}) } },
 );
 let log = '';
 child.stdout.on('data', (d) => {
@@ -148,7 +152,7 @@ const dumps = fs
 const dump = dumps.sort().at(0);
 const total = Number(/summary: (\d+)/.exec(fs.readFileSync(dump, 'utf8'))?.[1] ?? NaN);
 console.log(
-  `${server} ${workload}${TLS ? ' over TLS' : ''}${CLOSE ? ' (a new connection per request)' : ''}: ${(total / N).toFixed(0)} instructions per request (user space, steady state: ${N} requests after ${WARM})`,
+  `${server} ${workload}${TLS ? ' over TLS' : ''}${CLOSE ? ' (a new connection per request)' : ''}${OPS ? ` (GTS_BENCH_OPS=${OPS})` : ''}: ${(total / N).toFixed(0)} instructions per request (user space, steady state: ${N} requests after ${WARM})`,
 );
 if (TOP > 0) {
   const ann = execFileSync('callgrind_annotate', ['--threshold=100', '--inclusive=no', dump], {

@@ -1,7 +1,4 @@
 // serve(application, bind | options): a server in the calling process.
-// (performance from perf_hooks: the global `performance` is a getter on globalThis, a slow global load per request)
-import { performance } from 'node:perf_hooks';
-
 import { serveWorkers } from './app/serve-app.js';
 import { createLogger, loadLoggerClass } from './logging/factory.js';
 import { startLocalMetrics } from './metrics/local.js';
@@ -64,7 +61,10 @@ export async function serve(
       ? {}
       : {
           after: (env: { REQUEST_METHOD: string }, status: string, _sent: number, startedAt: number) =>
-            metrics.recorder.record(env.REQUEST_METHOD, status, (performance.now() - startedAt) / 1000),
+            metrics.recorder.record(env.REQUEST_METHOD, status, startedAt),
+          // the recorder times a sample of the requests under load (lib/metrics/recorder.ts)
+          begin: () => metrics.recorder.begin(),
+          sent: false,
         };
   log.info(`Application: ${shape.how}`);
   const { server, closed } = startServer(shape, cfg, listeners, log, { hooks });

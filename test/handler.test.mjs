@@ -218,6 +218,48 @@ t.test(
   },
 );
 
+t.test('a thenable that is not a Promise: resolved later, thrown from then(), called back twice', async (t) => {
+  const { port } = await startServer(t, (env, sr) => {
+    if (env.PATH_INFO === '/later') {
+      return {
+        then(ok) {
+          setTimeout(() => {
+            sr('200 OK', []);
+            ok(['later']);
+          }, 5);
+        },
+      };
+    }
+    if (env.PATH_INFO === '/throws') {
+      return {
+        then() {
+          throw new Error('then() threw');
+        },
+      };
+    }
+    // calls back twice, and once more with an error: only the first counts (as with await)
+    return {
+      then(ok, fail) {
+        sr('200 OK', []);
+        ok(['once']);
+        ok(['twice']);
+        fail(new Error('too late'));
+      },
+    };
+  });
+  t.equal((await request(port, { path: '/later' })).body.toString(), 'later');
+  const r = await request(port, { path: '/throws' });
+  t.equal(r.status, 500);
+  const two = await exchange(port, 'GET /twice HTTP/1.1\r\nHost: a\r\n\r\nGET /later HTTP/1.1\r\nHost: a\r\n\r\n', {
+    expect: 2,
+    timeoutMs: 3000,
+  });
+  t.same(
+    two.responses.map((x) => `${x.status} ${x.body}`),
+    ['200 once', '200 later'],
+  );
+});
+
 t.test('start_response with exc_info replaces the status before headers are sent', async (t) => {
   const { port } = await startServer(t, (env, sr) => {
     sr('200 OK', [['X-A', '1']]);

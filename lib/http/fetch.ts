@@ -66,9 +66,9 @@ function validHost(blob: string, start: number, end: number): boolean {
 const STATE = Object.getOwnPropertySymbols(new NativeResponse('')).find((s) => s.description === 'state');
 
 /** The hooks of a fetch dispatcher: RequestHooks, plus one called before the application. */
-export interface FetchHooks extends RequestHooks {
+export interface FetchHooks extends Omit<RequestHooks, 'begin' | 'sent'> {
   /** each request, before the application runs: environ is built only with `environ: true` */
-  begin?: (environ: Environ | undefined) => void;
+  pre?: (environ: Environ | undefined) => void;
   /** build a WSGI environ per request for the hooks (pre_request/post_request, access log); default: with `after` */
   environ?: boolean;
 }
@@ -252,7 +252,7 @@ export class FetchExchange implements InputControl {
     if (hooks.after !== undefined) this.startedAt = performance.now();
     let result: unknown;
     try {
-      if (hooks.begin !== undefined) hooks.begin(this.environ);
+      if (hooks.pre !== undefined) hooks.pre(this.environ);
       const req = new FetchRequest(this.f, this.input === EMPTY_INPUT ? null : this.input);
       this.request = req;
       result = this.d.handler(req as unknown as Request);

@@ -2,7 +2,9 @@
 // Never blocks or slows a request: a request adds numbers to typed arrays
 // (no string, no Map per request); a batch is formatted and sent when it
 // holds about one datagram's worth of timers or at the next FLUSH_MS tick, counters summed over the batch, in datagrams of at most
-// MAX_DATAGRAM bytes; when the socket's send queue is full the batch is
+// MAX_DATAGRAM bytes; a request duration timed as a sample of w requests
+// (lib/metrics/recorder.ts, under load) carries StatsD's sample rate `|@1/w`;
+// when the socket's send queue is full the batch is
 // dropped and counted (`dropped`). UDP only: statsd_host unix://PATH (a unix
 // datagram socket) is refused, Node has no API for those yet.
 import dgram from 'node:dgram';
@@ -15,6 +17,11 @@ const FLUSH_MS = 100;
 const MAX_TIMERS = 64;
 /** "000" ... "999": the milliseconds' fraction without number-to-string work per request */
 const FRAC = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/** a sampled timer's rate suffix for weight w (it stands for w requests): "|@0.0625"; '' for 1 */
+function rateSuffix(w: number): string {
+  return w <= 1 ? '' : `|@${Number((1 / w).toPrecision(6))}`;
+}
+const RATES = Array.from({ length: 257 }, (_, w) => rateSuffix(w));
 
 export class StatsdUnavailable extends Error {}
 
@@ -32,6 +39,8 @@ export function parseStatsdHost(addr: string): { host: string; port: number } {
 export class StatsdClient {
   dropped = 0;
   sent = 0;
+  /** resolves once the socket is connected (lines sent before that are dropped) */
+  readonly ready: Promise<void>;
   private readonly socket: dgram.Socket;
   private readonly prefix: string;
   private readonly tags: string;
@@ -44,6 +53,7 @@ export class StatsdClient {
   private readonly statusCounts = new Int32Array(1000);
   private readonly statusSeen: number[] = [];
   private readonly durationsUs = new Float64Array(MAX_TIMERS);
+  private readonly weights = new Float64Array(MAX_TIMERS);
   private readonly timersPerBatch: number;
   private nDurations = 0;
 
@@ -51,7 +61,7 @@ export class StatsdClient {
     const { host, port } = parseStatsdHost(addr);
     this.prefix = prefix === '' || prefix.endsWith('.') ? prefix : `${prefix}.`;
     this.tags = dogstatsdTags === '' ? '' : `|#${dogstatsdTags}`;
-    const timerLine = `${this.prefix}gunicorn.request.duration:99999.999|ms${this.tags}\n`.length;
+    const timerLine = `${this.prefix}gunicorn.request.duration:99999.999|ms|@0.000976562${this.tags}\n`.length;
     this.timersPerBatch = Math.max(
       1,
       Math.min(MAX_TIMERS, Math.floor((MAX_DATAGRAM - 3 * (timerLine + 8)) / timerLine)),
@@ -61,6 +71,7 @@ export class StatsdClient {
     this.socket.on('error', () => {
       this.dropped++;
     });
+    this.ready = new Promise((resolve) => this.socket.once('connect', () => resolve()));
     this.socket.connect(port, host);
     this.socket.unref();
   }
@@ -90,13 +101,22 @@ export class StatsdClient {
     this.schedule();
   }
 
-  /** one finished request: status code (100-999, else not counted), duration in seconds */
-  request(code: number, seconds: number): void {
+  /**
+   * one finished request: status code (100-999, else not counted), duration in seconds, and the weight of
+   * that duration: 1 for a request timed on its own, w > 1 for a sample standing for w requests (sent as
+   * `|@1/w`), 0 when the request was not timed (counted only; lib/metrics/recorder.ts samples under load)
+   */
+  request(code: number, seconds: number, weight = 1): void {
     this.requests++;
     if (code >= 100 && code <= 999) {
       if (this.statusCounts[code] === 0) this.statusSeen.push(code);
       this.statusCounts[code]!++;
     }
+    if (weight === 0) {
+      this.schedule();
+      return;
+    }
+    this.weights[this.nDurations] = weight;
     this.durationsUs[this.nDurations++] = seconds * 1e6;
     if (this.nDurations === this.timersPerBatch) this.flush();
     else this.schedule();
@@ -117,13 +137,14 @@ export class StatsdClient {
   private requestLines(): string {
     const p = this.prefix;
     const tags = this.tags;
-    const timer = `|ms${tags}\n${p}gunicorn.request.duration:`;
+    const name = `${p}gunicorn.request.duration:`;
     let out = '';
     for (let i = 0; i < this.nDurations; i++) {
       const us = Math.round(this.durationsUs[i]!);
-      out += `${i === 0 ? `${p}gunicorn.request.duration:` : timer}${Math.floor(us / 1000)}.${FRAC[us % 1000]}`;
+      const w = this.weights[i]!;
+      const rate = w < RATES.length ? RATES[w]! : rateSuffix(w);
+      out += `${i === 0 ? name : `\n${name}`}${Math.floor(us / 1000)}.${FRAC[us % 1000]}|ms${rate}${tags}`;
     }
-    if (this.nDurations > 0) out += `|ms${tags}`;
     this.nDurations = 0;
     if (this.requests > 0) out += `${out === '' ? '' : '\n'}${p}gunicorn.requests:${this.requests}|c|@1.0${tags}`;
     this.requests = 0;

@@ -13,6 +13,7 @@ import { RequestRecorder } from '../metrics/recorder.js';
 import { residentSetSize } from '../metrics/rss.js';
 import { StatsdClient } from '../metrics/statsd.js';
 import type { OpenListener } from '../listeners.js';
+import type { RequestHooks } from '../http/handler.js';
 import { startServer } from '../server.js';
 import { AppShapeError, appShape, type AppObject, type AppShape } from '../http/shape.js';
 import type { Application, Environ, ResponseHeaders } from '../types.js';
@@ -145,29 +146,44 @@ export class Worker {
     this.access = createAccessLog(this.cfg.all, this.log);
     this.recorder = this.createRecorder();
     const post = this.cfg.get('post_request');
-    const wantAfter =
-      this.access !== null || this.recorder !== null || post !== this.cfg.settings.post_request!.default();
+    // the access log and post_request read the response's headers, its size and duration; the metrics
+    // only its status, and the recorder times a sample of the requests under load (lib/metrics/recorder.ts)
+    const capture = this.access !== null || post !== this.cfg.settings.post_request!.default();
+    const recorder = this.recorder;
     const shape = this.shape;
     this.log.info(`Application: ${shape.how}`);
-    const after = wantAfter
-      ? (env: Environ, status: string, sent: number, started: number, headers?: ResponseHeaders) =>
-          this.afterRequest(env, status, sent, started, headers)
-      : undefined;
     if (shape.kind === 'fetch') {
       // the hooks get a WSGI environ only when something reads it (pre/post_request, access log, metrics)
+      const wantAfter = capture || recorder !== null;
+      const after = wantAfter
+        ? (env: Environ, status: string, sent: number, started: number, headers?: ResponseHeaders) =>
+            this.afterRequest(env, status, sent, started, headers)
+        : undefined;
       const callPre = this.callsPreRequest();
       this.server = startServer(shape, this.cfg.all, this.sockets, this.log, {
         multiprocess: this.cfg.get('workers') > 1,
         balance: this.balance,
-        hooks: { begin: (env) => this.beginRequest(env, callPre), after, environ: wantAfter || callPre },
+        hooks: { pre: (env) => this.beginRequest(env, callPre), after, environ: wantAfter || callPre },
       });
     } else {
+      let hooks: RequestHooks = {};
+      if (capture) hooks = { after: (env, status, sent, started) => this.afterRequest(env, status, sent, started) };
+      else if (recorder !== null)
+        hooks = {
+          after: (env, status, _sent, started) => recorder.record(env.REQUEST_METHOD, status, started),
+          begin: () => recorder.begin(),
+          sent: false,
+        };
       this.server = startServer(
-        { ...shape, app: this.handler(shape.app, wantAfter) },
+        { ...shape, app: this.handler(shape.app, capture) },
         this.cfg.all,
         this.sockets,
         this.log,
-        { multiprocess: this.cfg.get('workers') > 1, balance: this.balance, hooks: after ? { after } : {} },
+        {
+          multiprocess: this.cfg.get('workers') > 1,
+          balance: this.balance,
+          hooks,
+        },
       );
     }
     void this.server.closed.then(() => this.lastBeat()).then(() => this.exit(0));
@@ -310,8 +326,8 @@ export class Worker {
     if (this.access !== null) {
       this.access.log({ environ, status: st, headers, sent, durationUs: (performance.now() - startedAt) * 1000 });
     }
-    if (this.recorder !== null)
-      this.recorder.record(environ.REQUEST_METHOD, st, (performance.now() - startedAt) / 1000);
+    // every request timed here (startedAt from performance.now()): the recorder reads the clock once more
+    if (this.recorder !== null) this.recorder.record(environ.REQUEST_METHOD, st, startedAt);
     const post = this.cfg.get('post_request');
     if (post !== this.cfg.settings.post_request!.default()) {
       try {
