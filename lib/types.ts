@@ -1,4 +1,7 @@
-// The handler contract: PEP 3333 (WSGI) in TypeScript.
+// The handler contract: PEP 3333 (WSGI) in TypeScript; and the (req, res)
+// handlers the node worker class serves.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import type { Input } from './http/input.js';
 
 export type Chunk = string | Uint8Array;
@@ -35,3 +38,15 @@ export interface Environ {
 }
 
 export type Application = (environ: Environ, start_response: StartResponse) => ResponseBody | Promise<ResponseBody>;
+
+/** A node:http request listener: what `-k node` serves (an Express app, Koa's callback(), Fastify's routing). */
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/**
+ * What a worker serves, decided from the loaded object and worker_class
+ * (lib/app/shape.ts): a WSGI-style application on the native core, or a
+ * (req, res) handler on node:http. `note`: the boot log's line on what was
+ * detected, or null.
+ */
+export type ServedApp =
+  { kind: 'wsgi'; app: Application; note: string | null } | { kind: 'node'; handler: NodeHandler; note: string | null };

@@ -14,9 +14,10 @@ import { parseArgs, shellSplit, UsageError, type ParsedArgs } from '../config/ar
 import { Config } from '../config/config.js';
 import { applyConfigModule, ConfigFileError, findConfigFile, readConfigFile } from '../config/loader.js';
 import { SettingError } from '../config/validators.js';
-import type { Application as Handler } from '../types.js';
+import type { Application as Handler, ServedApp } from '../types.js';
 import { isWorkerProcess } from '../workers/protocol.js';
 import { runWorker, type Worker } from '../workers/worker.js';
+import { servedApp } from './shape.js';
 
 export abstract class BaseApplication {
   cfg: Config = new Config();
@@ -50,6 +51,12 @@ export abstract class BaseApplication {
   async wsgi(): Promise<Handler> {
     if (this.callable === null) this.callable = await this.load();
     return this.callable;
+  }
+
+  /** What a worker serves: the loaded object and worker_class decide (shape.ts). */
+  async served(): Promise<ServedApp> {
+    const label = this.cfg.get('wsgi_app') ?? this.cfg.get('default_proc_name');
+    return servedApp(await this.wsgi(), this.cfg.get('worker_class'), label);
   }
 
   /**

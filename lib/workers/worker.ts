@@ -14,7 +14,9 @@ import { residentSetSize } from '../metrics/rss.js';
 import { StatsdClient } from '../metrics/statsd.js';
 import type { OpenListener } from '../listeners.js';
 import { startServer } from '../server.js';
-import type { Application, Environ, ResponseHeaders } from '../types.js';
+import type { Application, Environ, NodeHandler, ResponseHeaders, ServedApp } from '../types.js';
+import { defaults } from '../config/settings.js';
+import { ignoredUnderNode, startNodeServer } from './node-server.js';
 import { hookRequest, hookResponse } from './request.js';
 import {
   APP_LOAD_ERROR,
@@ -33,6 +35,17 @@ import { awaitWithin } from './await-hook.js';
 export interface WorkerApp {
   cfg: Config;
   wsgi(): Promise<Application>;
+  /** what to serve: a WSGI-style app on the native core, or a (req, res) handler on node:http (-k node) */
+  served(): Promise<ServedApp>;
+}
+
+/** What a worker serves with: the native core, or node:http (-k node). */
+interface Serving {
+  connections(): number;
+  close(graceful: boolean): void;
+  readonly closed: Promise<void>;
+  /** "METHOD URI" of the requests in flight */
+  inFlight(): string[];
 }
 
 /** The `server` argument of hooks that run in a worker (post_fork, worker_exit): the master, seen from here. */
@@ -62,7 +75,9 @@ export class Worker {
   readonly sockets: OpenListener[];
   wsgi: Application | null = null;
   private access: AccessLog | null = null;
-  private server: ReturnType<typeof startServer> | null = null;
+  private server: Serving | null = null;
+  /** 'node' when serving a (req, res) handler with node:http */
+  serving: 'native' | 'node' = 'native';
   private stopping = false;
   private readonly master: MasterView;
   private reloader: Reloader | null = null;
@@ -114,11 +129,12 @@ export class Worker {
       return this.exit(WORKER_BOOT_ERROR);
     }
     this.log.info(`Booting worker with pid: ${this.pid}`);
+    let served: ServedApp;
     try {
       await this.cfg.get('post_fork')(this.master, this);
       this.initProcess();
       this.startHeartbeat();
-      this.wsgi = await this.app.wsgi();
+      served = await this.app.served();
     } catch (e) {
       if (e instanceof AppImportError) {
         this.log.debug(`Exception while loading the application\n${e.stack ?? e.message}`);
@@ -137,11 +153,25 @@ export class Worker {
     const post = this.cfg.get('post_request');
     const wantAfter =
       this.access !== null || this.recorder !== null || post !== this.cfg.settings.post_request!.default();
-    this.server = startServer(this.handler(this.wsgi, wantAfter), this.cfg.all, this.sockets, this.log, {
-      multiprocess: this.cfg.get('workers') > 1,
-      balance: this.balance,
-      hooks: wantAfter ? { after: (env, status, sent, started) => this.afterRequest(env, status, sent, started) } : {},
-    });
+    if (served.note !== null) this.log.info(served.note);
+    if (served.kind === 'node') {
+      this.server = this.startNode(served.handler, wantAfter);
+    } else {
+      this.wsgi = served.app;
+      const native = startServer(this.handler(this.wsgi, wantAfter), this.cfg.all, this.sockets, this.log, {
+        multiprocess: this.cfg.get('workers') > 1,
+        balance: this.balance,
+        hooks: wantAfter
+          ? { after: (env, status, sent, started) => this.afterRequest(env, status, sent, started) }
+          : {},
+      });
+      this.server = {
+        connections: () => native.server.connections(),
+        close: (graceful) => native.server.close(graceful),
+        closed: native.closed,
+        inFlight: () => native.dispatcher.inFlight().map((e) => `${e.REQUEST_METHOD} ${e.RAW_URI}`),
+      };
+    }
     void this.server.closed.then(() => this.lastBeat()).then(() => this.exit(0));
     this.booted = true;
     await this.awaitHook('post_worker_init', this);
@@ -199,7 +229,7 @@ export class Worker {
     const st: WorkerStats = {
       nr: this.nr,
       done: this.recorder?.done ?? null,
-      c: this.server?.server.connections() ?? 0,
+      c: this.server?.connections() ?? 0,
       rss: rss ?? 0,
     };
     const m = this.recorder?.take();
@@ -236,18 +266,50 @@ export class Worker {
     return statsd !== null || aggregate ? new RequestRecorder(statsd, aggregate) : null;
   }
 
+  /** max_requests: counts one request; the last one starts a graceful restart after it. */
+  private countRequest(): void {
+    this.nr += 1;
+    if (this.nr >= this.max_requests && this.alive) {
+      this.log.info('Autorestarting worker after current request.');
+      this.send({ gts: 'exiting', reason: 'max_requests' });
+      this.alive = false;
+      setImmediate(() => this.stop(true));
+    }
+  }
+
+  /**
+   * -k node: node:http on the inherited sockets (node-server.ts), with the
+   * same request counting, pre_request/post_request hooks, access log and
+   * metrics; the hooks get the minimal environ of nodeEnviron().
+   */
+  private startNode(handler: NodeHandler, wantAfter: boolean): Serving {
+    this.serving = 'node';
+    const ignored = ignoredUnderNode(this.cfg.all, defaults());
+    if (ignored.length > 0)
+      this.log.warning(`-k node: node:http parses requests; these settings do not apply: ${ignored.join(', ')}`);
+    if (this.balance) this.log.debug("-k node: accept balancing is the native core's; node:http accepts as it can");
+    const preRequest = this.cfg.get('pre_request');
+    const callPre = preRequest !== this.cfg.settings.pre_request!.default() || this.log.isEnabled('debug');
+    return startNodeServer(handler, this.cfg.all, this.sockets, this.log, {
+      request: (env) => {
+        this.countRequest();
+        if (callPre) preRequest(this, hookRequest(env()));
+      },
+      after: wantAfter
+        ? (env, status, headers, sent, started) => {
+            this.responses.set(env, { status, headers });
+            this.afterRequest(env, status, sent, started);
+          }
+        : undefined,
+    });
+  }
+
   /** Wraps the application: request counting (max_requests), pre_request, response capture. */
   private handler(app: Application, capture: boolean): Application {
     const preRequest = this.cfg.get('pre_request');
     const callPre = preRequest !== this.cfg.settings.pre_request!.default() || this.log.isEnabled('debug');
     return (environ, startResponse) => {
-      this.nr += 1;
-      if (this.nr >= this.max_requests && this.alive) {
-        this.log.info('Autorestarting worker after current request.');
-        this.send({ gts: 'exiting', reason: 'max_requests' });
-        this.alive = false;
-        setImmediate(() => this.stop(true));
-      }
+      this.countRequest();
       if (callPre) preRequest(this, hookRequest(environ));
       if (!capture) return app(environ, startResponse);
       const state: ResponseState = { status: '', headers: [] };
@@ -292,9 +354,9 @@ export class Worker {
     if (this.stopping && graceful) return;
     this.stopping = true;
     this.reloader?.stop();
-    this.server.server.close(graceful);
+    this.server.close(graceful);
     if (graceful) {
-      const t = setTimeout(() => this.server!.server.close(false), this.cfg.get('graceful_timeout') * 1000);
+      const t = setTimeout(() => this.server!.close(false), this.cfg.get('graceful_timeout') * 1000);
       t.unref();
     }
   }
@@ -361,12 +423,9 @@ export class Worker {
    * cost) are the candidates.
    */
   private requestsInFlight(): string {
-    const live = this.server?.dispatcher.inFlight() ?? [];
+    const live = this.server?.inFlight() ?? [];
     if (live.length === 0) return ' (no request in flight)';
-    const shown = live
-      .slice(0, 5)
-      .map((e) => `${e.REQUEST_METHOD} ${e.RAW_URI}`)
-      .join(', ');
+    const shown = live.slice(0, 5).join(', ');
     return ` (requests in flight: ${shown}${live.length > 5 ? `, and ${live.length - 5} more` : ''})`;
   }
 
