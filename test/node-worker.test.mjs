@@ -315,3 +315,25 @@ t.test('TLS binds under -k node: node:https with certfile/keyfile', async (t) =>
   g.kill('SIGTERM');
   await g.exit;
 });
+
+t.test('serve() in one process: an Express app and a Koa app on node:http; close() is graceful', async (t) => {
+  const { serve } = await import('../dist/index.js');
+  const { app: ex } = await import('./fixtures/apps/node/express_app.mjs');
+  const { app: koa } = await import('./fixtures/apps/node/koa_app.mjs');
+  const { handler } = await import('./fixtures/apps/node/plain.mjs');
+  const a = await serve(ex, { bind: '127.0.0.1:0', errorlog: '/dev/null' });
+  const port = a.addresses[0].port;
+  const slow = get(port, '/slow?ms=300');
+  await sleep(100);
+  const closing = a.close();
+  const r = await slow;
+  t.same([r.status, r.headers.connection], [200, 'close'], 'the request in flight finished');
+  await closing;
+  t.ok((await get(port, '/')).error, 'closed');
+  const b = await serve(koa, { bind: '127.0.0.1:0', errorlog: '/dev/null' });
+  t.match((await get(b.addresses[0].port, '/')).body, /^hello from koa/);
+  await b.close();
+  const c = await serve(handler, { bind: '127.0.0.1:0', worker_class: 'node', errorlog: '/dev/null' });
+  t.equal((await get(c.addresses[0].port, '/q')).body, 'plain GET /q 0\n');
+  await c.close();
+});

@@ -48,7 +48,7 @@ async function nodeHandler(app: unknown, shape: NodeShape | null): Promise<NodeH
       return (req, res) => routing.call(o, req, res);
     }
     default:
-      return o as unknown as NodeHandler;
+      return o;
   }
 }
 

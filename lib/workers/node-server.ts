@@ -156,16 +156,16 @@ const chunkLength = (chunk: unknown, enc: unknown): number => {
 /** Counts body bytes written (the access log's %(b)s), without touching what is written. */
 function countBody(res: http.ServerResponse): () => number {
   let sent = 0;
-  const write = res.write;
-  const end = res.end;
-  res.write = function (this: http.ServerResponse, chunk: unknown, ...rest: unknown[]) {
+  const write = res.write.bind(res) as (...a: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...a: unknown[]) => http.ServerResponse;
+  res.write = ((chunk: unknown, ...rest: unknown[]) => {
     sent += chunkLength(chunk, rest[0]);
-    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof res.write;
-  res.end = function (this: http.ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+    return write(chunk, ...rest);
+  }) as typeof res.write;
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
     if (typeof chunk !== 'function') sent += chunkLength(chunk, rest[0]);
-    return (end as (...a: unknown[]) => http.ServerResponse).call(this, chunk, ...rest);
-  } as typeof res.end;
+    return end(chunk, ...rest);
+  }) as typeof res.end;
   return () => (res.req.method === 'HEAD' ? 0 : sent);
 }
 
