@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -336,4 +337,23 @@ t.test('serve() in one process: an Express app and a Koa app on node:http; close
   const c = await serve(handler, { bind: '127.0.0.1:0', worker_class: 'node', errorlog: '/dev/null' });
   t.equal((await get(c.addresses[0].port, '/q')).body, 'plain GET /q 0\n');
   await c.close();
+});
+
+t.test('graceful TERM does not wait graceful_timeout for idle keep-alive or silent connections', async (t) => {
+  const g = run(t, ['-k', 'node', '--keep-alive', '1', '-b', '127.0.0.1:0', `${APP}.plain:handler`]);
+  const port = await g.port();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  t.equal((await request(port, { agent })).status, 200, 'an idle keep-alive connection');
+  const silent = net.connect(port, '127.0.0.1');
+  await new Promise((r) => silent.once('connect', r));
+  const silentClosed = new Promise((r) => silent.once('close', r));
+  silent.on('error', () => {});
+  await sleep(300);
+  const t0 = Date.now();
+  g.kill('SIGTERM');
+  t.equal((await g.exit).code, 0);
+  const took = Date.now() - t0;
+  t.ok(took < 10000, `stopped in ${took} ms (graceful_timeout is 30 s)`);
+  await silentClosed;
 });
