@@ -69,9 +69,15 @@ t.test('an Express app (auto-selected): JSON bodies, static files, cookies, acce
     line[0],
     /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET \/static\/hello\.txt\?x=1 HTTP\/1\.1" 200 13 "http:\/\/r\/" "tap \\"agent\\""$/,
   );
-  t.match(g.stdout, /"POST \/json HTTP\/1\.1" 200 \d+ "-"/);
-  t.match(g.stdout, /"GET \/static\/hello\.txt HTTP\/1\.1" 304 0 /, '304: no body bytes');
-  t.match(g.stdout, /"GET \/nope HTTP\/1\.1" 404 \d+ /);
+  // each worker writes its own lines, after its response has closed: wait for them
+  const logged = (re) =>
+    g.waitFor(re, { from: 'stdout' }).then(
+      () => true,
+      () => false,
+    );
+  t.ok(await logged(/"POST \/json HTTP\/1\.1" 200 \d+ "-"/), 'the POST');
+  t.ok(await logged(/"GET \/static\/hello\.txt HTTP\/1\.1" 304 0 /), '304: no body bytes');
+  t.ok(await logged(/"GET \/nope HTTP\/1\.1" 404 \d+ /), 'the 404');
   g.kill('SIGTERM');
   t.equal((await g.exit).code, 0);
 });
