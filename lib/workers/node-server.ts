@@ -169,24 +169,27 @@ function countBody(res: http.ServerResponse): () => number {
   return () => (res.req.method === 'HEAD' ? 0 : sent);
 }
 
+interface Limits {
+  line: number;
+  fields: number;
+  fieldSize: number;
+  body: number;
+}
+
 /** Gunicorn's limit_request_* checks that node:http does not make itself; a reason, or null. */
-function overLimit(req: http.IncomingMessage, cfg: Settings): [number, string] | null {
-  const line = cfg.limit_request_line;
-  if (line > 0) {
+function overLimit(req: http.IncomingMessage, lim: Limits): [number, string] | null {
+  if (lim.line > 0) {
     const n = (req.method?.length ?? 0) + 1 + (req.url?.length ?? 0) + 1 + 8;
-    if (n > line) return [414, `Request Line is too large (${n} > ${line})`];
+    if (n > lim.line) return [414, `Request Line is too large (${n} > ${lim.line})`];
   }
   const rh = req.rawHeaders;
-  if (cfg.limit_request_fields > 0 && rh.length / 2 > cfg.limit_request_fields)
-    return [431, 'Limit request headers fields'];
-  const size = cfg.limit_request_field_size;
-  if (size > 0) {
+  if (lim.fields > 0 && rh.length / 2 > lim.fields) return [431, 'Limit request headers fields'];
+  if (lim.fieldSize > 0) {
     for (let i = 0; i < rh.length; i += 2) {
-      if (rh[i]!.length + 2 + rh[i + 1]!.length > size) return [431, 'Limit request headers fields size'];
+      if (rh[i]!.length + 2 + rh[i + 1]!.length > lim.fieldSize) return [431, 'Limit request headers fields size'];
     }
   }
-  const body = cfg.limit_request_body;
-  if (body > 0 && Number(req.headers['content-length'] ?? 0) > body) return [413, 'Request body too large'];
+  if (lim.body > 0 && Number(req.headers['content-length'] ?? 0) > lim.body) return [413, 'Request body too large'];
   return null;
 }
 
@@ -203,11 +206,15 @@ export function startNodeServer(
   const live = new Map<http.IncomingMessage, http.ServerResponse>();
   let stopping = false;
   const graceMs = Math.max(1, cfg.keepalive) * 1000;
-  const checkLimits =
-    cfg.limit_request_line > 0 ||
-    cfg.limit_request_fields > 0 ||
-    cfg.limit_request_field_size > 0 ||
-    cfg.limit_request_body > 0;
+  const limits: Limits = {
+    line: cfg.limit_request_line,
+    fields: cfg.limit_request_fields,
+    fieldSize: cfg.limit_request_field_size,
+    body: cfg.limit_request_body,
+  };
+  const checkLimits = limits.line > 0 || limits.fields > 0 || limits.fieldSize > 0 || limits.body > 0;
+  const noKeepAlive = cfg.keepalive <= 0;
+  const timed = hooks.after !== undefined;
 
   const servers = listeners.map((l) => {
     const opts: http.ServerOptions = {
@@ -244,7 +251,7 @@ export function startNodeServer(
   );
 
   function onRequest(req: http.IncomingMessage, res: http.ServerResponse, info: ListenerInfo): void {
-    const startedAt = performance.now();
+    const startedAt = timed ? performance.now() : 0;
     const st = conns.get(req.socket);
     if (st !== undefined) {
       st.requests += 1;
@@ -267,9 +274,9 @@ export function startNodeServer(
         hooks.after!(env(), status, responseHeaders(res), sent(), startedAt);
       }
     });
-    if (stopping || cfg.keepalive <= 0) res.shouldKeepAlive = false;
+    if (stopping || noKeepAlive) res.shouldKeepAlive = false;
     if (checkLimits) {
-      const over = overLimit(req, cfg);
+      const over = overLimit(req, limits);
       if (over !== null) {
         res.shouldKeepAlive = false;
         res.writeHead(over[0], { 'Content-Type': 'text/plain', Connection: 'close' });
