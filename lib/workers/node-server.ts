@@ -31,6 +31,8 @@ export interface NodeServerHooks {
   /** before the app: max_requests counting, pre_request (environ built lazily by `env()`) */
   request(env: () => Environ): void;
   after?: (environ: Environ, status: string, headers: ResponseHeaders, sent: number, startedAt: number) => void;
+  /** a server error (a listening fd node:http cannot serve): after it is logged; a worker exits */
+  error?: (err: Error) => void;
 }
 
 export interface NodeServing {
@@ -241,6 +243,10 @@ export function startNodeServer(
       }
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
       s.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    });
+    server.on('error', (err: Error) => {
+      log.exception(`node:http cannot serve ${l.info.url}`, err);
+      hooks.error?.(err);
     });
     server.listen({ fd: l.fd });
     return server;

@@ -301,6 +301,7 @@ export class Worker {
             this.afterRequest(env, status, sent, started);
           }
         : undefined,
+      error: () => void this.exit(WORKER_BOOT_ERROR),
     });
   }
 
