@@ -7,6 +7,8 @@
 // HTTPS (workloads https, https-close): gunicorn-ts with certfile/keyfile vs node:https, the same
 // ECDSA P-256 certificate (bench/tls-cert.mjs), wrk over TLS.
 //   options: --rounds N --duration S --workloads hello,... --servers a,b --out DIR
+//   node bench/run.mjs --servers 'node:http,gunicorn-ts CLI -k node -w 1' --workloads hello
+//                                      -k node (opt-in) against node:http on the same (req, res) app
 //
 // Method: each single-process server is pinned to CPU 1 (taskset -c 1), wrk to CPU 0; runs of
 // different servers are interleaved round by round; each run starts a fresh server, checks one
@@ -92,6 +94,20 @@ export const SERVERS = {
     group: 'single',
     workloads: ['fetch-hello', 'hono-hello'],
   },
+  // -k node: the CLI's node worker class (node:http in a pre-forked worker) serving the node:http baseline's
+  // own (req, res) application: what the arbiter costs on top of node:http. Opt-in: --servers names it.
+  'gunicorn-ts CLI -k node -w 1': {
+    argv: (port, wl) => [
+      ...cliArgs(port, wl, 1).slice(0, -1),
+      '-k',
+      'node',
+      `${path.join(here, 'servers', 'cli-apps.mjs')}:node_${wl.replaceAll('-', '_')}`,
+    ],
+    pin: true,
+    group: 'single',
+    optIn: true,
+    workloads: ['hello', 'hello-async', 'environ', 'body2k', 'post4k', 'stream64k', 'close', 'pipelined'],
+  },
   // HTTPS: the same servers with a certificate (BENCH_TLS_CERT/KEY); the hello application
   'node:https': {
     argv: (port) => [process.execPath, path.join(here, 'servers/node-http.mjs'), port, 'hello'],
@@ -167,7 +183,9 @@ export const WORKLOADS = {
 };
 
 const wanted = (list, all) => (list ? list.split(',').filter((x) => x in all) : Object.keys(all));
-const serverNames = wanted(opt('servers'), SERVERS);
+const serverNames = opt('servers')
+  ? wanted(opt('servers'), SERVERS)
+  : Object.keys(SERVERS).filter((s) => !SERVERS[s].optIn);
 const workloadNames = wanted(opt('workloads'), WORKLOADS).filter(
   (w) => !CI || opt('workloads') || w === 'hello' || w === 'environ' || w === 'https',
 );

@@ -1,11 +1,14 @@
 // serve(application, bind | options): a server in the calling process.
 import { serveWorkers } from './app/serve-app.js';
+import { nodeShape, servedApp } from './app/shape.js';
+import { startNodeServer } from './workers/node-server.js';
 import { createLogger, loadLoggerClass } from './logging/factory.js';
 import { startLocalMetrics } from './metrics/local.js';
-import { openListeners } from './listeners.js';
+import { openListeners, unlinkListener } from './listeners.js';
 import { resolveSettings, type Settings } from './config/settings.js';
 import { checkTls, isTls, startServer, type ServerHandle } from './server.js';
 import { AppShapeError, appShape, type AppObject, type AppShape } from './http/shape.js';
+import type { NodeHandler } from './types.js';
 
 export type { ServerHandle } from './server.js';
 
@@ -24,28 +27,38 @@ export type ServeOptions = Partial<Record<keyof Settings, unknown>> & { bind?: s
  * entry script runs again in each worker, where serve() serves (see
  * lib/app/serve-app.ts).
  */
+export function serve(application: AppObject, bindOrOptions?: string | string[] | ServeOptions): Promise<ServerHandle>;
+/** A (req, res) app: an Express or Koa app, a Fastify instance, or a node:http listener with worker_class 'node'. */
+export function serve(
+  application: NodeHandler | object,
+  bindOrOptions?: string | string[] | ServeOptions,
+): Promise<ServerHandle>;
 export async function serve(
-  application: AppObject,
+  application: unknown,
   bindOrOptions: string | string[] | ServeOptions = {},
 ): Promise<ServerHandle> {
   const options: ServeOptions =
     typeof bindOrOptions === 'string' || Array.isArray(bindOrOptions) ? { bind: bindOrOptions } : { ...bindOrOptions };
   const cfg = resolveSettings(options);
-  let shape: AppShape;
-  try {
-    shape = appShape(application, cfg.worker_class);
-  } catch (e) {
-    if (!(e instanceof AppShapeError)) throw e;
-    throw new TypeError(
-      `serve(application, bind): application must be a function (environ, start_response) or a fetch handler: ${e.message}`,
-    );
+  const asNode = cfg.worker_class === 'node' || (cfg.worker_class !== 'fetch' && nodeShape(application) !== null);
+  let shape: AppShape | null = null;
+  if (!asNode) {
+    try {
+      shape = appShape(application, cfg.worker_class);
+    } catch (e) {
+      if (!(e instanceof AppShapeError)) throw e;
+      throw new TypeError(
+        `serve(application, bind): application must be a function (environ, start_response) or a fetch handler: ${e.message}`,
+      );
+    }
   }
   if (cfg.workers > 1) {
     // the pre-fork arbiter
-    return serveWorkers(application, options);
+    return serveWorkers(application as AppObject, options);
   }
   const tlsError = checkTls(cfg);
   if (tlsError !== null) throw new Error(tlsError);
+  if (asNode) return serveNode(application, cfg);
   const log = createLogger(cfg);
   log.plugin = await loadLoggerClass(cfg.logger_class, cfg);
   const listeners = await openListeners(cfg.bind, {
@@ -66,8 +79,8 @@ export async function serve(
           begin: () => metrics.recorder.begin(),
           sent: false,
         };
-  log.info(`Application: ${shape.how}`);
-  const { server, closed } = startServer(shape, cfg, listeners, log, { hooks });
+  log.info(`Application: ${shape!.how}`);
+  const { server, closed } = startServer(shape!, cfg, listeners, log, { hooks });
   connections = () => server.connections();
   const tls = isTls(cfg);
   const addresses = listeners.map((l) =>
@@ -89,6 +102,46 @@ export async function serve(
           await metrics?.close();
           resolve();
         });
+      });
+      return closing;
+    },
+  };
+}
+
+/**
+ * serve() of a (req, res) app in this process (an Express, Koa or Fastify
+ * app, or worker_class 'node'): node:http on the bound sockets, as a -k node
+ * worker serves them (graceful close() included).
+ */
+async function serveNode(application: unknown, cfg: Settings): Promise<ServerHandle> {
+  const served = await servedApp(application, 'node', 'serve()');
+  if (served.kind !== 'node') throw new TypeError('serve(): not a (req, res) application');
+  const log = createLogger(cfg);
+  log.plugin = await loadLoggerClass(cfg.logger_class, cfg);
+  log.info(served.how);
+  const listeners = await openListeners(cfg.bind, {
+    backlog: cfg.backlog,
+    reusePort: cfg.reuse_port,
+    umask: cfg.umask,
+  });
+  const server = startNodeServer(served.handler, cfg, listeners, log, { request: () => {} });
+  const tls = isTls(cfg);
+  const addresses = listeners.map((l) =>
+    tls && l.info.kind === 'tcp' ? { ...l.info, url: l.info.url.replace(/^http:/, 'https:') } : l.info,
+  );
+  let closing: Promise<void> | null = null;
+  return {
+    addresses,
+    url: addresses[0]?.url ?? '',
+    connections: () => server.connections(),
+    close() {
+      if (closing) return closing;
+      server.close(true);
+      const timer = setTimeout(() => server.close(false), cfg.graceful_timeout * 1000);
+      timer.unref();
+      closing = server.closed.then(() => {
+        clearTimeout(timer);
+        for (const l of listeners) unlinkListener(l);
       });
       return closing;
     },

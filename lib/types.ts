@@ -1,4 +1,7 @@
-// The handler contract: PEP 3333 (WSGI) in TypeScript.
+// The handler contract: PEP 3333 (WSGI) in TypeScript; and the (req, res)
+// handlers the node worker class serves.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import type { Input } from './http/input.js';
 
 export type Chunk = string | Uint8Array;
@@ -35,3 +38,6 @@ export interface Environ {
 }
 
 export type Application = (environ: Environ, start_response: StartResponse) => ResponseBody | Promise<ResponseBody>;
+
+/** A node:http request listener: what `-k node` serves (an Express app, Koa's callback(), Fastify's routing). */
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;

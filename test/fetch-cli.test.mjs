@@ -147,15 +147,20 @@ t.test('-k fetch: a bare function; export default { fetch } without :VARIABLE; m
   await d.exit;
 });
 
-t.test('an Express-shaped app is refused with a pointer to -k node, not run as WSGI', async (t) => {
-  const r = spawnSync(process.execPath, [BIN, '-b', '127.0.0.1:0', 'test/fixtures/apps/fetch_app.mjs:expressLike'], {
-    cwd: ROOT,
-    env: { ...process.env, GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '' },
-    encoding: 'utf8',
-    timeout: 20000,
-  });
+t.test('an Express-shaped app under -k fetch is refused with a pointer to -k node', async (t) => {
+  // (under the default worker class an Express app selects -k node by itself: test/node-worker.test.mjs)
+  const r = spawnSync(
+    process.execPath,
+    [BIN, '-b', '127.0.0.1:0', '-k', 'fetch', 'test/fixtures/apps/fetch_app.mjs:expressLike'],
+    {
+      cwd: ROOT,
+      env: { ...process.env, GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '' },
+      encoding: 'utf8',
+      timeout: 20000,
+    },
+  );
   t.equal(r.status, 4, 'exit 4: the app failed to load');
-  t.match(r.stderr, /\nThe application looks like an Express-style \(req, res\) handler.*run it with -k node\n/);
+  t.match(r.stderr, /\nThe application looks like an Express-style \(req, res, next\) handler.*run it with -k node\n/);
   const k = spawnSync(process.execPath, [BIN, '-k', 'nope', 'x'], { cwd: ROOT, encoding: 'utf8', timeout: 20000 });
   t.equal(k.status, 1);
   t.match(k.stderr.trim(), /^Error: Invalid value for worker_class: nope/);

@@ -41,7 +41,8 @@ t.test('the application shape: an object with fetch is detected; a function need
   const express = (req, res, next) => next();
   express.use = () => {};
   express.handle = () => {};
-  await t.rejects(serve(express, '127.0.0.1:0'), /Express-style .*run it with -k node/);
+  const next3 = (req, res, next) => next();
+  await t.rejects(serve(next3, '127.0.0.1:0'), /Express-style .*run it with -k node/);
   await t.rejects(serve(express, { bind: '127.0.0.1:0', worker_class: 'fetch' }), /-k node/);
   await t.rejects(serve({ nope: 1 }, '127.0.0.1:0'), /application must be a function/);
 });

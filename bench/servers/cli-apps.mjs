@@ -1,7 +1,7 @@
 // The benchmark applications as an app module for the gunicorn-ts CLI:
 //   gunicorn-ts bench/servers/cli-apps.mjs:hello
 //   gunicorn-ts bench/servers/cli-apps.mjs:hello_async   (workload hello-async: '-' becomes '_')
-const { wsgi } = await import('./apps.mjs');
+const { wsgi, node } = await import('./apps.mjs');
 export const { hello, environ, body2k, post4k, stream64k, close, pipelined } = wsgi;
 export const hello_async = wsgi['hello-async'];
 export const hello_await = wsgi['hello-await'];
@@ -9,6 +9,19 @@ export const hello_await = wsgi['hello-await'];
 const { fetchApps } = await import('./fetch-apps.mjs');
 export const fetch_hello = fetchApps['fetch-hello'];
 export const hono_hello = fetchApps['hono-hello'];
+
+// -k node: node:http's own (req, res) apps, served by the node worker class (gunicorn-ts -k node ...:node_hello)
+export const {
+  hello: node_hello,
+  environ: node_environ,
+  body2k: node_body2k,
+  post4k: node_post4k,
+  stream64k: node_stream64k,
+  close: node_close,
+  pipelined: node_pipelined,
+} = node;
+export const node_hello_async = node['hello-async'];
+export const node_hello_await = node['hello-await'];
 
 // load-spread probe: which worker answered
 export function whoami(env, start_response) {

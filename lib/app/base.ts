@@ -14,12 +14,13 @@ import { parseArgs, shellSplit, UsageError, type ParsedArgs } from '../config/ar
 import { Config } from '../config/config.js';
 import { applyConfigModule, ConfigFileError, findConfigFile, readConfigFile } from '../config/loader.js';
 import { SettingError } from '../config/validators.js';
-import type { AppObject as Handler } from '../http/shape.js';
+import type { AppObject as Handler, ServedApp } from '../http/shape.js';
 import { isWorkerProcess } from '../workers/protocol.js';
 import { runWorker, type Worker } from '../workers/worker.js';
 import { isDirtyWorkerProcess } from '../workers/dirty-protocol.js';
 import { runDirtyWorker } from '../workers/dirty-worker.js';
 import { importDirtyApp } from './import.js';
+import { servedApp } from './shape.js';
 
 export abstract class BaseApplication {
   cfg: Config = new Config();
@@ -53,6 +54,12 @@ export abstract class BaseApplication {
   async wsgi(): Promise<Handler> {
     if (this.callable === null) this.callable = await this.load();
     return this.callable;
+  }
+
+  /** What a worker serves: the loaded object and worker_class decide (shape.ts). */
+  async served(): Promise<ServedApp> {
+    const label = this.cfg.get('wsgi_app') ?? this.cfg.get('default_proc_name');
+    return servedApp(await this.wsgi(), this.cfg.get('worker_class'), label);
   }
 
   /**

@@ -10,6 +10,7 @@ import type { AppObject } from '../http/shape.js';
 import { AppImportError } from '../workers/protocol.js';
 import { parseDirtySpec } from '../config/dirty-settings.js';
 import { parseLiteralArgs } from './literals.js';
+import { isServableObject, notAnApp } from './shape.js';
 
 export { AppImportError };
 
@@ -28,8 +29,24 @@ function isFetchObject(v: unknown): boolean {
   return v !== null && typeof v === 'object' && typeof (v as { fetch?: unknown }).fetch === 'function';
 }
 
-/** Finds the file of MODULE, or throws AppImportError("No module named ..."). */
-export function resolveModule(module: string, cwd: string): string {
+/**
+ * Finds the file of MODULE, or throws AppImportError("No module named ...").
+ * `searchPath` (the pythonpath setting): more directories to look in, in
+ * order, after `cwd`.
+ */
+export function resolveModule(module: string, cwd: string, searchPath: readonly string[] = []): string {
+  let first: unknown = null;
+  for (const dir of [cwd, ...searchPath.map((d) => path.resolve(cwd, d))]) {
+    try {
+      return resolveFrom(module, dir);
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  throw first;
+}
+
+function resolveFrom(module: string, cwd: string): string {
   const candidates: string[] = [];
   const looksLikePath = module.includes('/') || EXTS.some((e) => module.endsWith(e));
   if (looksLikePath) candidates.push(path.resolve(cwd, module));
@@ -91,7 +108,8 @@ async function loadModule(file: string, module: string): Promise<Record<string, 
     const err = e as NodeJS.ErrnoException;
     if (err?.code === 'ERR_UNKNOWN_FILE_EXTENSION') {
       throw new AppImportError(
-        `Cannot load ${pyRepr(module)}: no TypeScript loader is active (run node with --import tsx, or compile to .js)`,
+        `Cannot load ${pyRepr(module)}: this Node cannot run TypeScript (Node 22.18+ and 23.6+ strip types by default; ` +
+          'Node 22.6+ with --experimental-strip-types; or run node with a loader such as --import tsx; or compile to .js)',
       );
     }
     throw e;
@@ -99,15 +117,24 @@ async function loadModule(file: string, module: string): Promise<Record<string, 
 }
 
 /**
- * Gunicorn's import_app: returns the application (a function, or an object with a
- * fetch method: a fetch-style app, lib/http/shape.ts) or throws AppImportError.
+/**
+ * Gunicorn's import_app: returns the application (a function; an object with a
+ * fetch method: a fetch-style app, lib/http/shape.ts; or an object a worker
+ * class serves: a Koa or Fastify app, lib/app/shape.ts) or throws
+ * AppImportError. `searchPath`: the pythonpath setting; `workerClass` words the error for an object
+ * that is no application.
  */
-export async function importApp(uri: string, cwd: string = process.cwd()): Promise<AppObject> {
+export async function importApp(
+  uri: string,
+  cwd: string = process.cwd(),
+  searchPath: readonly string[] = [],
+  workerClass: string = 'sync',
+): Promise<AppObject> {
   const { module, obj } = splitUri(uri);
   const { name, args } = parseObject(obj);
   let file: string;
   try {
-    file = resolveModule(module, cwd);
+    file = resolveModule(module, cwd, searchPath);
   } catch (e) {
     if (/\.(m|c)?[jt]s$/.test(module) && isFile(path.resolve(cwd, module)) === false && uri.indexOf(':') < 0) {
       throw new AppImportError(
@@ -136,8 +163,7 @@ export async function importApp(uri: string, cwd: string = process.cwd()): Promi
     if (app !== null && typeof app === 'object' && typeof pending.then === 'function') app = await pending;
   }
   if (app === null || app === undefined) throw new AppImportError(`Failed to find application object: ${pyRepr(obj)}`);
-  if (typeof app !== 'function' && !isFetchObject(app))
-    throw new AppImportError('Application object must be callable.');
+  if (typeof app !== 'function' && !isFetchObject(app) && !isServableObject(app)) throw notAnApp(app, workerClass, uri);
   return app as AppObject;
 }
 

@@ -25,6 +25,6 @@ export class WSGIApplication extends Application {
   }
 
   override load(): Promise<Handler> {
-    return importApp(this.appUri!, this.cfg.get('chdir'));
+    return importApp(this.appUri!, this.cfg.get('chdir'), this.cfg.get('pythonpath'), this.cfg.get('worker_class'));
   }
 }

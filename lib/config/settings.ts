@@ -150,7 +150,6 @@ export const NOT_APPLICABLE: ReadonlyArray<[string, string]> = [
     'logconfig, logconfig_dict, logconfig_json',
     'Python logging configuration; use `log_format = json`, `syslog` or a `logger_class`.',
   ],
-  ['pythonpath', 'Python import path; Node resolves modules from --chdir (use NODE_PATH for more).'],
   ['paste, raw_paste_global_conf', 'PasteDeploy is Python-only.'],
   ['http_protocols, http2_*', 'HTTP/2 is not implemented by the native core.'],
   [
@@ -261,9 +260,15 @@ export const SETTINGS = [
     section: 'Worker Processes',
     cli: ['-k', '--worker-class'],
     meta: 'STRING',
-    validator: validateChoice(['sync', 'fetch'] as const),
+    validator: validateChoice(['sync', 'fetch', 'node'] as const),
     default: () => 'sync' as const,
-    desc: "The type of workers to use, all event-loop workers on the native core: 'sync' runs WSGI-style applications (environ, start_response), and fetch-style ones when detected (an object with a fetch method); 'fetch' runs fetch-style applications, (request: Request) => Response or an object with a fetch method.",
+    desc:
+      "The type of workers to use. 'sync': an event-loop worker on the native core, for WSGI-style " +
+      '(environ, start_response) applications, and fetch-style ones when detected (an object with a fetch method). ' +
+      "'fetch': the native core, for fetch-style applications, (request: Request) => Response or an object with a " +
+      "fetch method. 'node': each worker serves the inherited sockets with node:http, for " +
+      '(req, res) handlers: Express, Koa, Fastify, plain node:http listeners (README, "(req, res) apps: -k node"). ' +
+      "An Express, Koa or Fastify app given with 'sync' selects 'node' by itself (the boot log says so).",
   }),
   def({
     name: 'worker_connections',
@@ -449,6 +454,20 @@ export const SETTINGS = [
     default: () => process.cwd(),
     defaultDoc: "'.'",
     desc: 'Change directory to the specified directory before loading apps.',
+  }),
+  def({
+    name: 'pythonpath',
+    section: 'Server Mechanics',
+    cli: ['--pythonpath'],
+    meta: 'STRING',
+    validator: validateStringList,
+    default: () => [],
+    defaultDoc: '[]',
+    desc:
+      'A comma-separated list of directories where the application MODULE is looked for, after the working ' +
+      "directory (--chdir), in order; relative ones are taken from the working directory. Node's meaning of " +
+      "Gunicorn's Python path: it works for ES modules and CommonJS alike, where NODE_PATH only reaches require(). " +
+      "The application's own imports still resolve from its file's location (node_modules).",
   }),
   def({
     name: 'daemon',

@@ -7,7 +7,9 @@
 //                    fetch method is taken as fetch-style (unambiguous); an
 //                    Express-style function is refused with a pointer to -k node
 //   fetch            a function (request) => Response, or an object with fetch()
-import type { Application } from '../types.js';
+//   node             (req, res) apps: lib/app/shape.ts decides those first (servedApp) and
+//                    asks appShape() only for the other two
+import type { Application, NodeHandler } from '../types.js';
 
 /** A fetch-style handler: WinterTC's `fetch(request)`; the second argument is the worker's context. */
 export type FetchHandler = (request: Request, ctx?: unknown) => Response | PromiseLike<Response>;
@@ -17,6 +19,12 @@ export type AppObject = Application | FetchHandler | { fetch: FetchHandler };
 
 export type AppShape =
   { kind: 'wsgi'; app: Application; how: string } | { kind: 'fetch'; fetch: FetchHandler; how: string };
+
+/**
+ * What a worker serves (lib/app/shape.ts servedApp() decides): an AppShape on the native core, or a
+ * (req, res) handler on node:http (-k node, or an Express/Koa/Fastify app detected). `how`: the boot log's words (a whole line for 'node').
+ */
+export type ServedApp = AppShape | { kind: 'node'; handler: NodeHandler; how: string };
 
 /** A wrong app for the worker class: its message is one line for the user. */
 export class AppShapeError extends Error {}

@@ -15,8 +15,10 @@ import { StatsdClient } from '../metrics/statsd.js';
 import type { OpenListener } from '../listeners.js';
 import type { RequestHooks } from '../http/handler.js';
 import { startServer } from '../server.js';
-import { AppShapeError, appShape, type AppObject, type AppShape } from '../http/shape.js';
-import type { Application, Environ, ResponseHeaders } from '../types.js';
+import type { AppObject, ServedApp } from '../http/shape.js';
+import type { Application, Environ, NodeHandler, ResponseHeaders } from '../types.js';
+import { defaults } from '../config/settings.js';
+import { ignoredUnderNode, startNodeServer } from './node-server.js';
 import { hookRequest, hookResponse } from './request.js';
 import {
   APP_LOAD_ERROR,
@@ -35,6 +37,17 @@ import { awaitWithin } from './await-hook.js';
 export interface WorkerApp {
   cfg: Config;
   wsgi(): Promise<AppObject>;
+  /** what to serve: a WSGI-style or fetch-style app on the native core, or a (req, res) handler on node:http (-k node) */
+  served(): Promise<ServedApp>;
+}
+
+/** What a worker serves with: the native core, or node:http (-k node). */
+interface Serving {
+  connections(): number;
+  close(graceful: boolean): void;
+  readonly closed: Promise<void>;
+  /** "METHOD URI" of the requests in flight */
+  inFlight(): string[];
 }
 
 /** The `server` argument of hooks that run in a worker (post_fork, worker_exit): the master, seen from here. */
@@ -65,9 +78,11 @@ export class Worker {
   /** the loaded application object (any shape) */
   wsgi: AppObject | null = null;
   /** its shape under worker_class (lib/http/shape.ts) */
-  shape: AppShape | null = null;
+  shape: ServedApp | null = null;
   private access: AccessLog | null = null;
-  private server: ReturnType<typeof startServer> | null = null;
+  private server: Serving | null = null;
+  /** 'node' when serving a (req, res) handler with node:http */
+  serving: 'native' | 'node' = 'native';
   private stopping = false;
   private readonly master: MasterView;
   private reloader: Reloader | null = null;
@@ -119,17 +134,14 @@ export class Worker {
       return this.exit(WORKER_BOOT_ERROR);
     }
     this.log.info(`Booting worker with pid: ${this.pid}`);
+    let served: ServedApp;
     try {
       await this.cfg.get('post_fork')(this.master, this);
       this.initProcess();
       this.startHeartbeat();
+      served = await this.app.served();
       this.wsgi = await this.app.wsgi();
-      try {
-        this.shape = appShape(this.wsgi, this.cfg.get('worker_class'));
-      } catch (e) {
-        if (e instanceof AppShapeError) throw new AppImportError(e.message);
-        throw e;
-      }
+      this.shape = served;
     } catch (e) {
       if (e instanceof AppImportError) {
         this.log.debug(`Exception while loading the application\n${e.stack ?? e.message}`);
@@ -150,41 +162,52 @@ export class Worker {
     // only its status, and the recorder times a sample of the requests under load (lib/metrics/recorder.ts)
     const capture = this.access !== null || post !== this.cfg.settings.post_request!.default();
     const recorder = this.recorder;
-    const shape = this.shape;
-    this.log.info(`Application: ${shape.how}`);
-    if (shape.kind === 'fetch') {
-      // the hooks get a WSGI environ only when something reads it (pre/post_request, access log, metrics)
-      const wantAfter = capture || recorder !== null;
-      const after = wantAfter
-        ? (env: Environ, status: string, sent: number, started: number, headers?: ResponseHeaders) =>
-            this.afterRequest(env, status, sent, started, headers)
-        : undefined;
-      const callPre = this.callsPreRequest();
-      this.server = startServer(shape, this.cfg.all, this.sockets, this.log, {
-        multiprocess: this.cfg.get('workers') > 1,
-        balance: this.balance,
-        hooks: { pre: (env) => this.beginRequest(env, callPre), after, environ: wantAfter || callPre },
-      });
+    const wantAfter = capture || recorder !== null;
+    // -k node's words are a whole line (lib/app/shape.ts); the native core's shapes say what the object is
+    this.log.info(served.kind === 'node' ? served.how : `Application: ${served.how}`);
+    if (served.kind === 'node') {
+      this.server = this.startNode(served.handler, wantAfter);
     } else {
-      let hooks: RequestHooks = {};
-      if (capture) hooks = { after: (env, status, sent, started) => this.afterRequest(env, status, sent, started) };
-      else if (recorder !== null)
-        hooks = {
-          after: (env, status, _sent, started) => recorder.record(env.REQUEST_METHOD, status, started),
-          begin: () => recorder.begin(),
-          sent: false,
-        };
-      this.server = startServer(
-        { ...shape, app: this.handler(shape.app, capture) },
-        this.cfg.all,
-        this.sockets,
-        this.log,
-        {
+      let native: ReturnType<typeof startServer>;
+      if (served.kind === 'fetch') {
+        // the hooks get a WSGI environ only when something reads it (pre/post_request, access log, metrics)
+        const after = wantAfter
+          ? (env: Environ, status: string, sent: number, started: number, headers?: ResponseHeaders) =>
+              this.afterRequest(env, status, sent, started, headers)
+          : undefined;
+        const callPre = this.callsPreRequest();
+        native = startServer(served, this.cfg.all, this.sockets, this.log, {
           multiprocess: this.cfg.get('workers') > 1,
           balance: this.balance,
-          hooks,
-        },
-      );
+          hooks: { pre: (env) => this.beginRequest(env, callPre), after, environ: wantAfter || callPre },
+        });
+      } else {
+        let hooks: RequestHooks = {};
+        if (capture) hooks = { after: (env, status, sent, started) => this.afterRequest(env, status, sent, started) };
+        else if (recorder !== null)
+          hooks = {
+            after: (env, status, _sent, started) => recorder.record(env.REQUEST_METHOD, status, started),
+            begin: () => recorder.begin(),
+            sent: false,
+          };
+        native = startServer(
+          { ...served, app: this.handler(served.app, capture) },
+          this.cfg.all,
+          this.sockets,
+          this.log,
+          {
+            multiprocess: this.cfg.get('workers') > 1,
+            balance: this.balance,
+            hooks,
+          },
+        );
+      }
+      this.server = {
+        connections: () => native.server.connections(),
+        close: (graceful) => native.server.close(graceful),
+        closed: native.closed,
+        inFlight: () => native.dispatcher.inFlight().map((e) => `${e.REQUEST_METHOD} ${e.RAW_URI}`),
+      };
     }
     void this.server.closed.then(() => this.lastBeat()).then(() => this.exit(0));
     this.booted = true;
@@ -243,7 +266,7 @@ export class Worker {
     const st: WorkerStats = {
       nr: this.nr,
       done: this.recorder?.done ?? null,
-      c: this.server?.server.connections() ?? 0,
+      c: this.server?.connections() ?? 0,
       rss: rss ?? 0,
     };
     const m = this.recorder?.take();
@@ -280,13 +303,8 @@ export class Worker {
     return statsd !== null || aggregate ? new RequestRecorder(statsd, aggregate) : null;
   }
 
-  /** whether pre_request is set (or debug logging on, which Gunicorn's default hook uses) */
-  private callsPreRequest(): boolean {
-    return this.cfg.get('pre_request') !== this.cfg.settings.pre_request!.default() || this.log.isEnabled('debug');
-  }
-
-  /** Before each request, whatever the app shape: request counting (max_requests), pre_request. */
-  private beginRequest(environ: Environ | undefined, callPre: boolean): void {
+  /** max_requests: counts one request; the last one starts a graceful restart after it. */
+  private countRequest(): void {
     this.nr += 1;
     if (this.nr >= this.max_requests && this.alive) {
       this.log.info('Autorestarting worker after current request.');
@@ -294,7 +312,44 @@ export class Worker {
       this.alive = false;
       setImmediate(() => this.stop(true));
     }
+  }
+
+  /** whether pre_request is set (or debug logging on, which Gunicorn's default hook uses) */
+  private callsPreRequest(): boolean {
+    return this.cfg.get('pre_request') !== this.cfg.settings.pre_request!.default() || this.log.isEnabled('debug');
+  }
+
+  /** Before each request of the native core, WSGI- or fetch-style: request counting (max_requests), pre_request. */
+  private beginRequest(environ: Environ | undefined, callPre: boolean): void {
+    this.countRequest();
     if (callPre && environ !== undefined) this.cfg.get('pre_request')(this, hookRequest(environ));
+  }
+
+  /**
+   * -k node: node:http on the inherited sockets (node-server.ts), with the
+   * same request counting, pre_request/post_request hooks, access log and
+   * metrics; the hooks get the minimal environ of nodeEnviron().
+   */
+  private startNode(handler: NodeHandler, wantAfter: boolean): Serving {
+    this.serving = 'node';
+    const ignored = ignoredUnderNode(this.cfg.all, defaults());
+    if (ignored.length > 0)
+      this.log.warning(`-k node: node:http parses requests; these settings do not apply: ${ignored.join(', ')}`);
+    if (this.balance) this.log.debug("-k node: accept balancing is the native core's; node:http accepts as it can");
+    const preRequest = this.cfg.get('pre_request');
+    const callPre = this.callsPreRequest();
+    return startNodeServer(handler, this.cfg.all, this.sockets, this.log, {
+      request: (env) => {
+        this.countRequest();
+        if (callPre) preRequest(this, hookRequest(env()));
+      },
+      after: wantAfter
+        ? (env, status, headers, sent, started) => {
+            this.afterRequest(env, status, sent, started, headers);
+          }
+        : undefined,
+      error: () => void this.exit(WORKER_BOOT_ERROR),
+    });
   }
 
   /** Wraps the application: request counting (max_requests), pre_request, response capture. */
@@ -351,9 +406,9 @@ export class Worker {
     if (this.stopping && graceful) return;
     this.stopping = true;
     this.reloader?.stop();
-    this.server.server.close(graceful);
+    this.server.close(graceful);
     if (graceful) {
-      const t = setTimeout(() => this.server!.server.close(false), this.cfg.get('graceful_timeout') * 1000);
+      const t = setTimeout(() => this.server!.close(false), this.cfg.get('graceful_timeout') * 1000);
       t.unref();
     }
   }
@@ -420,12 +475,9 @@ export class Worker {
    * cost) are the candidates.
    */
   private requestsInFlight(): string {
-    const live = this.server?.dispatcher.inFlight() ?? [];
+    const live = this.server?.inFlight() ?? [];
     if (live.length === 0) return ' (no request in flight)';
-    const shown = live
-      .slice(0, 5)
-      .map((e) => `${e.REQUEST_METHOD} ${e.RAW_URI}`)
-      .join(', ');
+    const shown = live.slice(0, 5).join(', ');
     return ` (requests in flight: ${shown}${live.length > 5 ? `, and ${live.length - 5} more` : ''})`;
   }
 

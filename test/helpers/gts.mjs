@@ -13,9 +13,10 @@ export const APPS = path.join(ROOT, 'test/fixtures/apps');
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `node <script> ...args`; returns a handle with the output so far and helpers. */
-export function run(t, args, { script = BIN, env = {}, cwd = ROOT, prefix = [] } = {}) {
+export function run(t, args, { script = BIN, env = {}, cwd = ROOT, prefix = [], node = process.execPath } = {}) {
   // prefix: a command that runs node, e.g. ['unshare', '--pid', '--fork', '--mount-proc'] (then `pid` is its pid)
-  const argv = [...prefix, process.execPath, script, ...args];
+  // node: another Node binary (the TypeScript test runs one that strips types)
+  const argv = [...prefix, node, script, ...args];
   const child = spawn(argv[0], argv.slice(1), {
     cwd,
     env: { ...process.env, TZ: 'UTC', GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '', PORT: '', ...env },
