@@ -50,10 +50,11 @@ export type NativeCallbacks = [
   onRequest: (id: number, blob: string, inlineBody: Buffer | undefined) => void,
   onBody: (id: number, chunk: Buffer) => void,
   onBodyEnd: (id: number, errCode: number) => void,
-  onAbort: (id: number) => void,
+  onAbort: (id: number, why: number) => void,
   onDrain: (id: number) => void,
   onProtocolError: (errCode: number, remoteAddr: string, detail: string) => void,
   onClosed: () => void,
+  onNotice: (message: string) => void,
 ];
 
 export interface NativeServer {
@@ -91,6 +92,14 @@ export interface NativeBinding {
   sockName(fd: number): { family: 'inet' | 'inet6' | 'unix'; host: string; port: number } | null;
   setInheritable(fd: number, inheritable: boolean): boolean;
   closeFd(fd: number): void;
+  /**
+   * The whole-server stop: new connections to this listening socket are dropped at the
+   * kernel from now on (a socket filter), so that the workers can accept and answer
+   * everything already queued before the last fd closes. stop=false removes it.
+   */
+  listenerStop(fd: number, stop?: boolean): boolean;
+  /** whether listenerStop(fd) is in effect on this socket */
+  listenerStopping(fd: number): boolean;
   /** the shared accept-balancing page for `slots` workers (master); returns its fd */
   balanceCreate(slots: number): number;
   /** marks a worker slot as empty (master, when a worker exits) */
@@ -161,6 +170,18 @@ export const Result = {
 } as const;
 
 /** callbacks[] slots */
-export const CB = { request: 0, body: 1, bodyEnd: 2, abort: 3, drain: 4, protocolError: 5, closed: 6 } as const;
+export const CB = {
+  request: 0,
+  body: 1,
+  bodyEnd: 2,
+  abort: 3,
+  drain: 4,
+  protocolError: 5,
+  closed: 6,
+  notice: 7,
+} as const;
+
+/** why abort(id, why) came (native Abort) */
+export const ABORT = { gone: -1, timeout: 1, timeoutClosed: 2 } as const;
 
 export const native: NativeBinding = loadAddon<NativeBinding>();

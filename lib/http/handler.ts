@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
 
-import { CB, F, M, R, Result, native, type NativeCallbacks, type NativeServer } from '../native.js';
+import { ABORT, CB, F, M, R, Result, native, type NativeCallbacks, type NativeServer } from '../native.js';
 import type { Logger } from '../logging/logger.js';
 import type { Application, Chunk, Environ, ResponseBody, ResponseHeaders, StartResponse, WriteFn } from '../types.js';
 import { addTlsInfo, buildEnviron, SchemeConflict, ScriptNameMismatch, type EnvironContext } from './environ.js';
@@ -92,12 +92,18 @@ export class Dispatcher {
       if (code === 0) ex.input.end();
       else ex.input.fail(bodyError(code));
     };
-    cbs[CB.abort] = (id: number) => this.find(id)?.abort();
+    cbs[CB.abort] = (id: number, why: number) => {
+      const ex = this.find(id);
+      if (ex === undefined) return;
+      if (why === ABORT.gone) ex.abort();
+      else ex.timeout(why === ABORT.timeout);
+    };
     cbs[CB.drain] = (id: number) => this.find(id)?.drain();
     cbs[CB.protocolError] = (code: number, ip: string, detail: string) => {
       this.log.warning(`Invalid request from ip=${ip || 'unix'}: ${errorInfo(code).code}: ${detail}`);
     };
     cbs[CB.closed] = () => this.onClosed();
+    cbs[CB.notice] = (message: string) => this.log.error(message);
     return cbs;
   }
 
@@ -316,6 +322,7 @@ export class Exchange implements InputControl {
     this.body = body;
     if (this.aborted) {
       this.finish();
+      this.closeBody(); // a body that came after a timeout is still closed
       return;
     }
     try {
@@ -400,6 +407,28 @@ export class Exchange implements InputControl {
     this.closeBody();
   }
 
+  /**
+   * request_timeout passed (native core): answer 503 when nothing was sent (`answer`), else the
+   * native core has closed the connection. Either way the request is over: the application's
+   * iterable is closed, wsgi.input fails, and the access log has its line.
+   */
+  timeout(answer: boolean): void {
+    if (this.aborted || this.finished) return;
+    const e = this.environ;
+    const what = e ? `${e.REQUEST_METHOD} ${e.RAW_URI}` : '';
+    if (answer) {
+      this.d.log.error(`Request timeout (request_timeout): ${what}; answered 503`);
+      this.sendError('503 Service Unavailable', 'The application did not answer in time.');
+    } else {
+      this.d.log.error(`Request timeout (request_timeout): ${what}; the response was cut short`);
+    }
+    this.aborted = true; // whatever the application does next goes nowhere
+    this.input?.fail(disconnected());
+    this.drain();
+    this.finish();
+    this.closeBody();
+  }
+
   fail(err: unknown): void {
     if (this.finished) return;
     if (this.aborted) {
@@ -429,7 +458,7 @@ export class Exchange implements InputControl {
   }
 
   private closeBody(): void {
-    if (this.closed) return;
+    if (this.closed || this.body === null) return;
     this.closed = true;
     const b = this.body as { close?: () => unknown } | null;
     if (b !== null && typeof b === 'object' && typeof b.close === 'function') {

@@ -66,7 +66,8 @@ void Connection::start(uint8_t listener_index) {
     close_now();
     return;
   }
-  enter_wait(Wait::kHead);
+  // accepted while stopping (the queue a stopped listener had): a request is on its way or nothing comes
+  enter_wait(srv_->draining() ? Wait::kDrain : Wait::kHead);
   update_reading();
 }
 
@@ -188,6 +189,7 @@ size_t Connection::run(const char* data, size_t len) {
             break;
           }
           off += k;
+          body_bytes_ += k;
           if (closed_ || closing_) break;
         }
         if (!parser_.body_done() && eof_ && off == len) {
@@ -198,6 +200,7 @@ size_t Connection::run(const char* data, size_t len) {
           }
         }
         if (!parser_.body_done()) break;  // need more body bytes (or the app paused us)
+        req_since_ = srv_->now_ms();      // request_timeout: the application has the whole request from now
         if (body_to_js_ && !resp_done_) {
           body_to_js_ = false;
           br->on_body_end(req_id_, Err::kOk);
@@ -281,9 +284,17 @@ void Connection::dispatch(const char* data, size_t avail, size_t* used) {
   }
   *used = off;
   srv_->bridge()->on_request(this, req_id_, h, body, blen, follows);
+  // Still in flight (an async application, or a body to come): on the busy list, under the timeouts.
+  // A request answered within the call (a synchronous application) never needs it.
+  if (active_ && !closed_ && !closing_ && wait_list_ == Wait::kNone && (!resp_done_ || !parser_.body_done())) {
+    enter_wait(Wait::kBusy);
+    req_since_ = body_since_ = wait_since_;
+    body_bytes_ = 0;
+  }
 }
 
 void Connection::finish_request() {
+  leave_wait();
   active_ = false;
   served_one_ = true;
   req_id_ = 0;
@@ -308,6 +319,10 @@ void Connection::update_reading() {
 void Connection::pause_body(bool pause) {
   if (app_paused_ == pause) return;
   app_paused_ = pause;
+  if (!pause) {  // body_timeout: a new allowance from now (the wait was the application's)
+    body_since_ = srv_->now_ms();
+    body_bytes_ = 0;
+  }
   update_reading();
   if (!pause && !in_run_ && in_len_ > 0) run_buffered();
 }
@@ -331,14 +346,14 @@ void Connection::body_failed(Err e) {
     // request is gone, so that whatever the app does next is ignored.
     active_ = false;
     req_id_ = 0;
-    if (was_active) srv_->bridge()->on_abort(id);
+    if (was_active) srv_->bridge()->on_abort(id, Abort::kGone);
     if (!closed_) send_error(e, parser_.error_detail());
   } else {
     srv_->bridge()->on_protocol_error(this, e, parser_.error_detail());
     if (was_active) {
       active_ = false;
       req_id_ = 0;
-      srv_->bridge()->on_abort(id);
+      srv_->bridge()->on_abort(id, Abort::kGone);
     }
     close_now();
   }
@@ -349,7 +364,7 @@ void Connection::fail_io() {
     uint64_t id = req_id_;
     active_ = false;
     req_id_ = 0;
-    srv_->bridge()->on_abort(id);
+    srv_->bridge()->on_abort(id, Abort::kGone);
   }
   close_now();
 }
@@ -459,6 +474,7 @@ void Connection::resume_stalled() {
 void Connection::maybe_drain() {
   if (closed_ || !want_drain_ || io_->pending() != 0 || !out_.empty()) return;
   want_drain_ = false;
+  req_since_ = srv_->now_ms();  // request_timeout: the wait was the client's
   if (active_ && !resp_done_) srv_->bridge()->on_drain(req_id_);
 }
 
@@ -494,6 +510,14 @@ void Connection::on_transport_written() {
   br->enter();
   if (closing_) {
     close_graceful();
+  } else if (!active_ && wait_list_ == Wait::kBusy) {
+    // keepalive ran out while the last response was leaving (Server::sweep): it has left
+    if (in_len_ > 0) {
+      leave_wait();
+      run_buffered();
+    } else {
+      close_now();
+    }
   } else {
     maybe_drain();
     if (!closed_) {
@@ -521,9 +545,14 @@ void Connection::close_graceful() {
   }
   if (!out_.empty()) {
     flush();
+    // still leaving: write_timeout applies (on_transport_written() calls us again)
+    if (!closed_ && io_->pending() > 0 && wait_list_ == Wait::kNone) enter_wait(Wait::kBusy);
     return;
   }
-  if (io_->pending() > 0) return;  // on_transport_written() calls us again
+  if (io_->pending() > 0) {  // on_transport_written() calls us again
+    if (wait_list_ == Wait::kNone) enter_wait(Wait::kBusy);
+    return;
+  }
   if (eof_) {
     close_now();
     return;
@@ -550,6 +579,85 @@ void Connection::on_transport_closed() {
   else delete this;
 }
 
+// ---- timeouts (Server::sweep_busy, every 250 ms) -----------------------------------
+
+// Which timeout this busy connection has passed (kept in expired_why_ for time_out()).
+bool Connection::timed_out(uint64_t now) {
+  const ServerConfig& cfg = srv_->cfg();
+  expired_why_ = 0;
+  if (closed_) return false;
+  // write_timeout: output pending and the socket's queue not shrinking (the client stopped reading)
+  if (io_->pending() == 0) {
+    write_mark_ = 0;
+  } else {
+    size_t q = stream_.queued();
+    if (write_mark_ == 0 || q < write_pend_) {
+      write_mark_ = now;
+      write_pend_ = q;
+    } else if (cfg.write_timeout_ms > 0 && now - write_mark_ >= cfg.write_timeout_ms) {
+      expired_why_ = 1;
+      return true;
+    }
+  }
+  if (!active_) return false;
+  const bool body_wait = !parser_.body_done() && !(body_to_js_ && app_paused_);  // waiting for the client's body
+  if (cfg.body_timeout_ms > 0 && body_wait) {
+    // mod_reqtimeout's body=N,MinRate=R: N seconds, one more per R bytes received
+    uint64_t allow = cfg.body_timeout_ms + (cfg.body_min_rate > 0 ? body_bytes_ * 1000 / cfg.body_min_rate : 0);
+    if (now - body_since_ >= allow) {
+      expired_why_ = 2;
+      return true;
+    }
+  }
+  // request_timeout: counted while the application is the one we wait for
+  if (cfg.request_timeout_ms > 0 && !resp_done_ && !body_wait && !want_drain_ &&
+      now - req_since_ >= cfg.request_timeout_ms) {
+    expired_why_ = 3;
+    return true;
+  }
+  return false;
+}
+
+void Connection::time_out() {
+  if (closed_ || expired_why_ == 0) return;
+  Bridge* br = srv_->bridge();
+  const uint64_t id = req_id_;
+  if (expired_why_ == 1) {  // write_timeout
+    fail_io();              // the application (if still writing) hears of it as a disconnect
+    return;
+  }
+  if (expired_why_ == 2) {  // body_timeout: the request is unusable
+    static const char kSlowBody[] = "request body too slow (body_timeout, body_min_rate)";
+    const bool in_app = active_ && !resp_done_;
+    active_ = false;
+    req_id_ = 0;
+    if (in_app) br->on_abort(id, Abort::kGone);
+    if (closed_) return;
+    if (!head_sent_) {
+      send_error(Err::kBodyTimeout, kSlowBody);
+    } else {
+      br->on_protocol_error(this, Err::kBodyTimeout, kSlowBody);
+      close_now();
+    }
+    return;
+  }
+  // request_timeout
+  if (head_sent_) {
+    active_ = false;
+    req_id_ = 0;
+    br->on_abort(id, Abort::kTimeoutClosed);  // the response is cut short: closing shows it
+    close_now();
+    return;
+  }
+  // Nothing sent yet: JS answers 503 itself (its error page, access log line and
+  // the iterable's close()); if it cannot (no such request there), we do.
+  br->on_abort(id, Abort::kTimeout);
+  if (closed_ || closing_ || resp_done_ || req_id_ != id) return;
+  active_ = false;
+  req_id_ = 0;
+  send_error(Err::kRequestTimeout, "request_timeout");
+}
+
 // ---- wait lists ------------------------------------------------------------------
 
 void Connection::enter_wait(Wait list) {
@@ -570,6 +678,7 @@ WaitList& Connection::list_of(Wait list) {
     case Wait::kIdle: return srv_->idle_list;
     case Wait::kHead: return srv_->head_list;
     case Wait::kLinger: return srv_->linger_list;
+    case Wait::kBusy: return srv_->busy_list;
     default: return srv_->drain_list;
   }
 }

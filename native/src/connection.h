@@ -37,6 +37,7 @@ enum class Wait : uint8_t {
   kHead,    // new connection or partial head (header_timeout)
   kLinger,  // closing: our side shut down, reading until the client closes
   kDrain,   // graceful close: a last chance for a request already in flight
+  kBusy,    // a request in flight, or output still leaving (request/body/write timeouts)
 };
 
 // The HTTP/1 state machine of one connection, over a Transport (transport.h):
@@ -49,7 +50,7 @@ class Connection final : public TransportEvents {
   Connection& operator=(const Connection&) = delete;
 
   // Accepts from a listener into this connection's stream; 0 or a libuv error.
-  int accept(uv_stream_t* listener) { return stream_.accept(listener); }
+  int open(int fd) { return stream_.open(fd); }
   // After accept(): records the peer, starts reading.
   void start(uint8_t listener_index);
   void close_now();  // abort: close the socket without further writes
@@ -83,6 +84,15 @@ class Connection final : public TransportEvents {
   Wait wait_list_ = Wait::kNone;
   void enter_wait(Wait list);
   bool waiting_idle() const { return !active_ && in_len_ == 0 && !parser_.head_started(); }
+  // Server's sweep of the busy list: the first timeout this connection has passed, acted on.
+  bool timed_out(uint64_t now);
+  void time_out();
+  uint64_t req_since_ = 0;   // request_timeout counts from here (the request received, or the client caught up)
+  uint64_t body_since_ = 0;  // body_timeout counts from here
+  uint64_t body_bytes_ = 0;  // body bytes received since body_since_ (body_min_rate)
+  uint64_t write_mark_ = 0;  // output pending and not shrinking since (0: none pending)
+  size_t write_pend_ = 0;    // the socket's queued bytes when write_mark_ was set
+  uint8_t expired_why_ = 0;  // timed_out(): 1 write, 2 body, 3 request
 
   friend class Server;
 

@@ -27,8 +27,8 @@ StreamTransport::StreamTransport(uv_loop_t* loop, bool is_unix, TransportEvents*
   h_.handle.data = this;
 }
 
-int StreamTransport::accept(uv_stream_t* listener) {
-  int r = uv_accept(listener, &h_.stream);
+int StreamTransport::open(int fd) {
+  int r = is_unix_ ? uv_pipe_open(&h_.pipe, fd) : uv_tcp_open(&h_.tcp, fd);
   if (r == 0 && !is_unix_) uv_tcp_nodelay(&h_.tcp, 1);
   return r;
 }

@@ -102,9 +102,11 @@ class StreamTransport final : public Transport {
   StreamTransport(const StreamTransport&) = delete;
   StreamTransport& operator=(const StreamTransport&) = delete;
 
-  // uv_accept() from a listener; sets TCP_NODELAY. Returns 0 or a libuv error.
-  int accept(uv_stream_t* listener);
+  // Adopts an accepted socket; sets TCP_NODELAY. Returns 0 or a libuv error (the fd is then not ours).
+  int open(int fd);
   bool is_unix() const { return is_unix_; }
+  // Bytes libuv still has to hand to the kernel (shrinks as a slow client reads; write_timeout).
+  size_t queued() const { return h_.stream.write_queue_size; }
   // A transport layered on top (TLS) takes this stream's events.
   void set_events(TransportEvents* events) { events_ = events; }
 
