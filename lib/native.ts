@@ -75,6 +75,13 @@ export interface NativeServer {
   write(id: number, chunk: string | Uint8Array | undefined, final: boolean): number;
   pause(id: number, pause: boolean): void;
   abort(id: number): void;
+  /** a 103 Early Hints head (headers as respond()'s block) before the response; none for HTTP/1.0 -> RespondResult */
+  earlyHints(id: number, headers: string, nHeaders: number): number;
+  /**
+   * sendfile: the next respond() with R.file sends this regular file (a copy of fd, from its
+   * current offset) as the body. Returns its length from there, or -1 (not a regular file, TLS).
+   */
+  prepareFile(id: number, fd: number): number;
   close(graceful: boolean): void;
   connections(): number;
   /** the TLS facts of a request's connection as 'KEY\0value\0...' (mod_ssl names), or undefined */
@@ -156,7 +163,7 @@ export const KNOWN_KEY = 0x80000000;
 export const MAYBE_REPEAT = 0x40000000;
 
 /** respond() flags */
-export const R = { final: 1, close: 2, whole: 4 } as const;
+export const R = { final: 1, close: 2, whole: 4, file: 8 } as const;
 
 /** respond()/write() results */
 export const Result = {

@@ -142,7 +142,6 @@ export const NOT_APPLICABLE: ReadonlyArray<[string, string]> = [
     'A worker is one Node.js event loop; it serves many connections at once without threads (like gthread for I/O, like sync for CPU).',
   ],
   ['spew', 'Python line tracing; use `node --inspect` or `--cpu-prof`.'],
-  ['sendfile', 'The native core has no sendfile path yet; wsgi.file_wrapper is not provided.'],
   ['worker_tmp_dir', 'The heartbeat goes over the IPC channel, not through a temporary file.'],
   ['tmp_upload_dir', 'Request bodies are streamed to the application, never spooled to disk.'],
   [
@@ -491,6 +490,18 @@ export const SETTINGS = [
     validator: validateBool,
     default: () => false,
     desc: 'Load application code in the master before the workers start, so a broken application fails fast.',
+  }),
+  def({
+    name: 'sendfile',
+    section: 'Server Mechanics',
+    cli: ['--no-sendfile'],
+    action: 'flag',
+    validator: validateBool,
+    default: () => env('SENDFILE') === undefined || !/^(0|false|no|off)$/i.test(env('SENDFILE')!),
+    defaultDoc: 'on, unless $SENDFILE is 0/false/no/off',
+    desc:
+      'Send a wsgi.file_wrapper over a regular file with sendfile(2), from its current offset, without reading it ' +
+      'through JavaScript (not with TLS; a socket that is full gets copied blocks meanwhile). --no-sendfile turns it off.',
   }),
   def({
     name: 'reuse_port',

@@ -13,6 +13,7 @@ import type { Application, Chunk, Environ, ResponseBody, ResponseHeaders, StartR
 import { addTlsInfo, buildEnviron, SchemeConflict, ScriptNameMismatch, type EnvironContext } from './environ.js';
 import { bodyError, disconnected, Input, type InputControl } from './input.js';
 import { ErrorCode, errorInfo, errorPage } from './errors.js';
+import { FileWrapper } from './file-wrapper.js';
 import { HeadCache } from './head-cache.js';
 
 // meta[] slot of the request flags. A module constant: reading M.flags (an
@@ -136,7 +137,7 @@ export class Dispatcher {
     if (follows) ex.keep();
     let environ: Environ;
     try {
-      environ = buildEnviron(this.ctx, blob, this.meta, input);
+      environ = buildEnviron(this.ctx, blob, this.meta, input, ex.earlyHints);
       if (this.ctx.tlsClientInfo) addTlsInfo(environ, this.native.tlsInfo(id));
     } catch (e) {
       if (e instanceof SchemeConflict) {
@@ -259,6 +260,25 @@ export class Exchange implements InputControl {
     return this.write;
   };
 
+  /**
+   * wsgi.early_hints (Gunicorn 25): a `103 Early Hints` head before the response, e.g.
+   * `[['Link', '</style.css>; rel=preload; as=style']]`. Ignored once the response has started,
+   * and for HTTP/1.0 clients (the native core leaves them out).
+   */
+  readonly earlyHints = (headers: ResponseHeaders): void => {
+    if (!Array.isArray(headers)) throw new TypeError(`early hints must be an array of [name, value] pairs`);
+    let block = '';
+    for (const h of headers) {
+      if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
+        throw new TypeError(`each early hint must be a [name, value] pair of strings, got ${inspect(h)}`);
+      }
+      block += `${h[0]}\0${h[1]}\n`;
+    }
+    if (this.headSent || this.finished || this.aborted) return;
+    const r = this.d.native.earlyHints(this.id, block, headers.length);
+    if (r === Result.badHeader) throw new Error(`Invalid early hints header in ${inspect(headers)}`);
+  };
+
   /** PEP 3333's write(): sends body bytes now. Prefer returning an iterable. */
   private readonly write: WriteFn = (chunk) => {
     if (this.finished || this.aborted) return;
@@ -349,8 +369,26 @@ export class Exchange implements InputControl {
       this.fail(e);
       return;
     }
+    if (body instanceof FileWrapper && this.d.ctx.sendfile && this.sendFile(body)) return;
     this.keep();
     void this.stream(body);
+  }
+
+  /** Gunicorn's sendfile: a wrapped regular file is sent by the native core, no blocks through JS. */
+  private sendFile(body: FileWrapper): boolean {
+    const fd = body.fileno();
+    if (fd === undefined || this.headSent) return false;
+    const length = this.d.native.prepareFile(this.id, fd);
+    if (length < 0) return false;
+    try {
+      this.sendHead(undefined, R.final | R.file);
+    } catch (e) {
+      this.fail(e);
+      return true;
+    }
+    if (this.d.hooks.after !== undefined) this.sent = length;
+    this.finish();
+    return true;
   }
 
   private async stream(body: ResponseBody): Promise<void> {

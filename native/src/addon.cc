@@ -36,7 +36,7 @@ namespace {
 
 enum CbSlot { kCbRequest, kCbBody, kCbBodyEnd, kCbAbort, kCbDrain, kCbProtocolError, kCbClosed, kCbNotice, kCbCount };
 
-enum RespondFlag : uint32_t { kRespFinal = 1, kRespClose = 2, kRespWhole = 4 };
+enum RespondFlag : uint32_t { kRespFinal = 1, kRespClose = 2, kRespWhole = 4, kRespFile = 8 };
 
 // Validated application heads kept for reuse; JS's head cache uses keys 1..kHeadSlots-1.
 constexpr uint32_t kHeadSlots = 16;
@@ -165,7 +165,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     return DefineClass(
         env, "NativeServer",
         {InstanceMethod("addListener", &JsServer::AddListener), InstanceMethod("pause", &JsServer::Pause),
-         InstanceMethod("abort", &JsServer::Abort), InstanceMethod("close", &JsServer::Close),
+         InstanceMethod("abort", &JsServer::Abort), InstanceMethod("earlyHints", &JsServer::EarlyHints),
+         InstanceMethod("prepareFile", &JsServer::PrepareFile), InstanceMethod("close", &JsServer::Close),
          InstanceMethod("connections", &JsServer::Connections), InstanceMethod("tlsInfo", &JsServer::TlsInfo)});
   }
 
@@ -487,6 +488,10 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       return env.Undefined();
     }
     int64_t known = (fl & kRespWhole) ? static_cast<int64_t>(bn) : -1;
+    if (c->has_file()) {  // prepareFile() came first: the file is this response's body, or nothing
+      if (fl & kRespFile) known = c->file_length();
+      else c->drop_file();
+    }
     WriteResult wr = WriteResult::kOk;
     c->respond(app, bp, bn, (fl & kRespFinal) != 0, (fl & kRespClose) != 0, known, &wr);
     return Napi::Number::New(env, static_cast<int>(wr));
@@ -505,6 +510,29 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     }
     bool final = info.Length() > 2 && info[2].ToBoolean().Value();
     return Napi::Number::New(env, static_cast<int>(c->write(bp, bn, final)));
+  }
+
+  // earlyHints(id, headerBlock, nHeaders) -> result code (wsgi.early_hints; rare, so
+  // validated into the scratch head slot like an uncached response head)
+  Napi::Value EarlyHints(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Connection* c = lookup(info);
+    if (c == nullptr) return Napi::Number::New(env, static_cast<int>(WriteResult::kStale));
+    static const char16_t kStatus[] = u"103 Early Hints";
+    size_t hlen = 0;
+    AppHead hints;
+    if (!utf16(info[1], &hdrs_, &hlen)) return Napi::Number::New(env, static_cast<int>(HeadError::kBadHeader));
+    HeadError e = prepare_head(kStatus, sizeof kStatus / sizeof kStatus[0] - 1, hdrs_.data(), hlen,
+                               info[2].As<Napi::Number>().Uint32Value(), &hints);
+    if (e != HeadError::kOk) return Napi::Number::New(env, static_cast<int>(e));
+    return Napi::Number::New(env, static_cast<int>(c->early_hints(hints)));
+  }
+
+  // prepareFile(id, fd) -> bytes the file will send (from its offset), or -1: see Connection::prepare_file
+  Napi::Value PrepareFile(const Napi::CallbackInfo& info) {
+    Connection* c = lookup(info);
+    if (c == nullptr || !info[1].IsNumber()) return Napi::Number::New(info.Env(), -1);
+    return Napi::Number::New(info.Env(), static_cast<double>(c->prepare_file(info[1].As<Napi::Number>().Int32Value())));
   }
 
   Napi::Value Pause(const Napi::CallbackInfo& info) {

@@ -1,6 +1,10 @@
 #include "connection.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +19,8 @@ constexpr size_t kOutHighWater = 64 * 1024;  // stop the app (write() -> backpre
 constexpr size_t kMaxPipelined = 64 * 1024;  // buffered input beyond the current request before we stop reading
 constexpr uint64_t kDrainMax = 256 * 1024;   // unread request body we still read and discard to keep the connection
 constexpr size_t kLingerDiscardMax = 1024 * 1024;  // bytes discarded while lingering before a hard close
+constexpr size_t kFileStep = 1024 * 1024;          // bytes per sendfile(2) call
+constexpr size_t kFileBlock = 64 * 1024;           // a socket that is full gets one copied block queued
 
 }  // namespace
 
@@ -34,6 +40,7 @@ Connection::Connection(Server* srv, uint32_t slot, bool is_unix)
 }
 
 Connection::~Connection() {
+  drop_file();
   delete tls_;
   std::free(in_);
 }
@@ -238,7 +245,7 @@ size_t Connection::run(const char* data, size_t len) {
     off += used;
   }
   in_run_ = false;
-  if (!out_.empty() && !closed_) {
+  if ((!out_.empty() || (file_fd_ >= 0 && file_started_)) && !closed_) {
     run_flushing_ = true;  // a flush that completes at once must not resume the run it ends (its caller does)
     flush();
     run_flushing_ = false;
@@ -390,6 +397,122 @@ void Connection::respond(const AppHead& app, const char* body, size_t blen, bool
   *wr = write(body, blen, final);
 }
 
+WriteResult Connection::early_hints(const AppHead& hints) {
+  if (head_sent_ || resp_done_) return WriteResult::kInvalidState;
+  if (facts_.version_major == 1 && facts_.version_minor == 0) return WriteResult::kOk;  // RFC 8297: not for 1.0
+  static const char kLine[] = "HTTP/1.1 103 Early Hints\r\n";
+  out_append(kLine, sizeof kLine - 1);
+  out_append(hints.lines.data(), hints.lines.size());
+  out_append("\r\n", 2);
+  if (!in_run_) schedule_flush();
+  return WriteResult::kOk;
+}
+
+// ---- sendfile ------------------------------------------------------------------
+
+int64_t Connection::prepare_file(int fd) {
+  if (file_started_) return -1;  // an earlier response's file is still going out: this one goes the other way
+  drop_file();
+  if (tls_ != nullptr || head_sent_ || resp_done_) return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  off_t cur = lseek(fd, 0, SEEK_CUR);  // Gunicorn sends from the file's current offset (and leaves it there)
+  if (cur < 0 || cur > st.st_size) return -1;
+  int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);  // ours: the application may close its fd at once
+  if (d < 0) return -1;
+  file_fd_ = d;
+  file_started_ = false;
+  file_off_ = static_cast<uint64_t>(cur);
+  file_left_ = static_cast<uint64_t>(st.st_size - cur);
+  return static_cast<int64_t>(file_left_);
+}
+
+void Connection::drop_file() {
+  if (file_fd_ < 0) return;
+  ::close(file_fd_);
+  file_fd_ = -1;
+  file_started_ = false;
+}
+
+// The response is final: the file is its body, as much of it as the framing
+// allows. The head (in out_) goes to the transport now; what is appended later
+// (a pipelined response) waits in out_ until the file has gone out.
+void Connection::start_file() {
+  uint64_t take = 0;
+  if (plan_.send_body && plan_.framing == Framing::kLength) {
+    uint64_t room = plan_.length - resp_body_sent_;
+    take = file_left_ < room ? file_left_ : room;
+  } else if (plan_.send_body && plan_.framing == Framing::kClose) {
+    take = file_left_;
+  }
+  if (take == 0 || plan_.framing == Framing::kChunked) {
+    drop_file();
+    return;
+  }
+  file_left_ = take;
+  resp_body_sent_ += take;
+  file_started_ = true;
+  if (!out_.empty()) {
+    switch (io_->write(out_)) {
+      case Transport::WriteStatus::kDone:
+        out_.clear();
+        srv_->give_buffer(std::move(out_));
+        out_ = std::string();
+        break;
+      case Transport::WriteStatus::kPending: break;
+      case Transport::WriteStatus::kError: drop_file(); return;  // flush() will find the stream failed
+    }
+  }
+}
+
+// sendfile(2) while the socket takes it; when it is full, one block is copied
+// and queued instead, and its completion (the socket writable again) brings us back.
+void Connection::pump_file() {
+  while (file_fd_ >= 0 && !closed_) {
+    if (io_->pending() > 0) return;  // on_transport_written() resumes
+    if (file_left_ == 0) {
+      drop_file();
+      break;
+    }
+    long r = stream_.send_file(file_fd_, &file_off_, file_left_ < kFileStep ? file_left_ : kFileStep);
+    if (r > 0) {
+      file_left_ -= static_cast<uint64_t>(r);
+      continue;
+    }
+    if (r == -EAGAIN || r == -ENOSYS || r == -EINVAL) {
+      std::string b = srv_->take_buffer();
+      b.resize(file_left_ < kFileBlock ? file_left_ : kFileBlock);
+      ssize_t k;
+      do {
+        k = pread(file_fd_, &b[0], b.size(), static_cast<off_t>(file_off_));
+      } while (k < 0 && errno == EINTR);
+      if (k > 0) {
+        b.resize(static_cast<size_t>(k));
+        file_off_ += static_cast<uint64_t>(k);
+        file_left_ -= static_cast<uint64_t>(k);
+        Transport::WriteStatus ws = io_->write(b);
+        if (ws == Transport::WriteStatus::kDone) srv_->give_buffer(std::move(b));
+        if (ws == Transport::WriteStatus::kPending) update_reading();
+        if (ws != Transport::WriteStatus::kError) continue;
+      }
+    }
+    // the file ended before its announced length (it shrank) or failed: close, so the truncation shows
+    drop_file();
+    fail_io();
+    return;
+  }
+  if (closed_) return;
+  if (!out_.empty()) {
+    flush();
+  } else if (closing_) {
+    close_graceful();
+  } else {
+    maybe_drain();
+    resume_stalled();
+    if (!active_ && in_len_ > 0) run_buffered();
+  }
+}
+
 WriteResult Connection::write(const char* p, size_t n, bool final) {
   if (!head_sent_ || resp_done_) return WriteResult::kInvalidState;
   if (plan_.send_body && n > 0) {
@@ -416,6 +539,7 @@ WriteResult Connection::write(const char* p, size_t n, bool final) {
     }
   }
   if (final) {
+    if (has_file()) start_file();
     if (plan_.framing == Framing::kChunked) out_append("0\r\n\r\n", 5);
     if (plan_.framing == Framing::kLength && resp_body_sent_ < plan_.length) {
       must_close_after_ = true;  // shorter than its Content-Length: closing makes the truncation visible
@@ -486,6 +610,10 @@ void Connection::out_append(const char* p, size_t n) {
 // Hands the corked bytes to the transport: one write per read callback or
 // per loop iteration (Server's check phase), however many pieces were appended.
 void Connection::flush() {
+  if (file_fd_ >= 0 && file_started_) {
+    pump_file();  // out_ (what follows the file) waits for it
+    return;
+  }
   if (out_.empty() || closed_) return;
   switch (io_->write(out_)) {
     case Transport::WriteStatus::kDone:
@@ -508,7 +636,9 @@ void Connection::on_transport_written() {
   if (closed_) return;
   Bridge* br = srv_->bridge();
   br->enter();
-  if (closing_) {
+  if (file_fd_ >= 0 && file_started_) {
+    pump_file();
+  } else if (closing_) {
     close_graceful();
   } else if (!active_ && wait_list_ == Wait::kBusy) {
     // keepalive ran out while the last response was leaving (Server::sweep): it has left
@@ -543,7 +673,7 @@ void Connection::close_graceful() {
     req_id_ = 0;
     in_len_ = 0;
   }
-  if (!out_.empty()) {
+  if (!out_.empty() || (file_fd_ >= 0 && file_started_)) {
     flush();
     // still leaving: write_timeout applies (on_transport_written() calls us again)
     if (!closed_ && io_->pending() > 0 && wait_list_ == Wait::kNone) enter_wait(Wait::kBusy);
@@ -569,6 +699,7 @@ void Connection::close_graceful() {
 void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
+  drop_file();
   leave_wait();
   io_->close();
 }

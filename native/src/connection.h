@@ -61,6 +61,16 @@ class Connection final : public TransportEvents {
   void respond(const AppHead& app, const char* body, size_t blen, bool final, bool want_close, int64_t known_length,
                WriteResult* wr);
   WriteResult write(const char* p, size_t n, bool final);
+  // A 103 Early Hints head with the application's (validated) lines, before the
+  // response; HTTP/1.0 clients get none (kOk all the same).
+  WriteResult early_hints(const AppHead& hints);
+  // wsgi.file_wrapper over a regular file (Gunicorn's sendfile): takes a copy of `fd`
+  // for the next respond(); returns the bytes from its current offset to its end, or
+  // -1 (not a regular file, TLS, an error): then the application's blocks are sent.
+  int64_t prepare_file(int fd);
+  bool has_file() const { return file_fd_ >= 0 && !file_started_; }  // prepared, not yet the body of a response
+  int64_t file_length() const { return static_cast<int64_t>(file_left_); }
+  void drop_file();
   void pause_body(bool pause);
   void abort_response();  // app failed after headers were sent: close so the response is visibly truncated
 
@@ -122,6 +132,8 @@ class Connection final : public TransportEvents {
   void close_graceful();
   void fail_io();
   void keep_input(const char* p, size_t n);
+  void start_file();
+  void pump_file();
 
   Server* srv_;
   StreamTransport stream_;  // the socket
@@ -138,6 +150,11 @@ class Connection final : public TransportEvents {
 
   std::string out_;         // corked response bytes, handed to io_ by flush()
   uint32_t discarded_ = 0;  // bytes read and dropped while lingering (capped at 1 MiB)
+
+  int file_fd_ = -1;  // the response body is this file (sendfile), sent after out_'s head
+  bool file_started_ = false;
+  uint64_t file_off_ = 0;
+  uint64_t file_left_ = 0;
 
   RequestFacts facts_;
   ResponsePlan plan_;
