@@ -5,8 +5,9 @@ import net from 'node:net';
 import t from 'tap';
 
 import { startServer } from './helpers/server.mjs';
+import { toolEnv } from './helpers/tls.mjs';
 
-const hasCurl = spawnSync('curl', ['--version'], { timeout: 10000 }).status === 0;
+const hasCurl = spawnSync('curl', ['--version'], { env: toolEnv(), timeout: 10000 }).status === 0; // without the ASan preload
 
 async function app(environ, start_response) {
   environ['wsgi.early_hints']([
@@ -34,8 +35,11 @@ t.test(
     const { port } = await startServer(t, app);
     // (not spawnSync: the server runs in this process)
     const r = await new Promise((resolve) =>
-      execFile('curl', ['-sv', '--http1.1', `http://127.0.0.1:${port}/`], { timeout: 10000 }, (_e, stdout, stderr) =>
-        resolve({ stdout, stderr }),
+      execFile(
+        'curl',
+        ['-sv', '--http1.1', `http://127.0.0.1:${port}/`],
+        { env: toolEnv(), timeout: 10000 },
+        (_e, stdout, stderr) => resolve({ stdout, stderr }),
       ),
     );
     t.equal(r.stdout, 'page\n');
