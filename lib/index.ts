@@ -1,6 +1,8 @@
 export { serve, type ServerHandle, type ServeOptions } from './serve.js';
 export type { Application, Environ, StartResponse, ResponseBody, ResponseHeaders, Chunk, WriteFn } from './types.js';
 export { Input } from './http/input.js';
+export { earlyHints } from './http/fetch-request.js';
+export type { FetchHandler } from './http/shape.js';
 export { FileWrapper, type FileLike } from './http/file-wrapper.js';
 export { ClientDisconnected, RequestError, ErrorCode } from './http/errors.js';
 export { SettingError } from './config/validators.js';

@@ -105,6 +105,7 @@ export async function openListeners(binds: readonly string[], opts: ListenOption
       if (spec.kind === 'fd') {
         fd = spec.fd;
         owned = false;
+        native.listenerStop(fd, false); // a socket a stopped server left with new connections blocked
       } else if (spec.kind === 'unix') {
         fd = native.listenUnix(spec.path, opts.backlog, opts.umask);
       } else {

@@ -50,10 +50,11 @@ export type NativeCallbacks = [
   onRequest: (id: number, blob: string, inlineBody: Buffer | undefined) => void,
   onBody: (id: number, chunk: Buffer) => void,
   onBodyEnd: (id: number, errCode: number) => void,
-  onAbort: (id: number) => void,
+  onAbort: (id: number, why: number) => void,
   onDrain: (id: number) => void,
   onProtocolError: (errCode: number, remoteAddr: string, detail: string) => void,
   onClosed: () => void,
+  onNotice: (message: string) => void,
 ];
 
 export interface NativeServer {
@@ -74,6 +75,13 @@ export interface NativeServer {
   write(id: number, chunk: string | Uint8Array | undefined, final: boolean): number;
   pause(id: number, pause: boolean): void;
   abort(id: number): void;
+  /** a 103 Early Hints head (headers as respond()'s block) before the response; none for HTTP/1.0 -> RespondResult */
+  earlyHints(id: number, headers: string, nHeaders: number): number;
+  /**
+   * sendfile: the next respond() with R.file sends this regular file (a copy of fd, from its
+   * current offset) as the body. Returns its length from there, or -1 (not a regular file, TLS).
+   */
+  prepareFile(id: number, fd: number): number;
   close(graceful: boolean): void;
   connections(): number;
   /** the TLS facts of a request's connection as 'KEY\0value\0...' (mod_ssl names), or undefined */
@@ -91,6 +99,14 @@ export interface NativeBinding {
   sockName(fd: number): { family: 'inet' | 'inet6' | 'unix'; host: string; port: number } | null;
   setInheritable(fd: number, inheritable: boolean): boolean;
   closeFd(fd: number): void;
+  /**
+   * The whole-server stop: new connections to this listening socket are dropped at the
+   * kernel from now on (a socket filter), so that the workers can accept and answer
+   * everything already queued before the last fd closes. stop=false removes it.
+   */
+  listenerStop(fd: number, stop?: boolean): boolean;
+  /** whether listenerStop(fd) is in effect on this socket */
+  listenerStopping(fd: number): boolean;
   /** the shared accept-balancing page for `slots` workers (master); returns its fd */
   balanceCreate(slots: number): number;
   /** marks a worker slot as empty (master, when a worker exits) */
@@ -147,7 +163,7 @@ export const KNOWN_KEY = 0x80000000;
 export const MAYBE_REPEAT = 0x40000000;
 
 /** respond() flags */
-export const R = { final: 1, close: 2, whole: 4 } as const;
+export const R = { final: 1, close: 2, whole: 4, file: 8 } as const;
 
 /** respond()/write() results */
 export const Result = {
@@ -161,6 +177,18 @@ export const Result = {
 } as const;
 
 /** callbacks[] slots */
-export const CB = { request: 0, body: 1, bodyEnd: 2, abort: 3, drain: 4, protocolError: 5, closed: 6 } as const;
+export const CB = {
+  request: 0,
+  body: 1,
+  bodyEnd: 2,
+  abort: 3,
+  drain: 4,
+  protocolError: 5,
+  closed: 6,
+  notice: 7,
+} as const;
+
+/** why abort(id, why) came (native Abort) */
+export const ABORT = { gone: -1, timeout: 1, timeoutClosed: 2 } as const;
 
 export const native: NativeBinding = loadAddon<NativeBinding>();

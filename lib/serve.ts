@@ -5,6 +5,7 @@ import { startNodeServer } from './workers/node-server.js';
 import { createLogger, loadLoggerClass } from './logging/factory.js';
 import { startLocalMetrics } from './metrics/local.js';
 import { openListeners, unlinkListener } from './listeners.js';
+import { native } from './native.js';
 import { resolveSettings, type Settings } from './config/settings.js';
 import { checkTls, isTls, startServer, type ServerHandle } from './server.js';
 import { AppShapeError, appShape, type AppObject, type AppShape } from './http/shape.js';
@@ -93,6 +94,8 @@ export async function serve(
     connections: () => server.connections(),
     close() {
       if (closing) return closing;
+      // ours alone: stop new connections at the socket, answer what is queued, then close
+      for (const l of listeners) if (l.owned && !cfg.reuse_port) native.listenerStop(l.fd);
       server.close(true);
       closing = new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.close(false), cfg.graceful_timeout * 1000);

@@ -150,6 +150,7 @@ export function environContext(
     tlsClientInfo: isTls(cfg) && cfg.cert_reqs > 0,
     errors: log.errors,
     fileWrapper: FileWrapper,
+    sendfile: cfg.sendfile && !isTls(cfg),
   };
 }
 

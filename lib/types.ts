@@ -34,6 +34,8 @@ export interface Environ {
   'wsgi.run_once': boolean;
   'wsgi.input_terminated': boolean;
   'wsgi.file_wrapper': unknown;
+  /** Gunicorn 25: sends a `103 Early Hints` head with these headers before the response (HTTP/1.1 clients only) */
+  'wsgi.early_hints': (headers: ResponseHeaders) => void;
   [key: string]: unknown;
 }
 

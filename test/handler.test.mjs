@@ -710,7 +710,7 @@ t.test('environ carries the PEP 3333 keys with Gunicorn values', async (t) => {
   t.equal(bad.status, 400);
 });
 
-t.test('wsgi.file_wrapper streams a file in blocks and closes it', async (t) => {
+t.test('wsgi.file_wrapper streams a file in blocks and closes it (sendfile off)', async (t) => {
   const fs = await import('node:fs');
   const os = await import('node:os');
   const p = `${os.tmpdir()}/gts-fw-${process.pid}.bin`;
@@ -718,12 +718,16 @@ t.test('wsgi.file_wrapper streams a file in blocks and closes it', async (t) => 
   fs.writeFileSync(p, data);
   t.teardown(() => fs.rmSync(p, { force: true }));
   let wrapper;
-  const { port } = await startServer(t, async (env, sr) => {
-    sr('200 OK', [['Content-Type', 'application/octet-stream']]);
-    const fh = await fs.promises.open(p);
-    wrapper = new env['wsgi.file_wrapper'](fh, 4096);
-    return wrapper;
-  });
+  const { port } = await startServer(
+    t,
+    async (env, sr) => {
+      sr('200 OK', [['Content-Type', 'application/octet-stream']]);
+      const fh = await fs.promises.open(p);
+      wrapper = new env['wsgi.file_wrapper'](fh, 4096);
+      return wrapper;
+    },
+    { sendfile: false },
+  ); // with sendfile (the default) the native core sends it: test/sendfile.test.mjs
   const r = await request(port, { timeoutMs: 5000 });
   t.equal(r.status, 200);
   t.equal(r.get('transfer-encoding'), 'chunked');

@@ -126,6 +126,10 @@ t.test("the harness's base config is the registry's (every parser setting, gener
   const serverOnly = new Set([
     'keepalive',
     'header_timeout',
+    'body_timeout',
+    'body_min_rate',
+    'request_timeout',
+    'write_timeout',
     'worker_connections',
     'forwarded_allow_ips',
     'proxy_allow_ips',

@@ -110,6 +110,8 @@ export class Arbiter {
   master_pid = 0;
   reexec_pid = 0;
   systemd = false;
+  /** the listeners came from an old master (USR2, GUNICORN_FD): ours alone once it is gone */
+  private inheritedFromMaster = false;
   private _num_workers: number | null = null;
   private worker_age = 0;
   /** shared accept-balancing page (native/src/balance.h), -1 if unavailable */
@@ -345,6 +347,7 @@ export class Arbiter {
     const inherited = process.env.GUNICORN_FD;
     if (inherited) {
       delete process.env.GUNICORN_FD;
+      this.inheritedFromMaster = true;
       return openListeners(
         inherited.split(',').map((fd) => `fd://${fd.trim()}`),
         opts,
@@ -357,6 +360,10 @@ export class Arbiter {
   async stop(graceful = true): Promise<void> {
     const unlink = this.reexec_pid === 0 && this.master_pid === 0 && !this.systemd && !this.cfg.get('reuse_port');
     for (const l of this.LISTENERS) {
+      // The last owner of a socket (no USR2 partner, not systemd's, not an fd:// we were
+      // handed) stops new connections at it before the workers close it: they then accept and
+      // answer what the kernel has queued instead of leaving it to be reset (native/src/server.h).
+      if (graceful && unlink && (l.owned || this.inheritedFromMaster)) native.listenerStop(l.fd);
       if (!unlink) l.owned = false; // a USR2 pair, systemd or reuse_port: the socket file stays
       closeListener(l);
     }

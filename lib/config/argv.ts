@@ -80,7 +80,8 @@ export function parseArgs(
     if (v === undefined) continue;
     // commander shares one attribute between --X VALUE and --no-X (--control-socket / --no-control-socket)
     if (o.negate) {
-      if (v === false) options[d.name] = true;
+      // --no-X sets the setting against its default (--no-control-socket: true, --no-sendfile: false)
+      if (v === false) options[d.name] = !d.default();
       continue;
     }
     if (v === false && d.action !== 'flag') continue;

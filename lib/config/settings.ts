@@ -143,7 +143,6 @@ export const NOT_APPLICABLE: ReadonlyArray<[string, string]> = [
     'A worker is one Node.js event loop; it serves many connections at once without threads (like gthread for I/O, like sync for CPU).',
   ],
   ['spew', 'Python line tracing; use `node --inspect` or `--cpu-prof`.'],
-  ['sendfile', 'The native core has no sendfile path yet; wsgi.file_wrapper is not provided.'],
   ['worker_tmp_dir', 'The heartbeat goes over the IPC channel, not through a temporary file.'],
   ['tmp_upload_dir', 'Request bodies are streamed to the application, never spooled to disk.'],
   [
@@ -337,6 +336,64 @@ export const SETTINGS = [
     extension: true,
     desc: "Seconds a client has to send a complete request head; slower clients are disconnected (as Node's headersTimeout).",
   }),
+  def({
+    name: 'body_timeout',
+    native: true,
+    section: 'Worker Processes',
+    cli: ['--body-timeout'],
+    meta: 'SECONDS',
+    validator: validateNumber,
+    default: () => 30,
+    extension: true,
+    desc:
+      'Seconds a client first has to send a request body; each body_min_rate bytes received add one more ' +
+      "(Apache mod_reqtimeout's body=30,MinRate=500). A client that falls behind gets 408 (or, once the response " +
+      "has started, its connection closed) and the application's wsgi.input fails. The time the application itself " +
+      'holds the body back (not reading wsgi.input) does not count (0 = off).',
+  }),
+  def({
+    name: 'body_min_rate',
+    native: true,
+    section: 'Worker Processes',
+    cli: ['--body-min-rate'],
+    meta: 'BYTES',
+    validator: validatePosInt,
+    default: () => 500,
+    extension: true,
+    desc:
+      'The request body rate, in bytes per second, that keeps extending body_timeout: a body dripped slower than this ' +
+      'ends at body_timeout plus its size divided by this rate (0 = body_timeout is a deadline for the whole body).',
+  }),
+  def({
+    name: 'request_timeout',
+    native: true,
+    section: 'Worker Processes',
+    cli: ['--request-timeout'],
+    meta: 'SECONDS',
+    validator: validateNumber,
+    default: () => 30,
+    extension: true,
+    desc:
+      'Seconds the application has to finish a response once the whole request has arrived (a hung await, a ' +
+      "stuck stream): nothing sent yet is answered 503 (as Go's TimeoutHandler; 504 is a gateway's answer for a slow " +
+      'upstream), a response already started has its connection closed; either way the iterable is closed, ' +
+      'wsgi.input fails and the access log has the line. Time spent waiting for a slow client (the body, a full ' +
+      "socket) does not count; those have body_timeout and write_timeout. Gunicorn's sync worker has the same bound " +
+      'through timeout (30); raise this for long responses (SSE, long polling) (0 = off).',
+  }),
+  def({
+    name: 'write_timeout',
+    native: true,
+    section: 'Worker Processes',
+    cli: ['--write-timeout'],
+    meta: 'SECONDS',
+    validator: validateNumber,
+    default: () => 60,
+    extension: true,
+    desc:
+      "Seconds a response may go without the client taking any of it (it stopped reading; nginx's send_timeout): " +
+      'the connection is closed and the application, if still writing, sees a disconnect (0 = off).',
+  }),
   // ---- Security
   def({
     name: 'limit_request_line',
@@ -435,6 +492,18 @@ export const SETTINGS = [
     validator: validateBool,
     default: () => false,
     desc: 'Load application code in the master before the workers start, so a broken application fails fast.',
+  }),
+  def({
+    name: 'sendfile',
+    section: 'Server Mechanics',
+    cli: ['--no-sendfile'],
+    action: 'flag',
+    validator: validateBool,
+    default: () => env('SENDFILE') === undefined || !/^(0|false|no|off)$/i.test(env('SENDFILE')!),
+    defaultDoc: 'on, unless $SENDFILE is 0/false/no/off',
+    desc:
+      'Send a wsgi.file_wrapper over a regular file with sendfile(2), from its current offset, without reading it ' +
+      'through JavaScript (not with TLS; a socket that is full gets copied blocks meanwhile). --no-sendfile turns it off.',
   }),
   def({
     name: 'reuse_port',

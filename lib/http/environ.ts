@@ -24,6 +24,7 @@ export interface EnvironContext {
   tlsClientInfo: boolean; // cert_reqs > 0: SSL_CLIENT_* keys per request
   errors: Environ['wsgi.errors'];
   fileWrapper: unknown;
+  sendfile: boolean; // a FileWrapper over a regular file goes out with sendfile(2) (not with TLS)
 }
 
 const WSGI_VERSION = Object.freeze([1, 0] as const);
@@ -48,7 +49,13 @@ export function secureScheme(want: string, value: string, scheme: 'http' | 'http
 }
 
 /** Builds environ; throws SchemeConflict / ScriptNameMismatch for Gunicorn's 400 / 500 cases. */
-export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Array, input: Input): Environ {
+export function buildEnviron(
+  ctx: EnvironContext,
+  blob: string,
+  meta: Uint32Array,
+  input: Input,
+  earlyHints: Environ['wsgi.early_hints'],
+): Environ {
   const flags = meta[M.flags]!;
   const methodEnd = meta[M.methodEnd]!;
   const targetEnd = meta[M.targetEnd]!;
@@ -81,6 +88,7 @@ export function buildEnviron(ctx: EnvironContext, blob: string, meta: Uint32Arra
     'wsgi.run_once': false,
     'wsgi.input_terminated': true,
     'wsgi.file_wrapper': ctx.fileWrapper,
+    'wsgi.early_hints': earlyHints,
   };
   if (ctx.tls) env.HTTPS = 'on';
   let p = (flags & F.proxy) !== 0 ? meta[M.proxyDstEnd]! : portEnd;

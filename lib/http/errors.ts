@@ -20,7 +20,9 @@ export type ErrorName =
   | 'FORBIDDEN_PROXY_REQUEST'
   | 'EXPECTATION_FAILED'
   | 'REQUEST_BODY_TOO_LARGE'
-  | 'INVALID_SCHEME_HEADERS';
+  | 'INVALID_SCHEME_HEADERS'
+  | 'BODY_TIMEOUT'
+  | 'REQUEST_TIMEOUT';
 
 /** Error numbers by name, read from the table the addon exports (its index is the number). */
 export const ErrorCode: Readonly<Record<ErrorName, number>> = Object.freeze(

@@ -11,6 +11,7 @@
 import { KNOWN_KEY } from '../native.js';
 import { HEADER_KEYS, type ListenerInfo } from './environ.js';
 import type { Input } from './input.js';
+import type { ResponseHeaders } from '../types.js';
 
 /** What onRequest copies out of the native blob/meta for a request. */
 export interface RequestFacts {
@@ -25,6 +26,36 @@ export interface RequestFacts {
   listener: ListenerInfo;
   /** [first key start, key end or KNOWN_KEY + index, value end, ...] (offsets into blob) */
   headers: number[];
+  /** the exchange, for earlyHints() */
+  hints: { earlyHints(headers: ResponseHeaders): void } | null;
+}
+
+/**
+ * 103 Early Hints for a fetch-style application (Gunicorn 25's wsgi.early_hints, for a Request):
+ * `earlyHints(request, [['Link', '</app.css>; rel=preload; as=style']])` (or a Headers / record) sends
+ * the hints at once, before the Response. Ignored once the response has started, for HTTP/1.0 clients,
+ * and for a Request that gunicorn-ts did not make. An invalid header name or value throws.
+ */
+export function earlyHints(
+  request: Request,
+  headers: ReadonlyArray<readonly [string, string]> | Headers | Record<string, string>,
+): void {
+  if (!(request instanceof FetchRequest)) return;
+  const pairs: ResponseHeaders = [];
+  if (Array.isArray(headers)) {
+    for (const h of headers as unknown[]) {
+      if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string')
+        throw new TypeError('each early hint must be a [name, value] pair of strings');
+      pairs.push([h[0], h[1]]);
+    }
+  } else if (headers instanceof Headers) {
+    for (const [k, v] of headers) pairs.push([k, v]);
+  } else if (headers !== null && typeof headers === 'object') {
+    for (const [k, v] of Object.entries(headers)) pairs.push([k, String(v)]);
+  } else {
+    throw new TypeError('early hints must be [name, value] pairs, a Headers or a record');
+  }
+  FetchRequest.hints(request)?.earlyHints(pairs);
 }
 
 // fetch names of the native core's known header keys: HTTP_USER_AGENT -> user-agent
@@ -158,6 +189,10 @@ export class FetchRequest {
   }
 
   /** the client disconnected: the request's signal aborts (now, or when it is first asked for) */
+  static hints(r: FetchRequest): RequestFacts['hints'] {
+    return r.#f.hints;
+  }
+
   static abort(r: FetchRequest): void {
     r.#aborted = true;
     r.#ac?.abort();

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
 
 import {
+  ABORT,
   CB,
   F,
   KNOWN_KEY,
@@ -73,6 +74,9 @@ export interface FetchHooks extends Omit<RequestHooks, 'begin' | 'sent'> {
   environ?: boolean;
 }
 
+// the hooks' environ of a fetch-style request: early hints go through earlyHints(request, headers)
+const NO_HINTS = (): void => {};
+
 const STATUS_LINES: string[] = [];
 function statusLine(code: number, text: string): string {
   if (text !== '') return `${code} ${text}`;
@@ -119,12 +123,18 @@ export class FetchDispatcher {
       if (code === 0) ex.input.end();
       else ex.input.fail(bodyError(code));
     };
-    cbs[CB.abort] = (id: number) => this.find(id)?.abort();
+    cbs[CB.abort] = (id: number, why: number) => {
+      const ex = this.find(id);
+      if (ex === undefined) return;
+      if (why === ABORT.gone) ex.abort();
+      else ex.timeout(why === ABORT.timeout);
+    };
     cbs[CB.drain] = (id: number) => this.find(id)?.drain();
     cbs[CB.protocolError] = (code: number, ip: string, detail: string) => {
       this.log.warning(`Invalid request from ip=${ip || 'unix'}: ${errorInfo(code).code}: ${detail}`);
     };
     cbs[CB.closed] = () => this.onClosed();
+    cbs[CB.notice] = (message: string) => this.log.error(message);
     return cbs;
   }
 
@@ -163,8 +173,10 @@ export class FetchDispatcher {
       hostEnd: -1,
       listener: ctx.listeners[flags >>> 24]!,
       headers: [],
+      hints: null,
     };
     const ex = new FetchExchange(this, id, f, (flags & F.head) !== 0);
+    f.hints = ex;
     ex.input = follows || body !== undefined ? new Input(body, follows ? ex : null) : EMPTY_INPUT;
     if (follows) ex.keep();
     // header offsets: [first key start, key end | KNOWN_KEY + index, value end, ...]
@@ -199,7 +211,7 @@ export class FetchDispatcher {
       if (this.wantEnviron) {
         // what the hooks and the access log read (not what the application gets)
         if ((flags & F.scriptName) !== 0) meta[FLAGS_SLOT] = flags & ~F.scriptName;
-        ex.environ = buildEnviron(this.envCtx, blob, meta, EMPTY_INPUT);
+        ex.environ = buildEnviron(this.envCtx, blob, meta, EMPTY_INPUT, NO_HINTS);
         if (ctx.tlsClientInfo) addTlsInfo(ex.environ, this.native.tlsInfo(id));
       }
     } catch (e) {
@@ -450,6 +462,35 @@ export class FetchExchange implements InputControl {
     this.input.fail(disconnected());
     if (this.request !== null) FetchRequest.abort(this.request);
     this.drain();
+  }
+
+  /**
+   * request_timeout passed (native core), as the WSGI exchange's timeout(): 503 when nothing was sent
+   * (`answer`), else the native core has closed the connection. request.signal aborts, the request body fails.
+   */
+  timeout(answer: boolean): void {
+    if (this.aborted || this.finished) return;
+    const what = `${this.f.method} ${this.f.target}`;
+    if (answer) {
+      this.d.log.error(`Request timeout (request_timeout): ${what}; answered 503`);
+      this.sendError('503 Service Unavailable', 'The application did not answer in time.');
+    } else {
+      this.d.log.error(`Request timeout (request_timeout): ${what}; the response was cut short`);
+    }
+    this.aborted = true; // whatever the application does next goes nowhere
+    this.input.fail(disconnected());
+    if (this.request !== null) FetchRequest.abort(this.request);
+    this.drain();
+    this.finish();
+  }
+
+  /** earlyHints(request, headers) (lib/http/fetch-request.ts): a 103 Early Hints head before the response */
+  earlyHints(headers: ResponseHeaders): void {
+    let block = '';
+    for (const [name, value] of headers) block += `${name}\0${value}\n`;
+    if (this.headSent || this.finished || this.aborted) return;
+    const r = this.d.native.earlyHints(this.id, block, headers.length);
+    if (r === Result.badHeader) throw new Error(`Invalid early hints header in ${inspect(headers)}`);
   }
 
   fail(err: unknown): void {

@@ -61,6 +61,13 @@ export class FileWrapper implements AsyncIterable<Uint8Array> {
     throw new TypeError('wsgi.file_wrapper: not a file descriptor, FileHandle, stream or object with read()');
   }
 
+  /** the file descriptor under it (a number or a FileHandle), for sendfile; undefined for streams and readers */
+  fileno(): number | undefined {
+    const f = this.filelike;
+    if (typeof f === 'number') return f;
+    return isFileHandle(f) ? f.fd : undefined;
+  }
+
   close(): unknown {
     if (this.closed) return undefined;
     this.closed = true;

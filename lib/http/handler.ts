@@ -7,12 +7,13 @@
 import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
 
-import { CB, F, M, R, Result, native, type NativeCallbacks, type NativeServer } from '../native.js';
+import { ABORT, CB, F, M, R, Result, native, type NativeCallbacks, type NativeServer } from '../native.js';
 import type { Logger } from '../logging/logger.js';
 import type { Application, Chunk, Environ, ResponseBody, ResponseHeaders, StartResponse, WriteFn } from '../types.js';
 import { addTlsInfo, buildEnviron, SchemeConflict, ScriptNameMismatch, type EnvironContext } from './environ.js';
 import { bodyError, disconnected, Input, type InputControl } from './input.js';
 import { ErrorCode, errorInfo, errorPage } from './errors.js';
+import { FileWrapper } from './file-wrapper.js';
 import { HeadCache } from './head-cache.js';
 
 // meta[] slot of the request flags. A module constant: reading M.flags (an
@@ -105,12 +106,18 @@ export class Dispatcher {
       if (code === 0) ex.input.end();
       else ex.input.fail(bodyError(code));
     };
-    cbs[CB.abort] = (id: number) => this.find(id)?.abort();
+    cbs[CB.abort] = (id: number, why: number) => {
+      const ex = this.find(id);
+      if (ex === undefined) return;
+      if (why === ABORT.gone) ex.abort();
+      else ex.timeout(why === ABORT.timeout);
+    };
     cbs[CB.drain] = (id: number) => this.find(id)?.drain();
     cbs[CB.protocolError] = (code: number, ip: string, detail: string) => {
       this.log.warning(`Invalid request from ip=${ip || 'unix'}: ${errorInfo(code).code}: ${detail}`);
     };
     cbs[CB.closed] = () => this.onClosed();
+    cbs[CB.notice] = (message: string) => this.log.error(message);
     return cbs;
   }
 
@@ -143,7 +150,7 @@ export class Dispatcher {
     if (follows) ex.keep();
     let environ: Environ;
     try {
-      environ = buildEnviron(this.ctx, blob, this.meta, input);
+      environ = buildEnviron(this.ctx, blob, this.meta, input, ex.earlyHints);
       if (this.ctx.tlsClientInfo) addTlsInfo(environ, this.native.tlsInfo(id));
     } catch (e) {
       if (e instanceof SchemeConflict) {
@@ -270,6 +277,25 @@ export class Exchange implements InputControl {
     return this.write;
   };
 
+  /**
+   * wsgi.early_hints (Gunicorn 25): a `103 Early Hints` head before the response, e.g.
+   * `[['Link', '</style.css>; rel=preload; as=style']]`. Ignored once the response has started,
+   * and for HTTP/1.0 clients (the native core leaves them out).
+   */
+  readonly earlyHints = (headers: ResponseHeaders): void => {
+    if (!Array.isArray(headers)) throw new TypeError(`early hints must be an array of [name, value] pairs`);
+    let block = '';
+    for (const h of headers) {
+      if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
+        throw new TypeError(`each early hint must be a [name, value] pair of strings, got ${inspect(h)}`);
+      }
+      block += `${h[0]}\0${h[1]}\n`;
+    }
+    if (this.headSent || this.finished || this.aborted) return;
+    const r = this.d.native.earlyHints(this.id, block, headers.length);
+    if (r === Result.badHeader) throw new Error(`Invalid early hints header in ${inspect(headers)}`);
+  };
+
   /** PEP 3333's write(): sends body bytes now. Prefer returning an iterable. */
   private readonly write: WriteFn = (chunk) => {
     if (this.finished || this.aborted) return;
@@ -333,6 +359,7 @@ export class Exchange implements InputControl {
     this.body = body;
     if (this.aborted) {
       this.finish();
+      this.closeBody(); // a body that came after a timeout is still closed
       return;
     }
     try {
@@ -359,8 +386,26 @@ export class Exchange implements InputControl {
       this.fail(e);
       return;
     }
+    if (body instanceof FileWrapper && this.d.ctx.sendfile && this.sendFile(body)) return;
     this.keep();
     void this.stream(body);
+  }
+
+  /** Gunicorn's sendfile: a wrapped regular file is sent by the native core, no blocks through JS. */
+  private sendFile(body: FileWrapper): boolean {
+    const fd = body.fileno();
+    if (fd === undefined || this.headSent) return false;
+    const length = this.d.native.prepareFile(this.id, fd);
+    if (length < 0) return false;
+    try {
+      this.sendHead(undefined, R.final | R.file);
+    } catch (e) {
+      this.fail(e);
+      return true;
+    }
+    if (this.d.hooks.after !== undefined) this.sent = length;
+    this.finish();
+    return true;
   }
 
   private async stream(body: ResponseBody): Promise<void> {
@@ -417,6 +462,28 @@ export class Exchange implements InputControl {
     this.closeBody();
   }
 
+  /**
+   * request_timeout passed (native core): answer 503 when nothing was sent (`answer`), else the
+   * native core has closed the connection. Either way the request is over: the application's
+   * iterable is closed, wsgi.input fails, and the access log has its line.
+   */
+  timeout(answer: boolean): void {
+    if (this.aborted || this.finished) return;
+    const e = this.environ;
+    const what = e ? `${e.REQUEST_METHOD} ${e.RAW_URI}` : '';
+    if (answer) {
+      this.d.log.error(`Request timeout (request_timeout): ${what}; answered 503`);
+      this.sendError('503 Service Unavailable', 'The application did not answer in time.');
+    } else {
+      this.d.log.error(`Request timeout (request_timeout): ${what}; the response was cut short`);
+    }
+    this.aborted = true; // whatever the application does next goes nowhere
+    this.input?.fail(disconnected());
+    this.drain();
+    this.finish();
+    this.closeBody();
+  }
+
   fail(err: unknown): void {
     if (this.finished) return;
     if (this.aborted) {
@@ -446,7 +513,7 @@ export class Exchange implements InputControl {
   }
 
   private closeBody(): void {
-    if (this.closed) return;
+    if (this.closed || this.body === null) return;
     this.closed = true;
     const b = this.body as { close?: () => unknown } | null;
     if (b !== null && typeof b === 'object' && typeof b.close === 'function') {

@@ -34,9 +34,9 @@
 namespace gts {
 namespace {
 
-enum CbSlot { kCbRequest, kCbBody, kCbBodyEnd, kCbAbort, kCbDrain, kCbProtocolError, kCbClosed, kCbCount };
+enum CbSlot { kCbRequest, kCbBody, kCbBodyEnd, kCbAbort, kCbDrain, kCbProtocolError, kCbClosed, kCbNotice, kCbCount };
 
-enum RespondFlag : uint32_t { kRespFinal = 1, kRespClose = 2, kRespWhole = 4 };
+enum RespondFlag : uint32_t { kRespFinal = 1, kRespClose = 2, kRespWhole = 4, kRespFile = 8 };
 
 // Validated application heads kept for reuse; JS's head cache uses keys 1..kHeadSlots-1.
 constexpr uint32_t kHeadSlots = 16;
@@ -165,7 +165,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     return DefineClass(
         env, "NativeServer",
         {InstanceMethod("addListener", &JsServer::AddListener), InstanceMethod("pause", &JsServer::Pause),
-         InstanceMethod("abort", &JsServer::Abort), InstanceMethod("close", &JsServer::Close),
+         InstanceMethod("abort", &JsServer::Abort), InstanceMethod("earlyHints", &JsServer::EarlyHints),
+         InstanceMethod("prepareFile", &JsServer::PrepareFile), InstanceMethod("close", &JsServer::Close),
          InstanceMethod("connections", &JsServer::Connections), InstanceMethod("tlsInfo", &JsServer::TlsInfo)});
   }
 
@@ -183,9 +184,14 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       GTS_PARSER_SETTINGS(GTS_READ_PARSER_SETTING)
 #undef GTS_READ_PARSER_SETTING
       double keepalive = 0, header_timeout = 0, balance_fd = 0;
+      double body_timeout = 0, body_min_rate = 0, request_timeout = 0, write_timeout = 0;
       std::vector<std::string> forwarded_allow, proxy_allow;
       r.get("keepalive", &keepalive);
       r.get("header_timeout", &header_timeout);
+      r.get("body_timeout", &body_timeout);
+      r.get("body_min_rate", &body_min_rate);
+      r.get("request_timeout", &request_timeout);
+      r.get("write_timeout", &write_timeout);
       r.get("worker_connections", &cfg.max_connections);
       r.get("balance_fd", &balance_fd);
       r.get("balance_slot", &cfg.balance_slot);
@@ -213,6 +219,10 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       }
       cfg.keepalive_ms = static_cast<uint64_t>(keepalive * 1000);
       cfg.header_timeout_ms = static_cast<uint64_t>(header_timeout * 1000);
+      cfg.body_timeout_ms = static_cast<uint64_t>(body_timeout * 1000);
+      cfg.body_min_rate = static_cast<uint64_t>(body_min_rate);
+      cfg.request_timeout_ms = static_cast<uint64_t>(request_timeout * 1000);
+      cfg.write_timeout_ms = static_cast<uint64_t>(write_timeout * 1000);
       cfg.balance_fd = static_cast<int>(balance_fd);
       std::string bad;
       if (!cfg.forwarded_allow.parse(forwarded_allow, &bad)) {
@@ -329,7 +339,7 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
   }
 
   void on_body_end(uint64_t id, Err err) override { call_id_int(kCbBodyEnd, id, static_cast<int>(err)); }
-  void on_abort(uint64_t id) override { call_id_int(kCbAbort, id, -1); }
+  void on_abort(uint64_t id, Abort why) override { call_id_int(kCbAbort, id, static_cast<int>(why)); }
   void on_drain(uint64_t id) override { call_id_int(kCbDrain, id, -1); }
 
   void on_protocol_error(Connection* c, Err err, const char* detail) override {
@@ -341,6 +351,12 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     napi_create_string_latin1(env_, detail, NAPI_AUTO_LENGTH, &args[2]);
     call(kCbProtocolError, 3, args);
     napi_close_handle_scope(env_, hs);
+  }
+
+  void on_notice(const char* msg) override {
+    napi_value arg;
+    napi_create_string_utf8(env_, msg, NAPI_AUTO_LENGTH, &arg);
+    call(kCbNotice, 1, &arg);
   }
 
   void on_closed() override {
@@ -472,6 +488,10 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       return env.Undefined();
     }
     int64_t known = (fl & kRespWhole) ? static_cast<int64_t>(bn) : -1;
+    if (c->has_file()) {  // prepareFile() came first: the file is this response's body, or nothing
+      if (fl & kRespFile) known = c->file_length();
+      else c->drop_file();
+    }
     WriteResult wr = WriteResult::kOk;
     c->respond(app, bp, bn, (fl & kRespFinal) != 0, (fl & kRespClose) != 0, known, &wr);
     return Napi::Number::New(env, static_cast<int>(wr));
@@ -490,6 +510,29 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     }
     bool final = info.Length() > 2 && info[2].ToBoolean().Value();
     return Napi::Number::New(env, static_cast<int>(c->write(bp, bn, final)));
+  }
+
+  // earlyHints(id, headerBlock, nHeaders) -> result code (wsgi.early_hints; rare, so
+  // validated into the scratch head slot like an uncached response head)
+  Napi::Value EarlyHints(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Connection* c = lookup(info);
+    if (c == nullptr) return Napi::Number::New(env, static_cast<int>(WriteResult::kStale));
+    static const char16_t kStatus[] = u"103 Early Hints";
+    size_t hlen = 0;
+    AppHead hints;
+    if (!utf16(info[1], &hdrs_, &hlen)) return Napi::Number::New(env, static_cast<int>(HeadError::kBadHeader));
+    HeadError e = prepare_head(kStatus, sizeof kStatus / sizeof kStatus[0] - 1, hdrs_.data(), hlen,
+                               info[2].As<Napi::Number>().Uint32Value(), &hints);
+    if (e != HeadError::kOk) return Napi::Number::New(env, static_cast<int>(e));
+    return Napi::Number::New(env, static_cast<int>(c->early_hints(hints)));
+  }
+
+  // prepareFile(id, fd) -> bytes the file will send (from its offset), or -1: see Connection::prepare_file
+  Napi::Value PrepareFile(const Napi::CallbackInfo& info) {
+    Connection* c = lookup(info);
+    if (c == nullptr || !info[1].IsNumber()) return Napi::Number::New(info.Env(), -1);
+    return Napi::Number::New(info.Env(), static_cast<double>(c->prepare_file(info[1].As<Napi::Number>().Int32Value())));
   }
 
   Napi::Value Pause(const Napi::CallbackInfo& info) {
@@ -656,6 +699,18 @@ Napi::Value ReapOrphans(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// listenerStop(fd, stop = true) -> whether it took: on the whole-server stop the
+// arbiter stops new connections at each listener it alone owns (server.h);
+// stop=false clears that from an inherited socket.
+Napi::Value ListenerStop(const Napi::CallbackInfo& info) {
+  bool stop = info.Length() < 2 || info[1].ToBoolean().Value();
+  return Napi::Boolean::New(info.Env(), listener_stop(info[0].As<Napi::Number>().Int32Value(), stop));
+}
+
+Napi::Value ListenerStopping(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), listener_stopping(info[0].As<Napi::Number>().Int32Value()));
+}
+
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   uv_fs_t req;
   uv_fs_close(nullptr, &req, info[0].As<Napi::Number>().Int32Value(), nullptr);
@@ -674,6 +729,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sockName", Napi::Function::New(env, SockName));
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("listenerStop", Napi::Function::New(env, ListenerStop));
+  exports.Set("listenerStopping", Napi::Function::New(env, ListenerStopping));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
   exports.Set("reapOrphans", Napi::Function::New(env, ReapOrphans));
   exports.Set("balanceCreate", Napi::Function::New(env, BalanceCreate));

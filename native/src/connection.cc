@@ -1,6 +1,10 @@
 #include "connection.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +19,8 @@ constexpr size_t kOutHighWater = 64 * 1024;  // stop the app (write() -> backpre
 constexpr size_t kMaxPipelined = 64 * 1024;  // buffered input beyond the current request before we stop reading
 constexpr uint64_t kDrainMax = 256 * 1024;   // unread request body we still read and discard to keep the connection
 constexpr size_t kLingerDiscardMax = 1024 * 1024;  // bytes discarded while lingering before a hard close
+constexpr size_t kFileStep = 1024 * 1024;          // bytes per sendfile(2) call
+constexpr size_t kFileBlock = 64 * 1024;           // a socket that is full gets one copied block queued
 
 }  // namespace
 
@@ -34,6 +40,7 @@ Connection::Connection(Server* srv, uint32_t slot, bool is_unix)
 }
 
 Connection::~Connection() {
+  drop_file();
   delete tls_;
   std::free(in_);
 }
@@ -66,7 +73,8 @@ void Connection::start(uint8_t listener_index) {
     close_now();
     return;
   }
-  enter_wait(Wait::kHead);
+  // accepted while stopping (the queue a stopped listener had): a request is on its way or nothing comes
+  enter_wait(srv_->draining() ? Wait::kDrain : Wait::kHead);
   update_reading();
 }
 
@@ -188,6 +196,7 @@ size_t Connection::run(const char* data, size_t len) {
             break;
           }
           off += k;
+          body_bytes_ += k;
           if (closed_ || closing_) break;
         }
         if (!parser_.body_done() && eof_ && off == len) {
@@ -198,6 +207,7 @@ size_t Connection::run(const char* data, size_t len) {
           }
         }
         if (!parser_.body_done()) break;  // need more body bytes (or the app paused us)
+        req_since_ = srv_->now_ms();      // request_timeout: the application has the whole request from now
         if (body_to_js_ && !resp_done_) {
           body_to_js_ = false;
           br->on_body_end(req_id_, Err::kOk);
@@ -235,7 +245,7 @@ size_t Connection::run(const char* data, size_t len) {
     off += used;
   }
   in_run_ = false;
-  if (!out_.empty() && !closed_) {
+  if ((!out_.empty() || (file_fd_ >= 0 && file_started_)) && !closed_) {
     run_flushing_ = true;  // a flush that completes at once must not resume the run it ends (its caller does)
     flush();
     run_flushing_ = false;
@@ -281,9 +291,17 @@ void Connection::dispatch(const char* data, size_t avail, size_t* used) {
   }
   *used = off;
   srv_->bridge()->on_request(this, req_id_, h, body, blen, follows);
+  // Still in flight (an async application, or a body to come): on the busy list, under the timeouts.
+  // A request answered within the call (a synchronous application) never needs it.
+  if (active_ && !closed_ && !closing_ && wait_list_ == Wait::kNone && (!resp_done_ || !parser_.body_done())) {
+    enter_wait(Wait::kBusy);
+    req_since_ = body_since_ = wait_since_;
+    body_bytes_ = 0;
+  }
 }
 
 void Connection::finish_request() {
+  leave_wait();
   active_ = false;
   served_one_ = true;
   req_id_ = 0;
@@ -308,6 +326,10 @@ void Connection::update_reading() {
 void Connection::pause_body(bool pause) {
   if (app_paused_ == pause) return;
   app_paused_ = pause;
+  if (!pause) {  // body_timeout: a new allowance from now (the wait was the application's)
+    body_since_ = srv_->now_ms();
+    body_bytes_ = 0;
+  }
   update_reading();
   if (!pause && !in_run_ && in_len_ > 0) run_buffered();
 }
@@ -331,14 +353,14 @@ void Connection::body_failed(Err e) {
     // request is gone, so that whatever the app does next is ignored.
     active_ = false;
     req_id_ = 0;
-    if (was_active) srv_->bridge()->on_abort(id);
+    if (was_active) srv_->bridge()->on_abort(id, Abort::kGone);
     if (!closed_) send_error(e, parser_.error_detail());
   } else {
     srv_->bridge()->on_protocol_error(this, e, parser_.error_detail());
     if (was_active) {
       active_ = false;
       req_id_ = 0;
-      srv_->bridge()->on_abort(id);
+      srv_->bridge()->on_abort(id, Abort::kGone);
     }
     close_now();
   }
@@ -349,7 +371,7 @@ void Connection::fail_io() {
     uint64_t id = req_id_;
     active_ = false;
     req_id_ = 0;
-    srv_->bridge()->on_abort(id);
+    srv_->bridge()->on_abort(id, Abort::kGone);
   }
   close_now();
 }
@@ -373,6 +395,122 @@ void Connection::respond(const AppHead& app, const char* body, size_t blen, bool
   head_sent_ = true;
   if (!plan_.keep_alive) must_close_after_ = true;
   *wr = write(body, blen, final);
+}
+
+WriteResult Connection::early_hints(const AppHead& hints) {
+  if (head_sent_ || resp_done_) return WriteResult::kInvalidState;
+  if (facts_.version_major == 1 && facts_.version_minor == 0) return WriteResult::kOk;  // RFC 8297: not for 1.0
+  static const char kLine[] = "HTTP/1.1 103 Early Hints\r\n";
+  out_append(kLine, sizeof kLine - 1);
+  out_append(hints.lines.data(), hints.lines.size());
+  out_append("\r\n", 2);
+  if (!in_run_) schedule_flush();
+  return WriteResult::kOk;
+}
+
+// ---- sendfile ------------------------------------------------------------------
+
+int64_t Connection::prepare_file(int fd) {
+  if (file_started_) return -1;  // an earlier response's file is still going out: this one goes the other way
+  drop_file();
+  if (tls_ != nullptr || head_sent_ || resp_done_) return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  off_t cur = lseek(fd, 0, SEEK_CUR);  // Gunicorn sends from the file's current offset (and leaves it there)
+  if (cur < 0 || cur > st.st_size) return -1;
+  int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);  // ours: the application may close its fd at once
+  if (d < 0) return -1;
+  file_fd_ = d;
+  file_started_ = false;
+  file_off_ = static_cast<uint64_t>(cur);
+  file_left_ = static_cast<uint64_t>(st.st_size - cur);
+  return static_cast<int64_t>(file_left_);
+}
+
+void Connection::drop_file() {
+  if (file_fd_ < 0) return;
+  ::close(file_fd_);
+  file_fd_ = -1;
+  file_started_ = false;
+}
+
+// The response is final: the file is its body, as much of it as the framing
+// allows. The head (in out_) goes to the transport now; what is appended later
+// (a pipelined response) waits in out_ until the file has gone out.
+void Connection::start_file() {
+  uint64_t take = 0;
+  if (plan_.send_body && plan_.framing == Framing::kLength) {
+    uint64_t room = plan_.length - resp_body_sent_;
+    take = file_left_ < room ? file_left_ : room;
+  } else if (plan_.send_body && plan_.framing == Framing::kClose) {
+    take = file_left_;
+  }
+  if (take == 0 || plan_.framing == Framing::kChunked) {
+    drop_file();
+    return;
+  }
+  file_left_ = take;
+  resp_body_sent_ += take;
+  file_started_ = true;
+  if (!out_.empty()) {
+    switch (io_->write(out_)) {
+      case Transport::WriteStatus::kDone:
+        out_.clear();
+        srv_->give_buffer(std::move(out_));
+        out_ = std::string();
+        break;
+      case Transport::WriteStatus::kPending: break;
+      case Transport::WriteStatus::kError: drop_file(); return;  // flush() will find the stream failed
+    }
+  }
+}
+
+// sendfile(2) while the socket takes it; when it is full, one block is copied
+// and queued instead, and its completion (the socket writable again) brings us back.
+void Connection::pump_file() {
+  while (file_fd_ >= 0 && !closed_) {
+    if (io_->pending() > 0) return;  // on_transport_written() resumes
+    if (file_left_ == 0) {
+      drop_file();
+      break;
+    }
+    long r = stream_.send_file(file_fd_, &file_off_, file_left_ < kFileStep ? file_left_ : kFileStep);
+    if (r > 0) {
+      file_left_ -= static_cast<uint64_t>(r);
+      continue;
+    }
+    if (r == -EAGAIN || r == -ENOSYS || r == -EINVAL) {
+      std::string b = srv_->take_buffer();
+      b.resize(file_left_ < kFileBlock ? file_left_ : kFileBlock);
+      ssize_t k;
+      do {
+        k = pread(file_fd_, &b[0], b.size(), static_cast<off_t>(file_off_));
+      } while (k < 0 && errno == EINTR);
+      if (k > 0) {
+        b.resize(static_cast<size_t>(k));
+        file_off_ += static_cast<uint64_t>(k);
+        file_left_ -= static_cast<uint64_t>(k);
+        Transport::WriteStatus ws = io_->write(b);
+        if (ws == Transport::WriteStatus::kDone) srv_->give_buffer(std::move(b));
+        if (ws == Transport::WriteStatus::kPending) update_reading();
+        if (ws != Transport::WriteStatus::kError) continue;
+      }
+    }
+    // the file ended before its announced length (it shrank) or failed: close, so the truncation shows
+    drop_file();
+    fail_io();
+    return;
+  }
+  if (closed_) return;
+  if (!out_.empty()) {
+    flush();
+  } else if (closing_) {
+    close_graceful();
+  } else {
+    maybe_drain();
+    resume_stalled();
+    if (!active_ && in_len_ > 0) run_buffered();
+  }
 }
 
 WriteResult Connection::write(const char* p, size_t n, bool final) {
@@ -401,6 +539,7 @@ WriteResult Connection::write(const char* p, size_t n, bool final) {
     }
   }
   if (final) {
+    if (has_file()) start_file();
     if (plan_.framing == Framing::kChunked) out_append("0\r\n\r\n", 5);
     if (plan_.framing == Framing::kLength && resp_body_sent_ < plan_.length) {
       must_close_after_ = true;  // shorter than its Content-Length: closing makes the truncation visible
@@ -459,6 +598,7 @@ void Connection::resume_stalled() {
 void Connection::maybe_drain() {
   if (closed_ || !want_drain_ || io_->pending() != 0 || !out_.empty()) return;
   want_drain_ = false;
+  req_since_ = srv_->now_ms();  // request_timeout: the wait was the client's
   if (active_ && !resp_done_) srv_->bridge()->on_drain(req_id_);
 }
 
@@ -470,6 +610,10 @@ void Connection::out_append(const char* p, size_t n) {
 // Hands the corked bytes to the transport: one write per read callback or
 // per loop iteration (Server's check phase), however many pieces were appended.
 void Connection::flush() {
+  if (file_fd_ >= 0 && file_started_) {
+    pump_file();  // out_ (what follows the file) waits for it
+    return;
+  }
   if (out_.empty() || closed_) return;
   switch (io_->write(out_)) {
     case Transport::WriteStatus::kDone:
@@ -492,8 +636,18 @@ void Connection::on_transport_written() {
   if (closed_) return;
   Bridge* br = srv_->bridge();
   br->enter();
-  if (closing_) {
+  if (file_fd_ >= 0 && file_started_) {
+    pump_file();
+  } else if (closing_) {
     close_graceful();
+  } else if (!active_ && wait_list_ == Wait::kBusy) {
+    // keepalive ran out while the last response was leaving (Server::sweep): it has left
+    if (in_len_ > 0) {
+      leave_wait();
+      run_buffered();
+    } else {
+      close_now();
+    }
   } else {
     maybe_drain();
     if (!closed_) {
@@ -519,11 +673,16 @@ void Connection::close_graceful() {
     req_id_ = 0;
     in_len_ = 0;
   }
-  if (!out_.empty()) {
+  if (!out_.empty() || (file_fd_ >= 0 && file_started_)) {
     flush();
+    // still leaving: write_timeout applies (on_transport_written() calls us again)
+    if (!closed_ && io_->pending() > 0 && wait_list_ == Wait::kNone) enter_wait(Wait::kBusy);
     return;
   }
-  if (io_->pending() > 0) return;  // on_transport_written() calls us again
+  if (io_->pending() > 0) {  // on_transport_written() calls us again
+    if (wait_list_ == Wait::kNone) enter_wait(Wait::kBusy);
+    return;
+  }
   if (eof_) {
     close_now();
     return;
@@ -540,6 +699,7 @@ void Connection::close_graceful() {
 void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
+  drop_file();
   leave_wait();
   io_->close();
 }
@@ -548,6 +708,85 @@ void Connection::on_transport_closed() {
   // A connection that failed accept() was never counted by the Server.
   if (accepted_) srv_->on_connection_closed(this);
   else delete this;
+}
+
+// ---- timeouts (Server::sweep_busy, every 250 ms) -----------------------------------
+
+// Which timeout this busy connection has passed (kept in expired_why_ for time_out()).
+bool Connection::timed_out(uint64_t now) {
+  const ServerConfig& cfg = srv_->cfg();
+  expired_why_ = 0;
+  if (closed_) return false;
+  // write_timeout: output pending and the socket's queue not shrinking (the client stopped reading)
+  if (io_->pending() == 0) {
+    write_mark_ = 0;
+  } else {
+    size_t q = stream_.queued();
+    if (write_mark_ == 0 || q < write_pend_) {
+      write_mark_ = now;
+      write_pend_ = q;
+    } else if (cfg.write_timeout_ms > 0 && now - write_mark_ >= cfg.write_timeout_ms) {
+      expired_why_ = 1;
+      return true;
+    }
+  }
+  if (!active_) return false;
+  const bool body_wait = !parser_.body_done() && !(body_to_js_ && app_paused_);  // waiting for the client's body
+  if (cfg.body_timeout_ms > 0 && body_wait) {
+    // mod_reqtimeout's body=N,MinRate=R: N seconds, one more per R bytes received
+    uint64_t allow = cfg.body_timeout_ms + (cfg.body_min_rate > 0 ? body_bytes_ * 1000 / cfg.body_min_rate : 0);
+    if (now - body_since_ >= allow) {
+      expired_why_ = 2;
+      return true;
+    }
+  }
+  // request_timeout: counted while the application is the one we wait for
+  if (cfg.request_timeout_ms > 0 && !resp_done_ && !body_wait && !want_drain_ &&
+      now - req_since_ >= cfg.request_timeout_ms) {
+    expired_why_ = 3;
+    return true;
+  }
+  return false;
+}
+
+void Connection::time_out() {
+  if (closed_ || expired_why_ == 0) return;
+  Bridge* br = srv_->bridge();
+  const uint64_t id = req_id_;
+  if (expired_why_ == 1) {  // write_timeout
+    fail_io();              // the application (if still writing) hears of it as a disconnect
+    return;
+  }
+  if (expired_why_ == 2) {  // body_timeout: the request is unusable
+    static const char kSlowBody[] = "request body too slow (body_timeout, body_min_rate)";
+    const bool in_app = active_ && !resp_done_;
+    active_ = false;
+    req_id_ = 0;
+    if (in_app) br->on_abort(id, Abort::kGone);
+    if (closed_) return;
+    if (!head_sent_) {
+      send_error(Err::kBodyTimeout, kSlowBody);
+    } else {
+      br->on_protocol_error(this, Err::kBodyTimeout, kSlowBody);
+      close_now();
+    }
+    return;
+  }
+  // request_timeout
+  if (head_sent_) {
+    active_ = false;
+    req_id_ = 0;
+    br->on_abort(id, Abort::kTimeoutClosed);  // the response is cut short: closing shows it
+    close_now();
+    return;
+  }
+  // Nothing sent yet: JS answers 503 itself (its error page, access log line and
+  // the iterable's close()); if it cannot (no such request there), we do.
+  br->on_abort(id, Abort::kTimeout);
+  if (closed_ || closing_ || resp_done_ || req_id_ != id) return;
+  active_ = false;
+  req_id_ = 0;
+  send_error(Err::kRequestTimeout, "request_timeout");
 }
 
 // ---- wait lists ------------------------------------------------------------------
@@ -570,6 +809,7 @@ WaitList& Connection::list_of(Wait list) {
     case Wait::kIdle: return srv_->idle_list;
     case Wait::kHead: return srv_->head_list;
     case Wait::kLinger: return srv_->linger_list;
+    case Wait::kBusy: return srv_->busy_list;
     default: return srv_->drain_list;
   }
 }

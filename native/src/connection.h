@@ -37,6 +37,7 @@ enum class Wait : uint8_t {
   kHead,    // new connection or partial head (header_timeout)
   kLinger,  // closing: our side shut down, reading until the client closes
   kDrain,   // graceful close: a last chance for a request already in flight
+  kBusy,    // a request in flight, or output still leaving (request/body/write timeouts)
 };
 
 // The HTTP/1 state machine of one connection, over a Transport (transport.h):
@@ -49,7 +50,7 @@ class Connection final : public TransportEvents {
   Connection& operator=(const Connection&) = delete;
 
   // Accepts from a listener into this connection's stream; 0 or a libuv error.
-  int accept(uv_stream_t* listener) { return stream_.accept(listener); }
+  int open(int fd) { return stream_.open(fd); }
   // After accept(): records the peer, starts reading.
   void start(uint8_t listener_index);
   void close_now();  // abort: close the socket without further writes
@@ -60,6 +61,16 @@ class Connection final : public TransportEvents {
   void respond(const AppHead& app, const char* body, size_t blen, bool final, bool want_close, int64_t known_length,
                WriteResult* wr);
   WriteResult write(const char* p, size_t n, bool final);
+  // A 103 Early Hints head with the application's (validated) lines, before the
+  // response; HTTP/1.0 clients get none (kOk all the same).
+  WriteResult early_hints(const AppHead& hints);
+  // wsgi.file_wrapper over a regular file (Gunicorn's sendfile): takes a copy of `fd`
+  // for the next respond(); returns the bytes from its current offset to its end, or
+  // -1 (not a regular file, TLS, an error): then the application's blocks are sent.
+  int64_t prepare_file(int fd);
+  bool has_file() const { return file_fd_ >= 0 && !file_started_; }  // prepared, not yet the body of a response
+  int64_t file_length() const { return static_cast<int64_t>(file_left_); }
+  void drop_file();
   void pause_body(bool pause);
   void abort_response();  // app failed after headers were sent: close so the response is visibly truncated
 
@@ -83,6 +94,15 @@ class Connection final : public TransportEvents {
   Wait wait_list_ = Wait::kNone;
   void enter_wait(Wait list);
   bool waiting_idle() const { return !active_ && in_len_ == 0 && !parser_.head_started(); }
+  // Server's sweep of the busy list: the first timeout this connection has passed, acted on.
+  bool timed_out(uint64_t now);
+  void time_out();
+  uint64_t req_since_ = 0;   // request_timeout counts from here (the request received, or the client caught up)
+  uint64_t body_since_ = 0;  // body_timeout counts from here
+  uint64_t body_bytes_ = 0;  // body bytes received since body_since_ (body_min_rate)
+  uint64_t write_mark_ = 0;  // output pending and not shrinking since (0: none pending)
+  size_t write_pend_ = 0;    // the socket's queued bytes when write_mark_ was set
+  uint8_t expired_why_ = 0;  // timed_out(): 1 write, 2 body, 3 request
 
   friend class Server;
 
@@ -112,6 +132,8 @@ class Connection final : public TransportEvents {
   void close_graceful();
   void fail_io();
   void keep_input(const char* p, size_t n);
+  void start_file();
+  void pump_file();
 
   Server* srv_;
   StreamTransport stream_;  // the socket
@@ -128,6 +150,11 @@ class Connection final : public TransportEvents {
 
   std::string out_;         // corked response bytes, handed to io_ by flush()
   uint32_t discarded_ = 0;  // bytes read and dropped while lingering (capped at 1 MiB)
+
+  int file_fd_ = -1;  // the response body is this file (sendfile), sent after out_'s head
+  bool file_started_ = false;
+  uint64_t file_off_ = 0;
+  uint64_t file_left_ = 0;
 
   RequestFacts facts_;
   ResponsePlan plan_;

@@ -25,7 +25,16 @@ enum class Err : uint8_t {
   kExpectationFailed = 16,         // ExpectationFailed (417)
   kRequestBodyTooLarge = 17,       // limit_request_body exceeded (413)
   kInvalidSchemeHeaders = 18,      // raised by the JS environ builder, listed here for the status table
+  kBodyTimeout = 19,               // body_timeout / body_min_rate: the client sends its body too slowly (408)
+  kRequestTimeout = 20,            // request_timeout, when JS did not answer it itself (503)
   kCount
+};
+
+// Why a request ends before its response did (Bridge::on_abort; lib/native.ts ABORT).
+enum class Abort : int {
+  kGone = -1,          // the client disconnected, or the connection failed
+  kTimeout = 1,        // request_timeout: JS answers 503 if it can (nothing sent yet)
+  kTimeoutClosed = 2,  // request_timeout after the head was sent: the connection is closed
 };
 
 struct ErrInfo {
@@ -57,6 +66,8 @@ inline const ErrInfo& err_info(Err e) {
       {"GTS_ERR_EXPECTATION_FAILED", 417, "Expectation Failed"},
       {"GTS_ERR_REQUEST_BODY_TOO_LARGE", 413, "Request Entity Too Large"},
       {"GTS_ERR_INVALID_SCHEME_HEADERS", 400, "Bad Request"},
+      {"GTS_ERR_BODY_TIMEOUT", 408, "Request Timeout"},
+      {"GTS_ERR_REQUEST_TIMEOUT", 503, "Service Unavailable"},
   };
   static_assert(sizeof(kTable) / sizeof(kTable[0]) == static_cast<size_t>(Err::kCount),
                 "error table out of step with Err");

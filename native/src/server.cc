@@ -1,7 +1,15 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/filter.h>
+#endif
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,7 +23,11 @@ constexpr uint64_t kLingerMs = 2000;
 // and is then answered with Connection: close; silence means it was idle.
 constexpr uint64_t kDrainGraceMs = 1000;
 constexpr uint64_t kSweepMs = 250;
-constexpr uint32_t kSlotBits = 20;  // request id = seq << 20 | slot
+constexpr int kAcceptBatch = 128;     // accepts per poll callback (the listener stays readable)
+constexpr uint64_t kRetryMinMs = 10;  // accept back-off after EMFILE/ENFILE, doubling
+constexpr uint64_t kRetryMaxMs = 1000;
+constexpr uint64_t kNoticeEveryMs = 10000;  // one log line per interval while accepting fails
+constexpr uint32_t kSlotBits = 20;          // request id = seq << 20 | slot
 }  // namespace
 
 // ---- allow lists (forwarded_allow_ips, proxy_allow_ips) ------------------------
@@ -100,6 +112,37 @@ bool AllowList::contains(const sockaddr* sa) const {
   return false;
 }
 
+// ---- stopping a shared listener ----------------------------------------------------
+
+#ifdef __linux__
+// Drops a packet whose TCP flags have SYN without ACK (a new connection); the
+// handshake's last ACK and data for connections already queued still pass. A
+// TCP socket filter sees the packet from the TCP header (flags: byte 13).
+static sock_filter kDropSyn[] = {
+    {BPF_LD | BPF_B | BPF_ABS, 0, 0, 13},    {BPF_ALU | BPF_AND | BPF_K, 0, 0, 0x12},
+    {BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0x02}, {BPF_RET | BPF_K, 0, 0, 0},
+    {BPF_RET | BPF_K, 0, 0, 0xffffffffu},
+};
+constexpr unsigned kDropSynLen = sizeof kDropSyn / sizeof kDropSyn[0];
+
+bool listener_stop(int fd, bool stop) {
+  int unused = 0;  // the kernel wants an int's worth of option value even here
+  if (!stop) return setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused) == 0;
+  sock_fprog prog{static_cast<unsigned short>(kDropSynLen), kDropSyn};
+  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) == 0;
+}
+
+bool listener_stopping(int fd) {
+  sock_filter got[kDropSynLen + 1];
+  socklen_t len = kDropSynLen + 1;  // SO_GET_FILTER counts instructions, not bytes
+  if (getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, got, &len) != 0 || len != kDropSynLen) return false;
+  return std::memcmp(got, kDropSyn, sizeof kDropSyn) == 0;
+}
+#else
+bool listener_stop(int, bool) { return false; }
+bool listener_stopping(int) { return false; }
+#endif
+
 // ---- wait lists ----------------------------------------------------------------
 
 void WaitList::push(Connection* c) {
@@ -133,6 +176,8 @@ Server::Server(uv_loop_t* loop, ServerConfig cfg, Bridge* bridge) : loop_(loop),
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));  // listeners and connections keep the loop alive, not the sweep
   uv_timer_init(loop_, &accept_timer_);
   accept_timer_.data = this;
+  uv_timer_init(loop_, &retry_timer_);
+  retry_timer_.data = this;
   if (cfg_.balance_fd >= 0) balance_.attach(cfg_.balance_fd, cfg_.balance_slot);
   uv_check_init(loop_, &check_);
   check_.data = this;
@@ -176,70 +221,78 @@ Server::~Server() {
 }
 
 int Server::add_listener(int fd, bool is_unix, int backlog, std::string* err) {
+  // listen() again sets our backlog; the poll handle makes the fd non-blocking
+  // (shared with the other processes, as uv_listen did).
+  int r = ::listen(fd, backlog) == 0 ? 0 : uv_translate_sys_error(errno);
   auto* l = new Listener();
   l->server = this;
   l->is_unix = is_unix;
+  l->fd = fd;
   l->index = static_cast<uint8_t>(listeners_.size());
-  int r;
-  if (is_unix) {
-    uv_pipe_init(loop_, &l->h.pipe, 0);
-    r = uv_pipe_open(&l->h.pipe, fd);
-  } else {
-    uv_tcp_init(loop_, &l->h.tcp);
-    r = uv_tcp_open(&l->h.tcp, fd);
-  }
-  l->h.handle.data = l;
-  if (r == 0) r = uv_listen(&l->h.stream, backlog, on_connection);
+  if (r == 0) r = uv_poll_init(loop_, &l->poll, fd);
   if (r != 0) {
     if (err) *err = uv_strerror(r);
-    uv_close(&l->h.handle, [](uv_handle_t* h) { delete static_cast<Listener*>(h->data); });
+    delete l;
     return r;
   }
+  l->poll.data = l;
   listeners_.push_back(l);
+  set_polling(l, true);
   return 0;
 }
 
-void Server::on_connection(uv_stream_t* s, int status) {
-  auto* l = static_cast<Listener*>(s->data);
-  if (status < 0) return;  // e.g. EMFILE: libuv retries
-  Server* srv = l->server;
+void Server::set_polling(Listener* l, bool on) {
+  if (l->closed || l->polling == on) return;
+  l->polling = on;
+  if (on) uv_poll_start(&l->poll, UV_READABLE, on_readable);
+  else uv_poll_stop(&l->poll);
+}
+
+void Server::on_readable(uv_poll_t* p, int status, int) {
+  auto* l = static_cast<Listener*>(p->data);
   if (l->closed) return;
-  if (srv->draining_) {
-    // libuv has already taken this connection off the queue: serve it (with
-    // Connection: close) rather than drop it with the listener.
-    srv->accept_one(l);
+  if (status < 0) {
+    l->server->accept_failed(l, -status);  // poll error: back off as for EMFILE, never spin
     return;
   }
-  if (srv->cfg_.max_connections > 0 && srv->nconns_ >= srv->cfg_.max_connections) {
-    // worker_connections reached: leave it in the kernel backlog. libuv stops
-    // watching this listener until uv_accept() is called again.
-    l->accept_pending = true;
-    return;
-  }
-  if (srv->balance_.active() && srv->balance_.should_defer(static_cast<uint32_t>(srv->nconns_))) {
-    // Hold this one (libuv stops polling the listener until uv_accept) so that
-    // less-loaded workers take the next connections; accept it in 1 ms.
-    l->accept_deferred = true;
-    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&srv->accept_timer_))) {
-      uv_timer_start(&srv->accept_timer_, on_accept_timer, 1, 0);
+  l->server->accept_ready(l, false);
+}
+
+// Accepts what is queued, up to worker_connections (the rest waits in the
+// kernel backlog) and a batch per callback. `force`: the first one even if
+// balancing would hold it back (it already waited its turn).
+void Server::accept_ready(Listener* l, bool force) {
+  for (int i = 0; i < kAcceptBatch && !l->closed; i++) {
+    if (cfg_.max_connections > 0 && nconns_ >= cfg_.max_connections) {
+      l->accept_pending = true;  // on_connection_closed() goes on
+      set_polling(l, false);
+      return;
     }
-    return;
+    if (!draining_ && !(force && i == 0) && balance_.active() &&
+        balance_.should_defer(static_cast<uint32_t>(nconns_))) {
+      // Let less-loaded workers take the next connections; take one in 1 ms.
+      l->accept_deferred = true;
+      set_polling(l, false);
+      if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&accept_timer_))) {
+        uv_timer_start(&accept_timer_, on_accept_timer, 1, 0);
+      }
+      return;
+    }
+    if (!accept_one(l)) return;
   }
-  srv->accept_one(l);
 }
 
 void Server::on_accept_timer(uv_timer_t* t) {
   auto* srv = static_cast<Server*>(t->data);
-  srv->bridge_->enter();
   srv->accept_deferred();
-  srv->bridge_->leave();
 }
 
 void Server::accept_deferred() {
   for (Listener* l : listeners_) {
-    if (l->accept_deferred && !l->closed) {
+    if (l != nullptr && l->accept_deferred && !l->closed) {
       l->accept_deferred = false;
-      accept_one(l);
+      set_polling(l, true);
+      accept_ready(l, true);
     }
   }
 }
@@ -249,7 +302,31 @@ void Server::set_conns(size_t n) {
   balance_.publish(static_cast<uint32_t>(n));
 }
 
-void Server::accept_one(Listener* l) {
+bool Server::accept_one(Listener* l) {
+  int fd;
+  do {
+#ifdef __linux__
+    fd = ::accept4(l->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    fd = ::accept(l->fd, nullptr, nullptr);
+    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    int e = errno;
+    if (e == EAGAIN || e == EWOULDBLOCK) {
+      // The queue is empty. A stopping server has now answered everything the
+      // kernel queued for it: the listener can go without resetting anyone.
+      if (l->drain) close_listener(l);
+      else set_polling(l, true);
+    } else if (e == ECONNABORTED || e == EPROTO) {
+      return true;  // that client left before we took it: go on with the next
+    } else {
+      accept_failed(l, e);
+    }
+    return false;
+  }
+  retry_ms_ = 0;
   uint32_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
@@ -257,21 +334,78 @@ void Server::accept_one(Listener* l) {
   } else {
     slot = static_cast<uint32_t>(slots_.size());
     if (slot >= (1u << kSlotBits)) {
-      l->accept_pending = true;
-      return;
+      ::close(fd);
+      return false;
     }
     slots_.push_back(nullptr);
     seq_.push_back(0);
   }
   auto* c = new Connection(this, slot, l->is_unix);
-  if (c->accept(&l->h.stream) != 0) {
+  if (c->open(fd) != 0) {
+    ::close(fd);
     free_slots_.push_back(slot);
     c->close_now();  // not counted yet: the connection deletes itself once closed
-    return;
+    return true;
   }
   slots_[slot] = c;
   set_conns(nconns_ + 1);
   c->start(l->index);
+  return true;
+}
+
+// Out of file descriptors (EMFILE, ENFILE) or memory: the queued connections
+// stay in the kernel backlog; open connections go on being served; we try again
+// after a back-off (no busy loop) and say so once per interval.
+void Server::accept_failed(Listener* l, int err) {
+  set_polling(l, false);
+  l->starved = true;
+  accept_errors_++;
+  uint64_t now = uv_now(loop_);
+  if (accept_notice_at_ == 0 || now - accept_notice_at_ >= kNoticeEveryMs) {
+    char msg[256];
+    std::snprintf(msg, sizeof msg,
+                  "accept() failed: %s (%s); %zu open connections are still served; retrying (%llu failures since the "
+                  "last report)",
+                  std::strerror(err), uv_err_name(uv_translate_sys_error(err)), nconns_,
+                  static_cast<unsigned long long>(accept_errors_));
+    accept_notice_at_ = now;
+    accept_errors_ = 0;
+    bridge_->enter();
+    bridge_->on_notice(msg);
+    bridge_->leave();
+  }
+  retry_ms_ = retry_ms_ == 0 ? kRetryMinMs : (retry_ms_ * 2 > kRetryMaxMs ? kRetryMaxMs : retry_ms_ * 2);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&retry_timer_))) {
+    uv_timer_start(&retry_timer_, on_retry_timer, retry_ms_, 0);
+  }
+}
+
+void Server::on_retry_timer(uv_timer_t* t) {
+  auto* srv = static_cast<Server*>(t->data);
+  for (Listener* l : srv->listeners_) {
+    if (l != nullptr && l->starved && !l->closed) {
+      l->starved = false;
+      srv->set_polling(l, true);  // readable at once if connections are still queued
+    }
+  }
+}
+
+void Server::close_listener(Listener* l) {
+  if (l->closed) return;
+  set_polling(l, false);
+  l->closed = true;
+  pending_handle_closes_++;
+  uv_close(reinterpret_cast<uv_handle_t*>(&l->poll), [](uv_handle_t* h) {
+    auto* li = static_cast<Listener*>(h->data);
+    Server* s = li->server;
+    ::close(li->fd);
+    s->pending_handle_closes_--;
+    for (auto& x : s->listeners_) {
+      if (x == li) x = nullptr;
+    }
+    delete li;
+    s->maybe_finish_close();
+  });
 }
 
 void Server::on_connection_closed(Connection* c) {
@@ -284,13 +418,12 @@ void Server::on_connection_closed(Connection* c) {
   free_slots_.push_back(c->slot());
   set_conns(nconns_ - 1);
   delete c;
-  if (!draining_ && (cfg_.max_connections == 0 || nconns_ < cfg_.max_connections)) {
+  if (cfg_.max_connections == 0 || nconns_ < cfg_.max_connections) {
     for (Listener* l : listeners_) {
-      if (l->accept_pending && !l->closed) {
+      if (l != nullptr && l->accept_pending && !l->closed) {
         l->accept_pending = false;
-        bridge_->enter();
-        accept_one(l);
-        bridge_->leave();
+        set_polling(l, true);
+        accept_ready(l, true);
         break;
       }
     }
@@ -348,11 +481,36 @@ void Server::sweep() {
     }
   };
   // keep-alive idle connections: Gunicorn closes them after `keepalive` seconds
-  expire(idle_list, cfg_.keepalive_ms > 0 ? cfg_.keepalive_ms : 1);
+  // (one whose last response is still leaving waits for it on the busy list, under write_timeout)
+  uint64_t keepalive = cfg_.keepalive_ms > 0 ? cfg_.keepalive_ms : 1;
+  while (idle_list.head != nullptr && now - idle_list.head->wait_since_ >= keepalive) {
+    Connection* c = idle_list.head;
+    if (cfg_.write_timeout_ms > 0 && c->io_->pending() > 0) {
+      c->enter_wait(Wait::kBusy);
+      continue;
+    }
+    idle_list.remove(c);
+    c->wait_list_ = Wait::kNone;
+    c->close_now();
+  }
   // slow or silent clients that have not completed a request head
   expire(head_list, cfg_.header_timeout_ms);
   expire(linger_list, kLingerMs);
   expire(drain_list, kDrainGraceMs);
+  if (busy_list.head != nullptr) sweep_busy(now);
+}
+
+// Connections with a request in flight or output leaving: no order to exploit
+// (each has its own allowance), so the sweep looks at each, every kSweepMs. Only
+// the busy ones, not the idle: a few against the thousands of keep-alives.
+void Server::sweep_busy(uint64_t now) {
+  if (cfg_.request_timeout_ms == 0 && cfg_.body_timeout_ms == 0 && cfg_.write_timeout_ms == 0) return;
+  expired_.clear();
+  for (Connection* c = busy_list.head; c != nullptr; c = c->next_) {
+    if (c->timed_out(now)) expired_.push_back(c);
+  }
+  // Acting may call JS and close connections (freed only in a later loop phase).
+  for (Connection* c : expired_) c->time_out();
 }
 
 void Server::close(bool graceful) {
@@ -361,20 +519,23 @@ void Server::close(bool graceful) {
   balance_.leave();  // a stopping worker takes no share of new connections
   uv_timer_stop(&accept_timer_);
   accept_deferred();  // a connection held back for balancing is ours: serve it, do not drop it
+  // Closing our fd of a listener the other processes still hold loses nothing:
+  // they take what is queued. On the whole-server stop (the arbiter has stopped
+  // new connections at the socket, listener_stop()) the last fds go, and with
+  // them the queue: first accept and answer everything queued (Connection:
+  // close), as worker_connections allows; the listener closes when it is empty.
   for (Listener* l : listeners_) {
-    if (!l->closed) {
-      l->closed = true;
-      pending_handle_closes_++;
-      uv_close(&l->h.handle, [](uv_handle_t* h) {
-        auto* li = static_cast<Listener*>(h->data);
-        Server* s = li->server;
-        s->pending_handle_closes_--;
-        delete li;
-        s->maybe_finish_close();
-      });
+    if (l == nullptr || l->closed) continue;
+    if (graceful && listener_stopping(l->fd)) {
+      l->drain = true;
+      if (!l->accept_pending && !l->starved) {
+        set_polling(l, true);
+        accept_ready(l, false);
+      }
+    } else {
+      close_listener(l);
     }
   }
-  listeners_.clear();
   // Idle keep-alive connections and fresh ones without a byte yet: closing
   // them at once resets a request that is already on its way (the classic
   // reload race). Give them a short grace; whatever arrives is served with
@@ -400,6 +561,7 @@ void Server::maybe_finish_close() {
   close_reported_ = true;
   closed_ = true;
   uv_timer_stop(&timer_);
+  uv_timer_stop(&retry_timer_);
   uv_check_stop(&check_);
   uv_idle_stop(&idle_);
   bridge_->enter();

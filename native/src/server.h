@@ -41,6 +41,10 @@ struct ServerConfig {
   ParserConfig parser;
   uint64_t keepalive_ms = 0;           // Gunicorn keepalive (0 = no keep-alive)
   uint64_t header_timeout_ms = 0;      // a request head must arrive within this
+  uint64_t body_timeout_ms = 0;        // body_timeout: a request body's first allowance (0 = off)
+  uint64_t body_min_rate = 0;          // body_min_rate: bytes per second that extend it by one second
+  uint64_t request_timeout_ms = 0;     // request_timeout: the application's time for a response (0 = off)
+  uint64_t write_timeout_ms = 0;       // write_timeout: output that makes no progress this long closes (0 = off)
   uint32_t max_connections = 0;        // worker_connections; 0 = unlimited
   size_t inline_body_max = 64 * 1024;  // not a setting: bodies this small and already read go along with the request
   AllowList forwarded_allow;           // forwarded_allow_ips
@@ -60,10 +64,11 @@ class Bridge {
                           bool body_follows) = 0;
   virtual void on_body(uint64_t id, const char* p, size_t n) = 0;
   virtual void on_body_end(uint64_t id, Err err) = 0;
-  virtual void on_abort(uint64_t id) = 0;
+  virtual void on_abort(uint64_t id, Abort why) = 0;
   virtual void on_drain(uint64_t id) = 0;
   virtual void on_protocol_error(Connection* c, Err err, const char* detail) = 0;
   virtual void on_closed() = 0;
+  virtual void on_notice(const char* msg) = 0;  // logged as an error (accept failures)
   // RAII scope for libuv callbacks that may call into JS.
   virtual void enter() = 0;
   virtual void leave() = 0;
@@ -77,20 +82,29 @@ struct WaitList {
   void remove(Connection* c);
 };
 
+// A listening socket shared with the arbiter and the other workers. We poll it
+// and accept(2) ourselves (not uv_listen): libuv answers EMFILE by accepting and
+// closing queued connections, and a stopping server must empty the queue first.
 struct Listener {
   Server* server = nullptr;
-  union {
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-    uv_stream_t stream;
-    uv_handle_t handle;
-  } h;
+  uv_poll_t poll;
+  int fd = -1;
   bool is_unix = false;
+  bool polling = false;
   bool accept_pending = false;   // a connection is queued but we are at max_connections
-  bool accept_deferred = false;  // holding an accepted connection while other workers catch up
+  bool accept_deferred = false;  // letting other workers take the next connections
+  bool starved = false;          // accept failed for want of fds or memory: retry later
+  bool drain = false;            // whole-server stop: accept what is queued, then close
   uint8_t index = 0;
   bool closed = false;
 };
+
+// The whole-server stop (arbiter): new SYNs to a listener are dropped from now
+// on (a socket filter; the socket is shared, so only the last owner may), so
+// that its workers can empty the accept queue and close it without resets.
+// stop=false removes such a filter (a socket inherited from a stopped server).
+bool listener_stop(int fd, bool stop);
+bool listener_stopping(int fd);
 
 class Server {
  public:
@@ -121,6 +135,7 @@ class Server {
   WaitList head_list;    // new connection or partial head, waiting header_timeout
   WaitList linger_list;  // closing: our side is shut down, reading until the client closes
   WaitList drain_list;   // graceful close: a last chance to send a request (already in flight)
+  WaitList busy_list;    // a request in flight, or a response still being written (request/body/write timeouts)
 
   // Corking: responses written outside a read callback (promises, timers,
   // streaming iterators) are flushed once per loop iteration, in the check
@@ -135,14 +150,20 @@ class Server {
   static constexpr size_t kReadBufSize = 64 * 1024;
 
  private:
-  static void on_connection(uv_stream_t* server, int status);
+  static void on_readable(uv_poll_t* p, int status, int events);
   static void on_timer(uv_timer_t* t);
   void accept_deferred();  // accepts the connections held back by balancing
   static void on_check(uv_check_t* h);
   static void on_accept_timer(uv_timer_t* t);
+  static void on_retry_timer(uv_timer_t* t);
   void set_conns(size_t n);
-  void accept_one(Listener* l);
+  void accept_ready(Listener* l, bool force);
+  bool accept_one(Listener* l);  // false: nothing accepted (queue empty, or an error handled)
+  void accept_failed(Listener* l, int err);
+  void set_polling(Listener* l, bool on);
+  void close_listener(Listener* l);
   void sweep();
+  void sweep_busy(uint64_t now);
   void maybe_finish_close();
 
   uv_loop_t* loop_;
@@ -158,6 +179,11 @@ class Server {
   uv_timer_t timer_;
   uv_check_t check_;
   uv_timer_t accept_timer_;
+  uv_timer_t retry_timer_;      // accept after EMFILE/ENFILE/ENOBUFS
+  uint64_t retry_ms_ = 0;       // its back-off
+  uint64_t accept_errors_ = 0;  // failures since the last notice
+  uint64_t accept_notice_at_ = 0;
+  std::vector<Connection*> expired_;
   Balance balance_;
   uv_idle_t idle_;  // keeps poll from blocking while a flush is queued
   std::vector<Connection*> flush_queue_;

@@ -1,5 +1,10 @@
 #include "transport.h"
 
+#include <errno.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#endif
+
 #include <new>
 
 namespace gts {
@@ -27,8 +32,8 @@ StreamTransport::StreamTransport(uv_loop_t* loop, bool is_unix, TransportEvents*
   h_.handle.data = this;
 }
 
-int StreamTransport::accept(uv_stream_t* listener) {
-  int r = uv_accept(listener, &h_.stream);
+int StreamTransport::open(int fd) {
+  int r = is_unix_ ? uv_pipe_open(&h_.pipe, fd) : uv_tcp_open(&h_.tcp, fd);
   if (r == 0 && !is_unix_) uv_tcp_nodelay(&h_.tcp, 1);
   return r;
 }
@@ -109,6 +114,26 @@ void StreamTransport::on_write(uv_write_t* req, int status) {
 }
 
 // ---- closing ---------------------------------------------------------------
+
+long StreamTransport::send_file(int file, uint64_t* off, size_t n) {
+#ifdef __linux__
+  uv_os_fd_t fd;
+  if (closed_ || uv_fileno(&h_.handle, &fd) != 0) return -EBADF;
+  off_t o = static_cast<off_t>(*off);
+  ssize_t r;
+  do {
+    r = ::sendfile(fd, file, &o, n);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+  *off = static_cast<uint64_t>(o);
+  return r;
+#else
+  (void)file;
+  (void)off;
+  (void)n;
+  return -ENOSYS;
+#endif
+}
 
 bool StreamTransport::shutdown() {
   if (closed_) return false;

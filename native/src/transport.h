@@ -102,9 +102,15 @@ class StreamTransport final : public Transport {
   StreamTransport(const StreamTransport&) = delete;
   StreamTransport& operator=(const StreamTransport&) = delete;
 
-  // uv_accept() from a listener; sets TCP_NODELAY. Returns 0 or a libuv error.
-  int accept(uv_stream_t* listener);
+  // Adopts an accepted socket; sets TCP_NODELAY. Returns 0 or a libuv error (the fd is then not ours).
+  int open(int fd);
   bool is_unix() const { return is_unix_; }
+  // sendfile(2): up to n bytes of `file` from *off straight into the socket (call
+  // only with nothing pending). Bytes sent (*off advanced), 0 if the file ended,
+  // -EAGAIN when the socket is full, -ENOSYS without sendfile, or -errno.
+  long send_file(int file, uint64_t* off, size_t n);
+  // Bytes libuv still has to hand to the kernel (shrinks as a slow client reads; write_timeout).
+  size_t queued() const { return h_.stream.write_queue_size; }
   // A transport layered on top (TLS) takes this stream's events.
   void set_events(TransportEvents* events) { events_ = events; }
 

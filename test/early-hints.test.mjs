@@ -1,0 +1,90 @@
+// wsgi.early_hints (Gunicorn 25): a 103 Early Hints head before the response,
+// seen by a real client (curl -v); HTTP/1.0 clients get none.
+import { execFile, spawnSync } from 'node:child_process';
+import net from 'node:net';
+import t from 'tap';
+
+import { startServer } from './helpers/server.mjs';
+import { toolEnv } from './helpers/tls.mjs';
+
+const hasCurl = spawnSync('curl', ['--version'], { env: toolEnv(), timeout: 10000 }).status === 0; // without the ASan preload
+
+async function app(environ, start_response) {
+  environ['wsgi.early_hints']([
+    ['Link', '</style.css>; rel=preload; as=style'],
+    ['Link', '</app.js>; rel=preload; as=script'],
+  ]);
+  await new Promise((r) => setTimeout(r, 50)); // the hints leave while the application works
+  if (environ.PATH_INFO === '/bad') {
+    try {
+      environ['wsgi.early_hints']([['Bad Name', 'x']]);
+    } catch (e) {
+      start_response('200 OK', [['Content-Type', 'text/plain']]);
+      return [`refused: ${e.message}`];
+    }
+  }
+  start_response('200 OK', [['Content-Type', 'text/plain']]);
+  environ['wsgi.early_hints']([['Link', '</late.css>; rel=preload']]); // after start_response, before the head: sent
+  return ['page\n'];
+}
+
+t.test(
+  'curl -v sees 103 Early Hints with the Link headers, then the 200',
+  { skip: !hasCurl && 'no curl' },
+  async (t) => {
+    const { port } = await startServer(t, app);
+    // (not spawnSync: the server runs in this process)
+    const r = await new Promise((resolve) =>
+      execFile(
+        'curl',
+        ['-sv', '--http1.1', `http://127.0.0.1:${port}/`],
+        { env: toolEnv(), timeout: 10000 },
+        (_e, stdout, stderr) => resolve({ stdout, stderr }),
+      ),
+    );
+    t.equal(r.stdout, 'page\n');
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('< '));
+    const i103 = lines.findIndex((l) => /^< HTTP\/1.1 103 Early Hints/.test(l));
+    const i200 = lines.findIndex((l) => /^< HTTP\/1.1 200 OK/.test(l));
+    t.ok(i103 >= 0, '103 Early Hints');
+    t.ok(i200 > i103, 'before the 200');
+    const hints = lines.slice(i103, i200).join('\n');
+    t.match(hints, /< Link: <\/style.css>; rel=preload; as=style/);
+    t.match(hints, /< Link: <\/app.js>; rel=preload; as=script/);
+    t.match(hints, /< Link: <\/late.css>; rel=preload/);
+  },
+);
+
+t.test('the hints leave before the response (while the application still works)', async (t) => {
+  const { port } = await startServer(t, app);
+  const s = net.connect(port, '127.0.0.1');
+  let data = '';
+  const firstAt = new Promise((r) => s.once('data', () => r(Date.now())));
+  s.on('data', (d) => (data += d));
+  await new Promise((r) => s.on('connect', r));
+  const t0 = Date.now();
+  s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await firstAt;
+  t.match(data, /^HTTP\/1.1 103 Early Hints\r\nLink: <\/style.css>; rel=preload; as=style\r\nLink: [^\r]*\r\n\r\n/);
+  t.notMatch(data, /200 OK/, 'the first bytes are the hints alone');
+  await new Promise((r) => s.on('close', r));
+  t.match(data, /\r\n\r\nHTTP\/1.1 200 OK\r\n[^]*\r\n\r\npage\n$/);
+  t.ok(Date.now() - t0 < 10000);
+});
+
+t.test('HTTP/1.0 clients get no 103; an invalid header throws to the application', async (t) => {
+  const { port } = await startServer(t, app);
+  const s = net.connect(port, '127.0.0.1');
+  let data = '';
+  s.on('data', (d) => (data += d));
+  s.write('GET / HTTP/1.0\r\n\r\n');
+  await new Promise((r) => s.on('close', r));
+  t.match(data, /^HTTP\/1.0 200 OK\r\n/, 'the response comes first');
+  t.notMatch(data, /103/);
+  const b = net.connect(port, '127.0.0.1');
+  let bad = '';
+  b.on('data', (d) => (bad += d));
+  b.write('GET /bad HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await new Promise((r) => b.on('close', r));
+  t.match(bad, /refused: Invalid early hints header/);
+});
