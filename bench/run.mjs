@@ -73,6 +73,14 @@ export const SERVERS = {
     pin: true,
     group: 'single',
   },
+  // StatsD (to a UDP sink process) and Prometheus on: what the operations features cost (opt-in: --servers names it)
+  'gunicorn-ts serve() +ops': {
+    argv: (port, wl) => [process.execPath, path.join(here, 'servers/gunicorn-ts-serve.mjs'), port, wl, '1'],
+    pin: true,
+    group: 'single',
+    optIn: true,
+    workloads: ['hello', 'hello-async'],
+  },
   'gunicorn-ts CLI -w 1': { argv: (port, wl) => cliArgs(port, wl, 1), pin: true, group: 'single' },
   'node:cluster 2 workers': {
     argv: (port, wl) => [process.execPath, path.join(here, 'servers/node-cluster.mjs'), port, wl, '2'],

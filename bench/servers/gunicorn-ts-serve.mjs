@@ -1,5 +1,5 @@
 // gunicorn-ts through serve(), one process, serving the apps in apps.mjs.
-// GTS_BENCH_OPS=1: with StatsD (to a UDP sink in a separate process) and the
+// GTS_BENCH_OPS=1 (or a third argument 1): with StatsD (to a UDP sink in a separate process) and the
 // Prometheus endpoint on, to measure what the operations features cost
 // (GTS_BENCH_OPS=statsd or =prometheus: one of them).
 import { spawn } from 'node:child_process';
@@ -12,7 +12,7 @@ const workload = process.argv[3] || 'hello';
 // fetch-style workloads: an object with a fetch method (detected as fetch-style)
 const app = workload in wsgi ? wsgi[workload] : (await import('./fetch-apps.mjs')).fetchApps[workload];
 const ops = {};
-const OPS = process.env.GTS_BENCH_OPS ?? '';
+const OPS = process.argv[4] ?? process.env.GTS_BENCH_OPS ?? ''; // argv: bench/run.mjs's 'gunicorn-ts serve() +ops'
 if (OPS === '1' || OPS === 'statsd') {
   const sink = spawn(
     process.execPath,
