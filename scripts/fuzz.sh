@@ -6,6 +6,10 @@
 #   FUZZ_TARGET=response npm run fuzz -- ...    (the response-head builder instead)
 #   FUZZ_TARGET=chunked / proxy / environ        (the chunked decoder, the PROXY
 #                                                 preambles, the environ packer alone)
+#   FUZZ_TARGET=tls                              (the transport read path: StreamTransport and
+#                                                 TlsTransport over a socketpair against an OpenSSL
+#                                                 client, arbitrary record and chunk cuts; links
+#                                                 Debian's libssl-dev and libuv1 in this build only)
 # Builds into test/native/build/fuzz/ (never build/), writes the seeds from the
 # corpus into test/native/seeds/, keeps the growing corpus in
 # test/native/build/fuzz/corpus/ and crashes in test/native/build/fuzz/.
@@ -63,9 +67,40 @@ case "$TARGET" in
       mv "$BIN.tmp" "$BIN"
       echo "fuzz: built $BIN" >&2
     fi ;;
-  *) echo "fuzz: FUZZ_TARGET is parser, response, chunked or proxy" >&2; exit 2 ;;
+  tls)
+    # The addon binds to the OpenSSL and libuv that node exports; outside node
+    # this target links Debian's (libssl-dev, libuv1), with libuv's header from
+    # node's include directory (after the system's, so <openssl/...> is Debian's).
+    BIN="$OUT/fuzz_tls"; CORPUS="$OUT/corpus-tls"; SEEDS=""; DICT=(-dict=test/native/http.dict)
+    UV_INC=${FUZZ_UV_INC:-/usr/include/node}
+    UV_LIB=${FUZZ_UV_LIB:-$(ls /usr/lib/*/libuv.so.1 2>/dev/null | head -1)}
+    if [ ! -f "$UV_INC/uv.h" ] || [ -z "$UV_LIB" ] || [ ! -f /usr/include/openssl/ssl.h ]; then
+      echo "fuzz: FUZZ_TARGET=tls needs libssl-dev, libuv1 and node's uv.h (FUZZ_UV_INC, FUZZ_UV_LIB)" >&2
+      exit 1
+    fi
+    TLS_CC="native/src/transport.cc native/src/tls.cc native/src/request_parser.cc native/src/chunked_decoder.cc native/src/proxy_protocol.cc native/src/environ.cc"
+    if stale "$BIN" test/native/fuzz_tls.cc test/native/parser_harness.h $TLS_CC native/src/*.h scripts/fuzz.sh \
+        $LLHTTP_C; then
+      for f in $LLHTTP_C; do
+        $CC -O2 -g $SAN -fsanitize=fuzzer-no-link -fvisibility=hidden -I"$LLHTTP_INC" -c "$f" \
+          -o "$OUT/llhttp_$(basename "$f" .c).o"
+      done
+      $CXX $CXXFLAGS_F -I"$LLHTTP_INC" -idirafter "$UV_INC" $TLS_CC test/native/fuzz_tls.cc "$OUT"/llhttp_*.o \
+        -lssl -lcrypto "$UV_LIB" -o "$BIN.tmp"
+      mv "$BIN.tmp" "$BIN"
+      echo "fuzz: built $BIN" >&2
+    fi ;;
+  *) echo "fuzz: FUZZ_TARGET is parser, response, chunked, proxy or tls" >&2; exit 2 ;;
 esac
 mkdir -p "$CORPUS"
+if [ "$TARGET" = tls ] && [ -z "$(ls -A "$CORPUS")" ]; then
+  # Starting points: TLS 1.3 / 1.2 / plain, each a keep-alive request then a POST.
+  req='\000\000GET / HTTP/1.1\r\nHost: a\r\n\r\nPOST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello'
+  printf "\x61\x04\x01\x02\x03\x04$req" >"$CORPUS/seed-tls13"
+  printf "\x43\x02\x05\x06\x07\x08$req" >"$CORPUS/seed-tls12"
+  printf "\xb1\x00\x09\x0a\x0b\x0c$req" >"$CORPUS/seed-tls13-fin"
+  printf "\x80\x00\x0d\x0e\x0f\x10$req" >"$CORPUS/seed-plain"
+fi
 # a file argument re-runs inputs instead of fuzzing
 for a in "$@"; do
   if [ -f "$a" ]; then exec "$BIN" "$@"; fi

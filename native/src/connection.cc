@@ -32,7 +32,7 @@ Connection::Connection(Server* srv, uint32_t slot, bool is_unix)
       slot_(slot) {
   if (SSL_CTX* ctx = srv->cfg().tls_ctx) {
     tls_ = new (std::nothrow) TlsTransport(
-        &stream_, ctx, this, srv->plain_buffer(), srv->cfg().tls_suppress_ragged_eofs,
+        &stream_, ctx, this, srv->plain_buffer(), srv->cipher_spare(), srv->cfg().tls_suppress_ragged_eofs,
         [](void* c) { static_cast<Connection*>(c)->schedule_flush(); }, this);
     // Without one (out of memory) the stream's events still come here: close at once.
     if (tls_ != nullptr) io_ = tls_;

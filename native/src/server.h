@@ -130,6 +130,7 @@ class Server {
   uint64_t now_ms() const { return uv_now(loop_); }
   const ReadBuffer* read_buffer() const { return &read_buf_; }
   const ReadBuffer* plain_buffer() const { return &plain_buf_; }  // TLS: decrypted bytes
+  std::string* cipher_spare() { return &cipher_spare_; }          // TLS: see TlsTransport
 
   WaitList idle_list;    // between requests, waiting keepalive
   WaitList head_list;    // new connection or partial head, waiting header_timeout
@@ -190,6 +191,7 @@ class Server {
   bool flush_armed_ = false;
   ReadBuffer read_buf_;
   ReadBuffer plain_buf_;
+  std::string cipher_spare_;
   size_t nconns_ = 0;
   bool draining_ = false;
   bool closed_ = false;

@@ -215,13 +215,15 @@ SSL_CTX* tls_context_new(const TlsOptions& o, std::string* err) {
 
 namespace {
 BIO_METHOD* g_bio_method = nullptr;
+constexpr size_t kCipherSpareMax = 64 * 1024;  // a bigger buffer (a large response) is freed, not shared
 }  // namespace
 
 TlsTransport::TlsTransport(StreamTransport* stream, SSL_CTX* ctx, TransportEvents* events, const ReadBuffer* plain,
-                           bool suppress_ragged_eofs, void (*wake)(void*), void* wake_arg)
+                           std::string* cipher_spare, bool suppress_ragged_eofs, void (*wake)(void*), void* wake_arg)
     : stream_(stream),
       events_(events),
       plain_(plain),
+      spare_(cipher_spare),
       wake_(wake),
       wake_arg_(wake_arg),
       suppress_ragged_(suppress_ragged_eofs) {
@@ -381,6 +383,8 @@ int TlsTransport::bio_read(BIO* b, char* out, size_t n, size_t* got) {
 int TlsTransport::bio_write(BIO* b, const char* in, size_t n, size_t* put) {
   auto* t = static_cast<TlsTransport*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
+  // The loop's shared buffer (see the constructor), when ours has none.
+  if (t->cipher_.empty() && t->spare_->capacity() > t->cipher_.capacity()) t->cipher_.swap(*t->spare_);
   t->cipher_.append(in, n);
   *put = n;
   return 1;
@@ -400,10 +404,11 @@ Transport::WriteStatus TlsTransport::flush_cipher() {
   if (cipher_.empty()) return WriteStatus::kDone;
   WriteStatus st = stream_->write(cipher_);  // kPending takes cipher_'s buffer
   if (st == WriteStatus::kDone) {
+    // The buffer goes back to the loop's shared one (see the constructor): an
+    // idle connection keeps none.
     cipher_.clear();
-    // An idle connection keeps no big buffer (the handshake flight is ~1-2 KB;
-    // a small response's records fit in 1 KB and keep theirs).
-    if (cipher_.capacity() > 1024) std::string().swap(cipher_);
+    if (cipher_.capacity() <= kCipherSpareMax && cipher_.capacity() > spare_->capacity()) cipher_.swap(*spare_);
+    if (cipher_.capacity() > std::string().capacity()) std::string().swap(cipher_);
   }
   sync_pending();
   return st;

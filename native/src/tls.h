@@ -50,9 +50,14 @@ class TlsTransport final : public Transport, private TransportEvents {
   // re-targeted here. `wake(arg)` asks the owner to call run_deferred() from
   // the loop (plaintext buffered inside OpenSSL after reading resumed).
   // `plain` is a shared buffer for decrypted bytes (the ciphertext may still
-  // sit in the stream's read buffer).
+  // sit in the stream's read buffer). `cipher_spare` is a ciphertext buffer
+  // shared by the transports of one loop: what OpenSSL writes is handed to the
+  // stream before the call returns (uv_try_write took it all: the buffer goes
+  // back there) or the stream takes the buffer (a queued write). So an idle
+  // connection keeps no buffer of its own, and a keep-alive request or a
+  // handshake flight allocates none. It only ever holds an empty buffer.
   TlsTransport(StreamTransport* stream, SSL_CTX* ctx, TransportEvents* events, const ReadBuffer* plain,
-               bool suppress_ragged_eofs, void (*wake)(void*), void* wake_arg);
+               std::string* cipher_spare, bool suppress_ragged_eofs, void (*wake)(void*), void* wake_arg);
   ~TlsTransport() override;
   TlsTransport(const TlsTransport&) = delete;
   TlsTransport& operator=(const TlsTransport&) = delete;
@@ -98,6 +103,7 @@ class TlsTransport final : public Transport, private TransportEvents {
   SSL* ssl_ = nullptr;
   TransportEvents* events_;
   const ReadBuffer* plain_;
+  std::string* spare_;  // see the constructor
   void (*wake_)(void*);
   void* wake_arg_;
   const char* in_p_ = nullptr;  // the libuv chunk being consumed (during on_transport_data only)
