@@ -209,11 +209,13 @@ function overLimit(req: http.IncomingMessage, lim: Limits): [number, string] | n
  * if that is an HTTP/1.x status line (the `ws` library writes its handshake answer, or its refusal, that way).
  */
 function statusOf(socket: Duplex, cb: (status: string) => void): void {
-  const write = socket.write;
-  const end = socket.end;
+  // own properties over the prototype's methods, deleted at the first write: later writes cost nothing
+  if (Object.hasOwn(socket, 'write') || Object.hasOwn(socket, 'end')) return;
+  const write = socket.write.bind(socket) as (...a: unknown[]) => boolean;
+  const end = socket.end.bind(socket) as (...a: unknown[]) => Duplex;
   const sniff = (chunk: unknown) => {
-    socket.write = write;
-    socket.end = end;
+    delete (socket as { write?: unknown }).write;
+    delete (socket as { end?: unknown }).end;
     const head =
       typeof chunk === 'string'
         ? chunk.slice(0, 256)
@@ -223,14 +225,14 @@ function statusOf(socket: Duplex, cb: (status: string) => void): void {
     const m = /^HTTP\/1\.[01] (\d{3}(?: [^\r\n]*)?)\r\n/.exec(head);
     if (m !== null) cb(m[1]!.trim());
   };
-  socket.write = function (this: Duplex, chunk: unknown, ...rest: unknown[]) {
+  socket.write = ((chunk: unknown, ...rest: unknown[]) => {
     sniff(chunk);
-    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof socket.write;
-  socket.end = function (this: Duplex, chunk?: unknown, ...rest: unknown[]) {
+    return write(chunk, ...rest);
+  }) as typeof socket.write;
+  socket.end = ((chunk?: unknown, ...rest: unknown[]) => {
     if (typeof chunk !== 'function' && chunk !== undefined) sniff(chunk);
-    return (end as (...a: unknown[]) => Duplex).call(this, chunk, ...rest);
-  } as typeof socket.end;
+    return end(chunk, ...rest);
+  }) as typeof socket.end;
 }
 
 /** Serves `handler` on the listener fds with node:http; see the module comment. */
