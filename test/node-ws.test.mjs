@@ -9,14 +9,15 @@ import t from 'tap';
 import { WebSocket } from 'ws';
 
 import { ROOT, alive, get, load, run, sleep, until } from './helpers/gts.mjs';
+import { makeCerts } from './helpers/tls.mjs';
 
 const APP = 'test.fixtures.apps.node.ws_app';
 const PY = '/usr/bin/python3';
 
 /** Opens a `ws` client; resolves a handle with the messages so far, send/next and the close it saw. */
-function connect(url) {
+function connect(url, opts = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, opts);
     const h = { ws, msgs: [], waiters: [] };
     h.closed = new Promise((r) => ws.on('close', (code, reason) => r({ code, reason: String(reason) })));
     ws.on('message', (d, bin) => {
@@ -189,9 +190,60 @@ t.test('max_requests counts handshakes: the worker recycles and its sockets get 
   t.equal((await g.exit).code, 0);
 });
 
+t.test('wss:// with certfile; limit_request_line refuses a long handshake', async (t) => {
+  const certs = makeCerts();
+  const g = run(t, [
+    '-k',
+    'node',
+    '--certfile',
+    certs.server.cert,
+    '--keyfile',
+    certs.server.key,
+    '--limit-request-line',
+    '200',
+    '-b',
+    '127.0.0.1:0',
+    `${APP}:server`,
+  ]);
+  const port = await g.port();
+  const tls = { ca: fs.readFileSync(certs.ca.cert), servername: 'localhost' };
+  const c = await connect(`wss://127.0.0.1:${port}/secure`, tls);
+  t.match(await c.ask('over tls'), /^\d+ over tls$/, 'wss echo');
+  c.ws.close();
+  await c.closed;
+  await t.rejects(
+    connect(`wss://127.0.0.1:${port}/${'x'.repeat(300)}`, tls),
+    /handshake answered 414/,
+    'limit_request_line: 414',
+  );
+  g.kill('SIGTERM');
+  t.equal((await g.exit).code, 0);
+});
+
 t.test('an http.Server that is already listening is refused with one line', async (t) => {
   const g = run(t, ['-k', 'node', '-b', '127.0.0.1:0', 'test.fixtures.apps.node.ws_listening:server']);
   const ex = await g.exit;
   t.not(ex.code, 0);
   t.match(g.stderr, /is an http\.Server that is already listening: gunicorn-ts serves it on its own sockets/);
+});
+
+t.test('serve(httpServer) in this process: ws echo; close() sends 1001 through the server close', async (t) => {
+  const http = await import('node:http');
+  const { WebSocketServer } = await import('ws');
+  const { serve } = await import('../dist/index.js');
+  const server = http.createServer((req, res) => res.end('plain\n'));
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', (d) => ws.send(`got ${d}`)));
+  server.on('close', () => {
+    for (const c of wss.clients) c.close(1001);
+  });
+  const h = await serve(server, { bind: '127.0.0.1:0', graceful_timeout: 5, loglevel: 'warning' });
+  const port = Number(new URL(h.url).port);
+  const c = await connect(`ws://127.0.0.1:${port}/`);
+  t.equal(await c.ask('a'), 'got a');
+  t.equal((await get(port, '/')).body, 'plain\n');
+  const t0 = Date.now();
+  await h.close();
+  t.equal((await c.closed).code, 1001);
+  t.ok(Date.now() - t0 < 4000, 'closed without waiting for graceful_timeout');
 });
