@@ -411,6 +411,7 @@ export class Worker {
       return;
     }
     if (this.stopping && graceful) return;
+    if (graceful && !this.stopping) this.hook('worker_stopping', this);
     this.stopping = true;
     this.reloader?.stop();
     this.server.close(graceful);
@@ -515,7 +516,7 @@ export class Worker {
   }
 
   /** Calls a server hook in this worker; an exception is logged, never fatal. */
-  private hook(name: 'worker_int' | 'worker_abort' | 'worker_exit', ...args: unknown[]): void {
+  private hook(name: 'worker_int' | 'worker_abort' | 'worker_exit' | 'worker_stopping', ...args: unknown[]): void {
     try {
       (this.cfg.get(name) as (...a: unknown[]) => unknown)(...args);
     } catch (e) {
