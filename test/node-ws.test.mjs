@@ -143,6 +143,20 @@ t.test(
   },
 );
 
+t.test('worker_stopping: the app-with-upgrade shape closes its sockets with 1001 on TERM', async (t) => {
+  const conf = path.join(ROOT, 'test/fixtures/apps/node/ws.conf.mjs');
+  const g = run(t, ['-c', conf, '-k', 'node', '-b', '127.0.0.1:0', '--graceful-timeout', '20', `${APP}:app`]);
+  const port = await g.port();
+  const c = await connect(`ws://127.0.0.1:${port}/`);
+  const pid = pidOf(await c.ask('z'));
+  const t0 = Date.now();
+  g.kill('SIGTERM');
+  const closed = await c.closed;
+  t.same(closed, { code: 1001, reason: `worker ${pid} stopping` }, 'close 1001 from the hook');
+  t.equal((await g.exit).code, 0);
+  t.ok(Date.now() - t0 < 10000, `stopped long before graceful_timeout (${Date.now() - t0} ms)`);
+});
+
 t.test('HUP with WebSockets open, under HTTP load: zero failed requests, new sockets on the new workers', async (t) => {
   const g = run(t, ['-k', 'node', '-w', '2', '-b', '127.0.0.1:0', '--graceful-timeout', '10', `${APP}:server`]);
   const port = await g.port();
