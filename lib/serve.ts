@@ -127,7 +127,7 @@ async function serveNode(application: unknown, cfg: Settings): Promise<ServerHan
     reusePort: cfg.reuse_port,
     umask: cfg.umask,
   });
-  const server = startNodeServer(served.handler, cfg, listeners, log, { request: () => {} });
+  const server = startNodeServer(served.handler, cfg, listeners, log, { request: () => {} }, served.extras);
   const tls = isTls(cfg);
   const addresses = listeners.map((l) =>
     tls && l.info.kind === 'tcp' ? { ...l.info, url: l.info.url.replace(/^http:/, 'https:') } : l.info,

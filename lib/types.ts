@@ -1,6 +1,7 @@
 // The handler contract: PEP 3333 (WSGI) in TypeScript; and the (req, res)
 // handlers the node worker class serves.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 import type { Input } from './http/input.js';
 
@@ -43,3 +44,16 @@ export type Application = (environ: Environ, start_response: StartResponse) => R
 
 /** A node:http request listener: what `-k node` serves (an Express app, Koa's callback(), Fastify's routing). */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/**
+ * node:http's 'upgrade' listener under `-k node` (a WebSocket handshake, or any `Upgrade:` request): the app owns
+ * `socket` from then on (the `ws` library's `handleUpgrade(req, socket, head, cb)` takes exactly these).
+ */
+export type NodeUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
+
+/** What -k node serves besides the request listener: the upgrade listener, and what to call when a graceful stop begins. */
+export interface NodeExtras {
+  upgrade?: NodeUpgrade;
+  /** at the start of a graceful stop (TERM, HUP, max_requests): e.g. the app's http.Server gets its 'close' */
+  stopping?: () => void;
+}

@@ -147,7 +147,7 @@ t.test('a plain (req, res) function with -k node; an object that is no app is re
   t.not(code, 0, 'the master stops');
   t.match(
     bad.stderr,
-    /-k node needs a \(req, res\) function, an Express, Koa or Fastify app; '[^']*plain:notAnApp' is an object without a \(req, res\) entry point\n/,
+    /-k node needs a \(req, res\) function, an Express, Koa or Fastify app or an http.Server; '[^']*plain:notAnApp' is an object without a \(req, res\) entry point\n/,
   );
   t.match(bad.stderr, /App failed to load/);
 });

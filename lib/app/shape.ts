@@ -4,14 +4,23 @@
 //   - a Koa app: an object with .callback and .use (served as app.callback());
 //   - a Fastify instance: an object with .routing and .ready (served as
 //     app.routing(req, res) after `await app.ready()`);
-//   - any other function: WSGI-style under -k sync, (req, res) under -k node.
+//   - an http.Server (or https.Server) that is not listening, as made by
+//     `http.createServer(app)` with `new WebSocketServer({ server })` or
+//     `server.on('upgrade', ...)` attached: served under -k node by the
+//     worker's own node:http servers, which hand it every 'request' and
+//     'upgrade' event and call its close() when a graceful stop begins;
+//   - any other function: WSGI-style under -k sync, (req, res) under -k node
+//     (with `app.upgrade(req, socket, head)`, if it has one, for 'upgrade').
 // Express, Koa and Fastify are unambiguous: with worker_class 'sync' they
-// select 'node' by themselves, and the boot log says so.
-import type { NodeHandler } from '../types.js';
+// select 'node' by themselves, and the boot log says so; so is an http.Server.
+import http from 'node:http';
+import https from 'node:https';
+
+import type { NodeExtras, NodeHandler } from '../types.js';
 import { AppShapeError, appShape, type ServedApp } from '../http/shape.js';
 import { AppImportError } from '../workers/protocol.js';
 
-export type NodeShape = 'express' | 'koa' | 'fastify';
+export type NodeShape = 'express' | 'koa' | 'fastify' | 'server';
 
 type Obj = Record<string, unknown>;
 const has = (o: Obj, ...names: string[]) => names.every((n) => typeof o[n] === 'function');
@@ -20,6 +29,7 @@ const has = (o: Obj, ...names: string[]) => names.every((n) => typeof o[n] === '
 export function nodeShape(app: unknown): NodeShape | null {
   if (app === null || (typeof app !== 'object' && typeof app !== 'function')) return null;
   const o = app as Obj;
+  if (app instanceof http.Server || app instanceof https.Server) return 'server';
   if (typeof app === 'function' && has(o, 'handle', 'use')) return 'express';
   if (has(o, 'callback', 'use')) return 'koa';
   if (has(o, 'routing', 'ready')) return 'fastify';
@@ -35,6 +45,7 @@ const LABEL: Record<NodeShape, string> = {
   express: 'an Express app',
   koa: 'a Koa app, served as app.callback()',
   fastify: 'a Fastify instance, served as app.routing(req, res) after app.ready()',
+  server: "an http.Server: its 'request' and 'upgrade' listeners",
 };
 
 /** The (req, res) handler of a recognised app. */
@@ -48,16 +59,45 @@ async function nodeHandler(app: unknown, shape: NodeShape | null): Promise<NodeH
       const routing = o.routing as NodeHandler;
       return (req, res) => routing.call(o, req, res);
     }
+    case 'server': {
+      const server = app as http.Server;
+      return (req, res) => server.emit('request', req, res);
+    }
     default:
       return o;
   }
+}
+
+/**
+ * The 'upgrade' listener and stop call of a recognised app: an http.Server's own 'upgrade' listeners (a
+ * WebSocketServer({ server }), server.on('upgrade', ...)) and its close(), which emits its 'close' (the app's cue
+ * to send WebSocket close 1001); a function's `upgrade(req, socket, head)` property.
+ */
+function nodeExtras(app: unknown, shape: NodeShape | null): NodeExtras {
+  if (shape === 'server') {
+    const server = app as http.Server;
+    return {
+      upgrade: (req, socket, head) => {
+        // nobody took it (listeners attached after the boot were removed again): as node:http does without one
+        if (server.listenerCount('upgrade') === 0) socket.destroy();
+        else server.emit('upgrade', req, socket, head);
+      },
+      stopping: () => server.close(),
+    };
+  }
+  const o = app as Obj;
+  if (typeof app === 'function' && typeof o.upgrade === 'function') {
+    const up = o.upgrade as NodeExtras['upgrade'] & object;
+    return { upgrade: (req, socket, head) => up.call(app, req, socket, head) };
+  }
+  return {};
 }
 
 /** The one-line error for a loaded object that is not callable and not an app a worker class serves. */
 export function notAnApp(app: unknown, workerClass: string, uri: string): AppImportError {
   if (workerClass === 'node')
     return new AppImportError(
-      `-k node needs a (req, res) function, an Express, Koa or Fastify app; '${uri}' is ${describe(app)}`,
+      `-k node needs a (req, res) function, an Express, Koa or Fastify app or an http.Server; '${uri}' is ${describe(app)}`,
     );
   return new AppImportError('Application object must be callable.');
 }
@@ -68,15 +108,20 @@ export function notAnApp(app: unknown, workerClass: string, uri: string): AppImp
  */
 export async function servedApp(app: unknown, workerClass: string, uri: string): Promise<ServedApp> {
   const shape = nodeShape(app);
+  if (shape === 'server' && (app as http.Server).listening)
+    throw new AppImportError(
+      `'${uri}' is an http.Server that is already listening: gunicorn-ts serves it on its own sockets; do not call listen()`,
+    );
   if (workerClass === 'node') {
     if (shape === null && typeof app !== 'function') throw notAnApp(app, workerClass, uri);
     const how = `Serving '${uri}' with node:http: ${shape === null ? 'a (req, res) function' : LABEL[shape]}`;
-    return { kind: 'node', handler: await nodeHandler(app, shape), how };
+    return { kind: 'node', handler: await nodeHandler(app, shape), how, extras: nodeExtras(app, shape) };
   }
   if (shape !== null && workerClass !== 'fetch') {
     return {
       kind: 'node',
       handler: await nodeHandler(app, shape),
+      extras: nodeExtras(app, shape),
       how: `Using worker: node (auto-selected: '${uri}' is ${LABEL[shape]}; say -k node to choose it yourself)`,
     };
   }

@@ -73,9 +73,17 @@ const env = (k: string): string | undefined => {
 // in the worker itself.
 type Hook = (...args: any[]) => unknown;
 const noop: Hook = () => {};
-const hook = <const N extends string>(name: N, args: string, where: string, desc: string, body: Hook = noop) => {
+const hook = <const N extends string>(
+  name: N,
+  args: string,
+  where: string,
+  desc: string,
+  body: Hook = noop,
+  extension = false,
+) => {
   const dflt: Hook = Object.defineProperty((...a: unknown[]) => body(...a), 'name', { value: name });
   return def({
+    ...(extension ? { extension: true } : {}),
     name,
     section: 'Server Hooks',
     validator: validateCallable(),
@@ -104,6 +112,16 @@ export const HOOK_SETTINGS = [
   hook('post_worker_init', 'worker', 'worker', 'Called just after a worker has initialized the application.'),
   hook('worker_int', 'worker', 'worker', 'Called just after a worker exited on SIGINT or SIGQUIT.'),
   hook('worker_abort', 'worker', 'worker', 'Called when a worker received the SIGABRT signal (normally on timeout).'),
+  hook(
+    'worker_stopping',
+    'worker',
+    'worker',
+    'Called when a graceful stop of the worker begins (TERM, the old workers of a HUP, max_requests, ' +
+      'max_unhandled_errors), before it stops accepting: the place to close long-lived connections the app owns, ' +
+      'e.g. WebSockets under -k node with close 1001. What is still open at graceful_timeout is closed.',
+    noop,
+    true,
+  ),
   hook('pre_exec', 'server', 'master', 'Called just before a new master process is started (USR2).'),
   hook(
     'pre_request',

@@ -9,7 +9,7 @@
 //   fetch            a function (request) => Response, or an object with fetch()
 //   node             (req, res) apps: lib/app/shape.ts decides those first (servedApp) and
 //                    asks appShape() only for the other two
-import type { Application, NodeHandler } from '../types.js';
+import type { Application, NodeExtras, NodeHandler } from '../types.js';
 
 /** A fetch-style handler: WinterTC's `fetch(request)`; the second argument is the worker's context. */
 export type FetchHandler = (request: Request, ctx?: unknown) => Response | PromiseLike<Response>;
@@ -24,7 +24,7 @@ export type AppShape =
  * What a worker serves (lib/app/shape.ts servedApp() decides): an AppShape on the native core, or a
  * (req, res) handler on node:http (-k node, or an Express/Koa/Fastify app detected). `how`: the boot log's words (a whole line for 'node').
  */
-export type ServedApp = AppShape | { kind: 'node'; handler: NodeHandler; how: string };
+export type ServedApp = AppShape | { kind: 'node'; handler: NodeHandler; how: string; extras?: NodeExtras };
 
 /** A wrong app for the worker class: its message is one line for the user. */
 export class AppShapeError extends Error {}

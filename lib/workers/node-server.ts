@@ -12,18 +12,25 @@
 // connection accepted before the stop) with `Connection: close`; a connection
 // accepted but still silent gets `keepalive` seconds (at least 1) to send its
 // request. The server is closed when its last connection is.
+//
+// Upgrades ('upgrade' events: WebSocket handshakes) go to the app's upgrade
+// listener (NodeExtras) when it has one, and the socket is the app's from
+// then on: a graceful stop leaves it open (the app closes it, e.g. with
+// WebSocket close 1001 on its stopping cue) until the worker's
+// graceful_timeout destroys what is left.
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 
 import type { Settings } from '../config/settings.js';
 import type { ListenerInfo } from '../http/environ.js';
 import type { Logger } from '../logging/logger.js';
 import type { OpenListener } from '../listeners.js';
 import { tlsOptions } from '../server.js';
-import type { Environ, NodeHandler, ResponseHeaders } from '../types.js';
+import type { Environ, NodeExtras, NodeHandler, ResponseHeaders } from '../types.js';
 import { SERVER_SOFTWARE } from '../version.js';
 
 /** Called per request; `after` only when the worker asked for it (access log, post_request, metrics). */
@@ -87,6 +94,8 @@ interface ConnState {
   requests: number;
   /** responses not finished */
   active: number;
+  /** handed to the app's upgrade listener: the app's socket now */
+  upgraded: boolean;
 }
 
 const decodePath = (p: string): string => {
@@ -105,7 +114,7 @@ const decodePath = (p: string): string => {
  */
 export function nodeEnviron(
   req: http.IncomingMessage,
-  res: http.ServerResponse,
+  res: http.ServerResponse | null,
   info: ListenerInfo,
   raw: string = req.url ?? '/',
 ): Environ {
@@ -195,6 +204,37 @@ function overLimit(req: http.IncomingMessage, lim: Limits): [number, string] | n
   return null;
 }
 
+/**
+ * Calls `cb` with the status ("101 Switching Protocols") of the first thing the app writes on an upgraded socket,
+ * if that is an HTTP/1.x status line (the `ws` library writes its handshake answer, or its refusal, that way).
+ */
+function statusOf(socket: Duplex, cb: (status: string) => void): void {
+  // own properties over the prototype's methods, deleted at the first write: later writes cost nothing
+  if (Object.hasOwn(socket, 'write') || Object.hasOwn(socket, 'end')) return;
+  const write = socket.write.bind(socket) as (...a: unknown[]) => boolean;
+  const end = socket.end.bind(socket) as (...a: unknown[]) => Duplex;
+  const sniff = (chunk: unknown) => {
+    delete (socket as { write?: unknown }).write;
+    delete (socket as { end?: unknown }).end;
+    const head =
+      typeof chunk === 'string'
+        ? chunk.slice(0, 256)
+        : chunk instanceof Uint8Array
+          ? Buffer.from(chunk.buffer, chunk.byteOffset, Math.min(256, chunk.byteLength)).toString('latin1')
+          : '';
+    const m = /^HTTP\/1\.[01] (\d{3}(?: [^\r\n]*)?)\r\n/.exec(head);
+    if (m !== null) cb(m[1]!.trim());
+  };
+  socket.write = ((chunk: unknown, ...rest: unknown[]) => {
+    sniff(chunk);
+    return write(chunk, ...rest);
+  }) as typeof socket.write;
+  socket.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    if (typeof chunk !== 'function' && chunk !== undefined) sniff(chunk);
+    return end(chunk, ...rest);
+  }) as typeof socket.end;
+}
+
 /** Serves `handler` on the listener fds with node:http; see the module comment. */
 export function startNodeServer(
   handler: NodeHandler,
@@ -202,6 +242,7 @@ export function startNodeServer(
   listeners: OpenListener[],
   log: Logger,
   hooks: NodeServerHooks,
+  extras: NodeExtras = {},
 ): NodeServing {
   const tls = nodeTlsOptions(cfg);
   const conns = new Map<Socket, ConnState>();
@@ -217,6 +258,8 @@ export function startNodeServer(
   const checkLimits = limits.line > 0 || limits.fields > 0 || limits.fieldSize > 0 || limits.body > 0;
   const noKeepAlive = cfg.keepalive <= 0;
   const timed = hooks.after !== undefined;
+  const upgrade = extras.upgrade;
+  let stopCalled = false;
 
   const servers = listeners.map((l) => {
     const opts: http.ServerOptions = {
@@ -232,10 +275,12 @@ export function startNodeServer(
     // overLimit() see the excess (and keeps Host, which node:http requires of HTTP/1.1, past a small limit)
     server.maxHeadersCount = cfg.limit_request_fields > 0 ? Math.max(2000, cfg.limit_request_fields + 1) : 0;
     server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => {
-      conns.set(s, { requests: 0, active: 0 });
+      conns.set(s, { requests: 0, active: 0, upgraded: false });
       s.once('close', () => conns.delete(s));
       if (stopping) graceSilent(s);
     });
+    if (upgrade !== undefined)
+      server.on('upgrade', (req: http.IncomingMessage, s: Duplex, head: Buffer) => onUpgrade(req, s, head, l.info));
     server.on('clientError', (err: NodeJS.ErrnoException, s: Socket) => {
       if (err.code === 'ECONNRESET' || !s.writable) {
         s.destroy();
@@ -300,6 +345,48 @@ export function startNodeServer(
     }
   }
 
+  /** An 'upgrade' request: counted and hooked as a request, then the app's; the access log gets its status line. */
+  function onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, info: ListenerInfo): void {
+    const startedAt = timed ? performance.now() : 0;
+    const st = conns.get(socket as Socket);
+    if (st !== undefined) {
+      st.requests += 1;
+      st.upgraded = true;
+    }
+    let environ: Environ | null = null;
+    const url = req.url ?? '/';
+    const env = () => (environ ??= nodeEnviron(req, null, info, url));
+    const refuse = (status: string, why: string) =>
+      socket.end(
+        `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${why.length + 1}\r\n\r\n${why}\n`,
+      );
+    if (hooks.after !== undefined) statusOf(socket, (status) => hooks.after!(env(), status, [], 0, startedAt));
+    if (stopping) {
+      // a handshake on a connection accepted before the stop: this worker is going away, the client retries
+      refuse('503 Service Unavailable', 'Worker stopping');
+      return;
+    }
+    if (checkLimits) {
+      const over = overLimit(req, limits);
+      if (over !== null) {
+        refuse(`${over[0]} ${http.STATUS_CODES[over[0]]}`, over[1]);
+        return;
+      }
+    }
+    hooks.request(env);
+    try {
+      const r = upgrade!(req, socket, head) as PromiseLike<unknown> | undefined;
+      if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => upgradeFailed(socket, e));
+    } catch (e) {
+      upgradeFailed(socket, e);
+    }
+  }
+
+  function upgradeFailed(socket: Duplex, e: unknown): void {
+    log.exception('Error handling upgrade', e);
+    socket.destroy();
+  }
+
   function failed(res: http.ServerResponse, e: unknown): void {
     log.exception('Error handling request', e);
     if (res.headersSent) {
@@ -332,8 +419,18 @@ export function startNodeServer(
         // net.Server's close, not http.Server's: that one also drops connections that have not sent their request yet
         for (const s of servers) net.Server.prototype.close.call(s);
       }
+      if (graceful && !stopCalled && extras.stopping !== undefined) {
+        stopCalled = true;
+        try {
+          extras.stopping();
+        } catch (e) {
+          log.exception('Error in the app at the graceful stop', e);
+        }
+      }
       for (const [s, st] of conns) {
         if (!graceful) s.destroy();
+        else if (st.upgraded)
+          continue; // the app's (a WebSocket): open until the app closes it or graceful_timeout
         else if (st.active > 0) {
           // in flight: answered with Connection: close
           for (const [req, res] of live) if (req.socket === s && !res.headersSent) res.shouldKeepAlive = false;

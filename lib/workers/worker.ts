@@ -16,7 +16,7 @@ import type { OpenListener } from '../listeners.js';
 import type { RequestHooks } from '../http/handler.js';
 import { startServer } from '../server.js';
 import type { AppObject, ServedApp } from '../http/shape.js';
-import type { Application, Environ, NodeHandler, ResponseHeaders } from '../types.js';
+import type { Application, Environ, NodeExtras, NodeHandler, ResponseHeaders } from '../types.js';
 import { defaults } from '../config/settings.js';
 import { ignoredUnderNode, startNodeServer } from './node-server.js';
 import { hookRequest, hookResponse } from './request.js';
@@ -166,7 +166,7 @@ export class Worker {
     // -k node's words are a whole line (lib/app/shape.ts); the native core's shapes say what the object is
     this.log.info(served.kind === 'node' ? served.how : `Application: ${served.how}`);
     if (served.kind === 'node') {
-      this.server = this.startNode(served.handler, wantAfter);
+      this.server = this.startNode(served.handler, wantAfter, served.extras);
     } else {
       let native: ReturnType<typeof startServer>;
       if (served.kind === 'fetch') {
@@ -330,7 +330,7 @@ export class Worker {
    * same request counting, pre_request/post_request hooks, access log and
    * metrics; the hooks get the minimal environ of nodeEnviron().
    */
-  private startNode(handler: NodeHandler, wantAfter: boolean): Serving {
+  private startNode(handler: NodeHandler, wantAfter: boolean, extras?: NodeExtras): Serving {
     this.serving = 'node';
     const ignored = ignoredUnderNode(this.cfg.all, defaults());
     if (ignored.length > 0)
@@ -338,18 +338,25 @@ export class Worker {
     if (this.balance) this.log.debug("-k node: accept balancing is the native core's; node:http accepts as it can");
     const preRequest = this.cfg.get('pre_request');
     const callPre = this.callsPreRequest();
-    return startNodeServer(handler, this.cfg.all, this.sockets, this.log, {
-      request: (env) => {
-        this.countRequest();
-        if (callPre) preRequest(this, hookRequest(env()));
+    return startNodeServer(
+      handler,
+      this.cfg.all,
+      this.sockets,
+      this.log,
+      {
+        request: (env) => {
+          this.countRequest();
+          if (callPre) preRequest(this, hookRequest(env()));
+        },
+        after: wantAfter
+          ? (env, status, headers, sent, started) => {
+              this.afterRequest(env, status, sent, started, headers);
+            }
+          : undefined,
+        error: () => void this.exit(WORKER_BOOT_ERROR),
       },
-      after: wantAfter
-        ? (env, status, headers, sent, started) => {
-            this.afterRequest(env, status, sent, started, headers);
-          }
-        : undefined,
-      error: () => void this.exit(WORKER_BOOT_ERROR),
-    });
+      extras,
+    );
   }
 
   /** Wraps the application: request counting (max_requests), pre_request, response capture. */
@@ -404,6 +411,7 @@ export class Worker {
       return;
     }
     if (this.stopping && graceful) return;
+    if (graceful && !this.stopping) this.hook('worker_stopping', this);
     this.stopping = true;
     this.reloader?.stop();
     this.server.close(graceful);
@@ -508,7 +516,7 @@ export class Worker {
   }
 
   /** Calls a server hook in this worker; an exception is logged, never fatal. */
-  private hook(name: 'worker_int' | 'worker_abort' | 'worker_exit', ...args: unknown[]): void {
+  private hook(name: 'worker_int' | 'worker_abort' | 'worker_exit' | 'worker_stopping', ...args: unknown[]): void {
     try {
       (this.cfg.get(name) as (...a: unknown[]) => unknown)(...args);
     } catch (e) {
