@@ -10,7 +10,7 @@ import t from 'tap';
 
 import { serve } from '../dist/index.js';
 import { application as tlsApp } from './fixtures/apps/tls_app.mjs';
-import { BIN, ROOT, run } from './helpers/gts.mjs';
+import { BIN, ROOT, run, until } from './helpers/gts.mjs';
 import { makeCerts, serverCert, toolEnv } from './helpers/tls.mjs';
 
 const execFileP = promisify(execFile);
@@ -263,4 +263,44 @@ t.test('-k node: node:https chooses the same certificates', async (t) => {
   t.equal(await certOrg(port, 'x.y.example.org'), '(default)', 'one level only');
   t.equal(await certOrg(port, 'unknown.example.com'), '(default)', 'unknown name');
   t.equal(await certOrg(port, undefined), '(default)', 'no SNI');
+});
+
+t.test('HUP re-reads the SNI certificates; a bad new SNI pair keeps the running workers', async (t) => {
+  const a2 = serverCert(certs, 'sni-a2', ['a.example.com'], 'cert-a2');
+  const live = { cert: `${certs.dir}/live-a.pem`, key: `${certs.dir}/live-a-key.pem` };
+  fs.copyFileSync(a.cert, live.cert);
+  fs.copyFileSync(a.key, live.key);
+  const conf = writeConf('sni-hup.conf.mjs', { 'a.example.com': { certfile: live.cert, keyfile: live.key } });
+  const g = run(t, [
+    '-c',
+    conf,
+    '-b',
+    '127.0.0.1:0',
+    '--certfile',
+    certs.server.cert,
+    '--keyfile',
+    certs.server.key,
+    'test/fixtures/apps/tls_app.mjs',
+  ]);
+  const port = await g.port();
+  await g.waitFor(/Booting worker/);
+  t.equal(await certOrg(port, 'a.example.com'), 'cert-a', 'the first SNI certificate');
+  const swap = (cert, key) => {
+    fs.copyFileSync(cert, `${live.cert}.tmp`);
+    fs.copyFileSync(key, `${live.key}.tmp`);
+    fs.renameSync(`${live.key}.tmp`, live.key);
+    fs.renameSync(`${live.cert}.tmp`, live.cert);
+  };
+  swap(a2.cert, a2.key);
+  g.kill('SIGHUP');
+  t.ok(
+    await until(async () => (await certOrg(port, 'a.example.com')) === 'cert-a2', { timeoutMs: 20000 }),
+    'after HUP the new SNI certificate is served',
+  );
+  t.equal(await certOrg(port, 'localhost'), '(default)', 'the default is unchanged');
+  // a key that does not match: the reload is refused, the workers stay
+  swap(a.cert, b.key);
+  g.kill('SIGHUP');
+  await g.waitFor(/Reload failed, keeping the running workers: sni "a\.example\.com": keyfile .* does not match/);
+  t.equal(await certOrg(port, 'a.example.com'), 'cert-a2', 'the running workers keep serving');
 });
