@@ -24,6 +24,16 @@ export interface NativeTlsOptions {
   session_tickets: number;
   passphrase: string;
   suppress_ragged_eofs: boolean;
+  /** certificates by the client's server name: exact lower-case names or '*.' one-level wildcards */
+  sni: readonly NativeTlsSniEntry[];
+}
+
+/** One SNI certificate (the default certfile/keyfile serve no or an unknown server name). */
+export interface NativeTlsSniEntry {
+  name: string;
+  certfile: string;
+  keyfile: string; // '' = the key is in certfile
+  passphrase: string;
 }
 
 /** A native setting's value as the addon reads it (lists as arrays). */

@@ -4,7 +4,13 @@
 import { Dispatcher } from './http/handler.js';
 import type { EnvironContext, ListenerInfo } from './http/environ.js';
 import type { Logger } from './logging/logger.js';
-import { native, type NativeOptions, type NativeServer, type NativeTlsOptions } from './native.js';
+import {
+  native,
+  type NativeOptions,
+  type NativeServer,
+  type NativeTlsOptions,
+  type NativeTlsSniEntry,
+} from './native.js';
 import { unlinkListener, type OpenListener } from './listeners.js';
 import { NATIVE_SETTINGS, type NativeSettings, type Settings } from './config/settings.js';
 import { SERVER_SOFTWARE } from './version.js';
@@ -48,6 +54,49 @@ export interface TlsContextOptions {
   /** for an encrypted keyfile */
   passphrase: string | null;
   suppressRaggedEofs: boolean;
+  /**
+   * More certificates, chosen by the client's server name (SNI): exact names
+   * ('example.com') or one-level wildcards ('*.example.org'). certfile/keyfile
+   * serve a client that sends no server name or one not listed here.
+   */
+  sni: Record<string, TlsSniCert>;
+}
+
+/** One SNI certificate of TlsContextOptions.sni. */
+export interface TlsSniCert {
+  certfile: string;
+  /** null/omitted: the key is in certfile */
+  keyfile?: string | null;
+  /** for an encrypted keyfile */
+  passphrase?: string | null;
+}
+
+// A host name (lower case, LDH labels) or '*.' and one.
+const SNI_NAME = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+function sniEntries(sni: unknown): NativeTlsSniEntry[] {
+  if (sni === null || sni === undefined) return [];
+  if (typeof sni !== 'object' || Array.isArray(sni))
+    throw new Error('ssl_context: sni must be an object of server name -> { certfile, keyfile, passphrase }');
+  const out: NativeTlsSniEntry[] = [];
+  const seen = new Set<string>();
+  for (const [raw, c] of Object.entries(sni as Record<string, unknown>)) {
+    const name = raw.toLowerCase().replace(/\.$/, '');
+    if (name.length > 253 || !SNI_NAME.test(name))
+      throw new Error(`ssl_context: sni name "${raw}" is not a host name or a '*.' wildcard of one`);
+    if (seen.has(name)) throw new Error(`ssl_context: sni name "${raw}" is given twice`);
+    seen.add(name);
+    const e = c as Partial<TlsSniCert> | null;
+    if (e === null || typeof e !== 'object' || typeof e.certfile !== 'string' || e.certfile === '')
+      throw new Error(`ssl_context: sni "${raw}" must have a certfile`);
+    for (const k of ['keyfile', 'passphrase'] as const) {
+      const v = e[k];
+      if (v !== null && v !== undefined && typeof v !== 'string')
+        throw new Error(`ssl_context: sni "${raw}" ${k} must be a string`);
+    }
+    out.push({ name, certfile: e.certfile, keyfile: e.keyfile ?? '', passphrase: e.passphrase ?? '' });
+  }
+  return out;
 }
 
 /** Whether the settings turn TLS on (Gunicorn's is_ssl). */
@@ -70,6 +119,7 @@ export function defaultTlsContext(cfg: Settings): TlsContextOptions {
     sessionTickets: 1,
     passphrase: null,
     suppressRaggedEofs: cfg.suppress_ragged_eofs,
+    sni: {},
   };
 }
 
@@ -105,6 +155,7 @@ export function tlsOptions(cfg: Settings): NativeTlsOptions | null {
     session_tickets: Math.max(0, Math.trunc(Number(o.sessionTickets ?? 1)) || 0),
     passphrase: str('passphrase', o.passphrase),
     suppress_ragged_eofs: o.suppressRaggedEofs !== false,
+    sni: sniEntries(o.sni),
   };
 }
 

@@ -147,7 +147,9 @@ export const HOOK_SETTINGS = [
     'worker (and in the master, to check the result before any worker starts)',
     'Called when the TLS context is made: `default_ssl_context_factory()` returns the options built from the SSL settings ' +
       '(certfile, keyfile, ca_certs, cert_reqs, minVersion, ciphers, ciphersuites, groups, alpn, sessionTickets, passphrase, ' +
-      'suppressRaggedEofs); return them, changed as you like (see README, TLS).',
+      'suppressRaggedEofs, and sni: {} — more certificates by server name, e.g. ' +
+      "`{ 'example.com': { certfile, keyfile, passphrase }, '*.example.org': {...} }`); " +
+      'return them, changed as you like (see README, TLS).',
     (_config: unknown, factory: () => unknown) => factory(),
   ),
 ] as const;

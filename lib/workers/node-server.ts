@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 
@@ -86,6 +87,27 @@ export function nodeTlsOptions(cfg: Settings): https.ServerOptions | null {
   if (o.ciphersuites) opt.ciphers = opt.ciphers ? `${o.ciphersuites}:${opt.ciphers}` : o.ciphersuites;
   if (o.groups) opt.ecdhCurve = o.groups;
   if (o.passphrase) opt.passphrase = o.passphrase;
+  if (o.sni.length > 0) {
+    // The same certificate choice as the native core: exact name, then '*.' one level up, else the default.
+    const base = { ...opt, cert: undefined, key: undefined, passphrase: undefined };
+    const byName = new Map<string, tls.SecureContext>();
+    for (const e of o.sni) {
+      byName.set(
+        e.name,
+        tls.createSecureContext({
+          ...base,
+          cert: fs.readFileSync(e.certfile),
+          key: fs.readFileSync(e.keyfile || e.certfile),
+          passphrase: e.passphrase || undefined,
+        }),
+      );
+    }
+    opt.SNICallback = (servername, cb) => {
+      const host = servername.toLowerCase().replace(/\.$/, '');
+      const dot = host.indexOf('.');
+      cb(null, byName.get(host) ?? (dot > 0 ? byName.get(`*${host.slice(dot)}`) : undefined));
+    };
+  }
   return opt;
 }
 

@@ -147,6 +147,31 @@ bool read_tls_options(Napi::Env env, Napi::Object o, TlsOptions* t, std::string*
     *err = r.error();
     return false;
   }
+  // sni: [{ name, certfile, keyfile, passphrase }, ...]
+  Napi::Value sv = o.Get("sni");
+  if (sv.IsEmpty() || !sv.IsArray()) {
+    *err = "NativeServer option tls.sni must be an array of objects";
+    return false;
+  }
+  Napi::Array sa = sv.As<Napi::Array>();
+  for (uint32_t i = 0; i < sa.Length(); i++) {
+    Napi::Value e = sa.Get(i);
+    if (!e.IsObject()) {
+      *err = "NativeServer option tls.sni must be an array of objects";
+      return false;
+    }
+    OptionReader er(env, e.As<Napi::Object>());
+    TlsSniEntry se;
+    er.get("name", &se.name);
+    er.get("certfile", &se.certfile);
+    er.get("keyfile", &se.keyfile);
+    er.get("passphrase", &se.passphrase);
+    if (er.failed()) {
+      *err = "tls.sni: " + er.error();
+      return false;
+    }
+    t->sni.push_back(std::move(se));
+  }
   t->cert_reqs = static_cast<int>(cert_reqs);
   t->session_tickets = static_cast<int>(tickets);
   // "1.2" / "1.3" as numbers: 12 or 13

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 // Weak references: a Node built without OpenSSL (or not exporting it) leaves
 // them null instead of failing at the first call. (Not dlsym(): that would
@@ -102,12 +104,98 @@ bool tls_available(std::string* why) {
   return true;
 }
 
+namespace {
+
+// ---- SNI ---------------------------------------------------------------------
+
+// The SNI certificates of a context, owned by it (ex_data): each entry's own
+// SSL_CTX, freed with the default one.
+struct SniTable {
+  std::vector<std::pair<std::string, SSL_CTX*>> exact;  // "example.com"
+  std::vector<std::pair<std::string, SSL_CTX*>> wild;   // "example.org" for "*.example.org"
+  SniTable() = default;
+  SniTable(const SniTable&) = delete;
+  SniTable& operator=(const SniTable&) = delete;
+  ~SniTable() {
+    for (auto& e : exact) SSL_CTX_free(e.second);
+    for (auto& e : wild) SSL_CTX_free(e.second);
+  }
+};
+
+int g_sni_index = -1;
+
+void free_sni(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<SniTable*>(ptr); }
+
+SSL_CTX* sni_find(const SniTable& t, const std::string& host) {
+  for (const auto& e : t.exact)
+    if (e.first == host) return e.second;
+  // One level only: "*.example.org" is a.example.org, not a.b.example.org.
+  size_t dot = host.find('.');
+  if (dot == 0 || dot == std::string::npos) return nullptr;
+  const char* parent = host.c_str() + dot + 1;
+  for (const auto& e : t.wild)
+    if (e.first == parent) return e.second;
+  return nullptr;
+}
+
+// Runs on the ClientHello: switch to the certificate for the client's server
+// name. No name, or an unknown one: the default certificate (not acknowledged).
+int sni_select(SSL* ssl, int*, void* arg) {
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (name == nullptr || arg == nullptr) return SSL_TLSEXT_ERR_NOACK;
+  std::string host(name);
+  if (!host.empty() && host.back() == '.') host.pop_back();
+  for (char& c : host)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  SSL_CTX* ctx = sni_find(*static_cast<SniTable*>(arg), host);
+  if (ctx == nullptr) return SSL_TLSEXT_ERR_NOACK;
+  SSL_set_SSL_CTX(ssl, ctx);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+SSL_CTX* context_one(const TlsOptions& o, std::string* err);
+
+}  // namespace
+
 SSL_CTX* tls_context_new(const TlsOptions& o, std::string* err) {
   std::string why;
   if (!tls_available(&why)) {
     *err = why;
     return nullptr;
   }
+  SSL_CTX* ctx = context_one(o, err);
+  if (ctx == nullptr || o.sni.empty()) return ctx;
+  if (g_sni_index < 0) g_sni_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_sni);
+  auto* table = new SniTable();
+  // Owned by ctx from here: freeing ctx frees the table and its contexts.
+  SSL_CTX_set_ex_data(ctx, g_sni_index, table);
+  for (const TlsSniEntry& e : o.sni) {
+    TlsOptions eo = o;  // the same protocol, cipher, ALPN and verify settings
+    eo.sni.clear();
+    eo.certfile = e.certfile;
+    eo.keyfile = e.keyfile;
+    eo.passphrase = e.passphrase;
+    std::string eerr;
+    SSL_CTX* ectx = context_one(eo, &eerr);
+    if (ectx == nullptr) {
+      *err = "sni \"" + e.name + "\": " + eerr;
+      SSL_CTX_free(ctx);
+      return nullptr;
+    }
+    if (e.name.compare(0, 2, "*.") == 0) {
+      table->wild.emplace_back(e.name.substr(2), ectx);
+    } else {
+      table->exact.emplace_back(e.name, ectx);
+    }
+  }
+  SSL_CTX_set_tlsext_servername_callback(ctx, sni_select);
+  SSL_CTX_set_tlsext_servername_arg(ctx, table);
+  return ctx;
+}
+
+namespace {
+
+SSL_CTX* context_one(const TlsOptions& o, std::string* err) {
   ERR_clear_error();
   const std::string& keyfile = o.keyfile.empty() ? o.certfile : o.keyfile;
   if (o.certfile.empty()) {
@@ -210,6 +298,8 @@ SSL_CTX* tls_context_new(const TlsOptions& o, std::string* err) {
   SSL_CTX_set_alpn_select_cb(ctx, alpn_select, nullptr);
   return ctx;
 }
+
+}  // namespace
 
 // ---- TlsTransport ------------------------------------------------------------
 

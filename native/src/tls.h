@@ -15,10 +15,21 @@
 #include <openssl/ssl.h>
 
 #include <string>
+#include <vector>
 
 #include "transport.h"
 
 namespace gts {
+
+// One SNI certificate: `name` is a lower-case host name ("example.com") or a
+// one-level wildcard ("*.example.org": a.example.org, not example.org nor
+// a.b.example.org).
+struct TlsSniEntry {
+  std::string name;
+  std::string certfile;
+  std::string keyfile;  // "" = the key is in certfile
+  std::string passphrase;
+};
 
 // Gunicorn's SSL settings (every value from the settings registry).
 struct TlsOptions {
@@ -34,6 +45,9 @@ struct TlsOptions {
   int min_version = TLS1_2_VERSION;
   int session_tickets = 1;  // TLS 1.3 tickets per handshake (0 = none)
   bool suppress_ragged_eofs = true;
+  // Certificates chosen by the client's server name (ssl_context hook's `sni`);
+  // certfile/keyfile serve a client without SNI or with an unknown name.
+  std::vector<TlsSniEntry> sni;
 };
 
 // True when the OpenSSL the process exports is usable (a Node built without
@@ -41,7 +55,9 @@ struct TlsOptions {
 bool tls_available(std::string* why);
 
 // One SSL_CTX (per worker; the arbiter builds one to validate before forking).
-// On failure returns nullptr and sets *err to one line.
+// With SNI entries it owns one more SSL_CTX per entry (same protocol, cipher,
+// ALPN and verify settings, the entry's certificate), chosen by the servername
+// callback. On failure returns nullptr and sets *err to one line.
 SSL_CTX* tls_context_new(const TlsOptions& o, std::string* err);
 
 class TlsTransport final : public Transport, private TransportEvents {

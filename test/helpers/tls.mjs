@@ -131,3 +131,15 @@ export function makeCerts(prefix = 'gts-tls-') {
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/**
+ * A server certificate signed by `certs.ca` (from makeCerts()) for the DNS
+ * names given, its subject's O= set to `org` (to tell certificates apart).
+ */
+export function serverCert(certs, file, dnsNames, org) {
+  const san = dnsNames.map((n) => `DNS:${n}`).join(',');
+  return sign(certs.dir, file, `/CN=${dnsNames[0]}/O=${org}`, {
+    ca: certs.ca,
+    ext: `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`,
+  });
+}
