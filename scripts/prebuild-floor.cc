@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <memory>
+#include <new>
 #include <typeinfo>
 
 #if defined(__x86_64__)
@@ -61,4 +62,9 @@ GTS_HIDDEN char __wrap___libc_single_threaded = 0;
 GTS_HIDDEN bool __wrap__ZNSt19_Sp_make_shared_tag5_S_eqERKSt9type_info(const std::type_info &ti) noexcept {
   return ti == typeid(std::_Sp_make_shared_tag);
 }
+
+// std::__throw_bad_array_new_length (GLIBCXX_3.4.29, GCC 11): named by std::allocator<T>::allocate, which a
+// std::vector of a new element type instantiates (the SNI entries), for a size that overflows. The same throw
+// as libstdc++'s; std::bad_array_new_length itself is CXXABI_1.3.8.
+[[noreturn]] GTS_HIDDEN void __wrap__ZSt28__throw_bad_array_new_lengthv() { throw std::bad_array_new_length(); }
 }

@@ -90,7 +90,7 @@ build_one() {
   "$cxx" -O2 -fPIC -std=c++17 -Wall -c scripts/prebuild-floor.cc -o "$stage/prebuild-floor.o"
   local wrap="" s
   for s in stat64 lstat64 fstat64 stat lstat fstat __libc_single_threaded \
-    _ZNSt19_Sp_make_shared_tag5_S_eqERKSt9type_info; do wrap+=" -Wl,--wrap=$s"; done
+    _ZNSt19_Sp_make_shared_tag5_S_eqERKSt9type_info _ZSt28__throw_bad_array_new_lengthv; do wrap+=" -Wl,--wrap=$s"; done
   (cd "$stage" && CC="$cc" CXX="$cxx" LINK="$cxx" \
     LDFLAGS="$stage/prebuild-floor.o$wrap" \
     "$ROOT/node_modules/.bin/node-gyp" "${GYP_ARGS[@]}" --arch="$arch" >"$stage/build.log" 2>&1) || {
