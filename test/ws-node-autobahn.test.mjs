@@ -53,7 +53,7 @@ const SERVERS = {
   },
 };
 const SERVER = SERVERS['ws-node'];
-const PROFILE = { timeScale: 2, compressionCount: 20, ...SERVER.profile };
+const PROFILE = { timeScale: 3, compressionCount: 20, ...SERVER.profile };
 
 async function start(t, args) {
   const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '5', ...args]);
