@@ -1,13 +1,10 @@
 // Fetch-style applications and the native core's request_timeout and 103 Early Hints (the same as the
 // WSGI path's: test/timeouts.test.mjs, test/early-hints.test.mjs), over real sockets; curl sees the 103.
-import { execFile, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import t from 'tap';
 
 import { earlyHints, serve } from '../dist/index.js';
-import { toolEnv } from './helpers/tls.mjs';
-
-const hasCurl = spawnSync('curl', ['--version'], { env: toolEnv(), timeout: 10000 }).status === 0;
+import { curlVerbose, hasCurl, headerText } from './helpers/curl.mjs';
 
 async function start(t, app, settings = {}) {
   const srv = await serve(app, { bind: '127.0.0.1:0', errorlog: '/dev/null', worker_class: 'fetch', ...settings });
@@ -47,20 +44,12 @@ t.test(
   { skip: !hasCurl && 'no curl' },
   async (t) => {
     const { port } = await start(t, hinting);
-    const r = await new Promise((resolve) =>
-      execFile(
-        'curl',
-        ['-sv', '--http1.1', `http://127.0.0.1:${port}/`],
-        { env: toolEnv(), timeout: 10000 },
-        (_e, stdout, stderr) => resolve({ stdout, stderr }),
-      ),
-    );
+    const r = await curlVerbose(`http://127.0.0.1:${port}/`, [], { timeoutMs: 10000 });
     t.equal(r.stdout, 'page\n');
-    const lines = r.stderr.split('\n').filter((l) => l.startsWith('< '));
-    const i103 = lines.findIndex((l) => /^< HTTP\/1.1 103 Early Hints/.test(l));
-    const i200 = lines.findIndex((l) => /^< HTTP\/1.1 200 OK/.test(l));
+    const i103 = r.heads.findIndex((h) => /^HTTP\/1.1 103 Early Hints/.test(h.statusLine));
+    const i200 = r.heads.findIndex((h) => /^HTTP\/1.1 200 OK/.test(h.statusLine));
     t.ok(i103 >= 0 && i200 > i103, '103 before the 200');
-    t.match(lines.slice(i103, i200).join('\n'), /< Link: <\/style.css>; rel=preload; as=style\r?\n< Link: <\/app.js>/);
+    t.match(headerText(r.heads.slice(i103, i200)), /^Link: <\/style.css>; rel=preload; as=style\nLink: <\/app.js>/m);
   },
 );
 
