@@ -1,27 +1,16 @@
 // Fetch-style applications and the native core's request_timeout and 103 Early Hints (the same as the
 // WSGI path's: test/timeouts.test.mjs, test/early-hints.test.mjs), over real sockets; curl sees the 103.
-import net from 'node:net';
 import t from 'tap';
 
-import { earlyHints, serve } from '../dist/index.js';
+import { earlyHints } from '../dist/index.js';
+import { rawText } from './helpers/client.mjs';
 import { curlVerbose, hasCurl, headerText } from './helpers/curl.mjs';
+import { startServer } from './helpers/server.mjs';
 
-async function start(t, app, settings = {}) {
-  const srv = await serve(app, { bind: '127.0.0.1:0', errorlog: '/dev/null', worker_class: 'fetch', ...settings });
-  t.teardown(() => srv.close());
-  return { port: srv.addresses[0].port };
-}
+const start = (t, app, settings = {}) => startServer(t, app, { worker_class: 'fetch', ...settings });
 
 /** one raw request; resolves the whole response text when the server closes */
-function raw(port, text) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(text));
-    const parts = [];
-    s.on('data', (d) => parts.push(d));
-    s.on('end', () => resolve(Buffer.concat(parts).toString('latin1')));
-    s.on('error', reject);
-  });
-}
+const raw = (port, text) => rawText(port, text);
 
 async function hinting(request) {
   earlyHints(request, [

@@ -12,7 +12,16 @@ import { native } from '../dist/native.js';
 import { application as tlsApp } from './fixtures/apps/tls_app.mjs';
 import { curl, curlStatus, hasCurl } from './helpers/curl.mjs';
 import { alive, checkRefused, run, runToExit, sleep, until } from './helpers/gts.mjs';
-import { liveFiles, makeCerts, rotateFiles, tlsArgs, tlsExchange, tlsProbe, tlsSettings } from './helpers/tls.mjs';
+import {
+  liveFiles,
+  makeCerts,
+  rotateFiles,
+  tcpRelay,
+  tlsArgs,
+  tlsExchange,
+  tlsProbe,
+  tlsSettings,
+} from './helpers/tls.mjs';
 
 const certs = makeCerts();
 t.teardown(certs.cleanup);
@@ -61,6 +70,12 @@ function request(
     req.end(body);
   });
 }
+
+/** the CLI's arguments for our server certificate, verifying clients against our CA (cert_reqs 1 or 2) */
+const clientCertArgs = (certReqs) => [
+  ...['-b', '127.0.0.1:0', ...tlsArgs(certs)],
+  ...['--ca-certs', certs.ca.cert, '--cert-reqs', certReqs],
+];
 
 async function tlsServer(t, opts = {}) {
   const h = await serve(tlsApp, { bind: '127.0.0.1:0', ...tlsSettings(certs), ...opts });
@@ -184,79 +199,64 @@ t.test('close_notify: our graceful close sends one, then FIN', async (t) => {
   // TLS 1.2 so that record types are visible on the wire: the last record
   // before the server's FIN must be an alert (21), the close_notify.
   // a recording TCP relay between the client and the server
-  const records = await new Promise((resolve) => {
-    const types = [];
-    const relay = net.createServer((c) => {
-      const up = net.connect(port, '127.0.0.1');
-      let buf = Buffer.alloc(0);
-      up.on('data', (d) => {
-        buf = Buffer.concat([buf, d]);
-        while (buf.length >= 5 && buf.length >= 5 + buf.readUInt16BE(3)) {
-          types.push(buf[0]);
-          buf = buf.subarray(5 + buf.readUInt16BE(3));
-        }
-        c.write(d);
-      });
-      c.on('data', (d) => up.write(d));
-      up.on('end', () => {
-        relay.close();
-        resolve(types);
-        c.end();
-      });
-      up.on('error', () => {});
-      c.on('error', () => {});
-    });
-    relay.listen(0, '127.0.0.1', () => {
-      const tsock = tls.connect(
-        {
-          host: '127.0.0.1',
-          port: relay.address().port,
-          ca: fs.readFileSync(certs.ca.cert),
-          servername: 'localhost',
-          maxVersion: 'TLSv1.2',
-        },
-        () => {
-          tsock.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-        },
-      );
-      tsock.on('data', () => {});
-      tsock.on('error', () => {});
-    });
+  const records = [];
+  let buf = Buffer.alloc(0);
+  let serverEnded;
+  const ended = new Promise((r) => (serverEnded = r));
+  const relay = await tcpRelay(port, {
+    fromServer: (d, c) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 5 && buf.length >= 5 + buf.readUInt16BE(3)) {
+        records.push(buf[0]);
+        buf = buf.subarray(5 + buf.readUInt16BE(3));
+      }
+      c.write(d);
+    },
+    onServerEnd: (c) => {
+      serverEnded();
+      c.end();
+    },
   });
+  const tsock = tls.connect(
+    {
+      host: '127.0.0.1',
+      port: relay.port,
+      ca: fs.readFileSync(certs.ca.cert),
+      servername: 'localhost',
+      maxVersion: 'TLSv1.2',
+    },
+    () => {
+      tsock.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    },
+  );
+  tsock.on('data', () => {});
+  tsock.on('error', () => {});
+  await ended;
+  relay.server.close();
   t.ok(records.includes(23), 'application data seen');
   t.equal(records.at(-1), 21, `the last record is an alert (close_notify): ${records.join(',')}`);
   t.equal(records.filter((x) => x === 21).length, 1, 'exactly one alert');
 });
 
 /** A request, then a TCP FIN from a relay without close_notify, while the app is still working on it. */
-function raggedRequest(port) {
+async function raggedRequest(port) {
+  const relay = await tcpRelay(port);
   return new Promise((resolve) => {
-    let upstream;
-    const relay = net.createServer((c) => {
-      upstream = net.connect(port, '127.0.0.1');
-      upstream.on('data', (d) => c.write(d));
-      c.on('data', (d) => upstream.write(d));
-      upstream.on('end', () => c.end());
-      upstream.on('error', () => c.destroy());
-      c.on('error', () => {});
+    let got = '';
+    const s = tls.connect({ host: '127.0.0.1', port: relay.port, rejectUnauthorized: false }, () => {
+      s.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+      setTimeout(() => relay.upstreams[0].end(), 200); // TCP FIN, no close_notify
     });
-    relay.listen(0, '127.0.0.1', () => {
-      let got = '';
-      const s = tls.connect({ host: '127.0.0.1', port: relay.address().port, rejectUnauthorized: false }, () => {
-        s.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
-        setTimeout(() => upstream.end(), 200); // TCP FIN, no close_notify
-      });
-      s.on('data', (d) => {
-        got += d;
-      });
-      const done = () => {
-        relay.close();
-        resolve(got);
-      };
-      s.on('end', done);
-      s.on('close', done);
-      s.on('error', () => {});
+    s.on('data', (d) => {
+      got += d;
     });
+    const done = () => {
+      relay.server.close();
+      resolve(got);
+    };
+    s.on('end', done);
+    s.on('close', done);
+    s.on('error', () => {});
   });
 }
 
@@ -292,57 +292,48 @@ t.test('pipelined requests beyond the read limit, ciphertext in random pieces: e
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed;
   };
+  let queue = Buffer.alloc(0);
+  let pumping = false;
+  const pump = (up) => {
+    if (pumping) return;
+    pumping = true;
+    const step = () => {
+      if (queue.length === 0) {
+        pumping = false;
+        return;
+      }
+      const k = 1 + (rnd() % 700);
+      up.write(queue.subarray(0, k));
+      queue = queue.subarray(k);
+      if (rnd() % 8 === 0) setTimeout(step, 1);
+      else setImmediate(step);
+    };
+    step();
+  };
+  const relay = await tcpRelay(port, {
+    fromClient: (d, up) => {
+      queue = Buffer.concat([queue, d]);
+      pump(up);
+    },
+  });
   const got = await new Promise((resolve) => {
-    const relay = net.createServer((c) => {
-      const up = net.connect(port, '127.0.0.1');
-      let queue = Buffer.alloc(0);
-      let pumping = false;
-      const pump = () => {
-        if (pumping) return;
-        pumping = true;
-        const step = () => {
-          if (queue.length === 0) {
-            pumping = false;
-            return;
-          }
-          const k = 1 + (rnd() % 700);
-          up.write(queue.subarray(0, k));
-          queue = queue.subarray(k);
-          if (rnd() % 8 === 0) setTimeout(step, 1);
-          else setImmediate(step);
-        };
-        step();
-      };
-      c.on('data', (d) => {
-        queue = Buffer.concat([queue, d]);
-        pump();
-      });
-      up.on('data', (d) => c.write(d));
-      up.on('end', () => c.end());
-      up.on('error', () => c.destroy());
-      c.on('error', () => {});
-    });
-    relay.listen(0, '127.0.0.1', () => {
-      let text = '';
-      const s = tls.connect({ host: '127.0.0.1', port: relay.address().port, rejectUnauthorized: false }, () =>
-        s.write(reqs),
-      );
-      s.setEncoding('latin1');
-      s.on('data', (d) => {
-        text += d;
-        if ((text.match(/HTTP\/1\.1 200 OK/g) ?? []).length >= N) {
-          s.end();
-          relay.close();
-          resolve(text);
-        }
-      });
-      s.on('error', (e) => resolve(`error ${e.message}`));
-      setTimeout(() => {
-        s.destroy();
-        relay.close();
+    let text = '';
+    const s = tls.connect({ host: '127.0.0.1', port: relay.port, rejectUnauthorized: false }, () => s.write(reqs));
+    s.setEncoding('latin1');
+    s.on('data', (d) => {
+      text += d;
+      if ((text.match(/HTTP\/1\.1 200 OK/g) ?? []).length >= N) {
+        s.end();
+        relay.server.close();
         resolve(text);
-      }, 60000).unref();
+      }
     });
+    s.on('error', (e) => resolve(`error ${e.message}`));
+    setTimeout(() => {
+      s.destroy();
+      relay.server.close();
+      resolve(text);
+    }, 60000).unref();
   });
   const paths = [...got.matchAll(/"path":"\/p(\d+)"/g)].map((m) => Number(m[1]));
   t.equal(paths.length, N, `${paths.length} of ${N} responses`);
@@ -479,16 +470,7 @@ t.test(
   'CLI: curl --cacert, keep-alive, TLS versions, client certificates',
   { skip: !hasCurl && 'no curl' },
   async (t) => {
-    const g = run(t, [
-      '-b',
-      '127.0.0.1:0',
-      ...tlsArgs(certs),
-      '--ca-certs',
-      certs.ca.cert,
-      '--cert-reqs',
-      '1',
-      'test/fixtures/apps/tls_app.mjs',
-    ]);
+    const g = run(t, [...clientCertArgs('1'), 'test/fixtures/apps/tls_app.mjs']);
     const port = await g.port();
     t.match(g.stderr, new RegExp(`Listening at: https://127\\.0\\.0\\.1:${port} `));
     await g.waitFor(/Booting worker/);
@@ -539,16 +521,7 @@ t.test('a config file with certfile serves HTTPS (it used to serve plain HTTP si
 });
 
 t.test('CLI: cert_reqs=2 with curl', { skip: !hasCurl && 'no curl' }, async (t) => {
-  const g = run(t, [
-    '-b',
-    '127.0.0.1:0',
-    ...tlsArgs(certs),
-    '--ca-certs',
-    certs.ca.cert,
-    '--cert-reqs',
-    '2',
-    'test/fixtures/apps/tls_app.mjs',
-  ]);
+  const g = run(t, [...clientCertArgs('2'), 'test/fixtures/apps/tls_app.mjs']);
   const port = await g.port();
   await g.waitFor(/Booting worker/);
   const url = `https://localhost:${port}/`;

@@ -2,6 +2,7 @@
 // temporary directory: no private key is ever committed.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -198,4 +199,28 @@ export function rotateFiles(live, cert, key) {
   fs.copyFileSync(key, `${live.key}.tmp`);
   fs.renameSync(`${live.key}.tmp`, live.key);
   fs.renameSync(`${live.cert}.tmp`, live.cert);
+}
+
+/**
+ * A TCP relay on 127.0.0.1 (a kernel-chosen port) to 127.0.0.1:`port`, to watch or cut TLS on the wire:
+ * each client connection gets its upstream connection (kept in `upstreams`); fromClient(data, upstream) and
+ * fromServer(data, client) forward (by default as the bytes come), onServerEnd(client) follows the server's
+ * FIN (by default client.end()). Resolves {port, server, upstreams}; server.close() stops it.
+ */
+export async function tcpRelay(
+  port,
+  { fromClient = (d, up) => up.write(d), fromServer = (d, c) => c.write(d), onServerEnd = (c) => c.end() } = {},
+) {
+  const upstreams = [];
+  const server = net.createServer((c) => {
+    const up = net.connect(port, '127.0.0.1');
+    upstreams.push(up);
+    up.on('data', (d) => fromServer(d, c));
+    c.on('data', (d) => fromClient(d, up));
+    up.on('end', () => onServerEnd(c));
+    up.on('error', () => c.destroy());
+    c.on('error', () => {});
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { port: server.address().port, server, upstreams };
 }
