@@ -224,3 +224,26 @@ export function checkRefused(t, name, args, want) {
   t.match(r.errors[0], want, name);
   t.notMatch(r.stderr, /Booting worker|Listening at/, `${name}: no listener, no worker`);
 }
+
+/**
+ * Server-side TCP connections on `port` that the server has not closed yet (ESTABLISHED, including those
+ * still in the accept queue, or CLOSE_WAIT), from /proc/net/tcp and tcp6: 0 once every worker has seen
+ * every close.
+ */
+export function openServerSockets(port) {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let n = 0;
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const [, addr, , state] = line.trim().split(/\s+/);
+      if (addr?.endsWith(local) && (state === '01' || state === '08')) n++;
+    }
+  }
+  return n;
+}
