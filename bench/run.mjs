@@ -21,6 +21,7 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { CLK_TCK, cpuTicks, median } from './proc.mjs';
 import { benchCert } from './tls-cert.mjs';
 
 const here = import.meta.dirname;
@@ -36,7 +37,6 @@ const DURATION = Number(opt('duration', CI ? 2 : 5));
 const WARMUP = 1; // wrk takes whole seconds
 const CONNECTIONS = 64;
 const OUT = opt('out', CI ? path.join(here, 'out') : here);
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const PORT = 18300 + (process.pid % 1000);
 
 // Each server: argv to start it (a fresh process per run), whether it is pinned
@@ -201,28 +201,6 @@ const cert = workloadNames.some((w) => WORKLOADS[w].tls) ? benchCert() : null;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// [utime, stime] of a process and all its descendants (a master and its workers)
-function cpuTicks(pid) {
-  const total = [0, 0];
-  try {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    total[0] += Number(fields[11]);
-    total[1] += Number(fields[12]);
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-      const kids = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-      for (const k of kids ? kids.split(' ') : []) {
-        const [u, s] = cpuTicks(Number(k));
-        total[0] += u;
-        total[1] += s;
-      }
-    }
-  } catch {
-    /* exited */
-  }
-  return total;
-}
-
 function get(port, p, probe = {}, tls = false) {
   return new Promise((resolve, reject) => {
     const req = (tls ? https : http).request(
@@ -354,12 +332,6 @@ async function runOne(name, workload) {
     await stopServer(srv);
   }
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
 
 async function main() {
   const results = {};

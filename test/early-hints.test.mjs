@@ -1,13 +1,10 @@
 // wsgi.early_hints (Gunicorn 25): a 103 Early Hints head before the response,
 // seen by a real client (curl -v); HTTP/1.0 clients get none.
-import { execFile, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import t from 'tap';
 
+import { curlVerbose, hasCurl, headerText } from './helpers/curl.mjs';
 import { startServer } from './helpers/server.mjs';
-import { toolEnv } from './helpers/tls.mjs';
-
-const hasCurl = spawnSync('curl', ['--version'], { env: toolEnv(), timeout: 10000 }).status === 0; // without the ASan preload
 
 async function app(environ, start_response) {
   environ['wsgi.early_hints']([
@@ -33,25 +30,16 @@ t.test(
   { skip: !hasCurl && 'no curl' },
   async (t) => {
     const { port } = await startServer(t, app);
-    // (not spawnSync: the server runs in this process)
-    const r = await new Promise((resolve) =>
-      execFile(
-        'curl',
-        ['-sv', '--http1.1', `http://127.0.0.1:${port}/`],
-        { env: toolEnv(), timeout: 10000 },
-        (_e, stdout, stderr) => resolve({ stdout, stderr }),
-      ),
-    );
+    const r = await curlVerbose(`http://127.0.0.1:${port}/`, [], { timeoutMs: 10000 });
     t.equal(r.stdout, 'page\n');
-    const lines = r.stderr.split('\n').filter((l) => l.startsWith('< '));
-    const i103 = lines.findIndex((l) => /^< HTTP\/1.1 103 Early Hints/.test(l));
-    const i200 = lines.findIndex((l) => /^< HTTP\/1.1 200 OK/.test(l));
+    const i103 = r.heads.findIndex((h) => /^HTTP\/1.1 103 Early Hints/.test(h.statusLine));
+    const i200 = r.heads.findIndex((h) => /^HTTP\/1.1 200 OK/.test(h.statusLine));
     t.ok(i103 >= 0, '103 Early Hints');
     t.ok(i200 > i103, 'before the 200');
-    const hints = lines.slice(i103, i200).join('\n');
-    t.match(hints, /< Link: <\/style.css>; rel=preload; as=style/);
-    t.match(hints, /< Link: <\/app.js>; rel=preload; as=script/);
-    t.match(hints, /< Link: <\/late.css>; rel=preload/);
+    const hints = headerText(r.heads.slice(i103, i200));
+    t.match(hints, /^Link: <\/style.css>; rel=preload; as=style$/m);
+    t.match(hints, /^Link: <\/app.js>; rel=preload; as=script$/m);
+    t.match(hints, /^Link: <\/late.css>; rel=preload$/m);
   },
 );
 

@@ -1,30 +1,16 @@
 // Fetch-style applications and the native core's request_timeout and 103 Early Hints (the same as the
 // WSGI path's: test/timeouts.test.mjs, test/early-hints.test.mjs), over real sockets; curl sees the 103.
-import { execFile, spawnSync } from 'node:child_process';
-import net from 'node:net';
 import t from 'tap';
 
-import { earlyHints, serve } from '../dist/index.js';
-import { toolEnv } from './helpers/tls.mjs';
+import { earlyHints } from '../dist/index.js';
+import { rawText } from './helpers/client.mjs';
+import { curlVerbose, hasCurl, headerText } from './helpers/curl.mjs';
+import { startServer } from './helpers/server.mjs';
 
-const hasCurl = spawnSync('curl', ['--version'], { env: toolEnv(), timeout: 10000 }).status === 0;
-
-async function start(t, app, settings = {}) {
-  const srv = await serve(app, { bind: '127.0.0.1:0', errorlog: '/dev/null', worker_class: 'fetch', ...settings });
-  t.teardown(() => srv.close());
-  return { port: srv.addresses[0].port };
-}
+const start = (t, app, settings = {}) => startServer(t, app, { worker_class: 'fetch', ...settings });
 
 /** one raw request; resolves the whole response text when the server closes */
-function raw(port, text) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(text));
-    const parts = [];
-    s.on('data', (d) => parts.push(d));
-    s.on('end', () => resolve(Buffer.concat(parts).toString('latin1')));
-    s.on('error', reject);
-  });
-}
+const raw = (port, text) => rawText(port, text);
 
 async function hinting(request) {
   earlyHints(request, [
@@ -47,20 +33,12 @@ t.test(
   { skip: !hasCurl && 'no curl' },
   async (t) => {
     const { port } = await start(t, hinting);
-    const r = await new Promise((resolve) =>
-      execFile(
-        'curl',
-        ['-sv', '--http1.1', `http://127.0.0.1:${port}/`],
-        { env: toolEnv(), timeout: 10000 },
-        (_e, stdout, stderr) => resolve({ stdout, stderr }),
-      ),
-    );
+    const r = await curlVerbose(`http://127.0.0.1:${port}/`, [], { timeoutMs: 10000 });
     t.equal(r.stdout, 'page\n');
-    const lines = r.stderr.split('\n').filter((l) => l.startsWith('< '));
-    const i103 = lines.findIndex((l) => /^< HTTP\/1.1 103 Early Hints/.test(l));
-    const i200 = lines.findIndex((l) => /^< HTTP\/1.1 200 OK/.test(l));
+    const i103 = r.heads.findIndex((h) => /^HTTP\/1.1 103 Early Hints/.test(h.statusLine));
+    const i200 = r.heads.findIndex((h) => /^HTTP\/1.1 200 OK/.test(h.statusLine));
     t.ok(i103 >= 0 && i200 > i103, '103 before the 200');
-    t.match(lines.slice(i103, i200).join('\n'), /< Link: <\/style.css>; rel=preload; as=style\r?\n< Link: <\/app.js>/);
+    t.match(headerText(r.heads.slice(i103, i200)), /^Link: <\/style.css>; rel=preload; as=style\nLink: <\/app.js>/m);
   },
 );
 

@@ -10,28 +10,17 @@ import path from 'node:path';
 import t from 'tap';
 
 import { serve } from '../dist/index.js';
-import { exchange } from './helpers/client.mjs';
+import { exchange, rawText } from './helpers/client.mjs';
+import { startServer } from './helpers/server.mjs';
 import { makeCerts } from './helpers/tls.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gts-fetch-'));
 
-async function start(t, app, settings = {}) {
-  const srv = await serve(app, { bind: '127.0.0.1:0', errorlog: '/dev/null', ...settings });
-  t.teardown(() => srv.close());
-  return { srv, port: srv.addresses[0].port, url: srv.url };
-}
+const start = startServer;
 
-/** one raw request over a fresh connection; resolves the whole response text when the server closes */
-function raw(port, text) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.end(text));
-    const parts = [];
-    s.on('data', (d) => parts.push(d));
-    s.on('end', () => resolve(Buffer.concat(parts).toString('latin1')));
-    s.on('error', reject);
-  });
-}
+/** one raw request over a fresh connection, half-closed; resolves the whole response text when the server closes */
+const raw = (port, text) => rawText(port, text, { halfClose: true });
 
 t.test('the application shape: an object with fetch is detected; a function needs worker_class fetch', async (t) => {
   const { url } = await start(t, { fetch: (req) => new Response(`obj ${req.method}`) });

@@ -3,10 +3,12 @@
 // image's ENTRYPOINT + CMD run in it with chroot, as the image's non-root user, as PID 1 of a PID namespace.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 
-import { children, get, sleep, until } from './helpers/gts.mjs';
+import { children, get, until } from './helpers/gts.mjs';
 import { buildImage } from '../scripts/image-rootfs.mjs';
 
 const isRoot = process.getuid?.() === 0;
@@ -16,6 +18,7 @@ t.setTimeout(600000); // a first run downloads Debian's base packages (about 80 
 
 let rootfs;
 let image;
+let port; // a free port for $PORT (the second test needs Gunicorn's default, 8000)
 
 /** starts the image's ENTRYPOINT + CMD like `docker run`: its user, workdir and ENV, plus `env` */
 function runImage(t, env) {
@@ -82,21 +85,31 @@ const healthcheck = (env) => {
   );
 };
 
-t.before(() => {
+t.before(async () => {
   if (skip) return;
-  rootfs = buildImage();
+  // a directory of this run's own: runs at the same time (other checkouts) must not rebuild each other's rootfs
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gts-image-test-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  rootfs = buildImage(path.join(dir, 'rootfs'));
   image = JSON.parse(fs.readFileSync(path.join(rootfs, 'image.json'), 'utf8'));
+  port = await new Promise((resolve) => {
+    const s = net.createServer().listen(0, '0.0.0.0', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
 });
 
 t.test('the image runs as its non-root user, PID 1, on 0.0.0.0:$PORT (ENV PORT=8000)', { skip }, async (t) => {
   t.not(image.uid, 0, `USER ${image.user} is not root`);
-  const h = runImage(t, { PORT: '18461' });
-  await until(() => /Listening at: http:\/\/0\.0\.0\.0:18461 \(1\)/.test(h.out), { timeoutMs: 20000 });
-  t.match(h.out, /Listening at: http:\/\/0\.0\.0\.0:18461 \(1\)/, 'the master is PID 1, bound to 0.0.0.0:$PORT');
+  const h = runImage(t, { PORT: String(port) });
+  const listening = new RegExp(`Listening at: http://0\\.0\\.0\\.0:${port} \\(1\\)`);
+  await until(() => listening.test(h.out), { timeoutMs: 20000 });
+  t.match(h.out, listening, 'the master is PID 1, bound to 0.0.0.0:$PORT');
   await until(() => (h.out.match(/Booting worker/g) ?? []).length === 2, { timeoutMs: 20000 });
   const r = await until(
     async () => {
-      const x = await get(18461, '/');
+      const x = await get(port, '/');
       return x.status === 200 && x;
     },
     { timeoutMs: 10000 },
@@ -105,13 +118,13 @@ t.test('the image runs as its non-root user, PID 1, on 0.0.0.0:$PORT (ENV PORT=8
   const pid1 = children(h.child.pid)[0];
   const uid = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid1}/status`, 'utf8'))[1];
   t.equal(Number(uid), image.uid, `runs as uid ${image.uid}`);
-  await sleep(100);
+  await until(() => /"GET \/ HTTP\/1\.1" 200/.test(h.out), { timeoutMs: 10000 }); // the line may come after the response
   t.match(h.out, /"GET \/ HTTP\/1\.1" 200/, 'access log on stdout (CMD --access-logfile -)');
-  const hc = healthcheck({ PORT: '18461' });
+  const hc = healthcheck({ PORT: String(port) });
   t.equal(hc.status, 0, `HEALTHCHECK passes while serving ${hc.stderr}`);
   process.kill(pid1, 'SIGTERM'); // what `docker stop` sends (STOPSIGNAL SIGTERM)
   t.equal(await h.exit, 0, 'docker stop: exit status 0');
-  t.not(healthcheck({ PORT: '18461' }).status, 0, 'HEALTHCHECK fails once stopped');
+  t.not(healthcheck({ PORT: String(port) }).status, 0, 'HEALTHCHECK fails once stopped');
 });
 
 t.test('with $PORT unset it answers on 127.0.0.1:8000, as Gunicorn', { skip }, async (t) => {

@@ -98,13 +98,15 @@ t.test('StatsD to unix:// (a datagram socket) is refused with a clear warning', 
 });
 
 t.test('Prometheus: the master answers /metrics on its own bind, the whole server aggregated', async (t) => {
-  const h = run(t, [...APP, '-w', '2', '--metrics-bind', '127.0.0.1:0', '--max-requests', '10', '--timeout', '2']);
+  // --timeout 10 (heartbeats every second): on a loaded machine a worker may take seconds to boot (the timeout
+  // covers the boot) or to send a heartbeat without being killed for it; /block/30000 below overruns it
+  const h = run(t, [...APP, '-w', '2', '--metrics-bind', '127.0.0.1:0', '--max-requests', '10', '--timeout', '10']);
   const port = await h.port();
   const mport = Number((await h.waitFor(/Metrics at: http:\/\/127\.0\.0\.1:(\d+)\/metrics/))[1]);
   t.not(mport, port, 'a separate port');
-  await h.waitFor(/Booting worker/, { count: 2 });
+  await h.waitFor(/Booting worker/, { count: 2, timeoutMs: 30000 });
   t.equal(
-    (await get(port, '/metrics')).body.startsWith('ok'),
+    (await get(port, '/metrics', { timeoutMs: 30000 })).body.startsWith('ok'), // the first: maybe before a worker is up
     true,
     'the application bind serves the application, not the metrics',
   );
@@ -123,10 +125,16 @@ t.test('Prometheus: the master answers /metrics on its own bind, the whole serve
   }
   t.equal((await get(port, '/status/503')).status, 503);
   sent.GET5++;
-  // a crash loses what its worker counted since its last heartbeat (every 0.5 s with --timeout 2)
-  await sleep(1200);
-  t.equal((await get(port, '/kill')).error !== undefined, true, 'the worker died mid-request');
+  // a crash loses what its worker counted since its last heartbeat: wait until the master has every request
   const total = Object.values(sent).reduce((a, b) => a + b, 0);
+  const counted = async () =>
+    sample(
+      parsePrometheus((await scrape(mport)).body),
+      'gunicorn_ts_request_duration_seconds',
+      'gunicorn_ts_request_duration_seconds_count',
+    ) === total;
+  t.ok(await until(counted, { timeoutMs: 15000, everyMs: 200 }), 'the heartbeats brought every request in');
+  t.equal((await get(port, '/kill')).error !== undefined, true, 'the worker died mid-request');
   let fam;
   await until(
     async () => {
@@ -186,7 +194,7 @@ t.test('Prometheus: the master answers /metrics on its own bind, the whole serve
   t.ok(fam.get('gunicorn_ts_build_info').samples[0].labels.llhttp, 'llhttp version label');
   t.equal(fam.get('gunicorn_ts_accept_queue_length'), undefined, 'no accept-queue gauge without enable_backlog_metric');
   // a worker killed by the timeout
-  void get(port, '/block/6000', { timeoutMs: 8000 });
+  void get(port, '/block/30000', { timeoutMs: 35000 });
   await until(
     async () =>
       sample(
@@ -195,7 +203,7 @@ t.test('Prometheus: the master answers /metrics on its own bind, the whole serve
         'gunicorn_ts_worker_restarts_total',
         { reason: 'timeout' },
       ) === 1,
-    { timeoutMs: 10000, everyMs: 250 },
+    { timeoutMs: 30000, everyMs: 250 },
   );
   t.equal(
     sample(

@@ -1,22 +1,27 @@
 // TLS: several certificates chosen by the client's server name (SNI), set
 // through the ssl_context hook's `sni`, with real clients (node:tls, curl) and
 // the CLI's start-up check.
-import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import tls from 'node:tls';
-import { promisify } from 'node:util';
 import t from 'tap';
 
 import { serve } from '../dist/index.js';
 import { application as tlsApp } from './fixtures/apps/tls_app.mjs';
-import { BIN, ROOT, run, until } from './helpers/gts.mjs';
-import { makeCerts, serverCert, toolEnv } from './helpers/tls.mjs';
+import { curlStatus, hasCurl } from './helpers/curl.mjs';
+import { checkRefused, run, until } from './helpers/gts.mjs';
+import {
+  liveFiles,
+  makeCerts,
+  rotateFiles,
+  serverCert,
+  tlsArgs,
+  tlsExchange,
+  tlsProbe,
+  tlsSettings,
+} from './helpers/tls.mjs';
 
-const execFileP = promisify(execFile);
 const certs = makeCerts('gts-sni-');
 t.teardown(certs.cleanup);
-const hasCurl = spawnSync('curl', ['--version'], { env: toolEnv(), timeout: 10000 }).status === 0;
 
 // the default (makeCerts' server: localhost, no O=), two names and a wildcard
 const a = serverCert(certs, 'sni-a', ['a.example.com'], 'cert-a');
@@ -30,31 +35,23 @@ const sni = {
 
 /** The O= of the certificate the server presents for `servername` (undefined: no SNI), or an error. */
 function certOrg(port, servername) {
-  return new Promise((resolve) => {
-    const s = tls.connect(
-      // node:tls sends no SNI for an IP address or an empty name
-      { host: '127.0.0.1', port, servername: servername ?? '', rejectUnauthorized: false },
-      () => {
-        const c = s.getPeerCertificate();
-        resolve(c.subject?.O ?? '(default)');
-        s.end();
-      },
-    );
-    s.on('error', (e) => resolve(`error ${e.code ?? e.message}`));
-  });
+  return tlsProbe(
+    port,
+    // node:tls sends no SNI for an IP address or an empty name
+    { servername: servername ?? '', rejectUnauthorized: false },
+    (s) => s.getPeerCertificate().subject?.O ?? '(default)',
+    (e) => `error ${e.code ?? e.message}`,
+  );
 }
 
 /** A full request over node:tls with verification against our CA for `servername`. */
-function verifiedGet(port, servername) {
-  return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, servername, ca: fs.readFileSync(certs.ca.cert) }, () => {
-      s.end(`GET /sni HTTP/1.1\r\nHost: ${servername}\r\nConnection: close\r\n\r\n`);
-    });
-    const chunks = [];
-    s.on('data', (c) => chunks.push(c));
-    s.on('end', () => resolve(Buffer.concat(chunks).toString('latin1').split('\r\n')[0]));
-    s.on('error', (e) => resolve(`error ${e.code ?? e.message}`));
-  });
+async function verifiedGet(port, servername) {
+  const got = await tlsExchange(
+    port,
+    { servername, ca: fs.readFileSync(certs.ca.cert) },
+    `GET /sni HTTP/1.1\r\nHost: ${servername}\r\nConnection: close\r\n\r\n`,
+  );
+  return got.split('\r\n')[0];
 }
 
 async function check(t, port) {
@@ -75,8 +72,7 @@ t.test('serve(): the certificate follows the server name', async (t) => {
   const seen = [];
   const h = await serve(tlsApp, {
     bind: '127.0.0.1:0',
-    certfile: certs.server.cert,
-    keyfile: certs.server.key,
+    ...tlsSettings(certs),
     ssl_context: (_config, factory) => {
       const o = factory();
       seen.push(o.sni);
@@ -91,8 +87,7 @@ t.test('serve(): the certificate follows the server name', async (t) => {
 t.test('serve(): SNI entries share the settings (minVersion, ALPN, encrypted keys)', async (t) => {
   const h = await serve(tlsApp, {
     bind: '127.0.0.1:0',
-    certfile: certs.server.cert,
-    keyfile: certs.server.key,
+    ...tlsSettings(certs),
     ssl_context: (_config, factory) => ({
       ...factory(),
       minVersion: 'TLSv1.3',
@@ -103,13 +98,11 @@ t.test('serve(): SNI entries share the settings (minVersion, ALPN, encrypted key
   t.teardown(() => h.close());
   const port = h.addresses[0].port;
   const conn = (opts) =>
-    new Promise((resolve) => {
-      const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...opts }, () => {
-        resolve({ cn: s.getPeerCertificate().subject?.CN, alpn: s.alpnProtocol, protocol: s.getProtocol() });
-        s.end();
-      });
-      s.on('error', (e) => resolve({ error: e.code ?? e.message }));
-    });
+    tlsProbe(port, { rejectUnauthorized: false, ...opts }, (s) => ({
+      cn: s.getPeerCertificate().subject?.CN,
+      alpn: s.alpnProtocol,
+      protocol: s.getProtocol(),
+    }));
   const r = await conn({ servername: 'enc.example.com', ALPNProtocols: ['h2x'] });
   t.equal(r.cn, 'localhost', 'the passphrase-protected SNI key loads');
   t.equal(r.alpn, 'h2x', 'the SNI context has the ALPN list');
@@ -118,7 +111,7 @@ t.test('serve(): SNI entries share the settings (minVersion, ALPN, encrypted key
 });
 
 t.test('serve(): bad sni entries reject before listening', async (t) => {
-  const base = { bind: '127.0.0.1:0', certfile: certs.server.cert, keyfile: certs.server.key };
+  const base = { bind: '127.0.0.1:0', ...tlsSettings(certs) };
   const withSni = (s) => ({ ...base, ssl_context: (_c, f) => ({ ...f(), sni: s }) });
   await t.rejects(
     serve(tlsApp, withSni({ 'a.example.com': { certfile: a.cert, keyfile: certs.otherKey } })),
@@ -152,43 +145,13 @@ function writeConf(name, entries) {
 
 t.test('CLI: node:tls and curl --resolve get the certificate per name', async (t) => {
   const conf = writeConf('sni.conf.mjs', sni);
-  const g = run(t, [
-    '-c',
-    conf,
-    '-w',
-    '2',
-    '-b',
-    '127.0.0.1:0',
-    '--certfile',
-    certs.server.cert,
-    '--keyfile',
-    certs.server.key,
-    'test/fixtures/apps/tls_app.mjs',
-  ]);
+  const g = run(t, ['-c', conf, '-w', '2', '-b', '127.0.0.1:0', ...tlsArgs(certs), 'test/fixtures/apps/tls_app.mjs']);
   const port = await g.port();
   await g.waitFor(/Booting worker/, { count: 2 });
   await check(t, port);
   if (!hasCurl) return;
   const curlTo = (name) =>
-    execFileP(
-      'curl',
-      [
-        '-sS',
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{http_code}',
-        '--cacert',
-        certs.ca.cert,
-        '--resolve',
-        `${name}:${port}:127.0.0.1`,
-        `https://${name}:${port}/`,
-      ],
-      { timeout: 15000, env: toolEnv() },
-    ).then(
-      (r) => r.stdout,
-      (e) => `error ${e.stderr || e.message}`,
-    );
+    curlStatus(['--cacert', certs.ca.cert, '--resolve', `${name}:${port}:127.0.0.1`, `https://${name}:${port}/`]);
   t.equal(await curlTo('a.example.com'), '200', 'curl verifies a.example.com');
   t.equal(await curlTo('b.example.net'), '200', 'curl verifies b.example.net');
   t.equal(await curlTo('www.example.org'), '200', 'curl verifies the wildcard');
@@ -211,32 +174,7 @@ t.test('CLI: a bad SNI key/cert pair is refused at start: one line, exit 1, no w
   ];
   for (const [name, entries, want] of cases) {
     const conf = writeConf(`bad-${cases.findIndex((c) => c[0] === name)}.conf.mjs`, entries);
-    const r = spawnSync(
-      process.execPath,
-      [
-        BIN,
-        '-c',
-        conf,
-        '-b',
-        '127.0.0.1:0',
-        '--certfile',
-        certs.server.cert,
-        '--keyfile',
-        certs.server.key,
-        'test/fixtures/apps/tls_app.mjs',
-      ],
-      {
-        cwd: ROOT,
-        env: { ...process.env, GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '' },
-        encoding: 'utf8',
-        timeout: 20000,
-      },
-    );
-    t.equal(r.status, 1, `${name}: exit 1`);
-    const errors = r.stderr.split('\n').filter((l) => l.startsWith('Error:'));
-    t.equal(errors.length, 1, `${name}: one error line`);
-    t.match(errors[0], want, name);
-    t.notMatch(r.stderr, /Booting worker|Listening at/, `${name}: no listener, no worker`);
+    checkRefused(t, name, ['-c', conf, '-b', '127.0.0.1:0', ...tlsArgs(certs), 'test/fixtures/apps/tls_app.mjs'], want);
   }
 });
 
@@ -249,10 +187,7 @@ t.test('-k node: node:https chooses the same certificates', async (t) => {
     'node',
     '-b',
     '127.0.0.1:0',
-    '--certfile',
-    certs.server.cert,
-    '--keyfile',
-    certs.server.key,
+    ...tlsArgs(certs),
     'test.fixtures.apps.node.plain:handler',
   ]);
   const port = await g.port();
@@ -267,31 +202,13 @@ t.test('-k node: node:https chooses the same certificates', async (t) => {
 
 t.test('HUP re-reads the SNI certificates; a bad new SNI pair keeps the running workers', async (t) => {
   const a2 = serverCert(certs, 'sni-a2', ['a.example.com'], 'cert-a2');
-  const live = { cert: `${certs.dir}/live-a.pem`, key: `${certs.dir}/live-a-key.pem` };
-  fs.copyFileSync(a.cert, live.cert);
-  fs.copyFileSync(a.key, live.key);
+  const live = liveFiles(certs.dir, 'live-a', a.cert, a.key);
   const conf = writeConf('sni-hup.conf.mjs', { 'a.example.com': { certfile: live.cert, keyfile: live.key } });
-  const g = run(t, [
-    '-c',
-    conf,
-    '-b',
-    '127.0.0.1:0',
-    '--certfile',
-    certs.server.cert,
-    '--keyfile',
-    certs.server.key,
-    'test/fixtures/apps/tls_app.mjs',
-  ]);
+  const g = run(t, ['-c', conf, '-b', '127.0.0.1:0', ...tlsArgs(certs), 'test/fixtures/apps/tls_app.mjs']);
   const port = await g.port();
   await g.waitFor(/Booting worker/);
   t.equal(await certOrg(port, 'a.example.com'), 'cert-a', 'the first SNI certificate');
-  const swap = (cert, key) => {
-    fs.copyFileSync(cert, `${live.cert}.tmp`);
-    fs.copyFileSync(key, `${live.key}.tmp`);
-    fs.renameSync(`${live.key}.tmp`, live.key);
-    fs.renameSync(`${live.cert}.tmp`, live.cert);
-  };
-  swap(a2.cert, a2.key);
+  rotateFiles(live, a2.cert, a2.key);
   g.kill('SIGHUP');
   t.ok(
     await until(async () => (await certOrg(port, 'a.example.com')) === 'cert-a2', { timeoutMs: 20000 }),
@@ -299,7 +216,7 @@ t.test('HUP re-reads the SNI certificates; a bad new SNI pair keeps the running 
   );
   t.equal(await certOrg(port, 'localhost'), '(default)', 'the default is unchanged');
   // a key that does not match: the reload is refused, the workers stay
-  swap(a.cert, b.key);
+  rotateFiles(live, a.cert, b.key);
   g.kill('SIGHUP');
   await g.waitFor(/Reload failed, keeping the running workers: sni "a\.example\.com": keyfile .* does not match/);
   t.equal(await certOrg(port, 'a.example.com'), 'cert-a2', 'the running workers keep serving');

@@ -1,25 +1,30 @@
 // TLS in the native core (issue 11): Gunicorn's SSL settings over real sockets
 // with real clients (curl, node:https, node:tls), client certificates, the
 // start-up errors, close_notify, and slow handshakes.
-import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import { promisify } from 'node:util';
 import t from 'tap';
 
 import { serve } from '../dist/index.js';
 import { native } from '../dist/native.js';
 import { application as tlsApp } from './fixtures/apps/tls_app.mjs';
-import { alive, BIN, ROOT, run, sleep, until } from './helpers/gts.mjs';
-import { makeCerts, toolEnv } from './helpers/tls.mjs';
+import { curl, curlStatus, hasCurl } from './helpers/curl.mjs';
+import { alive, checkRefused, run, runToExit, sleep, until } from './helpers/gts.mjs';
+import {
+  liveFiles,
+  makeCerts,
+  rotateFiles,
+  tcpRelay,
+  tlsArgs,
+  tlsExchange,
+  tlsProbe,
+  tlsSettings,
+} from './helpers/tls.mjs';
 
-const execFileP = promisify(execFile);
 const certs = makeCerts();
 t.teardown(certs.cleanup);
-
-const hasCurl = spawnSync('curl', ['--version'], { env: toolEnv(), timeout: 10000 }).status === 0;
 
 /** One request over node:https. Resolves {status, body, headers, socket facts} or {error}. */
 function request(
@@ -66,13 +71,14 @@ function request(
   });
 }
 
+/** the CLI's arguments for our server certificate, verifying clients against our CA (cert_reqs 1 or 2) */
+const clientCertArgs = (certReqs) => [
+  ...['-b', '127.0.0.1:0', ...tlsArgs(certs)],
+  ...['--ca-certs', certs.ca.cert, '--cert-reqs', certReqs],
+];
+
 async function tlsServer(t, opts = {}) {
-  const h = await serve(tlsApp, {
-    bind: '127.0.0.1:0',
-    certfile: certs.server.cert,
-    keyfile: certs.server.key,
-    ...opts,
-  });
+  const h = await serve(tlsApp, { bind: '127.0.0.1:0', ...tlsSettings(certs), ...opts });
   t.teardown(() => h.close());
   return { h, port: h.addresses[0].port };
 }
@@ -108,16 +114,10 @@ t.test('serve(): https URL, environ, keep-alive, large bodies both ways', async 
 t.test('ALPN advertises http/1.1 only; TLS 1.2 works; 1.0/1.1 are refused', async (t) => {
   const { port } = await tlsServer(t);
   const connect = (opts) =>
-    new Promise((resolve) => {
-      const s = tls.connect(
-        { host: '127.0.0.1', port, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost', ...opts },
-        () => {
-          resolve({ alpn: s.alpnProtocol, protocol: s.getProtocol() });
-          s.end();
-        },
-      );
-      s.on('error', (e) => resolve({ error: e.code ?? e.message }));
-    });
+    tlsProbe(port, { ca: fs.readFileSync(certs.ca.cert), servername: 'localhost', ...opts }, (s) => ({
+      alpn: s.alpnProtocol,
+      protocol: s.getProtocol(),
+    }));
   t.same(await connect({ ALPNProtocols: ['h2', 'http/1.1'] }), { alpn: 'http/1.1', protocol: 'TLSv1.3' });
   t.same(
     await connect({ ALPNProtocols: ['h2'] }),
@@ -139,22 +139,12 @@ t.test('ssl_version TLSv1_3 sets the minimum; ciphers restrict TLS 1.2', async (
   const { port: p2 } = await tlsServer(t, { ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
   const r = await request(p2, '/', { maxVersion: 'TLSv1.2' });
   t.equal(r.status, 200);
-  const s = await new Promise((resolve) => {
-    const c = tls.connect(
-      {
-        host: '127.0.0.1',
-        port: p2,
-        ca: fs.readFileSync(certs.ca.cert),
-        servername: 'localhost',
-        maxVersion: 'TLSv1.2',
-      },
-      () => {
-        resolve(c.getCipher().standardName ?? c.getCipher().name);
-        c.end();
-      },
-    );
-    c.on('error', (e) => resolve(e.message));
-  });
+  const s = await tlsProbe(
+    p2,
+    { ca: fs.readFileSync(certs.ca.cert), servername: 'localhost', maxVersion: 'TLSv1.2' },
+    (c) => c.getCipher().standardName ?? c.getCipher().name,
+    (e) => e.message,
+  );
   t.match(s, /ECDHE_ECDSA_WITH_AES_128_GCM_SHA256|ECDHE-ECDSA-AES128-GCM-SHA256/);
   t.ok(
     (await request(p2, '/', { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384' })).error,
@@ -183,20 +173,11 @@ t.test('cert_reqs=2 (required): client certificates with node:https and node:tls
   });
   t.ok(stranger.error, `a certificate from another CA: refused (${stranger.error})`);
   // node:tls, raw HTTP/1.1 over the TLS socket
-  const raw = await new Promise((resolve) => {
-    const s = tls.connect(
-      { host: '127.0.0.1', port, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost', ...withCert },
-      () => {
-        s.write('GET /raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-      },
-    );
-    let got = '';
-    s.on('data', (d) => {
-      got += d;
-    });
-    s.on('end', () => resolve(got));
-    s.on('error', (e) => resolve(`error ${e.message}`));
-  });
+  const raw = await tlsExchange(
+    port,
+    { ca: fs.readFileSync(certs.ca.cert), servername: 'localhost', ...withCert },
+    'GET /raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  );
   t.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
   t.match(raw, /"SSL_CLIENT_S_DN_CN":"client one"/);
 });
@@ -218,79 +199,64 @@ t.test('close_notify: our graceful close sends one, then FIN', async (t) => {
   // TLS 1.2 so that record types are visible on the wire: the last record
   // before the server's FIN must be an alert (21), the close_notify.
   // a recording TCP relay between the client and the server
-  const records = await new Promise((resolve) => {
-    const types = [];
-    const relay = net.createServer((c) => {
-      const up = net.connect(port, '127.0.0.1');
-      let buf = Buffer.alloc(0);
-      up.on('data', (d) => {
-        buf = Buffer.concat([buf, d]);
-        while (buf.length >= 5 && buf.length >= 5 + buf.readUInt16BE(3)) {
-          types.push(buf[0]);
-          buf = buf.subarray(5 + buf.readUInt16BE(3));
-        }
-        c.write(d);
-      });
-      c.on('data', (d) => up.write(d));
-      up.on('end', () => {
-        relay.close();
-        resolve(types);
-        c.end();
-      });
-      up.on('error', () => {});
-      c.on('error', () => {});
-    });
-    relay.listen(0, '127.0.0.1', () => {
-      const tsock = tls.connect(
-        {
-          host: '127.0.0.1',
-          port: relay.address().port,
-          ca: fs.readFileSync(certs.ca.cert),
-          servername: 'localhost',
-          maxVersion: 'TLSv1.2',
-        },
-        () => {
-          tsock.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-        },
-      );
-      tsock.on('data', () => {});
-      tsock.on('error', () => {});
-    });
+  const records = [];
+  let buf = Buffer.alloc(0);
+  let serverEnded;
+  const ended = new Promise((r) => (serverEnded = r));
+  const relay = await tcpRelay(port, {
+    fromServer: (d, c) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 5 && buf.length >= 5 + buf.readUInt16BE(3)) {
+        records.push(buf[0]);
+        buf = buf.subarray(5 + buf.readUInt16BE(3));
+      }
+      c.write(d);
+    },
+    onServerEnd: (c) => {
+      serverEnded();
+      c.end();
+    },
   });
+  const tsock = tls.connect(
+    {
+      host: '127.0.0.1',
+      port: relay.port,
+      ca: fs.readFileSync(certs.ca.cert),
+      servername: 'localhost',
+      maxVersion: 'TLSv1.2',
+    },
+    () => {
+      tsock.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    },
+  );
+  tsock.on('data', () => {});
+  tsock.on('error', () => {});
+  await ended;
+  relay.server.close();
   t.ok(records.includes(23), 'application data seen');
   t.equal(records.at(-1), 21, `the last record is an alert (close_notify): ${records.join(',')}`);
   t.equal(records.filter((x) => x === 21).length, 1, 'exactly one alert');
 });
 
 /** A request, then a TCP FIN from a relay without close_notify, while the app is still working on it. */
-function raggedRequest(port) {
+async function raggedRequest(port) {
+  const relay = await tcpRelay(port);
   return new Promise((resolve) => {
-    let upstream;
-    const relay = net.createServer((c) => {
-      upstream = net.connect(port, '127.0.0.1');
-      upstream.on('data', (d) => c.write(d));
-      c.on('data', (d) => upstream.write(d));
-      upstream.on('end', () => c.end());
-      upstream.on('error', () => c.destroy());
-      c.on('error', () => {});
+    let got = '';
+    const s = tls.connect({ host: '127.0.0.1', port: relay.port, rejectUnauthorized: false }, () => {
+      s.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+      setTimeout(() => relay.upstreams[0].end(), 200); // TCP FIN, no close_notify
     });
-    relay.listen(0, '127.0.0.1', () => {
-      let got = '';
-      const s = tls.connect({ host: '127.0.0.1', port: relay.address().port, rejectUnauthorized: false }, () => {
-        s.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
-        setTimeout(() => upstream.end(), 200); // TCP FIN, no close_notify
-      });
-      s.on('data', (d) => {
-        got += d;
-      });
-      const done = () => {
-        relay.close();
-        resolve(got);
-      };
-      s.on('end', done);
-      s.on('close', done);
-      s.on('error', () => {});
+    s.on('data', (d) => {
+      got += d;
     });
+    const done = () => {
+      relay.server.close();
+      resolve(got);
+    };
+    s.on('end', done);
+    s.on('close', done);
+    s.on('error', () => {});
   });
 }
 
@@ -309,7 +275,7 @@ t.test('pipelined requests beyond the read limit, ciphertext in random pieces: e
       sr('200 OK', [['Content-Type', 'application/json']]);
       return [`{"path":"${environ.PATH_INFO}"}`];
     },
-    { bind: '127.0.0.1:0', certfile: certs.server.cert, keyfile: certs.server.key },
+    { bind: '127.0.0.1:0', ...tlsSettings(certs) },
   );
   t.teardown(() => h.close());
   const port = h.addresses[0].port;
@@ -326,57 +292,48 @@ t.test('pipelined requests beyond the read limit, ciphertext in random pieces: e
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed;
   };
+  let queue = Buffer.alloc(0);
+  let pumping = false;
+  const pump = (up) => {
+    if (pumping) return;
+    pumping = true;
+    const step = () => {
+      if (queue.length === 0) {
+        pumping = false;
+        return;
+      }
+      const k = 1 + (rnd() % 700);
+      up.write(queue.subarray(0, k));
+      queue = queue.subarray(k);
+      if (rnd() % 8 === 0) setTimeout(step, 1);
+      else setImmediate(step);
+    };
+    step();
+  };
+  const relay = await tcpRelay(port, {
+    fromClient: (d, up) => {
+      queue = Buffer.concat([queue, d]);
+      pump(up);
+    },
+  });
   const got = await new Promise((resolve) => {
-    const relay = net.createServer((c) => {
-      const up = net.connect(port, '127.0.0.1');
-      let queue = Buffer.alloc(0);
-      let pumping = false;
-      const pump = () => {
-        if (pumping) return;
-        pumping = true;
-        const step = () => {
-          if (queue.length === 0) {
-            pumping = false;
-            return;
-          }
-          const k = 1 + (rnd() % 700);
-          up.write(queue.subarray(0, k));
-          queue = queue.subarray(k);
-          if (rnd() % 8 === 0) setTimeout(step, 1);
-          else setImmediate(step);
-        };
-        step();
-      };
-      c.on('data', (d) => {
-        queue = Buffer.concat([queue, d]);
-        pump();
-      });
-      up.on('data', (d) => c.write(d));
-      up.on('end', () => c.end());
-      up.on('error', () => c.destroy());
-      c.on('error', () => {});
-    });
-    relay.listen(0, '127.0.0.1', () => {
-      let text = '';
-      const s = tls.connect({ host: '127.0.0.1', port: relay.address().port, rejectUnauthorized: false }, () =>
-        s.write(reqs),
-      );
-      s.setEncoding('latin1');
-      s.on('data', (d) => {
-        text += d;
-        if ((text.match(/HTTP\/1\.1 200 OK/g) ?? []).length >= N) {
-          s.end();
-          relay.close();
-          resolve(text);
-        }
-      });
-      s.on('error', (e) => resolve(`error ${e.message}`));
-      setTimeout(() => {
-        s.destroy();
-        relay.close();
+    let text = '';
+    const s = tls.connect({ host: '127.0.0.1', port: relay.port, rejectUnauthorized: false }, () => s.write(reqs));
+    s.setEncoding('latin1');
+    s.on('data', (d) => {
+      text += d;
+      if ((text.match(/HTTP\/1\.1 200 OK/g) ?? []).length >= N) {
+        s.end();
+        relay.server.close();
         resolve(text);
-      }, 60000).unref();
+      }
     });
+    s.on('error', (e) => resolve(`error ${e.message}`));
+    setTimeout(() => {
+      s.destroy();
+      relay.server.close();
+      resolve(text);
+    }, 60000).unref();
   });
   const paths = [...got.matchAll(/"path":"\/p(\d+)"/g)].map((m) => Number(m[1]));
   t.equal(paths.length, N, `${paths.length} of ${N} responses`);
@@ -398,7 +355,7 @@ t.test('a body paused by the application resumes from what TLS already holds', a
       sr('200 OK', []);
       return [String(b.length)];
     },
-    { bind: '127.0.0.1:0', certfile: certs.server.cert, keyfile: certs.server.key },
+    { bind: '127.0.0.1:0', ...tlsSettings(certs) },
   );
   t.teardown(() => h.close());
   const port = h.addresses[0].port;
@@ -442,10 +399,7 @@ t.test('header_timeout covers the handshake; 1,000 slow handshakes do not stop o
   const g = run(t, [
     '-b',
     '127.0.0.1:0',
-    '--certfile',
-    certs.server.cert,
-    '--keyfile',
-    certs.server.key,
+    ...tlsArgs(certs),
     '--header-timeout',
     '3',
     '--worker-connections',
@@ -516,29 +470,13 @@ t.test(
   'CLI: curl --cacert, keep-alive, TLS versions, client certificates',
   { skip: !hasCurl && 'no curl' },
   async (t) => {
-    const g = run(t, [
-      '-b',
-      '127.0.0.1:0',
-      '--certfile',
-      certs.server.cert,
-      '--keyfile',
-      certs.server.key,
-      '--ca-certs',
-      certs.ca.cert,
-      '--cert-reqs',
-      '1',
-      'test/fixtures/apps/tls_app.mjs',
-    ]);
+    const g = run(t, [...clientCertArgs('1'), 'test/fixtures/apps/tls_app.mjs']);
     const port = await g.port();
     t.match(g.stderr, new RegExp(`Listening at: https://127\\.0\\.0\\.1:${port} `));
     await g.waitFor(/Booting worker/);
-    const curl = (...args) =>
-      execFileP('curl', ['-sS', '--cacert', certs.ca.cert, ...args], { timeout: 15000, env: toolEnv() }).then(
-        (r) => r,
-        (e) => ({ error: e }),
-      );
+    const curlCa = (...args) => curl(['-sS', '--cacert', certs.ca.cert, ...args]);
     const url = `https://localhost:${port}`;
-    const a = await curl('-v', `${url}/one`, `${url}/two`);
+    const a = await curlCa('-v', `${url}/one`, `${url}/two`);
     t.notOk(a.error, 'curl succeeds');
     t.match(a.stdout, /"path":"\/one".*"path":"\/two"/s);
     t.match(
@@ -547,16 +485,16 @@ t.test(
     );
     t.match(a.stderr, /Re-using existing connection|Reusing existing connection/, 'keep-alive over TLS');
     t.match(a.stderr, /ALPN: server accepted http\/1\.1|ALPN, server accepted to use http\/1\.1/);
-    const v12 = await curl('--tlsv1.2', '--tls-max', '1.2', '-w', '%{http_code}', '-o', '/dev/null', url);
-    t.equal(v12.stdout, '200');
-    const v11 = await curl('--tlsv1.0', '--tls-max', '1.1', url);
+    const v12 = await curlStatus(['--cacert', certs.ca.cert, '--tlsv1.2', '--tls-max', '1.2', url]);
+    t.equal(v12, '200');
+    const v11 = await curlCa('--tlsv1.0', '--tls-max', '1.1', url);
     t.ok(v11.error, 'curl with TLS 1.0-1.1 only is refused');
-    const withCert = await curl('--cert', certs.client.cert, '--key', certs.client.key, url);
+    const withCert = await curlCa('--cert', certs.client.cert, '--key', certs.client.key, url);
     t.match(withCert.stdout, /"SSL_CLIENT_VERIFY":"SUCCESS"/);
     t.match(withCert.stdout, /"SSL_CLIENT_S_DN":"O=gunicorn-ts tests,CN=client one"/);
-    const noCert = await curl(url);
+    const noCert = await curlCa(url);
     t.match(noCert.stdout, /"SSL_CLIENT_VERIFY":"NONE"/);
-    const bad = await curl('--cacert', certs.otherCa.cert, url);
+    const bad = await curlCa('--cacert', certs.otherCa.cert, url);
     t.ok(bad.error, 'curl with the wrong CA refuses our certificate');
     g.kill('SIGTERM');
     t.same(await g.exit, { code: 0, signal: null });
@@ -583,34 +521,24 @@ t.test('a config file with certfile serves HTTPS (it used to serve plain HTTP si
 });
 
 t.test('CLI: cert_reqs=2 with curl', { skip: !hasCurl && 'no curl' }, async (t) => {
-  const g = run(t, [
-    '-b',
-    '127.0.0.1:0',
-    '--certfile',
-    certs.server.cert,
-    '--keyfile',
-    certs.server.key,
-    '--ca-certs',
-    certs.ca.cert,
-    '--cert-reqs',
-    '2',
-    'test/fixtures/apps/tls_app.mjs',
-  ]);
+  const g = run(t, [...clientCertArgs('2'), 'test/fixtures/apps/tls_app.mjs']);
   const port = await g.port();
   await g.waitFor(/Booting worker/);
   const url = `https://localhost:${port}/`;
-  const ok = await execFileP(
-    'curl',
-    ['-sS', '--cacert', certs.ca.cert, '--cert', certs.client.cert, '--key', certs.client.key, url],
-    { env: toolEnv() },
-  );
+  const ok = await curl([
+    '-sS',
+    '--cacert',
+    certs.ca.cert,
+    '--cert',
+    certs.client.cert,
+    '--key',
+    certs.client.key,
+    url,
+  ]);
   t.match(ok.stdout, /"SSL_CLIENT_S_DN_CN":"client one"/);
-  const refused = await execFileP('curl', ['-sS', '--cacert', certs.ca.cert, url], { env: toolEnv() }).then(
-    () => null,
-    (e) => e,
-  );
-  t.ok(refused, 'no client certificate: curl fails');
-  t.match(String(refused?.stderr), /alert|certificate|handshake|SSL/i);
+  const refused = await curl(['-sS', '--cacert', certs.ca.cert, url]);
+  t.ok(refused.error, 'no client certificate: curl fails');
+  t.match(refused.stderr, /alert|certificate|handshake|SSL/i);
   g.kill('SIGTERM');
   await g.exit;
 });
@@ -673,26 +601,11 @@ t.test('start-up errors: one line, exit 1, no worker', async (t) => {
       /^Error: keyfile ".*unreadable\.pem" does not exist$/,
     ]);
   }
-  for (const [name, args, want] of cases) {
-    const r = spawnSync(process.execPath, [BIN, '-b', '127.0.0.1:0', ...args, 'test/fixtures/apps/tls_app.mjs'], {
-      cwd: ROOT,
-      env: { ...process.env, GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '' },
-      encoding: 'utf8',
-      timeout: 20000,
-    });
-    t.equal(r.status, 1, `${name}: exit 1`);
-    const errors = r.stderr.split('\n').filter((l) => l.startsWith('Error:'));
-    t.equal(errors.length, 1, `${name}: one error line`);
-    t.match(errors[0], want, name);
-    t.notMatch(r.stderr, /Booting worker|Listening at/, `${name}: no listener, no worker`);
-  }
+  for (const [name, args, want] of cases)
+    checkRefused(t, name, ['-b', '127.0.0.1:0', ...args, 'test/fixtures/apps/tls_app.mjs'], want);
   // settings-level refusals (the validator), same shape
   for (const v of ['TLSv1', 'TLSv1_1']) {
-    const r = spawnSync(
-      process.execPath,
-      [BIN, '--certfile', certs.server.cert, '--ssl-version', v, 'test/fixtures/apps/tls_app.mjs'],
-      { cwd: ROOT, env: { ...process.env, GUNICORN_CMD_ARGS: '' }, encoding: 'utf8', timeout: 20000 },
-    );
+    const r = runToExit(['--certfile', certs.server.cert, '--ssl-version', v, 'test/fixtures/apps/tls_app.mjs']);
     t.not(r.status, 0, `ssl_version ${v} refused`);
     t.match(r.stderr, /TLS 1\.2 is the minimum/);
   }
@@ -725,13 +638,12 @@ t.test('ssl_context hook: options in, options out', async (t) => {
   t.equal(seen[0].minVersion, 'TLSv1.2');
   const r = await request(port, '/', { rejectUnauthorized: false });
   t.equal(r.status, 200, 'the passphrase from the hook decrypts the key');
-  const alpn = await new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['h2x'] }, () => {
-      resolve(s.alpnProtocol);
-      s.end();
-    });
-    s.on('error', (e) => resolve(e.message));
-  });
+  const alpn = await tlsProbe(
+    port,
+    { rejectUnauthorized: false, ALPNProtocols: ['h2x'] },
+    (s) => s.alpnProtocol,
+    (e) => e.message,
+  );
   t.equal(alpn, 'h2x', "the hook's ALPN list is advertised");
   t.ok(
     (await request(port, '/', { rejectUnauthorized: false, maxVersion: 'TLSv1.2' })).error,
@@ -760,24 +672,18 @@ t.test('native: handshakes are counted; tlsCheck is exported', async (t) => {
 
 /** The O= of the server certificate a fresh TLS connection presents, or an error. */
 function serverOrg(port) {
-  return new Promise((resolve) => {
-    const s = tls.connect(
-      { host: '127.0.0.1', port, ca: fs.readFileSync(certs.ca.cert), servername: 'localhost' },
-      () => {
-        resolve(s.getPeerCertificate().subject.O ?? '(none)');
-        s.end();
-      },
-    );
-    s.on('error', (e) => resolve(`error ${e.code ?? e.message}`));
-  });
+  return tlsProbe(
+    port,
+    { ca: fs.readFileSync(certs.ca.cert), servername: 'localhost' },
+    (s) => s.getPeerCertificate().subject.O ?? '(none)',
+    (e) => `error ${e.code ?? e.message}`,
+  );
 }
 
 t.test(
   'HUP re-reads certificate and key under load: zero failed requests; a bad new key keeps the workers',
   async (t) => {
-    const live = { cert: `${certs.dir}/live.pem`, key: `${certs.dir}/live-key.pem` };
-    fs.copyFileSync(certs.server.cert, live.cert);
-    fs.copyFileSync(certs.server.key, live.key);
+    const live = liveFiles(certs.dir, 'live', certs.server.cert, certs.server.key);
     const g = run(t, [
       '-w',
       '2',
@@ -820,10 +726,7 @@ t.test(
     await sleep(500);
     const oldWorkers = g.workers();
     // rotate: new files in place (renamed, as certbot's deploy does), then HUP
-    fs.copyFileSync(certs.server2.cert, `${live.cert}.tmp`);
-    fs.copyFileSync(certs.server2.key, `${live.key}.tmp`);
-    fs.renameSync(`${live.key}.tmp`, live.key);
-    fs.renameSync(`${live.cert}.tmp`, live.cert);
+    rotateFiles(live, certs.server2.cert, certs.server2.key);
     g.kill('SIGHUP');
     await g.waitFor(/Hang up: Master/);
     t.ok(await until(() => oldWorkers.every((p) => !alive(p)), { timeoutMs: 20000 }), 'the old workers stopped');

@@ -200,3 +200,17 @@ export async function request(port, { method = 'GET', path = '/', headers = {}, 
     ? { ...r.responses[0], closed: r.closed, all: r.responses }
     : { status: 0, closed: r.closed, all: [] };
 }
+
+/**
+ * Sends `text` on a fresh connection (ending the write side with halfClose) and resolves everything the
+ * server sent, as latin1 text, once it closes.
+ */
+export function rawText(port, text, { halfClose = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => (halfClose ? s.end(text) : s.write(text)));
+    const parts = [];
+    s.on('data', (d) => parts.push(d));
+    s.on('end', () => resolve(Buffer.concat(parts).toString('latin1')));
+    s.on('error', reject);
+  });
+}

@@ -1,7 +1,7 @@
 // Runs the gunicorn-ts command (or an example script) as a real process for
 // tests: collects its error log, waits for log lines, sends signals, and
 // drives bounded load over loopback.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -200,4 +200,50 @@ export function children(ppid) {
     }
   }
   return out;
+}
+
+/**
+ * Runs the gunicorn-ts command with `args` to its exit, for a start that must
+ * be refused: {status, stderr, errors (its "Error:" lines)}.
+ */
+export function runToExit(args, { timeoutMs = 20000 } = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, GUNICORN_CMD_ARGS: '', WEB_CONCURRENCY: '' },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
+  return { status: r.status, stderr: r.stderr, errors: r.stderr.split('\n').filter((l) => l.startsWith('Error:')) };
+}
+
+/** Checks a refused start: exit 1, one error line matching `want`, no listener and no worker. */
+export function checkRefused(t, name, args, want) {
+  const r = runToExit(args);
+  t.equal(r.status, 1, `${name}: exit 1`);
+  t.equal(r.errors.length, 1, `${name}: one error line`);
+  t.match(r.errors[0], want, name);
+  t.notMatch(r.stderr, /Booting worker|Listening at/, `${name}: no listener, no worker`);
+}
+
+/**
+ * Server-side TCP connections on `port` that the server has not closed yet (ESTABLISHED, including those
+ * still in the accept queue, or CLOSE_WAIT), from /proc/net/tcp and tcp6: 0 once every worker has seen
+ * every close.
+ */
+export function openServerSockets(port) {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let n = 0;
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const [, addr, , state] = line.trim().split(/\s+/);
+      if (addr?.endsWith(local) && (state === '01' || state === '08')) n++;
+    }
+  }
+  return n;
 }

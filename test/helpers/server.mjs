@@ -4,7 +4,7 @@ import { serve } from '../../dist/index.js';
 export async function startServer(t, app, settings = {}) {
   const srv = await serve(app, { bind: '127.0.0.1:0', errorlog: process.env.GTS_TEST_LOG ?? '/dev/null', ...settings });
   t.teardown(() => srv.close());
-  return { srv, port: srv.addresses[0].port };
+  return { srv, port: srv.addresses[0].port, url: srv.url };
 }
 
 /** The corpus's echo application (same contract as ../shared/tools/conformance/echo-app.mjs). */

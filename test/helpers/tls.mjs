@@ -2,8 +2,10 @@
 // temporary directory: no private key is ever committed.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 
 /**
  * The environment for external tools (openssl, curl): without the sanitizer
@@ -142,4 +144,83 @@ export function serverCert(certs, file, dnsNames, org) {
     ca: certs.ca,
     ext: `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`,
   });
+}
+
+/** The settings that serve a server certificate from makeCerts() (for serve()). */
+export const tlsSettings = (certs) => ({ certfile: certs.server.cert, keyfile: certs.server.key });
+
+/** The same as command-line arguments (for the gunicorn-ts command). */
+export const tlsArgs = (certs) => ['--certfile', certs.server.cert, '--keyfile', certs.server.key];
+
+/**
+ * Opens a node:tls connection to 127.0.0.1:`port` with `opts` (servername,
+ * ca, cert, ALPNProtocols, ...); once it is secure, resolves onSecure(socket)
+ * and closes it. A failure resolves onError(error), by default {error: code}.
+ */
+export function tlsProbe(port, opts, onSecure, onError = (e) => ({ error: e.code ?? e.message })) {
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ...opts }, () => {
+      resolve(onSecure(s));
+      s.end();
+    });
+    s.on('error', (e) => resolve(onError(e)));
+  });
+}
+
+/**
+ * Sends `request` (raw HTTP/1.x text, ending the write side) over a node:tls
+ * connection and resolves everything the server sent (latin1) once it closes,
+ * or "error <code>".
+ */
+export function tlsExchange(port, opts, request) {
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ...opts }, () => s.end(request));
+    const chunks = [];
+    s.on('data', (c) => chunks.push(c));
+    s.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    s.on('error', (e) => resolve(`error ${e.code ?? e.message}`));
+  });
+}
+
+/** Copies `cert` and `key` to <dir>/<name>.pem and <dir>/<name>-key.pem (to rotate later): {cert, key}. */
+export function liveFiles(dir, name, cert, key) {
+  const live = { cert: path.join(dir, `${name}.pem`), key: path.join(dir, `${name}-key.pem`) };
+  fs.copyFileSync(cert, live.cert);
+  fs.copyFileSync(key, live.key);
+  return live;
+}
+
+/**
+ * Replaces a live certificate and key in place the way certbot's deploy does:
+ * copies next to them, then renames over them (key first).
+ */
+export function rotateFiles(live, cert, key) {
+  fs.copyFileSync(cert, `${live.cert}.tmp`);
+  fs.copyFileSync(key, `${live.key}.tmp`);
+  fs.renameSync(`${live.key}.tmp`, live.key);
+  fs.renameSync(`${live.cert}.tmp`, live.cert);
+}
+
+/**
+ * A TCP relay on 127.0.0.1 (a kernel-chosen port) to 127.0.0.1:`port`, to watch or cut TLS on the wire:
+ * each client connection gets its upstream connection (kept in `upstreams`); fromClient(data, upstream) and
+ * fromServer(data, client) forward (by default as the bytes come), onServerEnd(client) follows the server's
+ * FIN (by default client.end()). Resolves {port, server, upstreams}; server.close() stops it.
+ */
+export async function tcpRelay(
+  port,
+  { fromClient = (d, up) => up.write(d), fromServer = (d, c) => c.write(d), onServerEnd = (c) => c.end() } = {},
+) {
+  const upstreams = [];
+  const server = net.createServer((c) => {
+    const up = net.connect(port, '127.0.0.1');
+    upstreams.push(up);
+    up.on('data', (d) => fromServer(d, c));
+    c.on('data', (d) => fromClient(d, up));
+    up.on('end', () => onServerEnd(c));
+    up.on('error', () => c.destroy());
+    c.on('error', () => {});
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { port: server.address().port, server, upstreams };
 }
