@@ -123,6 +123,12 @@ export interface NativeBinding {
   balanceVacate(fd: number, slot: number): boolean;
   /** sd_notify(3) over $NOTIFY_SOCKET: 1 sent, 0 when NOTIFY_SOCKET is unset */
   sdNotify(state: string): number;
+  /** a non-blocking unix datagram socket (StatsD and syslog to unix paths): its fd */
+  unixDgramSocket(): number;
+  /** one datagram to `path` ('@name': abstract); bytes sent or -errno (-11 EAGAIN: the receiver is full) */
+  unixDgramSend(fd: number, path: string, data: Buffer): number;
+  /** the peer of a connected unix socket (SO_PEERCRED) */
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
   /** reaps exited children whose pids are not in `keep` (PID 1's orphans); returns the pids reaped */
   reapOrphans(keep: number[]): number[];
   errors: NativeErrorInfo[];

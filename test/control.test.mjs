@@ -160,7 +160,7 @@ t.test('gunicorn-ts ctl against a running master', async (t) => {
 });
 
 t.test(
-  "only the socket's owner may use it (file mode; not SO_PEERCRED)",
+  "only the socket's owner may use it (file mode, then SO_PEERCRED)",
   { skip: process.getuid?.() !== 0 && 'needs root to run a client as another user' },
   async (t) => {
     const dir = tmpdir(t, 0o755); // the directory lets anyone through: the socket's own mode decides
@@ -193,6 +193,26 @@ t.test(
     t.equal(JSON.parse((await ctl(['--socket', sock, '--json', 'status'])).stdout).master.pid, h2.pid);
     h2.kill('SIGTERM');
     await h2.exit;
+    // a mode that lets everyone connect: the peer-credential check still refuses another user
+    const h3 = run(t, [
+      '--chdir',
+      APPS,
+      'ops:application',
+      '-b',
+      '127.0.0.1:0',
+      '--control-socket',
+      sock,
+      '--control-socket-mode',
+      '0o666',
+    ]);
+    await h3.waitFor(/Control socket listening at/);
+    t.equal(fs.statSync(sock).mode & 0o777, 0o666);
+    r = await ctl(['--socket', sock, '--json', 'stop'], { uid: nobody });
+    t.equal(r.code, 1, 'another user is refused');
+    t.match(r.stdout + r.stderr, /permission denied: uid 65534 is not the control socket's owner/);
+    t.equal(JSON.parse((await ctl(['--socket', sock, '--json', 'status'])).stdout).master.pid, h3.pid, 'still up');
+    h3.kill('SIGTERM');
+    await h3.exit;
   },
 );
 

@@ -13,7 +13,7 @@ const LIB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../lib')
 
 /** lowest first; a directory ends with '/' */
 const LAYERS = [
-  ['base', ['addon-loader.ts', 'native.ts', 'version.ts']],
+  ['base', ['addon-loader.ts', 'native.ts', 'unix-datagram.ts', 'version.ts']],
   // types.ts names http/input's Input in its Environ, so it sits with http
   // metrics/ and control/: StatsD, Prometheus, the control socket and its client (used by the master, workers, serve())
   ['core', ['config/', 'logging/', 'metrics/', 'control/', 'listeners.ts', 'http/', 'types.ts']],

@@ -2,12 +2,16 @@
 // and parsed strictly (test/helpers/prometheus.mjs), the backlog metric.
 import dgram from 'node:dgram';
 import http from 'node:http';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 
 import { APPS, get, run, sleep, until } from './helpers/gts.mjs';
 import { exchange, request } from './helpers/client.mjs';
 import { parsePrometheus, sample } from './helpers/prometheus.mjs';
+import { unixDgramListener } from './helpers/unix-dgram.mjs';
 
 const APP = ['--chdir', APPS, 'ops:application', '-b', '127.0.0.1:0', '--no-control-socket'];
 
@@ -18,6 +22,32 @@ async function udpListener(t) {
   await new Promise((r) => sock.bind(0, '127.0.0.1', r));
   t.teardown(() => sock.close());
   return { port: sock.address().port, got };
+}
+
+/** writes n pipelined GETs on one connection; resolves the number of 200 responses read (30 s at most) */
+function pipelined(port, n) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let seen = 0;
+    let tail = '';
+    const done = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(seen);
+    };
+    const timer = setTimeout(done, 30000);
+    s.setEncoding('latin1');
+    s.on('data', (d) => {
+      const text = tail + d;
+      seen += text.split('HTTP/1.1 200 ').length - 1;
+      // keep what could start a match cut by the read (12 bytes, less than one match), after the last match
+      const last = text.lastIndexOf('HTTP/1.1 200 ');
+      tail = text.slice(Math.max(last >= 0 ? last + 13 : 0, text.length - 12));
+      if (seen >= n) done();
+    });
+    s.on('error', done);
+    s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(n));
+  });
 }
 
 function scrape(port) {
@@ -90,12 +120,59 @@ t.test("StatsD: Gunicorn's metrics to a UDP listener, prefixed and tagged, count
   t.ok(rx.got.length < N * 3, `batched: ${rx.got.length} datagrams for ${N} requests`);
 });
 
-t.test('StatsD to unix:// (a datagram socket) is refused with a clear warning', async (t) => {
-  const h = run(t, [...APP, '--statsd-host', 'unix:///tmp/statsd.sock']);
-  await h.port();
-  await h.waitFor(/WARNING\] statsd_host unix:\/\/\/tmp\/statsd\.sock: unix datagram sockets are not available yet/);
-  t.pass('warned');
-});
+t.test(
+  'StatsD to unix:///PATH (a datagram socket): counts equal to the requests; a stalled receiver never blocks',
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gts-statsd-'));
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const sock = path.join(dir, 'statsd.sock');
+    // a small receive buffer, so that a stopped receiver fills up within a few datagrams
+    const rx = await unixDgramListener(t, sock, { rcvbuf: 4096 });
+    const h = run(t, [...APP, '--statsd-host', `unix://${sock}`, '--statsd-prefix', 'u']);
+    const port = await h.port();
+    await h.waitFor(/Booting worker/);
+    const lines = () => rx.got.flatMap((d) => d.split('\n'));
+    const sum = (name) =>
+      lines()
+        .filter((l) => l.startsWith(`u.${name}:`) && l.includes('|c'))
+        .reduce((n, l) => n + Number(l.slice(l.indexOf(':') + 1, l.indexOf('|'))), 0);
+    const N = 20;
+    for (let i = 0; i < N; i++) t.equal((await get(port, '/')).status, 200);
+    await until(() => sum('gunicorn.requests') >= N && lines().some((l) => l.startsWith('u.gunicorn.workers:')), {
+      timeoutMs: 5000,
+    });
+    t.equal(sum('gunicorn.requests'), N, 'gunicorn.requests over the unix socket');
+    t.equal(sum('gunicorn.request.status.200'), N);
+    t.ok(
+      lines().some((l) => /^u\.gunicorn\.workers:1\|g$/.test(l)),
+      'the master sends there too',
+    );
+
+    // the receiver stops reading: its queue fills, sends get EAGAIN and are dropped; requests go on
+    rx.process.kill('SIGSTOP');
+    // 20,000 pipelined requests: ~300 datagrams, more than a unix socket queues for a stopped reader
+    const M = 20000;
+    const answered = await pipelined(port, M);
+    t.equal(answered, M, `${M} requests answered while the StatsD receiver was stopped`);
+    rx.process.kill('SIGCONT');
+    // what was queued before the receiver stopped now arrives; the rest was dropped
+    let before = -1;
+    await until(
+      async () => {
+        const now = sum('gunicorn.requests');
+        const settled = now === before;
+        before = now;
+        await sleep(200);
+        return settled;
+      },
+      { timeoutMs: 10000 },
+    );
+    t.ok(before < N + M, `datagrams were dropped while stopped (${before - N} of ${M} requests reported)`);
+    for (let i = 0; i < N; i++) await get(port, '/');
+    await until(() => sum('gunicorn.requests') > before, { timeoutMs: 5000 });
+    t.pass('reporting resumes once the receiver reads again');
+  },
+);
 
 t.test('Prometheus: the master answers /metrics on its own bind, the whole server aggregated', async (t) => {
   // --timeout 10 (heartbeats every second): on a loaded machine a worker may take seconds to boot (the timeout

@@ -1,4 +1,4 @@
-// Logs with real receivers: syslog to UDP/TCP/unix-stream listeners, JSON
+// Logs with real receivers: syslog to UDP/TCP/unix stream and datagram listeners, JSON
 // logs, a logger_class, and the access log's escaping.
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -9,6 +9,7 @@ import t from 'tap';
 
 import { APPS, get, run, sleep, until } from './helpers/gts.mjs';
 import { exchange } from './helpers/client.mjs';
+import { unixDgramListener } from './helpers/unix-dgram.mjs';
 
 const APP = ['--chdir', APPS, 'ops:application', '-b', '127.0.0.1:0', '--no-control-socket'];
 
@@ -27,7 +28,7 @@ async function udpListener(t) {
   return { port: sock.address().port, got };
 }
 
-t.test("syslog: Gunicorn's lines to UDP, TCP and a unix stream socket; unix #dgram refused", async (t) => {
+t.test("syslog: Gunicorn's lines to UDP, TCP and a unix stream socket (unix:// falls back to a stream)", async (t) => {
   const rx = await udpListener(t);
   const h = run(t, [
     ...APP,
@@ -105,10 +106,45 @@ t.test("syslog: Gunicorn's lines to UDP, TCP and a unix stream socket; unix #dgr
     /<12>gunicorn\.ops\.application\.error: \[\d+\] Invalid request from ip=127\.0\.0\.1/,
     'user.warning over a unix stream socket',
   );
+});
 
-  const h4 = run(t, [...APP, '--log-syslog', '--log-syslog-to', `unix://${sockPath}#dgram`]);
-  await h4.waitFor(/WARNING\] syslog_addr unix:\/\/.*#dgram: unix datagram sockets are not available yet/);
-  t.pass('unix datagram refused, by name');
+t.test('syslog to a unix datagram socket (/dev/log style): #dgram and a bare unix://', async (t) => {
+  const dir = tmpdir(t);
+  const dgPath = path.join(dir, 'log.dgram');
+  const rx = await unixDgramListener(t, dgPath);
+  for (const addr of [`unix://${dgPath}#dgram`, `unix://${dgPath}`]) {
+    rx.got.length = 0;
+    const h = run(t, [...APP, '--log-syslog', '--log-syslog-to', addr, '--log-syslog-facility', 'local1']);
+    const port = await h.port();
+    await h.waitFor(/Booting worker/);
+    await exchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n');
+    await until(() => rx.got.some((d) => d.includes('Invalid request')), { timeoutMs: 5000 });
+    const bad = rx.got.find((d) => d.includes('Invalid request'));
+    t.match(
+      bad,
+      /^<140>gunicorn\.ops\.application\.error: \[\d+\] Invalid request from ip=127\.0\.0\.1/,
+      `${addr}: local1.warning`,
+    );
+    t.ok(bad.endsWith('\0'), 'one line per datagram, NUL-terminated as Python sends it');
+    t.ok(
+      rx.got.some((d) => /Booting worker/.test(d)),
+      'worker lines',
+    );
+    h.kill('SIGTERM');
+    await h.exit;
+  }
+
+  // #stream to a datagram socket: one warning naming it, the server runs on
+  const h = run(t, [...APP, '--log-syslog', '--log-syslog-to', `unix://${dgPath}#stream`]);
+  const port = await h.port();
+  await h.waitFor(/syslog_addr unix:\/\/.*#stream is a datagram socket/);
+  t.equal((await get(port, '/')).status, 200, 'still served');
+  // a receiver that is gone: sends fail (counted), requests are unaffected
+  const gone = path.join(dir, 'nobody.dgram');
+  const h2 = run(t, [...APP, '--log-syslog', '--log-syslog-to', `unix://${gone}#dgram`]);
+  const port2 = await h2.port();
+  await h2.waitFor(/syslog: cannot send to unix:\/\/.*nobody\.dgram: ENOENT/);
+  t.equal((await get(port2, '/')).status, 200, 'still served');
 });
 
 t.test('log_format json: one JSON object per line in the error log and the access log', async (t) => {

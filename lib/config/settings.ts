@@ -830,7 +830,7 @@ export const SETTINGS = [
     meta: 'SYSLOG_ADDR',
     validator: validateString,
     default: () => 'udp://localhost:514',
-    desc: 'The syslog address: udp://HOST:PORT, tcp://HOST:PORT or unix://PATH (a stream socket; unix://PATH#dgram is not available yet).',
+    desc: 'The syslog address: udp://HOST:PORT, tcp://HOST:PORT, or unix://PATH#dgram / unix://PATH#stream (a unix datagram or stream socket; a bare unix://PATH tries a datagram, then a stream, as Gunicorn does).',
   }),
   def({
     name: 'syslog_prefix',
@@ -866,7 +866,7 @@ export const SETTINGS = [
     meta: 'STATSD_ADDR',
     validator: validateNullableString,
     default: () => null,
-    desc: 'host:port of the StatsD server to send metrics to (UDP); enables StatsD. unix://PATH (a datagram socket) is not available yet.',
+    desc: 'HOST:PORT of the StatsD server to send metrics to (UDP), or unix://PATH (a unix datagram socket); enables StatsD.',
   }),
   def({
     name: 'statsd_prefix',

@@ -1,13 +1,15 @@
 // The control socket (Gunicorn 25.1's model): a unix stream socket, mode 0600
 // by default, where the master answers one JSON request per connection:
 //   -> {"command":"status"}\n        <- {"ok":true,"data":{...}}\n
-// Access control: the socket's file mode (0600: only its owner may connect)
-// and its directory (created 0700 when gunicorn-ts creates it). Node cannot
-// read SO_PEERCRED; the peer-credential check needs the native addon and is
-// not done yet.
+// Access control: the socket's file mode (0600: only its owner may connect),
+// its directory (created 0700 when gunicorn-ts creates it), and the peer's
+// credentials (SO_PEERCRED through the addon): a connection from a user other
+// than the master's (or root) is refused even when a looser
+// control_socket_mode lets it connect.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { native } from '../native.js';
 
 export const COMMANDS = ['status', 'config', 'reload', 'add', 'remove', 'reopen', 'stop'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -103,7 +105,29 @@ function answers(file: string): Promise<boolean> {
   });
 }
 
+/** null when the peer may use the socket, else why not */
+export function peerRefusal(conn: net.Socket): string | null {
+  const fd = (conn as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return 'permission denied: the peer credentials cannot be read';
+  let uid: number;
+  try {
+    uid = native.peerCred(fd).uid;
+  } catch (e) {
+    return `permission denied: ${(e as Error).message}`;
+  }
+  const owner = process.geteuid?.() ?? uid;
+  return uid === owner || uid === 0
+    ? null
+    : `permission denied: uid ${uid} is not the control socket's owner (uid ${owner})`;
+}
+
 function serve(conn: net.Socket, target: ControlTarget): void {
+  const refused = peerRefusal(conn);
+  if (refused !== null) {
+    conn.on('error', () => {});
+    conn.end(`${JSON.stringify({ ok: false, error: refused })}\n`);
+    return;
+  }
   let buf = '';
   conn.setEncoding('utf8');
   conn.setTimeout(10000, () => conn.destroy());

@@ -1,9 +1,13 @@
 // syslog: Gunicorn's SysLogHandler lines, "<PRI>gunicorn.PREFIX.NAME: [PID] message\0",
-// to udp://HOST:PORT, tcp://HOST:PORT or unix://PATH (a stream socket).
-// unix://PATH#dgram (a datagram socket, e.g. /dev/log) is refused: Node has no
-// API for unix datagram sockets and the native sender is not there yet.
+// to udp://HOST:PORT, tcp://HOST:PORT or unix://PATH. unix://PATH#dgram is a
+// datagram socket (e.g. /dev/log, sent through the addon: lib/unix-datagram.ts),
+// unix://PATH#stream a stream socket, and a bare unix://PATH tries a datagram
+// first and falls back to a stream when the socket is one (EPROTOTYPE), as
+// Python's SysLogHandler does for Gunicorn.
 import dgram from 'node:dgram';
 import net from 'node:net';
+import util from 'node:util';
+import { EAGAIN, EPROTOTYPE, UnixDatagram } from '../unix-datagram.js';
 
 export const FACILITIES: Record<string, number> = {
   kern: 0,
@@ -31,7 +35,8 @@ export const FACILITIES: Record<string, number> = {
 /** Python's SysLogHandler.mapPriority */
 export const SEVERITY: Record<string, number> = { debug: 7, info: 6, warning: 4, error: 3, critical: 2 };
 
-export type SyslogAddress = { kind: 'udp' | 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+export type SyslogAddress =
+  { kind: 'udp' | 'tcp'; host: string; port: number } | { kind: 'unix'; path: string; type?: 'dgram' | 'stream' };
 
 export class SyslogUnavailable extends Error {}
 
@@ -39,12 +44,12 @@ export class SyslogUnavailable extends Error {}
 export function parseSyslogAddress(addr: string): SyslogAddress {
   if (addr.startsWith('unix://')) {
     const [p, type] = addr.slice(7).split('#', 2) as [string, string | undefined];
-    if (type === 'dgram') {
-      throw new SyslogUnavailable(
-        `syslog_addr ${addr}: unix datagram sockets are not available yet (use unix://PATH for a stream socket, udp:// or tcp://)`,
-      );
+    if (p === '') throw new Error(`syslog_addr ${addr}: expected unix://PATH`);
+    if (type === undefined) return { kind: 'unix', path: p };
+    if (type !== 'dgram' && type !== 'stream') {
+      throw new Error(`syslog_addr ${addr}: the socket type after # must be dgram or stream`);
     }
-    return { kind: 'unix', path: p };
+    return { kind: 'unix', path: p, type };
   }
   const m = /^(udp|tcp):\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(addr);
   if (m === null) throw new Error(`syslog_addr ${addr}: expected udp://HOST:PORT, tcp://HOST:PORT or unix://PATH`);
@@ -55,6 +60,9 @@ export function parseSyslogAddress(addr: string): SyslogAddress {
 export class SyslogSink {
   dropped = 0;
   private udp: dgram.Socket | null = null;
+  private unixDgram: UnixDatagram | null = null;
+  /** a bare unix://PATH turned out to be a stream socket */
+  private unixStream = false;
   private stream: net.Socket | null = null;
   private connecting = false;
   private pending: string[] = [];
@@ -97,6 +105,20 @@ export class SyslogSink {
       });
       return;
     }
+    if (a.kind === 'unix' && a.type !== 'stream' && !this.unixStream) {
+      this.unixDgram ??= new UnixDatagram(a.path);
+      const r = this.unixDgram.send(data);
+      if (r >= 0) return;
+      if (r === -EPROTOTYPE && a.type === undefined) {
+        this.unixStream = true; // unix://PATH names a stream socket: use it from now on
+        this.unixDgram.close();
+        this.unixDgram = null;
+      } else {
+        this.dropped++;
+        if (r !== -EAGAIN) this.reportOnce(`syslog: cannot send to unix://${a.path}: ${util.getSystemErrorName(r)}`);
+        return;
+      }
+    }
     if (this.stream === null || this.stream.destroyed) {
       if (this.pending.length >= 1024) {
         this.dropped++;
@@ -127,14 +149,11 @@ export class SyslogSink {
     });
     s.on('error', (e: NodeJS.ErrnoException) => {
       this.connecting = false;
-      if (!this.reported) {
-        this.reported = true;
-        this.onError(
-          e.code === 'EPROTOTYPE' && a.kind === 'unix'
-            ? `syslog_addr unix://${a.path} is a datagram socket: unix datagram sockets are not available yet`
-            : `syslog: cannot connect: ${e.message}`,
-        );
-      }
+      this.reportOnce(
+        e.code === 'EPROTOTYPE' && a.kind === 'unix'
+          ? `syslog_addr unix://${a.path}#stream is a datagram socket (use unix://${a.path} or #dgram)`
+          : `syslog: cannot connect: ${e.message}`,
+      );
       this.dropped += this.pending.length;
       this.pending = [];
     });
@@ -143,7 +162,15 @@ export class SyslogSink {
     });
   }
 
+  private reportOnce(message: string): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.onError(message);
+  }
+
   close(): void {
+    this.unixDgram?.close();
+    this.unixDgram = null;
     this.udp?.close();
     this.udp = null;
     this.stream?.end();

@@ -5,10 +5,12 @@
 // MAX_DATAGRAM bytes; a request duration timed as a sample of w requests
 // (lib/metrics/recorder.ts, under load) carries StatsD's sample rate `|@1/w`;
 // when the socket's send queue is full the batch is
-// dropped and counted (`dropped`). UDP only: statsd_host unix://PATH (a unix
-// datagram socket) is refused, Node has no API for those yet.
+// dropped and counted (`dropped`). statsd_host HOST:PORT is UDP; unix://PATH
+// (Gunicorn's form; unix:PATH too) a unix datagram socket, sent through the
+// addon (lib/unix-datagram.ts), where a full receiver queue is a drop as well.
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { UnixDatagram } from '../unix-datagram.js';
 
 const MAX_DATAGRAM = 1432;
 const MAX_QUEUE = 64;
@@ -25,11 +27,13 @@ const RATES = Array.from({ length: 257 }, (_, w) => rateSuffix(w));
 
 export class StatsdUnavailable extends Error {}
 
-export function parseStatsdHost(addr: string): { host: string; port: number } {
+export type StatsdAddress = { host: string; port: number } | { path: string };
+
+export function parseStatsdHost(addr: string): StatsdAddress {
   if (addr.startsWith('unix:')) {
-    throw new StatsdUnavailable(
-      `statsd_host ${addr}: unix datagram sockets are not available yet; StatsD is off (use HOST:PORT, UDP)`,
-    );
+    const path = addr.slice(addr.startsWith('unix://') ? 7 : 5);
+    if (path === '') throw new Error(`statsd_host ${addr}: expected unix://PATH`);
+    return { path };
   }
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(addr.trim());
   if (m === null) throw new Error(`statsd_host ${addr}: expected HOST:PORT`);
@@ -41,7 +45,8 @@ export class StatsdClient {
   sent = 0;
   /** resolves once the socket is connected (lines sent before that are dropped) */
   readonly ready: Promise<void>;
-  private readonly socket: dgram.Socket;
+  private readonly socket: dgram.Socket | null = null;
+  private readonly unix: UnixDatagram | null = null;
   private readonly prefix: string;
   private readonly tags: string;
   private counters = new Map<string, number>();
@@ -58,7 +63,7 @@ export class StatsdClient {
   private nDurations = 0;
 
   constructor(addr: string, prefix = '', dogstatsdTags = '') {
-    const { host, port } = parseStatsdHost(addr);
+    const address = parseStatsdHost(addr);
     this.prefix = prefix === '' || prefix.endsWith('.') ? prefix : `${prefix}.`;
     this.tags = dogstatsdTags === '' ? '' : `|#${dogstatsdTags}`;
     const timerLine = `${this.prefix}gunicorn.request.duration:99999.999|ms|@0.000976562${this.tags}\n`.length;
@@ -66,14 +71,21 @@ export class StatsdClient {
       1,
       Math.min(MAX_TIMERS, Math.floor((MAX_DATAGRAM - 3 * (timerLine + 8)) / timerLine)),
     );
-    this.socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    if ('path' in address) {
+      this.unix = new UnixDatagram(address.path);
+      this.ready = Promise.resolve();
+      return;
+    }
+    const { host, port } = address;
+    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    this.socket = socket;
     // ECONNREFUSED from a connected UDP socket when nobody listens: metrics are best effort
-    this.socket.on('error', () => {
+    socket.on('error', () => {
       this.dropped++;
     });
-    this.ready = new Promise((resolve) => this.socket.once('connect', () => resolve()));
-    this.socket.connect(port, host);
-    this.socket.unref();
+    this.ready = new Promise((resolve) => socket.once('connect', () => resolve()));
+    socket.connect(port, host);
+    socket.unref();
   }
 
   increment(name: string, value = 1): void {
@@ -178,6 +190,13 @@ export class StatsdClient {
   }
 
   private send(packet: string): void {
+    if (this.unix !== null) {
+      // a full receiver (EAGAIN), nobody listening (ECONNREFUSED, ENOENT): dropped and counted
+      if (this.unix.send(packet) < 0) this.dropped++;
+      else this.sent++;
+      return;
+    }
+    if (this.socket === null) return;
     if (this.socket.getSendQueueCount() > MAX_QUEUE) {
       this.dropped++;
       return;
@@ -195,8 +214,9 @@ export class StatsdClient {
     this.flush();
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    this.unix?.close();
     try {
-      this.socket.close();
+      this.socket?.close();
     } catch {
       /* closed */
     }

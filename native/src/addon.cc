@@ -699,6 +699,33 @@ Napi::Value SdNotify(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r);
 }
 
+// unixDgramSocket() -> fd of a non-blocking unix datagram socket (StatsD, syslog)
+Napi::Value UnixDgramSocket(const Napi::CallbackInfo& info) {
+  int fd = unix_dgram_socket();
+  return fd_or_throw(info.Env(), fd, std::string("unix datagram socket: ") + (fd < 0 ? uv_strerror(fd) : ""));
+}
+
+// unixDgramSend(fd, path, buffer) -> bytes sent, or -errno (never throws, never blocks: -EAGAIN = full)
+Napi::Value UnixDgramSend(const Napi::CallbackInfo& info) {
+  Napi::Buffer<char> b = info[2].As<Napi::Buffer<char>>();
+  long r = unix_dgram_send(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::String>().Utf8Value(), b.Data(),
+                           b.Length());
+  return Napi::Number::New(info.Env(), static_cast<double>(r));
+}
+
+// peerCred(fd) -> { pid, uid, gid } of a connected unix socket's peer; throws on error
+Napi::Value PeerCred(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  long pid = -1, uid = -1, gid = -1;
+  int r = peer_cred(info[0].As<Napi::Number>().Int32Value(), &pid, &uid, &gid);
+  if (r < 0) return fd_or_throw(env, r, std::string("peer credentials: ") + uv_strerror(r));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", Napi::Number::New(env, static_cast<double>(pid)));
+  o.Set("uid", Napi::Number::New(env, static_cast<double>(uid)));
+  o.Set("gid", Napi::Number::New(env, static_cast<double>(gid)));
+  return o;
+}
+
 // balanceCreate(slots) -> fd of the shared accept-balancing page (master)
 Napi::Value BalanceCreate(const Napi::CallbackInfo& info) {
   int fd = Balance::create(info[0].As<Napi::Number>().Uint32Value());
@@ -757,6 +784,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listenerStop", Napi::Function::New(env, ListenerStop));
   exports.Set("listenerStopping", Napi::Function::New(env, ListenerStopping));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
+  exports.Set("unixDgramSocket", Napi::Function::New(env, UnixDgramSocket));
+  exports.Set("unixDgramSend", Napi::Function::New(env, UnixDgramSend));
+  exports.Set("peerCred", Napi::Function::New(env, PeerCred));
   exports.Set("reapOrphans", Napi::Function::New(env, ReapOrphans));
   exports.Set("balanceCreate", Napi::Function::New(env, BalanceCreate));
   exports.Set("balanceVacate", Napi::Function::New(env, BalanceVacate));

@@ -111,23 +111,64 @@ bool sock_name(int fd, std::string* family, std::string* host, int* port) {
   return true;
 }
 
+namespace {
+// `path` as a unix address (a leading '@' names the abstract namespace); false when it does not fit
+bool unix_address(const std::string& path, sockaddr_un* sa, socklen_t* len) {
+  size_t n = path.size();
+  *sa = sockaddr_un{};
+  if (n == 0 || n >= sizeof(sa->sun_path)) return false;
+  sa->sun_family = AF_UNIX;
+  memcpy(sa->sun_path, path.data(), n);
+  if (path[0] == '@') sa->sun_path[0] = 0;  // abstract namespace
+  *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
+  return true;
+}
+}  // namespace
+
 int sd_notify(const std::string& state) {
   const char* path = getenv("NOTIFY_SOCKET");
   if (path == nullptr || path[0] == 0) return 0;
-  size_t n = strlen(path);
-  sockaddr_un sa{};
-  if (n >= sizeof(sa.sun_path)) return -ENAMETOOLONG;
-  sa.sun_family = AF_UNIX;
-  memcpy(sa.sun_path, path, n);
-  if (path[0] == '@') sa.sun_path[0] = 0;  // abstract namespace
-  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
   int fd = platform::socket_cloexec(AF_UNIX, SOCK_DGRAM, false);
   if (fd < 0) return -errno;
-  ssize_t r =
-      sendto(fd, state.data(), state.size(), platform::send_nosignal_flags(), reinterpret_cast<sockaddr*>(&sa), len);
-  int e = errno;
+  long r = unix_dgram_send(fd, path, state.data(), state.size());
   close(fd);
-  return r < 0 ? -e : 1;
+  return r < 0 ? static_cast<int>(r) : 1;
+}
+
+int unix_dgram_socket() {
+  int fd = platform::socket_cloexec(AF_UNIX, SOCK_DGRAM, true);
+  return fd < 0 ? -errno : fd;
+}
+
+long unix_dgram_send(int fd, const std::string& path, const char* data, size_t len) {
+  sockaddr_un sa;
+  socklen_t sa_len;
+  if (!unix_address(path, &sa, &sa_len)) return -ENAMETOOLONG;
+  ssize_t r;
+  do {
+    r = sendto(fd, data, len, platform::send_nosignal_flags(), reinterpret_cast<sockaddr*>(&sa), sa_len);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+  return static_cast<long>(r);
+}
+
+int peer_cred(int fd, long* pid, long* uid, long* gid) {
+#if defined(SO_PEERCRED)
+  struct ucred c {};
+  socklen_t n = sizeof(c);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &n) != 0) return -errno;
+  *pid = c.pid;
+  *uid = c.uid;
+  *gid = c.gid;
+#else
+  uid_t u;
+  gid_t g;
+  if (getpeereid(fd, &u, &g) != 0) return -errno;
+  *pid = -1;
+  *uid = u;
+  *gid = g;
+#endif
+  return 0;
 }
 
 bool set_inheritable(int fd, bool inheritable) {
