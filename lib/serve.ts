@@ -1,6 +1,6 @@
 // serve(application, bind | options): a server in the calling process.
 import { serveWorkers } from './app/serve-app.js';
-import { nodeShape, servedApp } from './app/shape.js';
+import { servedApp } from './app/shape.js';
 import { startNodeServer } from './workers/node-server.js';
 import { createLogger, loadLoggerClass } from './logging/factory.js';
 import { startLocalMetrics } from './metrics/local.js';
@@ -8,7 +8,7 @@ import { openListeners, unlinkListener } from './listeners.js';
 import { native } from './native.js';
 import { resolveSettings, type Settings } from './config/settings.js';
 import { checkTls, isTls, startServer, type ServerHandle } from './server.js';
-import { AppShapeError, appShape, type AppObject, type AppShape } from './http/shape.js';
+import { AppShapeError, decideShape, type AppObject, type ShapeDecision } from './http/shape.js';
 import type { NodeHandler } from './types.js';
 
 export type { ServerHandle } from './server.js';
@@ -41,18 +41,17 @@ export async function serve(
   const options: ServeOptions =
     typeof bindOrOptions === 'string' || Array.isArray(bindOrOptions) ? { bind: bindOrOptions } : { ...bindOrOptions };
   const cfg = resolveSettings(options);
-  const asNode = cfg.worker_class === 'node' || (cfg.worker_class !== 'fetch' && nodeShape(application) !== null);
-  let shape: AppShape | null = null;
-  if (!asNode) {
-    try {
-      shape = appShape(application, cfg.worker_class);
-    } catch (e) {
-      if (!(e instanceof AppShapeError)) throw e;
-      throw new TypeError(
-        `serve(application, bind): application must be a function (environ, start_response) or a fetch handler: ${e.message}`,
-      );
-    }
+  let shape: ShapeDecision;
+  try {
+    shape = decideShape(application, cfg.worker_class, 'serve()');
+  } catch (e) {
+    if (!(e instanceof AppShapeError)) throw e;
+    throw new TypeError(
+      `serve(application, bind): application must be a function (environ, start_response) or a fetch handler: ${e.message}`,
+    );
   }
+  // a (req, res) app: servedApp() (in serveNode) builds its handler, or says why it cannot (an AppImportError)
+  const asNode = shape.kind === 'node';
   if (cfg.workers > 1) {
     // the pre-fork arbiter
     return serveWorkers(application as AppObject, options);
@@ -80,8 +79,9 @@ export async function serve(
           begin: () => metrics.recorder.begin(),
           sent: false,
         };
-  log.info(`Application: ${shape!.how}`);
-  const { server, closed } = startServer(shape!, cfg, listeners, log, { hooks });
+  const app = shape as Exclude<ShapeDecision, { kind: 'node' }>;
+  log.info(`Application: ${app.how}`);
+  const { server, closed } = startServer(app, cfg, listeners, log, { hooks });
   connections = () => server.connections();
   const tls = isTls(cfg);
   const addresses = listeners.map((l) =>
