@@ -1,14 +1,15 @@
 // serve(application, bind | options): a server in the calling process.
 import { serveWorkers } from './app/serve-app.js';
-import { nodeShape, servedApp } from './app/shape.js';
+import { servedApp } from './app/shape.js';
 import { startNodeServer } from './workers/node-server.js';
 import { createLogger, loadLoggerClass } from './logging/factory.js';
 import { startLocalMetrics } from './metrics/local.js';
-import { openListeners, unlinkListener } from './listeners.js';
+import { openListeners, unlinkListener, type OpenListener } from './listeners.js';
+import type { Logger } from './logging/logger.js';
 import { native } from './native.js';
 import { resolveSettings, type Settings } from './config/settings.js';
 import { checkTls, isTls, startServer, type ServerHandle } from './server.js';
-import { AppShapeError, appShape, type AppObject, type AppShape } from './http/shape.js';
+import { AppShapeError, decideShape, type AppObject, type ShapeDecision } from './http/shape.js';
 import type { NodeHandler } from './types.js';
 
 export type { ServerHandle } from './server.js';
@@ -41,18 +42,17 @@ export async function serve(
   const options: ServeOptions =
     typeof bindOrOptions === 'string' || Array.isArray(bindOrOptions) ? { bind: bindOrOptions } : { ...bindOrOptions };
   const cfg = resolveSettings(options);
-  const asNode = cfg.worker_class === 'node' || (cfg.worker_class !== 'fetch' && nodeShape(application) !== null);
-  let shape: AppShape | null = null;
-  if (!asNode) {
-    try {
-      shape = appShape(application, cfg.worker_class);
-    } catch (e) {
-      if (!(e instanceof AppShapeError)) throw e;
-      throw new TypeError(
-        `serve(application, bind): application must be a function (environ, start_response) or a fetch handler: ${e.message}`,
-      );
-    }
+  let shape: ShapeDecision;
+  try {
+    shape = decideShape(application, cfg.worker_class, 'serve()');
+  } catch (e) {
+    if (!(e instanceof AppShapeError)) throw e;
+    throw new TypeError(
+      `serve(application, bind): application must be a function (environ, start_response) or a fetch handler: ${e.message}`,
+    );
   }
+  // a (req, res) app: servedApp() (in serveNode) builds its handler, or says why it cannot (an AppImportError)
+  const asNode = shape.kind === 'node';
   if (cfg.workers > 1) {
     // the pre-fork arbiter
     return serveWorkers(application as AppObject, options);
@@ -60,13 +60,8 @@ export async function serve(
   const tlsError = checkTls(cfg);
   if (tlsError !== null) throw new Error(tlsError);
   if (asNode) return serveNode(application, cfg);
-  const log = createLogger(cfg);
-  log.plugin = await loadLoggerClass(cfg.logger_class, cfg);
-  const listeners = await openListeners(cfg.bind, {
-    backlog: cfg.backlog,
-    reusePort: cfg.reuse_port,
-    umask: cfg.umask,
-  });
+  const log = await openLog(cfg);
+  const listeners = await openAll(cfg);
   // StatsD / metrics_bind: null when both are off (then no per-request hook at all)
   let connections = () => 0;
   const metrics = await startLocalMetrics(cfg, log, () => connections());
@@ -80,35 +75,19 @@ export async function serve(
           begin: () => metrics.recorder.begin(),
           sent: false,
         };
-  log.info(`Application: ${shape!.how}`);
-  const { server, closed } = startServer(shape!, cfg, listeners, log, { hooks });
+  const app = shape as Exclude<ShapeDecision, { kind: 'node' }>;
+  log.info(`Application: ${app.how}`);
+  const { server, closed } = startServer(app, cfg, listeners, log, { hooks });
   connections = () => server.connections();
-  const tls = isTls(cfg);
-  const addresses = listeners.map((l) =>
-    tls && l.info.kind === 'tcp' ? { ...l.info, url: l.info.url.replace(/^http:/, 'https:') } : l.info,
-  );
-  let closing: Promise<void> | null = null;
-  return {
-    addresses,
-    url: addresses[0]?.url ?? '',
-    connections: () => server.connections(),
-    close() {
-      if (closing) return closing;
-      // ours alone: stop new connections at the socket, answer what is queued, then close
+  return serverHandle(cfg, listeners, server, closed, {
+    // ours alone: stop new connections at the socket, answer what is queued, then close
+    stop: () => {
       for (const l of listeners) if (l.owned && !cfg.reuse_port) native.listenerStop(l.fd);
-      server.close(true);
-      closing = new Promise<void>((resolve) => {
-        const timer = setTimeout(() => server.close(false), cfg.graceful_timeout * 1000);
-        timer.unref();
-        void closed.then(async () => {
-          clearTimeout(timer);
-          await metrics?.close();
-          resolve();
-        });
-      });
-      return closing;
     },
-  };
+    after: async () => {
+      await metrics?.close();
+    },
+  });
 }
 
 /**
@@ -119,15 +98,41 @@ export async function serve(
 async function serveNode(application: unknown, cfg: Settings): Promise<ServerHandle> {
   const served = await servedApp(application, 'node', 'serve()');
   if (served.kind !== 'node') throw new TypeError('serve(): not a (req, res) application');
+  const log = await openLog(cfg);
+  log.info(served.how);
+  const listeners = await openAll(cfg);
+  const server = startNodeServer(served.handler, cfg, listeners, log, { request: () => {} }, served.extras);
+  return serverHandle(cfg, listeners, server, server.closed, {
+    after: () => {
+      for (const l of listeners) unlinkListener(l);
+    },
+  });
+}
+
+/** The logger of a server in this process: logger_class and its plugin. */
+async function openLog(cfg: Settings): Promise<Logger> {
   const log = createLogger(cfg);
   log.plugin = await loadLoggerClass(cfg.logger_class, cfg);
-  log.info(served.how);
-  const listeners = await openListeners(cfg.bind, {
-    backlog: cfg.backlog,
-    reusePort: cfg.reuse_port,
-    umask: cfg.umask,
-  });
-  const server = startNodeServer(served.handler, cfg, listeners, log, { request: () => {} }, served.extras);
+  return log;
+}
+
+/** The bound sockets of a server in this process. */
+function openAll(cfg: Settings): Promise<OpenListener[]> {
+  return openListeners(cfg.bind, { backlog: cfg.backlog, reusePort: cfg.reuse_port, umask: cfg.umask });
+}
+
+/**
+ * The handle serve() returns, for the native core's server and node:http's alike: the addresses (https:
+ * URLs under TLS), and close(): graceful, then forced at graceful_timeout; `stop` runs first, `after`
+ * once the server has closed.
+ */
+function serverHandle(
+  cfg: Settings,
+  listeners: OpenListener[],
+  server: { connections(): number; close(graceful: boolean): void },
+  closed: Promise<void>,
+  on: { stop?: () => void; after: () => void | Promise<void> },
+): ServerHandle {
   const tls = isTls(cfg);
   const addresses = listeners.map((l) =>
     tls && l.info.kind === 'tcp' ? { ...l.info, url: l.info.url.replace(/^http:/, 'https:') } : l.info,
@@ -139,12 +144,13 @@ async function serveNode(application: unknown, cfg: Settings): Promise<ServerHan
     connections: () => server.connections(),
     close() {
       if (closing) return closing;
+      on.stop?.();
       server.close(true);
       const timer = setTimeout(() => server.close(false), cfg.graceful_timeout * 1000);
       timer.unref();
-      closing = server.closed.then(() => {
+      closing = closed.then(async () => {
         clearTimeout(timer);
-        for (const l of listeners) unlinkListener(l);
+        await on.after();
       });
       return closing;
     },

@@ -76,3 +76,28 @@ t.test('HTTP/1.0 clients get no 103; an invalid header throws to the application
   await new Promise((r) => b.on('close', r));
   t.match(bad, /refused: Invalid early hints header/);
 });
+
+t.test("pipelined requests on one connection: each one's hints come before its own response", async (t) => {
+  // a synchronous app and an async one, the function called as a plain function (not a method of environ)
+  const paths = [];
+  const { port } = await startServer(t, async (environ, start_response) => {
+    const hints = environ['wsgi.early_hints'];
+    paths.push(environ.PATH_INFO);
+    if (environ.PATH_INFO === '/b') await new Promise((r) => setTimeout(r, 20));
+    hints([['Link', `<${environ.PATH_INFO}.css>; rel=preload`]]);
+    start_response('200 OK', [['Content-Type', 'text/plain']]);
+    return [`page ${environ.PATH_INFO}\n`];
+  });
+  const s = net.connect(port, '127.0.0.1');
+  let data = '';
+  s.on('data', (d) => (data += d));
+  s.write(
+    'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  );
+  await new Promise((r) => s.on('close', r));
+  t.same(paths, ['/a', '/b', '/c']);
+  const heads = [
+    ...data.matchAll(/HTTP\/1.1 (103 Early Hints\r\nLink: <(\/\w)\.css>|200 OK\r\n[^]*?page (\/\w)\n)/g),
+  ].map((m) => m[2] ?? `200 ${m[3]}`);
+  t.same(heads, ['/a', '200 /a', '/b', '200 /b', '/c', '200 /c']);
+});

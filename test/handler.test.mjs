@@ -738,3 +738,26 @@ t.test('wsgi.file_wrapper streams a file in blocks and closes it (sendfile off)'
   await sleep(20);
   t.equal(wrapper.closed, true, 'close() closed the file');
 });
+
+t.test(
+  'an async answer to a request whose client left never reaches the next client on the connection slot',
+  async (t) => {
+    const { port } = await startServer(t, async (env, sr) => {
+      await sleep(env.PATH_INFO === '/left' ? 300 : 600);
+      sr('200 OK', [['Content-Type', 'text/plain']]);
+      return [`answer to ${env.PATH_INFO}\n`];
+    });
+    const gone = net.connect(port, '127.0.0.1');
+    gone.on('error', () => {});
+    gone.write('GET /left HTTP/1.1\r\nHost: x\r\n\r\n');
+    await sleep(80);
+    gone.destroy(); // the application of /left still works; the slot is free for the next connection
+    await sleep(80);
+    const s = net.connect(port, '127.0.0.1');
+    let data = '';
+    s.on('data', (d) => (data += d));
+    s.write('GET /stay HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await new Promise((r) => s.on('close', r));
+    t.match(data, /^HTTP\/1.1 200 OK\r\n[^]*\r\n\r\nanswer to \/stay\n$/);
+  },
+);

@@ -141,6 +141,7 @@ t.test('a plain (req, res) function with -k node; an object that is no app is re
   t.same([r.status, r.body], [200, 'plain POST /p?q 1000\n']);
   g.kill('SIGTERM');
   await g.exit;
+  t.notMatch(g.stderr, /do not apply/, 'no setting changed: no warning');
 
   const bad = run(t, ['-k', 'node', '-b', '127.0.0.1:0', `${APP}.plain:notAnApp`]);
   const { code } = await bad.exit;
@@ -150,6 +151,17 @@ t.test('a plain (req, res) function with -k node; an object that is no app is re
     /-k node needs a \(req, res\) function, an Express, Koa or Fastify app or an http.Server; '[^']*plain:notAnApp' is an object without a \(req, res\) entry point\n/,
   );
   t.match(bad.stderr, /App failed to load/);
+});
+
+t.test('native-core settings that node:http cannot honour are named at boot, never silently ignored', async (t) => {
+  const g = run(t, ['-k', 'node', '-b', '127.0.0.1:0', '--worker-connections', '5', `${APP}.plain:handler`]);
+  const port = await g.port();
+  const line = await g.waitFor(/-k node: .*these settings do not apply: (.*)\n/);
+  t.same(line[1].split(', '), ['worker_connections']);
+  const r = await request(port, { path: '/x' });
+  t.equal(r.status, 200, 'and the worker serves');
+  g.kill('SIGTERM');
+  await g.exit;
 });
 
 t.test('HUP under load (Express, -w 2): new workers serve, zero failed requests', async (t) => {

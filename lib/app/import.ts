@@ -6,11 +6,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import type { AppObject } from '../http/shape.js';
+import { decideShape, isFetchObject, isServable, type AppObject } from '../http/shape.js';
 import { AppImportError } from '../workers/protocol.js';
 import { parseDirtySpec } from '../config/dirty-settings.js';
 import { parseLiteralArgs } from './literals.js';
-import { isServableObject, notAnApp } from './shape.js';
 
 export { AppImportError };
 
@@ -23,10 +22,6 @@ function isFile(p: string): boolean {
   } catch {
     return false;
   }
-}
-
-function isFetchObject(v: unknown): boolean {
-  return v !== null && typeof v === 'object' && typeof (v as { fetch?: unknown }).fetch === 'function';
 }
 
 /**
@@ -163,8 +158,16 @@ export async function importApp(
     if (app !== null && typeof app === 'object' && typeof pending.then === 'function') app = await pending;
   }
   if (app === null || app === undefined) throw new AppImportError(`Failed to find application object: ${pyRepr(obj)}`);
-  if (typeof app !== 'function' && !isFetchObject(app) && !isServableObject(app)) throw notAnApp(app, workerClass, uri);
+  if (!isServable(app)) throw notAnApp(app, workerClass, uri);
   return app as AppObject;
+}
+
+/** The one-line error for a loaded object that is not callable and not an app a worker class serves. */
+function notAnApp(app: unknown, workerClass: string, uri: string): AppImportError {
+  const decided = workerClass === 'node' ? decideShape(app, workerClass, uri) : null;
+  return new AppImportError(
+    decided?.kind === 'node' && decided.error ? decided.error : 'Application object must be callable.',
+  );
 }
 
 /**

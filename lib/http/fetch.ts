@@ -12,19 +12,7 @@ import { STATUS_CODES } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
 
-import {
-  ABORT,
-  CB,
-  F,
-  KNOWN_KEY,
-  M,
-  MAYBE_REPEAT,
-  R,
-  Result,
-  native,
-  type NativeCallbacks,
-  type NativeServer,
-} from '../native.js';
+import { F, KNOWN_KEY, M, MAYBE_REPEAT, R, Result } from '../native.js';
 import type { Logger } from '../logging/logger.js';
 import type { Environ, ResponseHeaders } from '../types.js';
 import {
@@ -36,18 +24,30 @@ import {
   secureScheme,
   type EnvironContext,
 } from './environ.js';
-import { ErrorCode, errorInfo, errorPage } from './errors.js';
+import { ErrorCode } from './errors.js';
+import {
+  abortExchange,
+  drained,
+  drainExchange,
+  endStream,
+  ExchangeTable,
+  failExchange,
+  isThenable,
+  keepExchange,
+  refused,
+  sendChunk,
+  sendErrorPage,
+  timeoutExchange,
+  type TableExchange,
+} from './exchange-table.js';
 import { FetchRequest, type RequestFacts } from './fetch-request.js';
-import { bodyError, disconnected, Input, type InputControl } from './input.js';
-import { HeadCache } from './head-cache.js';
+import { Input, type InputControl } from './input.js';
 import type { RequestHooks } from './handler.js';
 import { LightResponse, NativeResponse } from './fetch-response.js';
 import type { FetchHandler } from './shape.js';
 
 const FLAGS_SLOT = M.flags;
 const HOST_KEY = KNOWN_KEY + HEADER_KEYS.indexOf('HTTP_HOST');
-const HTML_HEADER = 'Content-Type\0text/html\n';
-const SLOT_MASK = (1 << 20) - 1;
 const EMPTY_INPUT = new Input(undefined, null);
 // a Host header the URL can carry: reg-name or IPv4 (RFC 3986 unreserved, sub-delims, pct-encoded), an
 // IPv6 literal in brackets, a port. Checked with a table, not a regular expression (170 instructions a request).
@@ -83,71 +83,22 @@ function statusLine(code: number, text: string): string {
   return (STATUS_LINES[code] ??= `${code} ${STATUS_CODES[code] ?? 'Unknown'}`);
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
-}
-
-export class FetchDispatcher {
-  readonly meta: Uint32Array;
-  native!: NativeServer;
-  private readonly live: (FetchExchange | undefined)[] = [];
-  readonly heads = new HeadCache(native.headSlots);
-  onClosed: () => void = () => {};
+/** The fetch dispatcher: the native callbacks and the slot table are ExchangeTable's (exchange-table.ts). */
+export class FetchDispatcher extends ExchangeTable<FetchExchange> {
   private readonly envCtx: EnvironContext;
   private readonly wantEnviron: boolean;
 
   constructor(
     readonly handler: FetchHandler,
-    readonly ctx: EnvironContext,
-    readonly log: Logger,
+    ctx: EnvironContext,
+    log: Logger,
     fieldsLimit: number,
     readonly hooks: FetchHooks = {},
   ) {
-    this.meta = new Uint32Array(16 + 2 * Math.max(1, Math.min(fieldsLimit || 32768, 32768)) + 2);
+    super(ctx, log, fieldsLimit);
     // the environ the hooks see: SCRIPT_NAME does not apply to a fetch app (its URL is the whole target)
     this.envCtx = { ...ctx, scriptName: '' };
     this.wantEnviron = hooks.environ ?? hooks.after !== undefined;
-  }
-
-  callbacks(): NativeCallbacks {
-    const cbs = [] as unknown as NativeCallbacks;
-    cbs[CB.request] = (id: number, blob: string, body: Buffer | undefined) => this.onRequest(id, blob, body);
-    cbs[CB.body] = (id: number, chunk: Buffer) => this.find(id)?.input.push(chunk);
-    cbs[CB.bodyEnd] = (id: number, code: number) => {
-      const ex = this.find(id);
-      if (ex === undefined) return;
-      if (code === 0) ex.input.end();
-      else ex.input.fail(bodyError(code));
-    };
-    cbs[CB.abort] = (id: number, why: number) => {
-      const ex = this.find(id);
-      if (ex === undefined) return;
-      if (why === ABORT.gone) ex.abort();
-      else ex.timeout(why === ABORT.timeout);
-    };
-    cbs[CB.drain] = (id: number) => this.find(id)?.drain();
-    cbs[CB.protocolError] = (code: number, ip: string, detail: string) => {
-      this.log.warning(`Invalid request from ip=${ip || 'unix'}: ${errorInfo(code).code}: ${detail}`);
-    };
-    cbs[CB.closed] = () => this.onClosed();
-    cbs[CB.notice] = (message: string) => this.log.error(message);
-    return cbs;
-  }
-
-  track(ex: FetchExchange): void {
-    this.live[ex.id & SLOT_MASK] = ex;
-  }
-  untrack(ex: FetchExchange): void {
-    const i = ex.id & SLOT_MASK;
-    if (this.live[i] === ex) this.live[i] = undefined;
-  }
-  private find(id: number): FetchExchange | undefined {
-    const ex = this.live[id & SLOT_MASK];
-    return ex !== undefined && ex.id === id ? ex : undefined;
   }
 
   /** the requests in flight that the dispatcher tracks (async or streaming ones); for error reports */
@@ -157,7 +108,7 @@ export class FetchDispatcher {
     return out;
   }
 
-  private onRequest(id: number, blob: string, body: Buffer | undefined): void {
+  protected onRequest(id: number, blob: string, body: Buffer | undefined): void {
     const meta = this.meta;
     const flags = meta[FLAGS_SLOT]!;
     const methodEnd = meta[M.methodEnd]!;
@@ -204,7 +155,7 @@ export class FetchDispatcher {
         p = ve;
       }
       if (f.hostEnd >= 0 && !validHost(blob, f.hostStart, f.hostEnd)) {
-        this.badRequest(ex, ErrorCode.INVALID_HEADER, 'invalid Host header');
+        this.badRequest(ex, blob, ErrorCode.INVALID_HEADER, 'invalid Host header');
         return;
       }
       if (scheme !== null) f.scheme = scheme;
@@ -215,48 +166,67 @@ export class FetchDispatcher {
         if (ctx.tlsClientInfo) addTlsInfo(ex.environ, this.native.tlsInfo(id));
       }
     } catch (e) {
-      if (e instanceof SchemeConflict) this.badRequest(ex, ErrorCode.INVALID_SCHEME_HEADERS, e.message);
+      if (e instanceof SchemeConflict) this.badRequest(ex, blob, ErrorCode.INVALID_SCHEME_HEADERS, e.message);
       else if (e instanceof ScriptNameMismatch) ex.sendError('500 Internal Server Error', e.message);
       else ex.fail(e);
       return;
     }
     ex.start();
   }
-
-  private badRequest(ex: FetchExchange, code: number, message: string): void {
-    const info = errorInfo(code);
-    const b = ex.f.blob;
-    this.log.warning(
-      `Invalid request from ip=${b.substring(this.meta[M.queryEnd]!, this.meta[M.remoteEnd]) || 'unix'}: ${info.code}: ${message}`,
-    );
-    ex.sendError(`${info.status} ${info.reason}`, message);
-  }
 }
 
-export class FetchExchange implements InputControl {
+export class FetchExchange implements TableExchange, InputControl {
   input!: Input;
+  // the state the shared functions of exchange-table.ts read and write (TableExchange)
+  status = '';
+  headSent = false;
+  finished = false;
+  aborted = false;
+  tracked = false;
+  drainWaiter: (() => void) | null = null;
+  startedAt = 0;
+  sent = 0;
   environ: Environ | undefined = undefined;
   request: FetchRequest | null = null;
-  private status = '';
   private respHeaders: ResponseHeaders = [];
-  private headSent = false;
-  private finished = false;
-  aborted = false;
-  private tracked = false;
-  private drainWaiter: (() => void) | null = null;
   private reader: ReadableStreamDefaultReader<unknown> | null = null;
-  private startedAt = 0;
-  private sent = 0;
 
   constructor(
-    private readonly d: FetchDispatcher,
+    readonly d: FetchDispatcher,
     readonly id: number,
     readonly f: RequestFacts,
     private readonly head: boolean,
   ) {}
 
+  // InputControl: the request body asks the native core to stop/resume reading
   pause(paused: boolean): void {
     this.d.native.pause(this.id, paused);
+  }
+  keep(): void {
+    keepExchange(this);
+  }
+  drain(): void {
+    drainExchange(this);
+  }
+  abort(): void {
+    abortExchange(this);
+  }
+  timeout(answer: boolean): void {
+    timeoutExchange(this, answer);
+  }
+  fail(err: unknown): void {
+    failExchange(this, err);
+  }
+
+  describe(): string {
+    return `${this.f.method} ${this.f.target}`;
+  }
+  target(): string {
+    return this.f.target;
+  }
+  /** request.signal aborts */
+  cancel(): void {
+    if (this.request !== null) FetchRequest.abort(this.request);
   }
 
   start(): void {
@@ -289,13 +259,6 @@ export class FetchExchange implements InputControl {
       return;
     }
     this.respond(r);
-  }
-
-  keep(): void {
-    if (!this.tracked && !this.finished) {
-      this.tracked = true;
-      this.d.track(this);
-    }
   }
 
   private respond(res: unknown): void {
@@ -375,7 +338,7 @@ export class FetchExchange implements InputControl {
     }
   }
 
-  private sendHead(body: string | Uint8Array | undefined, flags: number): number {
+  sendHead(body: string | Uint8Array | undefined, flags: number): number {
     const heads = this.d.heads;
     const pairs = this.respHeaders;
     const n = pairs.length;
@@ -395,20 +358,10 @@ export class FetchExchange implements InputControl {
       this.count(body);
       return r;
     }
-    if (r === Result.stale) {
-      this.abort();
-      return r;
-    }
-    const what =
-      r === Result.badStatus
-        ? `invalid status line ${inspect(this.status)}`
-        : r === Result.badContentLength
-          ? 'invalid Content-Length header'
-          : `invalid header in ${inspect(pairs)}`;
-    throw new Error(`Invalid response from the application: ${what}`);
+    return refused(this, r, () => pairs);
   }
 
-  private count(chunk: string | Uint8Array | undefined): void {
+  count(chunk: string | Uint8Array | undefined): void {
     if (chunk !== undefined && this.d.hooks.after !== undefined) {
       this.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
     }
@@ -425,21 +378,13 @@ export class FetchExchange implements InputControl {
         if (!(chunk instanceof Uint8Array)) {
           throw new TypeError(`a Response body stream must yield Uint8Arrays, got ${inspect(chunk)}`);
         }
-        let r: number;
-        if (!this.headSent) r = this.sendHead(chunk, 0);
-        else {
-          r = this.d.native.write(this.id, chunk, false);
-          this.count(chunk);
-        }
-        if (r === Result.stale) this.abort();
+        const r = sendChunk(this, chunk);
         if (this.aborted) break;
-        if (r === Result.backpressure) await new Promise<void>((resolve) => (this.drainWaiter = resolve));
+        if (r === Result.backpressure) await drained(this);
         if (this.aborted) break;
       }
-      if (!this.aborted) {
-        if (!this.headSent) this.sendHead(undefined, R.final | R.whole);
-        else this.d.native.write(this.id, undefined, true);
-      } else {
+      if (!this.aborted) endStream(this);
+      else {
         await reader.cancel().catch(() => {});
       }
       this.finish();
@@ -447,41 +392,6 @@ export class FetchExchange implements InputControl {
       reader.cancel(e).catch(() => {});
       this.fail(e);
     }
-  }
-
-  drain(): void {
-    const w = this.drainWaiter;
-    this.drainWaiter = null;
-    if (w) w();
-  }
-
-  /** the client went away: the request's signal aborts, its body fails */
-  abort(): void {
-    if (this.aborted || this.finished) return;
-    this.aborted = true;
-    this.input.fail(disconnected());
-    if (this.request !== null) FetchRequest.abort(this.request);
-    this.drain();
-  }
-
-  /**
-   * request_timeout passed (native core), as the WSGI exchange's timeout(): 503 when nothing was sent
-   * (`answer`), else the native core has closed the connection. request.signal aborts, the request body fails.
-   */
-  timeout(answer: boolean): void {
-    if (this.aborted || this.finished) return;
-    const what = `${this.f.method} ${this.f.target}`;
-    if (answer) {
-      this.d.log.error(`Request timeout (request_timeout): ${what}; answered 503`);
-      this.sendError('503 Service Unavailable', 'The application did not answer in time.');
-    } else {
-      this.d.log.error(`Request timeout (request_timeout): ${what}; the response was cut short`);
-    }
-    this.aborted = true; // whatever the application does next goes nowhere
-    this.input.fail(disconnected());
-    if (this.request !== null) FetchRequest.abort(this.request);
-    this.drain();
-    this.finish();
   }
 
   /** earlyHints(request, headers) (lib/http/fetch-request.ts): a 103 Early Hints head before the response */
@@ -493,33 +403,12 @@ export class FetchExchange implements InputControl {
     if (r === Result.badHeader) throw new Error(`Invalid early hints header in ${inspect(headers)}`);
   }
 
-  fail(err: unknown): void {
-    if (this.finished) return;
-    if (this.aborted) {
-      this.d.log.debug(`Error after client disconnect on ${this.f.target}: ${String(err)}`);
-      this.finish();
-      return;
-    }
-    this.d.log.exception(`Error handling request ${this.f.method} ${this.f.target}`, err);
-    if (!this.headSent) {
-      this.sendError('500 Internal Server Error', '');
-    } else {
-      this.d.native.abort(this.id);
-      this.finish();
-    }
-  }
-
   sendError(status: string, message: string): void {
-    const page = errorPage(status.slice(4), message);
-    this.status = status;
     this.respHeaders = [['Content-Type', 'text/html']];
-    this.d.native.respond(this.id, status, HTML_HEADER, 1, page, R.final | R.whole | R.close);
-    this.headSent = true;
-    this.sent = Buffer.byteLength(page);
-    this.finish();
+    sendErrorPage(this, status, message);
   }
 
-  private finish(): void {
+  finish(): void {
     if (this.finished) return;
     this.finished = true;
     if (this.tracked) this.d.untrack(this);

@@ -7,23 +7,36 @@
 import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
 
-import { ABORT, CB, F, M, R, Result, native, type NativeCallbacks, type NativeServer } from '../native.js';
+import { F, M, R, Result } from '../native.js';
 import type { Logger } from '../logging/logger.js';
 import type { Application, Chunk, Environ, ResponseBody, ResponseHeaders, StartResponse, WriteFn } from '../types.js';
 import { addTlsInfo, buildEnviron, SchemeConflict, ScriptNameMismatch, type EnvironContext } from './environ.js';
-import { bodyError, disconnected, Input, type InputControl } from './input.js';
-import { ErrorCode, errorInfo, errorPage } from './errors.js';
+import { Input, type InputControl } from './input.js';
+import { ErrorCode } from './errors.js';
+import {
+  abortExchange,
+  drained,
+  drainExchange,
+  endStream,
+  ExchangeTable,
+  failExchange,
+  isThenable,
+  keepExchange,
+  refused,
+  sendChunk,
+  sendErrorPage,
+  SLOT_MASK,
+  timeoutExchange,
+  type TableExchange,
+} from './exchange-table.js';
 import { FileWrapper } from './file-wrapper.js';
-import { HeadCache } from './head-cache.js';
 
 // meta[] slot of the request flags. A module constant: reading M.flags (an
 // imported object's property) in onRequest cost about 130 instructions per
 // request (node bench/callgrind.mjs --workload hello: 10,450 against 10,320).
 const FLAGS_SLOT = M.flags;
-const HTML_HEADER = 'Content-Type\0text/html\n';
 const EMPTY_INPUT = new Input(undefined, null);
 const NO_HEADERS: ResponseHeaders = [];
-const SLOT_MASK = (1 << 20) - 1; // a request id's connection slot bits (native/src/server.cc kSlotBits)
 
 export interface RequestHooks {
   /**
@@ -38,14 +51,6 @@ export interface RequestHooks {
   begin?: () => number;
   /** with `after`: whether it reads `sent` (bytes of body sent; counting them costs a byteLength per chunk); default true */
   sent?: boolean;
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
 }
 
 function joinChunks(list: readonly unknown[]): Chunk | undefined {
@@ -68,69 +73,91 @@ function joinChunks(list: readonly unknown[]): Chunk | undefined {
   return Buffer.concat(list.map((c) => (typeof c === 'string' ? Buffer.from(c) : (c as Uint8Array))));
 }
 
-export class Dispatcher {
-  readonly meta: Uint32Array;
-  native!: NativeServer;
-  // The exchange that native callbacks (body, abort, drain) may still name, per
-  // connection slot (a request id's low bits, native/src/server.cc: id = seq <<
-  // 20 | slot): a store and a clear per tracked request. A Map keyed by the id
-  // (a heap number) cost an async hello about 660 instructions per request
-  // (hashing in C++, its table shrunk and regrown every time; bench/callgrind.mjs).
-  // A newer request on a slot replaces the older one: the native core only
-  // calls back for a slot's current request, and moves on (the next pipelined
-  // request, or a new connection) only once the older one is answered or aborted.
-  private readonly live: (Exchange | undefined)[] = [];
-  readonly heads = new HeadCache(native.headSlots);
+/** wsgi.early_hints' argument checked and packed as the native core takes headers ("name\0value\n" each) */
+function hintBlock(headers: ResponseHeaders): string {
+  if (!Array.isArray(headers)) throw new TypeError(`early hints must be an array of [name, value] pairs`);
+  let block = '';
+  for (const h of headers) {
+    if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
+      throw new TypeError(`each early hint must be a [name, value] pair of strings, got ${inspect(h)}`);
+    }
+    block += `${h[0]}\0${h[1]}\n`;
+  }
+  return block;
+}
+
+/**
+ * The reactions to an async application's promise, one pair per connection slot, reused from request to
+ * request: `ex` is the exchange whose promise they wait on. A pair still waiting (an aborted request whose
+ * application has not answered, when the slot already serves the next one) is left to it, and the slot
+ * gets a new pair.
+ */
+class Reaction {
+  ex: Exchange | undefined = undefined;
+  readonly ok = (body: ResponseBody): void => {
+    const ex = this.ex!;
+    this.ex = undefined;
+    ex.settled(body);
+  };
+  readonly err = (e: unknown): void => {
+    const ex = this.ex!;
+    this.ex = undefined;
+    ex.fail(e);
+  };
+}
+
+/** The WSGI dispatcher: the native callbacks and the slot table are ExchangeTable's (exchange-table.ts). */
+export class Dispatcher extends ExchangeTable<Exchange> {
+  // wsgi.early_hints, one function per connection slot, made the first time the slot serves a request: it
+  // sends on the slot's current exchange (the last one begun, else the tracked one), so no closure is
+  // allocated per request (one cost about 100 instructions per request, bench/callgrind.mjs). A function
+  // kept by the application past its own request is a no-op once that request is finished, and sends on
+  // the slot's next request if called while that one runs (its head not yet sent).
+  private readonly hintFns: (Environ['wsgi.early_hints'] | undefined)[] = [];
+  /** the exchange begun last: a synchronous application's, untracked (one store a request, no clear) */
+  private last: Exchange | undefined = undefined;
+  private readonly reactions: (Reaction | undefined)[] = [];
   /** hooks.after counts the body bytes sent */
   readonly countSent: boolean;
-  onClosed: () => void = () => {};
 
   constructor(
     readonly app: Application,
-    readonly ctx: EnvironContext,
-    readonly log: Logger,
+    ctx: EnvironContext,
+    log: Logger,
     fieldsLimit: number,
     readonly hooks: RequestHooks = {},
   ) {
-    this.meta = new Uint32Array(16 + 2 * Math.max(1, Math.min(fieldsLimit || 32768, 32768)) + 2);
+    super(ctx, log, fieldsLimit);
     this.countSent = hooks.after !== undefined && hooks.sent !== false;
   }
 
-  callbacks(): NativeCallbacks {
-    const cbs = [] as unknown as NativeCallbacks;
-    cbs[CB.request] = (id: number, blob: string, body: Buffer | undefined) => this.onRequest(id, blob, body);
-    cbs[CB.body] = (id: number, chunk: Buffer) => this.find(id)?.input.push(chunk);
-    cbs[CB.bodyEnd] = (id: number, code: number) => {
-      const ex = this.find(id);
-      if (ex === undefined) return;
-      if (code === 0) ex.input.end();
-      else ex.input.fail(bodyError(code));
-    };
-    cbs[CB.abort] = (id: number, why: number) => {
-      const ex = this.find(id);
-      if (ex === undefined) return;
-      if (why === ABORT.gone) ex.abort();
-      else ex.timeout(why === ABORT.timeout);
-    };
-    cbs[CB.drain] = (id: number) => this.find(id)?.drain();
-    cbs[CB.protocolError] = (code: number, ip: string, detail: string) => {
-      this.log.warning(`Invalid request from ip=${ip || 'unix'}: ${errorInfo(code).code}: ${detail}`);
-    };
-    cbs[CB.closed] = () => this.onClosed();
-    cbs[CB.notice] = (message: string) => this.log.error(message);
-    return cbs;
+  /** the slot's Reaction, told that `ex` waits on it */
+  reaction(ex: Exchange): Reaction {
+    const slot = ex.id & SLOT_MASK;
+    let re = this.reactions[slot];
+    if (re === undefined || re.ex !== undefined) {
+      re = new Reaction();
+      this.reactions[slot] = re;
+    }
+    re.ex = ex;
+    return re;
   }
 
-  track(ex: Exchange): void {
-    this.live[ex.id & SLOT_MASK] = ex; // ToInt32 keeps the low bits of any integer
-  }
-  untrack(ex: Exchange): void {
-    const i = ex.id & SLOT_MASK;
-    if (this.live[i] === ex) this.live[i] = undefined;
-  }
-  private find(id: number): Exchange | undefined {
-    const ex = this.live[id & SLOT_MASK];
-    return ex !== undefined && ex.id === id ? ex : undefined;
+  /** the wsgi.early_hints function of a connection slot (see hintFns) */
+  private hintsFor(slot: number): Environ['wsgi.early_hints'] {
+    let fn = this.hintFns[slot];
+    if (fn === undefined) {
+      fn = (headers: ResponseHeaders): void => {
+        const block = hintBlock(headers);
+        // the exchange begun last is the slot's newest if it is on this slot (a pipelined request may begin
+        // inside the respond() of the one before, still tracked)
+        const last = this.last;
+        const ex = last !== undefined && (last.id & SLOT_MASK) === slot ? last : this.live[slot];
+        ex?.earlyHints(block, headers);
+      };
+      this.hintFns[slot] = fn;
+    }
+    return fn;
   }
 
   /** the environs of the requests in flight that the dispatcher tracks (async or streaming ones); for error reports */
@@ -140,25 +167,22 @@ export class Dispatcher {
     return out;
   }
 
-  private onRequest(id: number, blob: string, body: Buffer | undefined): void {
+  protected onRequest(id: number, blob: string, body: Buffer | undefined): void {
     const flags = this.meta[FLAGS_SLOT]!;
     const follows = (flags & F.bodyFollows) !== 0;
     const ex = new Exchange(this, id);
     // a request without a body shares one ended, empty input
     const input = follows || body !== undefined ? new Input(body, follows ? ex : null) : EMPTY_INPUT;
     ex.input = input;
+    this.last = ex;
     if (follows) ex.keep();
     let environ: Environ;
     try {
-      environ = buildEnviron(this.ctx, blob, this.meta, input, ex.earlyHints);
+      environ = buildEnviron(this.ctx, blob, this.meta, input, this.hintsFor(id & SLOT_MASK));
       if (this.ctx.tlsClientInfo) addTlsInfo(environ, this.native.tlsInfo(id));
     } catch (e) {
       if (e instanceof SchemeConflict) {
-        const info = errorInfo(ErrorCode.INVALID_SCHEME_HEADERS);
-        this.log.warning(
-          `Invalid request from ip=${blob.substring(this.meta[M.queryEnd]!, this.meta[M.remoteEnd])}: ${info.code}: ${e.message}`,
-        );
-        ex.sendError(`${info.status} ${info.reason}`, e.message);
+        this.badRequest(ex, blob, ErrorCode.INVALID_SCHEME_HEADERS, e.message);
       } else if (e instanceof ScriptNameMismatch) {
         // Gunicorn's ConfigurationProblem
         ex.sendError('500 Internal Server Error', e.message);
@@ -171,34 +195,65 @@ export class Dispatcher {
   }
 }
 
-export class Exchange implements InputControl {
+export class Exchange implements TableExchange, InputControl {
   input!: Input;
+  // the state the shared functions of exchange-table.ts read and write (TableExchange)
+  status = '';
+  headSent = false;
+  finished = false;
+  aborted = false;
+  tracked = false;
+  drainWaiter: (() => void) | null = null;
+  startedAt = 0;
+  sent = 0;
   environ!: Environ;
-  private status = '';
   private headers: ResponseHeaders = NO_HEADERS; // a copy of what start_response() got (none on a head-cache hit)
   private headerCount = 0;
   private headerBlock = '';
   private headKey = 0; // HeadCache slot that held this head at start_response(), 0 if none
   private headGen = 0;
   private statusSet = false;
-  private headSent = false;
-  private finished = false;
-  aborted = false;
   private body: ResponseBody | null = null;
   private closed = false;
-  private tracked = false;
-  private drainWaiter: (() => void) | null = null;
-  private startedAt = 0;
-  private sent = 0;
 
   constructor(
-    private readonly d: Dispatcher,
+    readonly d: Dispatcher,
     readonly id: number,
   ) {}
 
-  // InputControl: wsgi.input asks the native core to stop/resume reading
+  // InputControl: the request body asks the native core to stop/resume reading
   pause(paused: boolean): void {
     this.d.native.pause(this.id, paused);
+  }
+  keep(): void {
+    keepExchange(this);
+  }
+  drain(): void {
+    drainExchange(this);
+  }
+  abort(): void {
+    abortExchange(this);
+  }
+  timeout(answer: boolean): void {
+    timeoutExchange(this, answer);
+  }
+  fail(err: unknown): void {
+    failExchange(this, err);
+  }
+  sendError(status: string, message: string): void {
+    sendErrorPage(this, status, message);
+  }
+
+  describe(): string {
+    const e = this.environ;
+    return e ? `${e.REQUEST_METHOD} ${e.RAW_URI}` : '';
+  }
+  target(): string {
+    return this.environ?.RAW_URI ?? '?';
+  }
+  /** the application's iterable is closed */
+  cancel(): void {
+    this.closeBody();
   }
 
   start(environ: Environ): void {
@@ -220,28 +275,20 @@ export class Exchange implements InputControl {
     this.consume(result);
   }
 
-  // An async application's result: one then() with two closures. Its own method: the closures capture
-  // `this`, and a function whose closures do gets a context allocated on every call (start() runs for
-  // every request). Cheaper than an async method awaiting it (node bench/callgrind.mjs --workload
-  // hello-async: 11,691 instructions per request against 11,923-12,003): no generator object, no promise
-  // of its own, no await closures. The rest of the async application's cost over the sync one (about
-  // 1,100) is its own promise, one reaction job and the microtask checkpoint after the native callback:
-  // shared reaction functions without closures would save about 100 more (measured with a single pending
-  // exchange, 11,596), but a reaction function has no way to find its exchange. Another thenable goes
+  // An async application's result: one then() with the reaction pair of the connection slot (Reaction),
+  // which is told the exchange: no closure and no context allocated per request. Cheaper than an async
+  // method awaiting it (no generator object, no promise of its own, no await closures) and than two
+  // closures made here. The rest of the async application's cost over the sync one is its own promise,
+  // one reaction job and the microtask checkpoint after the native callback. Another thenable goes
   // through Promise.resolve() first, as await would: a then() that throws or calls back twice is contained.
   private settle(result: PromiseLike<ResponseBody>): void {
-    (result instanceof Promise ? (result as Promise<ResponseBody>) : Promise.resolve(result)).then(
-      (r) => this.consume(r),
-      (e) => this.fail(e),
-    );
+    const re = this.d.reaction(this);
+    (result instanceof Promise ? (result as Promise<ResponseBody>) : Promise.resolve(result)).then(re.ok, re.err);
   }
 
-  /** keep this exchange reachable for onBody/onAbort/onDrain */
-  keep(): void {
-    if (!this.tracked && !this.finished) {
-      this.tracked = true;
-      this.d.track(this);
-    }
+  /** an async application's result, from its Reaction */
+  settled(body: ResponseBody): void {
+    this.consume(body);
   }
 
   readonly startResponse: StartResponse = (status, headers, exc_info) => {
@@ -279,22 +326,14 @@ export class Exchange implements InputControl {
 
   /**
    * wsgi.early_hints (Gunicorn 25): a `103 Early Hints` head before the response, e.g.
-   * `[['Link', '</style.css>; rel=preload; as=style']]`. Ignored once the response has started,
-   * and for HTTP/1.0 clients (the native core leaves them out).
+   * `[['Link', '</style.css>; rel=preload; as=style']]` (`block`: hintBlock() of them). Ignored once the
+   * response has started, and for HTTP/1.0 clients (the native core leaves them out).
    */
-  readonly earlyHints = (headers: ResponseHeaders): void => {
-    if (!Array.isArray(headers)) throw new TypeError(`early hints must be an array of [name, value] pairs`);
-    let block = '';
-    for (const h of headers) {
-      if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
-        throw new TypeError(`each early hint must be a [name, value] pair of strings, got ${inspect(h)}`);
-      }
-      block += `${h[0]}\0${h[1]}\n`;
-    }
+  earlyHints(block: string, headers: ResponseHeaders): void {
     if (this.headSent || this.finished || this.aborted) return;
     const r = this.d.native.earlyHints(this.id, block, headers.length);
     if (r === Result.badHeader) throw new Error(`Invalid early hints header in ${inspect(headers)}`);
-  };
+  }
 
   /** PEP 3333's write(): sends body bytes now. Prefer returning an iterable. */
   private readonly write: WriteFn = (chunk) => {
@@ -310,13 +349,13 @@ export class Exchange implements InputControl {
   };
 
   /** bytes of body sent, for the post-request hook (access log); not counted when it does not read them */
-  private count(chunk: Chunk | undefined): void {
+  count(chunk: Chunk | undefined): void {
     if (chunk !== undefined && this.d.countSent) {
       this.sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
     }
   }
 
-  private sendHead(body: Chunk | undefined, flags: number): number {
+  sendHead(body: Chunk | undefined, flags: number): number {
     if (!this.statusSet) throw new Error('the application returned a body without calling start_response()');
     const heads = this.d.heads;
     const n = this.headerCount;
@@ -337,22 +376,12 @@ export class Exchange implements InputControl {
       this.count(body);
       return r;
     }
-    if (r === Result.stale) {
-      this.abort();
-      return r;
-    }
-    const what =
-      r === Result.badStatus
-        ? `invalid status line ${inspect(this.status)}`
-        : r === Result.badContentLength
-          ? 'invalid Content-Length header'
-          : `invalid header in ${inspect(
-              this.headerBlock
-                .split('\n')
-                .filter(Boolean)
-                .map((l) => l.split('\0')),
-            )}`;
-    throw new Error(`Invalid response from the application: ${what}`);
+    return refused(this, r, () =>
+      this.headerBlock
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\0')),
+    );
   }
 
   private consume(body: ResponseBody): void {
@@ -423,93 +452,19 @@ export class Exchange implements InputControl {
         if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
           throw new TypeError(`response body items must be strings or Uint8Arrays, got ${inspect(chunk)}`);
         }
-        let r: number;
-        if (!this.headSent) {
-          r = this.sendHead(chunk, 0);
-        } else {
-          r = this.d.native.write(this.id, chunk, false);
-          this.count(chunk);
-        }
-        if (r === Result.stale) this.abort();
+        const r = sendChunk(this, chunk);
         if (this.aborted) break;
-        if (r === Result.backpressure) await new Promise<void>((resolve) => (this.drainWaiter = resolve));
+        if (r === Result.backpressure) await drained(this);
         if (this.aborted) break;
       }
-      if (!this.aborted) {
-        if (!this.headSent) this.sendHead(undefined, R.final | R.whole);
-        else this.d.native.write(this.id, undefined, true);
-      } else if (typeof it.return === 'function') {
+      if (!this.aborted) endStream(this);
+      else if (typeof it.return === 'function') {
         await it.return();
       }
       this.finish();
     } catch (e) {
       this.fail(e);
     }
-  }
-
-  drain(): void {
-    const w = this.drainWaiter;
-    this.drainWaiter = null;
-    if (w) w();
-  }
-
-  /** the client went away */
-  abort(): void {
-    if (this.aborted || this.finished) return;
-    this.aborted = true;
-    this.input?.fail(disconnected());
-    this.drain();
-    this.closeBody();
-  }
-
-  /**
-   * request_timeout passed (native core): answer 503 when nothing was sent (`answer`), else the
-   * native core has closed the connection. Either way the request is over: the application's
-   * iterable is closed, wsgi.input fails, and the access log has its line.
-   */
-  timeout(answer: boolean): void {
-    if (this.aborted || this.finished) return;
-    const e = this.environ;
-    const what = e ? `${e.REQUEST_METHOD} ${e.RAW_URI}` : '';
-    if (answer) {
-      this.d.log.error(`Request timeout (request_timeout): ${what}; answered 503`);
-      this.sendError('503 Service Unavailable', 'The application did not answer in time.');
-    } else {
-      this.d.log.error(`Request timeout (request_timeout): ${what}; the response was cut short`);
-    }
-    this.aborted = true; // whatever the application does next goes nowhere
-    this.input?.fail(disconnected());
-    this.drain();
-    this.finish();
-    this.closeBody();
-  }
-
-  fail(err: unknown): void {
-    if (this.finished) return;
-    if (this.aborted) {
-      this.d.log.debug(`Error after client disconnect on ${this.environ?.RAW_URI ?? '?'}: ${String(err)}`);
-      this.finish();
-      return;
-    }
-    const e = this.environ;
-    this.d.log.exception(`Error handling request ${e ? `${e.REQUEST_METHOD} ${e.RAW_URI}` : ''}`.trimEnd(), err);
-    if (!this.headSent) {
-      this.sendError('500 Internal Server Error', '');
-    } else {
-      // headers are out: close so that a truncated response never looks complete
-      this.d.native.abort(this.id);
-      this.finish();
-    }
-  }
-
-  sendError(status: string, message: string): void {
-    const reason = status.slice(4);
-    const page = errorPage(reason, message);
-    this.status = status;
-    this.d.native.respond(this.id, status, HTML_HEADER, 1, page, R.final | R.whole | R.close);
-    this.headSent = true;
-    this.sent = Buffer.byteLength(page);
-    this.finish();
   }
 
   private closeBody(): void {
@@ -527,7 +482,7 @@ export class Exchange implements InputControl {
     }
   }
 
-  private finish(): void {
+  finish(): void {
     if (this.finished) return;
     this.finished = true;
     this.closeBody();

@@ -1,14 +1,25 @@
 // Which contract a loaded application speaks, decided once per worker from the
-// object and the worker_class setting. One small function so that every app
-// shape (WSGI-style, fetch-style, node's (req, res)) is told apart in one place:
-// the loader (lib/app/import.ts), serve() and the worker all ask it.
+// object and the worker_class setting. One function, decideShape(), tells every
+// app shape (WSGI-style, fetch-style, node's (req, res)) apart: the loader
+// (lib/app/import.ts), serve() and the worker (lib/app/shape.ts servedApp) all
+// ask it.
 //
 //   sync  (default)  a function (environ, start_response); an object with a
 //                    fetch method is taken as fetch-style (unambiguous); an
-//                    Express-style function is refused with a pointer to -k node
+//                    Express, Koa or Fastify app or an http.Server selects node
+//                    by itself; another Express-style function is refused with
+//                    a pointer to -k node
 //   fetch            a function (request) => Response, or an object with fetch()
-//   node             (req, res) apps: lib/app/shape.ts decides those first (servedApp) and
-//                    asks appShape() only for the other two
+//   node             a (req, res) function, an Express, Koa or Fastify app, an http.Server
+//
+// The shapes of (req, res) apps:
+//   - an Express (or Connect) app: a function with .handle and .use;
+//   - a Koa app: an object with .callback and .use;
+//   - a Fastify instance: an object with .routing and .ready;
+//   - an http.Server (or https.Server) that is not listening, as made by `http.createServer(app)`.
+import http from 'node:http';
+import https from 'node:https';
+
 import type { Application, NodeExtras, NodeHandler } from '../types.js';
 
 /** A fetch-style handler: WinterTC's `fetch(request)`; the second argument is the worker's context. */
@@ -28,6 +39,68 @@ export type ServedApp = AppShape | { kind: 'node'; handler: NodeHandler; how: st
 
 /** A wrong app for the worker class: its message is one line for the user. */
 export class AppShapeError extends Error {}
+
+export type NodeShape = 'express' | 'koa' | 'fastify' | 'server';
+
+type Obj = Record<string, unknown>;
+const has = (o: Obj, ...names: string[]) => names.every((n) => typeof o[n] === 'function');
+
+/** The (req, res) framework the object is an app of, or null. */
+export function nodeShape(app: unknown): NodeShape | null {
+  if (app === null || (typeof app !== 'object' && typeof app !== 'function')) return null;
+  const o = app as Obj;
+  if (app instanceof http.Server || app instanceof https.Server) return 'server';
+  if (typeof app === 'function' && has(o, 'handle', 'use')) return 'express';
+  if (has(o, 'callback', 'use')) return 'koa';
+  if (has(o, 'routing', 'ready')) return 'fastify';
+  return null;
+}
+
+/** An object (not a function) with a fetch method: `export default { fetch }`, a Hono app. */
+export function isFetchObject(app: unknown): app is { fetch: FetchHandler } {
+  return app !== null && typeof app === 'object' && typeof (app as { fetch?: unknown }).fetch === 'function';
+}
+
+/** Whether some worker class can serve this object: a function, a fetch object or a (req, res) app. */
+export function isServable(app: unknown): boolean {
+  return typeof app === 'function' || isFetchObject(app) || nodeShape(app) !== null;
+}
+
+/**
+ * What decideShape() decides: an AppShape on the native core, or node:http (`auto`: selected by the app's
+ * shape; `error`: why this object cannot be served after all, one line).
+ */
+export type ShapeDecision = AppShape | { kind: 'node'; shape: NodeShape | null; auto: boolean; error?: string };
+
+/**
+ * The one decision: what the application object is under `workerClass` (`uri` names it in the messages).
+ * Throws AppShapeError (one line) when the native core cannot serve it as given; a node:http decision
+ * carries its error instead (the caller reports it where it builds the handler).
+ */
+export function decideShape(app: unknown, workerClass: string, uri = 'the application'): ShapeDecision {
+  const shape = nodeShape(app);
+  const listening =
+    shape === 'server' && (app as http.Server).listening
+      ? `'${uri}' is an http.Server that is already listening: gunicorn-ts serves it on its own sockets; do not call listen()`
+      : undefined;
+  if (workerClass === 'node' || (shape !== null && workerClass !== 'fetch')) {
+    const error =
+      listening ??
+      (shape === null && typeof app !== 'function'
+        ? `-k node needs a (req, res) function, an Express, Koa or Fastify app or an http.Server; '${uri}' is ${describe(app)}`
+        : undefined);
+    return { kind: 'node', shape, auto: workerClass !== 'node', error };
+  }
+  if (listening !== undefined) throw new AppShapeError(listening);
+  return appShape(app, workerClass);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v !== 'object') return `a ${typeof v}`;
+  const name = (v as { constructor?: { name?: string } }).constructor?.name;
+  return name && name !== 'Object' ? `a ${name} object` : 'an object without a (req, res) entry point';
+}
 
 function hasFetch(app: unknown): app is { fetch: FetchHandler } {
   return (
@@ -51,10 +124,11 @@ function boundFetch(app: { fetch: FetchHandler }): FetchHandler {
 }
 
 /**
- * The application's shape under `workerClass`; throws AppShapeError (one line) when
- * the object cannot run under it. `how` says what was detected, for the boot log.
+ * The shape of an application that is not a (req, res) one (decideShape() tells those first) under
+ * `workerClass`; throws AppShapeError (one line) when the object cannot run under it. `how` says what was
+ * detected, for the boot log.
  */
-export function appShape(app: unknown, workerClass: string): AppShape {
+function appShape(app: unknown, workerClass: string): AppShape {
   if (workerClass === 'fetch') {
     if (hasFetch(app))
       return { kind: 'fetch', fetch: boundFetch(app), how: 'an object with a fetch method (-k fetch)' };

@@ -52,8 +52,14 @@ export interface NodeServing {
   inFlight(): string[];
 }
 
-/** Settings that shape the native core's parser and do not apply to node:http's (listed in the boot log). */
+/**
+ * Settings of the native core that node:http does not apply (listed in the boot log): the parser's, and
+ * worker_connections. node:http has no way to leave extra connections in the backlog, which is what
+ * worker_connections means (the native core stops accepting at the limit): net.Server's maxConnections
+ * accepts them and closes them at once, a refusal the client sees as a reset, so it is not mapped onto that.
+ */
 const NATIVE_ONLY: ReadonlyArray<keyof Settings> = [
+  'worker_connections',
   'proxy_protocol',
   'permit_obsolete_folding',
   'strip_header_spaces',

@@ -334,7 +334,7 @@ export class Worker {
     this.serving = 'node';
     const ignored = ignoredUnderNode(this.cfg.all, defaults());
     if (ignored.length > 0)
-      this.log.warning(`-k node: node:http parses requests; these settings do not apply: ${ignored.join(', ')}`);
+      this.log.warning(`-k node: node:http serves the requests; these settings do not apply: ${ignored.join(', ')}`);
     if (this.balance) this.log.debug("-k node: accept balancing is the native core's; node:http accepts as it can");
     const preRequest = this.cfg.get('pre_request');
     const callPre = this.callsPreRequest();
