@@ -38,7 +38,7 @@ import {
 } from './environ.js';
 import { ErrorCode, errorInfo, errorPage } from './errors.js';
 import { FetchRequest, type RequestFacts } from './fetch-request.js';
-import { bodyError, disconnected, Input, type InputControl } from './input.js';
+import { bodyError, disconnected, FlowControl, Input, type InputControl } from './input.js';
 import { HeadCache } from './head-cache.js';
 import type { RequestHooks } from './handler.js';
 import { LightResponse, NativeResponse } from './fetch-response.js';
@@ -177,7 +177,12 @@ export class FetchDispatcher {
     };
     const ex = new FetchExchange(this, id, f, (flags & F.head) !== 0);
     f.hints = ex;
-    ex.input = follows || body !== undefined ? new Input(body, follows ? ex : null) : EMPTY_INPUT;
+    const control = follows
+      ? (flags & F.http2) !== 0
+        ? new FlowControl(ex, (n) => this.native.consume(id, n))
+        : ex
+      : null;
+    ex.input = follows || body !== undefined ? new Input(body, control) : EMPTY_INPUT;
     if (follows) ex.keep();
     // header offsets: [first key start, key end | KNOWN_KEY + index, value end, ...]
     const n = meta[M.count]!;
