@@ -40,7 +40,7 @@
       "conditions": [
         ["gts_force_posix==1", { "defines": ["GTS_FORCE_POSIX=1"] }],
         ["gts_http2==1", {
-          "sources": [],
+          "sources": ["native/src/h2_head.cc", "native/src/h2_session.cc", "native/src/h2c.cc"],
           "include_dirs": ["<!@(node scripts/nghttp2-include.cjs include)"]
         }, {
           "defines": ["GTS_NO_HTTP2"]

@@ -21,3 +21,25 @@ t.equal(r.status, 0, `h2_test exits 0\n${r.stderr}`);
 const lines = r.stdout.split('\n').filter((l) => /^(not )?ok /.test(l));
 t.ok(lines.length >= 50, `${lines.length} checks ran`);
 for (const l of lines) t.ok(l.startsWith('ok '), l);
+
+t.test('the addon links no libnghttp2: it calls the nghttp2 node exports', async (t) => {
+  const addon = path.join(root, 'build', 'Release', 'gunicorn_native.node');
+  const needed = spawnSync('readelf', ['-d', addon], { encoding: 'utf8' }).stdout;
+  t.notMatch(needed, /nghttp2/, 'no NEEDED libnghttp2');
+  const undef = spawnSync('nm', ['-D', '--undefined-only', addon], { encoding: 'utf8' }).stdout;
+  t.match(undef, /nghttp2_session_server_new2/, 'nghttp2 functions resolved at load time');
+  const { native } = await import('../dist/native.js');
+  t.equal(native.http2, true, 'HTTP/2 available in this build and this node');
+});
+
+t.test('a missing nghttp2 header: the build goes on without HTTP/2, saying so in one line', async (t) => {
+  const script = path.join(root, 'scripts', 'nghttp2-include.cjs');
+  const env = { ...process.env, NGHTTP2_INCLUDE: '/nonexistent/include' };
+  const r = spawnSync(process.execPath, [script, 'enabled'], { env, encoding: 'utf8' });
+  t.equal(r.status, 0);
+  t.equal(r.stdout, '0');
+  t.match(r.stderr, /libnghttp2-dev/);
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  const ok = spawnSync(process.execPath, [script, 'enabled'], { encoding: 'utf8' });
+  t.equal(ok.stdout, '1', "Debian's header found");
+});

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <new>
 
+#include "h2c.h"
 #include "server.h"
 
 namespace gts {
@@ -40,6 +41,9 @@ Connection::Connection(Server* srv, uint32_t slot, bool is_unix)
 }
 
 Connection::~Connection() {
+#ifndef GTS_NO_HTTP2
+  delete h2_;
+#endif
   drop_file();
   delete tls_;
   std::free(in_);
@@ -69,6 +73,13 @@ void Connection::start(uint8_t listener_index) {
     }
   }
   parser_.reset_connection(trusted_, proxy_allowed);
+#ifndef GTS_NO_HTTP2
+  // h2c prior knowledge (Gunicorn's peer_trusted_for_h2c: forwarded_allow_ips, unix sockets); after a
+  // PROXY preamble the HTTP/2 preface is not looked for
+  const H2Config& h2 = srv_->cfg().h2;
+  h2_sniff_ = h2.enabled && h2.prior_knowledge && srv_->cfg().tls_ctx == nullptr && trusted_ &&
+              srv_->cfg().parser.proxy_protocol == ProxyMode::kOff;
+#endif
   if (srv_->cfg().tls_ctx != nullptr && (tls_ == nullptr || !tls_->ok())) {
     close_now();
     return;
@@ -82,6 +93,9 @@ void Connection::start(uint8_t listener_index) {
 
 void Connection::on_transport_data(const char* p, size_t n) {
   if (closed_) return;
+#ifndef GTS_NO_HTTP2
+  if ((h2_ != nullptr || h2_sniff_ || (tls_ != nullptr && !alpn_checked_)) && h2_input(p, n)) return;
+#endif
   Bridge* br = srv_->bridge();
   br->enter();
   if (closing_) {
@@ -107,7 +121,12 @@ void Connection::on_transport_eof() {
   br->enter();
   eof_ = true;
   update_reading();
-  if (closing_) {
+  if (h2_ != nullptr && !closing_) {
+#ifndef GTS_NO_HTTP2
+    h2_->abort_all();  // the client is gone: its streams cannot be answered
+#endif
+    close_graceful();
+  } else if (closing_) {
     close_now();  // lingering close done: the peer has finished sending
   } else if (active_ && head_sent_ && !resp_done_) {
     // The client closed while a response is streaming to it: it is gone
@@ -367,6 +386,9 @@ void Connection::body_failed(Err e) {
 }
 
 void Connection::fail_io() {
+#ifndef GTS_NO_HTTP2
+  if (h2_ != nullptr) h2_->abort_all();
+#endif
   if (active_ && !resp_done_) {
     uint64_t id = req_id_;
     active_ = false;
@@ -582,6 +604,15 @@ void Connection::flush_queued() {
   // TLS: records decrypted or received while reading was paused
   if (tls_ != nullptr) tls_->run_deferred();
   if (closed_) return;
+#ifndef GTS_NO_HTTP2
+  if (h2_ != nullptr && !closing_) {
+    h2_->send();  // frames the application queued since the last read
+    flush();
+    if (!closed_ && !closing_) h2_->on_written();
+    if (!closed_ && !out_.empty()) schedule_flush();
+    return;
+  }
+#endif
   flush();
 }
 
@@ -636,7 +667,13 @@ void Connection::on_transport_written() {
   if (closed_) return;
   Bridge* br = srv_->bridge();
   br->enter();
-  if (file_fd_ >= 0 && file_started_) {
+  if (h2_ != nullptr && !closing_) {
+#ifndef GTS_NO_HTTP2
+    h2_->on_written();
+    if (!closed_ && !out_.empty()) schedule_flush();
+    if (!closed_) update_reading();
+#endif
+  } else if (file_fd_ >= 0 && file_started_) {
     pump_file();
   } else if (closing_) {
     close_graceful();
@@ -698,6 +735,9 @@ void Connection::close_graceful() {
 
 void Connection::close_now() {
   if (closed_) return;
+#ifndef GTS_NO_HTTP2
+  if (h2_ != nullptr && !h2_->dead()) h2_->abort_all();
+#endif
   closed_ = true;
   drop_file();
   leave_wait();
@@ -813,5 +853,81 @@ WaitList& Connection::list_of(Wait list) {
     default: return srv_->drain_list;
   }
 }
+
+// ---- HTTP/2 (h2_session.h) -------------------------------------------------------------
+
+#ifndef GTS_NO_HTTP2
+bool Connection::h2_input(const char* p, size_t n) {
+  Bridge* br = srv_->bridge();
+  if (h2_ != nullptr) {
+    if (closing_) {  // lingering after our GOAWAY: discard
+      discarded_ += n;
+      if (discarded_ > kLingerDiscardMax) close_now();
+      return true;
+    }
+    br->enter();
+    h2_->on_data(p, n);
+    if (!closed_) flush();
+    if (!closed_) update_reading();
+    br->leave();
+    return true;
+  }
+  if (tls_ != nullptr) {
+    alpn_checked_ = true;
+    if (!srv_->cfg().h2.enabled || !tls_->alpn_h2()) return false;
+    switch_h2(p, n);
+    return true;
+  }
+  // cleartext prior knowledge: the 24-byte preface, maybe in pieces
+  const char* d = p;
+  size_t len = n;
+  if (in_len_ > 0) {
+    keep_input(p, n);
+    if (closed_) return true;
+    d = in_;
+    len = in_len_;
+  }
+  PrefaceMatch m = preface_match(d, len);
+  if (m == PrefaceMatch::kNeedMore) {
+    if (in_len_ == 0) keep_input(p, n);
+    if (!closed_) update_reading();
+    return true;
+  }
+  h2_sniff_ = false;
+  if (m == PrefaceMatch::kMatch) {
+    std::string bytes(d, len);
+    in_len_ = 0;
+    switch_h2(bytes.data(), bytes.size());
+    return true;
+  }
+  if (in_len_ == 0) return false;  // HTTP/1, as these bytes would have gone anyway
+  br->enter();
+  run_buffered();
+  if (!closed_) update_reading();
+  br->leave();
+  return true;
+}
+
+void Connection::switch_h2(const char* p, size_t n) {
+  const ServerConfig& cfg = srv_->cfg();
+  H2HeadLimits lim;
+  lim.parser = &cfg.parser;
+  lim.max_header_list = cfg.h2.max_header_list_size;
+  lim.trusted = trusted_;
+  h2_ = new (std::nothrow) H2Session(this, srv_, cfg.h2, lim);
+  if (h2_ == nullptr || !h2_->start()) {
+    close_now();
+    return;
+  }
+  leave_wait();
+  served_one_ = true;
+  Bridge* br = srv_->bridge();
+  br->enter();
+  h2_->on_data(p, n);
+  if (!closed_) flush();
+  if (!closed_) update_reading();
+  br->leave();
+}
+#endif
 
 }  // namespace gts

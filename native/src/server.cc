@@ -431,12 +431,33 @@ void Server::on_connection_closed(Connection* c) {
   maybe_finish_close();
 }
 
-Connection* Server::find(uint64_t id) const {
+Endpoint* Server::find(uint64_t id) const {
   uint32_t slot = static_cast<uint32_t>(id & ((1u << kSlotBits) - 1));
   if (slot >= slots_.size()) return nullptr;
-  Connection* c = slots_[slot];
+  Endpoint* c = slots_[slot];
   if (c == nullptr || c->request_id() != id || id == 0) return nullptr;
   return c;
+}
+
+uint32_t Server::take_slot(Endpoint* e) {
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    if (slot >= (1u << kSlotBits)) return UINT32_MAX;
+    slots_.push_back(nullptr);
+    seq_.push_back(0);
+  }
+  slots_[slot] = e;
+  return slot;
+}
+
+void Server::give_slot(uint32_t slot) {
+  if (slot >= slots_.size()) return;
+  slots_[slot] = nullptr;
+  free_slots_.push_back(slot);
 }
 
 uint64_t Server::next_request_id(uint32_t slot) {
@@ -549,9 +570,12 @@ void Server::close(bool graceful) {
     }
   }
   if (!graceful) {
-    for (Connection* c : slots_) {
-      if (c != nullptr) c->close_now();
+    std::vector<Connection*> conns;
+    for (Endpoint* e : slots_) {
+      Connection* c = e != nullptr ? e->connection() : nullptr;
+      if (c == e) conns.push_back(c);  // a stream's slot is not its connection's
     }
+    for (Connection* c : conns) c->close_now();
   }
   maybe_finish_close();
 }
