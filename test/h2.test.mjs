@@ -234,6 +234,22 @@ t.test('h2c prior knowledge through the CLI (curl, h2load, node:http2, httpx)', 
   t.end();
 });
 
+t.test('Upgrade: h2c (http2_cleartext both): curl --http2 on cleartext', async (t) => {
+  const { port } = await startCli(t, ['--http2-cleartext', 'both']);
+  const base = `http://127.0.0.1:${port}`;
+  const r = await tool('curl', ['-sS', '-v', '--http2', `${base}/environ?u=1`]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /< HTTP\/1\.1 101 Switching Protocols[\s\S]*< Upgrade: h2c[\s\S]*< HTTP\/2 200/);
+  const env = JSON.parse(r.stdout.toString());
+  t.equal(env.SERVER_PROTOCOL, 'HTTP/2.0', 'the upgraded request is stream 1');
+  t.equal(env.QUERY_STRING, 'u=1');
+  t.equal(env.HTTP_HOST, `127.0.0.1:${port}`);
+  const post = await tool('curl', ['-sS', '--http2', '-d', 'small body', `${base}/echo`, '-w', ' %{http_version}']);
+  t.equal(post.stdout.toString(), 'small body 2', "a small body goes with the upgrade (stream 1's body)");
+  const pk = await tool('curl', ['-sS', '--http2-prior-knowledge', `${base}/`, '-w', ' %{http_version}']);
+  t.equal(pk.stdout.toString(), 'Hello, World! 2', 'prior knowledge too (both)');
+});
+
 t.test('serve() with http_protocols and http2_cleartext', async (t) => {
   const srv = await serve(h2app, {
     bind: '127.0.0.1:0',

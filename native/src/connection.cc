@@ -10,6 +10,7 @@
 #include <cstring>
 #include <new>
 
+#include "ascii.h"
 #include "h2c.h"
 #include "server.h"
 
@@ -112,6 +113,9 @@ void Connection::on_transport_data(const char* p, size_t n) {
     run_buffered();
     if (!closed_) update_reading();
   }
+#ifndef GTS_NO_HTTP2
+  if (h2_ != nullptr) h2_take_buffered();
+#endif
   br->leave();
 }
 
@@ -262,6 +266,7 @@ size_t Connection::run(const char* data, size_t len) {
     size_t used = 0;
     dispatch(data + off, len - off, &used);
     off += used;
+    if (h2_ != nullptr) break;  // Upgrade: h2c: what follows is HTTP/2 (h2_take_buffered())
   }
   in_run_ = false;
   if ((!out_.empty() || (file_fd_ >= 0 && file_started_)) && !closed_) {
@@ -275,6 +280,12 @@ size_t Connection::run(const char* data, size_t len) {
 void Connection::dispatch(const char* data, size_t avail, size_t* used) {
   const RequestHead& h = parser_.head();
   const size_t hl = parser_.head_length();
+#ifndef GTS_NO_HTTP2
+  if (srv_->cfg().h2.enabled && srv_->cfg().h2.upgrade && tls_ == nullptr && trusted_ && !served_one_ &&
+      h2c_upgrade(data, avail, used)) {
+    return;
+  }
+#endif
   leave_wait();
   active_ = true;
   head_sent_ = resp_done_ = false;
@@ -906,6 +917,63 @@ bool Connection::h2_input(const char* p, size_t n) {
   if (!closed_) update_reading();
   br->leave();
   return true;
+}
+
+// Upgrade: h2c (RFC 7540 §3.2, Gunicorn's upgrade_settings): the first request of a trusted cleartext
+// connection, with its whole (small) body already read, becomes stream 1 of an HTTP/2 session. Any check
+// that fails leaves it a plain HTTP/1 request.
+bool Connection::h2c_upgrade(const char* data, size_t avail, size_t* used) {
+  const RequestHead& h = parser_.head();
+  const size_t hl = parser_.head_length();
+  Slice sv;
+  if (!h2c_upgrade_request(h, &sv)) return false;
+  const size_t blen = h.body == BodyKind::kLength ? static_cast<size_t>(h.content_length) : 0;
+  if (avail - hl < blen) return false;  // the body is not all here yet: served as HTTP/1
+  std::string payload;
+  if (!decode_http2_settings(sv.p, sv.n, &payload)) return false;
+  const ServerConfig& cfg = srv_->cfg();
+  H2HeadLimits lim;
+  lim.parser = &cfg.parser;
+  lim.max_header_list = cfg.h2.max_header_list_size;
+  lim.trusted = trusted_;
+  h2_ = new (std::nothrow) H2Session(this, srv_, cfg.h2, lim);
+  if (h2_ == nullptr || !h2_->start_upgrade(payload, h.is_head)) {
+    close_now();
+    *used = avail;
+    return true;
+  }
+  leave_wait();
+  served_one_ = true;
+  static const char k101[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+  out_append(k101, sizeof k101 - 1);
+  // stream 1's head: the HTTP/1 request's, Host as :authority, the hop-by-hop fields left out
+  std::string name;
+  auto add = [&](const char* n, size_t nl, const char* v, size_t vl) { h2_->upgrade_field(n, nl, v, vl); };
+  add(":method", 7, h.method.p, h.method.n);
+  add(":path", 5, h.target.p, h.target.n);
+  for (const HeaderField& f : h.headers) {
+    name.assign(f.name.p, f.name.n);
+    for (char& c : name) c = ascii::lower(c);
+    if (name == "host") {
+      add(":authority", 10, f.value.p, f.value.n);
+    } else if (name != "connection" && name != "upgrade" && name != "http2-settings" && name != "keep-alive" &&
+               name != "transfer-encoding" && name != "te" && name != "proxy-connection") {
+      add(name.data(), name.size(), f.value.p, f.value.n);
+    }
+  }
+  *used = hl + blen;
+  h2_->dispatch_upgrade(data + hl, blen);
+  return true;
+}
+
+// Bytes after an Upgrade: h2c request (the client preface and frames) go to the session.
+void Connection::h2_take_buffered() {
+  if (in_len_ == 0 || closed_ || closing_) return;
+  std::string b(in_, in_len_);
+  in_len_ = 0;
+  h2_->on_data(b.data(), b.size());
+  if (!closed_) flush();
+  if (!closed_) update_reading();
 }
 
 void Connection::switch_h2(const char* p, size_t n) {

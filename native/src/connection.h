@@ -133,6 +133,8 @@ class Connection final : public Endpoint, public TransportEvents {
   void pump_file();
   bool h2_input(const char* p, size_t n);  // HTTP/2 (h2_session.h): true when these bytes were its business
   void switch_h2(const char* p, size_t n);
+  bool h2c_upgrade(const char* data, size_t avail, size_t* used);
+  void h2_take_buffered();
 
   Server* srv_;
   StreamTransport stream_;  // the socket

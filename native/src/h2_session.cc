@@ -201,6 +201,20 @@ H2Stream* H2Session::upgrade_stream() {
   return nullptr;
 }
 
+void H2Session::upgrade_field(const char* n, size_t nl, const char* v, size_t vl) {
+  if (H2Stream* st = upgrade_stream()) st->head_.add(n, nl, v, vl, limits_);
+}
+
+void H2Session::dispatch_upgrade(const char* body, size_t n) {
+  H2Stream* st = upgrade_stream();
+  if (st == nullptr) return;
+  st->body_in_.assign(body, n);
+  st->no_credit_ = true;
+  st->in_ready_ = true;
+  ready_.push_back(st);
+  after_io();
+}
+
 // ---- reading ---------------------------------------------------------------------------
 
 void H2Session::on_data(const char* p, size_t n) {
@@ -338,7 +352,7 @@ void H2Session::dispatch(H2Stream* st) {
   const uint64_t id = st->req_id_;
   srv_->bridge()->on_request(c_, id, head_, body, blen, follows);
   if (body != nullptr) {  // inline: the application has it all
-    nghttp2_session_consume(s_, st->sid_, blen);
+    if (!st->no_credit_) nghttp2_session_consume(s_, st->sid_, blen);
     st->body_in_.clear();
     st->body_in_.shrink_to_fit();
   }

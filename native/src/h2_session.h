@@ -84,6 +84,7 @@ class H2Stream final : public Endpoint {
   bool want_drain_ = false;
   bool closed_ = false;  // nghttp2 closed the stream
   bool is_head_ = false;
+  bool no_credit_ = false;  // the Upgrade: h2c request's body came over HTTP/1: no window to reopen
 };
 
 class H2Session {
@@ -98,6 +99,9 @@ class H2Session {
   // Upgrade: h2c: stream 1 is the HTTP/1.1 request (already answered with 101).
   bool start_upgrade(const std::string& settings_payload, bool head_request);
   H2Stream* upgrade_stream();
+  void upgrade_field(const char* n, size_t nl, const char* v, size_t vl);
+  // Dispatches stream 1 with the upgrade request's body (no window credit is owed for it).
+  void dispatch_upgrade(const char* body, size_t n);
 
   void on_data(const char* p, size_t n);
   // The connection goes away: every stream JS still holds hears of it.
