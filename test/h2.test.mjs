@@ -276,6 +276,50 @@ t.test('serve() with http_protocols and http2_cleartext', async (t) => {
   t.equal(again.headers[':status'], 200, 'the next stream is served');
 });
 
+t.test('graceful stop: GOAWAY(2^31-1), then GOAWAY(last stream); the stream in flight finishes', async (t) => {
+  const srv = await serve(h2app, {
+    bind: '127.0.0.1:0',
+    errorlog: '/dev/null',
+    http_protocols: 'h2,h1',
+    http2_cleartext: 'prior-knowledge',
+  });
+  const c = h2session(srv.url);
+  t.teardown(() => c.close());
+  const goaways = [];
+  c.s.on('goaway', (code, last) => goaways.push([code, last]));
+  await c.request({ ':path': '/' }); // stream 1
+  const slow = c.request({ ':path': '/slow?ms=1800' }); // stream 3, in flight during the stop
+  await new Promise((r) => setTimeout(r, 200));
+  const closed = srv.close();
+  const r = await slow;
+  t.equal(r.headers[':status'], 200, 'the stream in flight completes');
+  t.equal(r.body.toString(), 'slow done');
+  await closed;
+  t.ok(goaways.length >= 1, `GOAWAY seen (${JSON.stringify(goaways)})`);
+  t.same(goaways[goaways.length - 1], [0, 3], 'the final GOAWAY: NO_ERROR, last stream 3');
+  if (goaways.length > 1) t.same(goaways[0], [0, 2 ** 31 - 1], 'first the shutdown notice');
+});
+
+t.test('idle HTTP/2 connection: GOAWAY(NO_ERROR) after keepalive, then closed', async (t) => {
+  const srv = await serve(h2app, {
+    bind: '127.0.0.1:0',
+    errorlog: '/dev/null',
+    http_protocols: ['h2', 'h1'],
+    http2_cleartext: 'prior-knowledge',
+    keepalive: 1,
+  });
+  t.teardown(() => srv.close());
+  const c = h2session(srv.url);
+  const goaway = new Promise((resolve) => c.s.once('goaway', (code, last) => resolve([code, last])));
+  const closed = new Promise((resolve) => c.s.once('close', resolve));
+  const r = await c.request({ ':path': '/' });
+  t.equal(r.headers[':status'], 200);
+  const t0 = Date.now();
+  t.same(await goaway, [0, 1], 'GOAWAY NO_ERROR, last stream 1');
+  await closed;
+  t.ok(Date.now() - t0 < 5000, 'closed after about keepalive');
+});
+
 t.test('TLS: ALPN h2 and the HTTP/1 fallback', async (t) => {
   const certs = makeCerts();
   t.teardown(() => certs.cleanup());

@@ -966,6 +966,23 @@ bool Connection::h2c_upgrade(const char* data, size_t avail, size_t* used) {
   return true;
 }
 
+void Connection::h2_drain() {
+  if (h2_ == nullptr || closed_ || closing_) return;
+  h2_->shutdown_notice();
+  if (closed_ || closing_) return;
+  flush();
+  if (!closed_ && !closing_) enter_wait(Wait::kDrain);
+}
+
+void Connection::h2_goaway() {
+  if (h2_ == nullptr || closed_ || closing_) return;
+  leave_wait();
+  h2_->goaway();
+  if (closed_ || closing_) return;
+  flush();
+  if (!closed_ && !closing_ && h2_->open_streams() == 0) close_graceful();
+}
+
 // Bytes after an Upgrade: h2c request (the client preface and frames) go to the session.
 void Connection::h2_take_buffered() {
   if (in_len_ == 0 || closed_ || closing_) return;

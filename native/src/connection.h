@@ -103,6 +103,11 @@ class Connection final : public Endpoint, public TransportEvents {
   friend class H2Session;
   friend class H2Stream;
 
+  // HTTP/2 (h2_session.h): the shutdown notice of a graceful stop; the final GOAWAY (then close once the
+  // streams it lets finish are done)
+  void h2_drain();
+  void h2_goaway();
+
   // TransportEvents
   void on_transport_data(const char* p, size_t n) override;
   void on_transport_eof() override;

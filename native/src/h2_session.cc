@@ -479,15 +479,22 @@ void H2Session::goaway() {
   send();
 }
 
+void H2Session::shutdown_notice() {
+  if (goaway_sent_ || dead_ || s_ == nullptr) return;
+  nghttp2_submit_shutdown_notice(s_);
+  send();
+}
+
 // No stream open: the connection waits for the next one under keepalive (the idle
 // timeout, as in Gunicorn); a stopping server sends GOAWAY and closes.
 void H2Session::idle_check() {
   if (dead_ || c_->closing_ || c_->closed_) return;
   if (!all_.empty()) {
-    c_->leave_wait();
+    if (c_->wait_list_ != Wait::kDrain) c_->leave_wait();  // the drain grace keeps counting
     return;
   }
   if (srv_->draining()) {
+    if (!goaway_sent_ && c_->wait_list_ == Wait::kDrain) return;  // the drain grace: a request may still come
     goaway();
     if (!dead_) {
       dead_ = true;

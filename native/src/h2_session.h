@@ -111,9 +111,11 @@ class H2Session {
   // After our output left: streams waiting for drain may go on.
   void on_written();
   bool dead() const { return dead_; }
-  size_t open_streams() const { return nstreams_; }
+  size_t open_streams() const { return all_.size(); }
   // A graceful stop: GOAWAY with the last stream id we processed, then close when done.
   void goaway();
+  // Its first step: GOAWAY(2^31-1), a warning that the connection will go (RFC 9113 §6.8).
+  void shutdown_notice();
 
  private:
   friend class H2Stream;
@@ -156,7 +158,6 @@ class H2Session {
   std::string fields_text_;            // scratch for response fields
   std::vector<H2Field> fields_;
   std::vector<nghttp2_nv> nv_;
-  size_t nstreams_ = 0;  // H2Stream objects alive
   uint64_t bucket_ = 0;  // abuse tokens left (×1000 for the refill arithmetic)
   uint64_t bucket_at_ = 0;
   int depth_ = 0;  // inside mem_recv / session_send

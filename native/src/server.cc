@@ -512,11 +512,25 @@ void Server::sweep() {
     }
     idle_list.remove(c);
     c->wait_list_ = Wait::kNone;
+#ifndef GTS_NO_HTTP2
+    if (c->h2_ != nullptr) {  // HTTP/2 idle timeout: GOAWAY(NO_ERROR), then close
+      c->h2_goaway();
+      continue;
+    }
+#endif
     c->close_now();
   }
   // slow or silent clients that have not completed a request head
   expire(head_list, cfg_.header_timeout_ms);
   expire(linger_list, kLingerMs);
+#ifndef GTS_NO_HTTP2
+  // HTTP/2 connections at the end of the drain grace: the final GOAWAY; their open streams finish
+  for (Connection* c = drain_list.head; c != nullptr;) {
+    Connection* next = c->next_;
+    if (c->h2_ != nullptr && now - c->wait_since_ >= kDrainGraceMs) c->h2_goaway();
+    c = next;
+  }
+#endif
   expire(drain_list, kDrainGraceMs);
   if (busy_list.head != nullptr) sweep_busy(now);
 }
@@ -568,12 +582,21 @@ void Server::close(bool graceful) {
       if (c->waiting_idle()) c->enter_wait(Wait::kDrain);
       c = next;
     }
+#ifndef GTS_NO_HTTP2
+    // HTTP/2: GOAWAY(2^31-1) now, the real GOAWAY (the last stream we took) when the drain grace ends
+    std::vector<Connection*> h2;
+    for (Endpoint* e : slots_) {
+      Connection* c = e != nullptr ? e->connection() : nullptr;
+      if (c != nullptr && c == e && c->h2_ != nullptr) h2.push_back(c);
+    }
+    for (Connection* c : h2) c->h2_drain();
+#endif
   }
   if (!graceful) {
     std::vector<Connection*> conns;
     for (Endpoint* e : slots_) {
       Connection* c = e != nullptr ? e->connection() : nullptr;
-      if (c == e) conns.push_back(c);  // a stream's slot is not its connection's
+      if (c != nullptr && c == e) conns.push_back(c);  // a stream's slot is not its connection's
     }
     for (Connection* c : conns) c->close_now();
   }
