@@ -320,6 +320,31 @@ t.test('idle HTTP/2 connection: GOAWAY(NO_ERROR) after keepalive, then closed', 
   t.ok(Date.now() - t0 < 5000, 'closed after about keepalive');
 });
 
+t.test('zero-window stall: a stream whose client keeps its window shut is cancelled after write_timeout', async (t) => {
+  const srv = await serve(h2app, {
+    bind: '127.0.0.1:0',
+    errorlog: '/dev/null',
+    http_protocols: ['h2', 'h1'],
+    http2_cleartext: 'prior-knowledge',
+    write_timeout: 1,
+  });
+  t.teardown(() => srv.close());
+  const s = http2.connect(srv.url, { settings: { initialWindowSize: 0 } });
+  s.on('error', () => {});
+  t.teardown(() => s.destroy());
+  const t0 = Date.now();
+  const req = s.request({ ':path': '/stream?n=256&size=65536' }); // 16 MiB the client never lets in
+  req.on('error', () => {});
+  req.resume();
+  const code = await new Promise((resolve) => req.on('close', () => resolve(req.rstCode)));
+  t.equal(code, http2.constants.NGHTTP2_CANCEL, 'RST_STREAM(CANCEL)');
+  t.ok(Date.now() - t0 < 6000, `within a few seconds (${Date.now() - t0} ms)`);
+  const c = h2session(srv.url);
+  t.teardown(() => c.close());
+  const r = await c.request({ ':path': '/' });
+  t.equal(r.headers[':status'], 200, 'another client is served');
+});
+
 t.test('TLS: ALPN h2 and the HTTP/1 fallback', async (t) => {
   const certs = makeCerts();
   t.teardown(() => certs.cleanup());

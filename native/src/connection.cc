@@ -781,6 +781,15 @@ bool Connection::timed_out(uint64_t now) {
       return true;
     }
   }
+#ifndef GTS_NO_HTTP2
+  if (h2_ != nullptr) {  // HTTP/2: the zero-window stall (h2_session.h)
+    if (h2_->stalled(now, cfg.write_timeout_ms)) {
+      expired_why_ = 4;
+      return true;
+    }
+    return false;
+  }
+#endif
   if (!active_) return false;
   const bool body_wait = !parser_.body_done() && !(body_to_js_ && app_paused_);  // waiting for the client's body
   if (cfg.body_timeout_ms > 0 && body_wait) {
@@ -804,6 +813,13 @@ void Connection::time_out() {
   if (closed_ || expired_why_ == 0) return;
   Bridge* br = srv_->bridge();
   const uint64_t id = req_id_;
+#ifndef GTS_NO_HTTP2
+  if (expired_why_ == 4) {  // HTTP/2 zero-window stall: those streams are cancelled
+    h2_->reset_stalled();
+    if (!closed_ && !closing_) flush();
+    return;
+  }
+#endif
   if (expired_why_ == 1) {  // write_timeout
     fail_io();              // the application (if still writing) hears of it as a disconnect
     return;

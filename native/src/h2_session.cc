@@ -270,6 +270,7 @@ void H2Session::fatal(uint32_t code) {
 
 void H2Session::after_io() {
   Bridge* br = srv_->bridge();
+  in_after_io_ = true;  // JS may stop the server from here (send(), GOAWAY): no stream is freed meanwhile
   // heads completed by this read, in order
   for (size_t i = 0; i < ready_.size() && !dead_; i++) {
     H2Stream* st = ready_[i];
@@ -300,10 +301,12 @@ void H2Session::after_io() {
     }
   }
   body_ready_.clear();
+  in_after_io_ = false;
   reap_closed();
 }
 
 void H2Session::reap_closed() {
+  if (in_after_io_) return;  // after_io() comes back to it
   Bridge* br = srv_->bridge();
   while (!closed_.empty()) {
     H2Stream* st = closed_.back();
@@ -479,6 +482,39 @@ void H2Session::goaway() {
   send();
 }
 
+bool H2Session::stalled(uint64_t now, uint64_t limit) {
+  if (dead_ || limit == 0) return false;
+  bool queued = false;
+  for (H2Stream* st : all_) queued = queued || (!st->closed_ && st->out_.size() > st->out_off_);
+  if (!queued || progress_at_ == 0) {
+    progress_at_ = now;
+    return false;
+  }
+  return now - progress_at_ >= limit;
+}
+
+void H2Session::reset_stalled() {
+  if (dead_) return;
+  for (H2Stream* st : all_) {
+    if (st->closed_ || st->out_.size() <= st->out_off_) continue;
+    nghttp2_submit_rst_stream(s_, NGHTTP2_FLAG_NONE, st->sid_, NGHTTP2_CANCEL);
+    st->out_.clear();
+    st->out_.shrink_to_fit();
+    st->out_off_ = 0;
+  }
+  progress_at_ = srv_->now_ms();
+  if (nghttp2_session_get_remote_window_size(s_) <= 0) {  // the whole connection is shut: it goes
+    goaway();
+    if (!dead_) {
+      dead_ = true;
+      abort_all();
+      c_->close_graceful();
+    }
+    return;
+  }
+  send();
+}
+
 void H2Session::shutdown_notice() {
   if (goaway_sent_ || dead_ || s_ == nullptr) return;
   nghttp2_submit_shutdown_notice(s_);
@@ -490,7 +526,9 @@ void H2Session::shutdown_notice() {
 void H2Session::idle_check() {
   if (dead_ || c_->closing_ || c_->closed_) return;
   if (!all_.empty()) {
-    if (c_->wait_list_ != Wait::kDrain) c_->leave_wait();  // the drain grace keeps counting
+    // streams open: on the busy list (write_timeout: a client that stops reading, or keeps its window shut);
+    // the drain grace keeps counting
+    if (c_->wait_list_ != Wait::kDrain && c_->wait_list_ != Wait::kBusy) c_->enter_wait(Wait::kBusy);
     return;
   }
   if (srv_->draining()) {
@@ -518,6 +556,7 @@ int H2Session::send_data_cb(nghttp2_session*, nghttp2_frame* frame, const uint8_
   auto* st = static_cast<H2Stream*>(src->ptr);
   if (s->c_->out_.size() + s->c_->io_->pending() > kOutMax) return NGHTTP2_ERR_WOULDBLOCK;
   s->c_->out_append(reinterpret_cast<const char*>(fh), 9);
+  s->progress_at_ = s->srv_->now_ms();
   if (len > 0) {
     s->c_->out_append(st->out_.data() + st->out_off_, len);
     st->out_off_ += len;

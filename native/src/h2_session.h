@@ -112,6 +112,11 @@ class H2Session {
   void on_written();
   bool dead() const { return dead_; }
   size_t open_streams() const { return all_.size(); }
+  // Zero-window stall (Server's busy sweep, write_timeout): response bytes are queued and no DATA has
+  // gone out for `limit` ms (the client keeps its window shut). reset_stalled() cancels those streams
+  // (RST_STREAM CANCEL; JS hears on_abort), and closes the connection when its own window is shut.
+  bool stalled(uint64_t now, uint64_t limit);
+  void reset_stalled();
   // A graceful stop: GOAWAY with the last stream id we processed, then close when done.
   void goaway();
   // Its first step: GOAWAY(2^31-1), a warning that the connection will go (RFC 9113 §6.8).
@@ -160,11 +165,12 @@ class H2Session {
   std::vector<nghttp2_nv> nv_;
   uint64_t bucket_ = 0;  // abuse tokens left (×1000 for the refill arithmetic)
   uint64_t bucket_at_ = 0;
-  int depth_ = 0;  // inside mem_recv / session_send
+  uint64_t progress_at_ = 0;  // DATA last went out (or nothing was queued)
+  int depth_ = 0;             // inside mem_recv / session_send
   bool dead_ = false;
   bool calm_ = false;
   bool goaway_sent_ = false;
-  bool sending_ = false;
+  bool in_after_io_ = false;
 };
 
 }  // namespace gts
