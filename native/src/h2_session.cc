@@ -357,7 +357,7 @@ void H2Session::dispatch(H2Stream* st) {
   if (body != nullptr) {  // inline: the application has it all
     if (!st->no_credit_) nghttp2_session_consume(s_, st->sid_, blen);
     st->body_in_.clear();
-    st->body_in_.shrink_to_fit();
+    std::string().swap(st->body_in_);  // (not shrink_to_fit(): GLIBCXX_3.4.29, above the prebuild floor)
   }
   st->head_.reset();
   if (follows && !st->in_body_ready_) {  // what came with the head goes next, by after_io()
@@ -499,7 +499,7 @@ void H2Session::reset_stalled() {
     if (st->closed_ || st->out_.size() <= st->out_off_) continue;
     nghttp2_submit_rst_stream(s_, NGHTTP2_FLAG_NONE, st->sid_, NGHTTP2_CANCEL);
     st->out_.clear();
-    st->out_.shrink_to_fit();
+    std::string().swap(st->out_);
     st->out_off_ = 0;
   }
   progress_at_ = srv_->now_ms();
@@ -564,7 +564,7 @@ int H2Session::send_data_cb(nghttp2_session*, nghttp2_frame* frame, const uint8_
   if (st->out_off_ == st->out_.size()) {
     st->out_.clear();
     st->out_off_ = 0;
-    if (st->final_) st->out_.shrink_to_fit();
+    if (st->final_) std::string().swap(st->out_);
   }
   return 0;
 }
