@@ -34,10 +34,17 @@
       "cflags_cc": ["-O3", "-std=c++17", "-fvisibility=hidden", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-fno-omit-frame-pointer"],
       "variables": {
-        "gts_force_posix%": "<!(node -p \"process.env.GTS_FORCE_POSIX === '1' ? 1 : 0\")"
+        "gts_force_posix%": "<!(node -p \"process.env.GTS_FORCE_POSIX === '1' ? 1 : 0\")",
+        "gts_http2%": "<!(node scripts/nghttp2-include.cjs enabled)"
       },
       "conditions": [
         ["gts_force_posix==1", { "defines": ["GTS_FORCE_POSIX=1"] }],
+        ["gts_http2==1", {
+          "sources": ["native/src/h2_head.cc", "native/src/h2_session.cc", "native/src/h2c.cc"],
+          "include_dirs": ["<!@(node scripts/nghttp2-include.cjs include)"]
+        }, {
+          "defines": ["GTS_NO_HTTP2"]
+        }],
         ["OS=='mac'", {
           "xcode_settings": {
             "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",

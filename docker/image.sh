@@ -13,7 +13,7 @@ case "${1:-}" in
   build-deps)
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      g++ make python3 node-llhttp ca-certificates >/dev/null
+      g++ make python3 node-llhttp libnghttp2-dev ca-certificates >/dev/null
     rm -rf /var/lib/apt/lists/*
     ;;
   build)

@@ -96,6 +96,10 @@ export interface NativeServer {
   connections(): number;
   /** the TLS facts of a request's connection as 'KEY\0value\0...' (mod_ssl names), or undefined */
   tlsInfo(id: number): string | undefined;
+  /** HTTP/2: the application read n bytes of the request body (the stream's window reopens by that much) */
+  consume(id: number, n: number): void;
+  /** HTTP/2: response trailers (headers as respond()'s block), sent after the body -> RespondResult */
+  trailers(id: number, headers: string, nHeaders: number): number;
 }
 
 export interface NativeBinding {
@@ -137,6 +141,8 @@ export interface NativeBinding {
   /** number of native response-head slots (slot 0 is scratch) */
   headSlots: number;
   llhttpVersion: string;
+  /** this build and this node have HTTP/2 (nghttp2's header at build time, node's nghttp2 at run time) */
+  http2: boolean;
 }
 
 // meta[] slots
@@ -171,6 +177,7 @@ export const F = {
   upgrade: 1 << 16,
   scriptName: 1 << 17,
   hasLength: 1 << 18,
+  http2: 1 << 19,
 } as const;
 
 /** a meta key slot with this bit set holds an index into headerKeys instead of an end offset */

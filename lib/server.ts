@@ -104,6 +104,28 @@ export function isTls(cfg: Settings): boolean {
   return cfg.certfile !== null || cfg.keyfile !== null;
 }
 
+/** ALPN protocol ids from http_protocols, in its order: h2 -> 'h2', h1 -> 'http/1.1'. */
+export function alpnProtocols(cfg: Settings): string[] {
+  return cfg.http_protocols.map((p) => (p === 'h2' ? 'h2' : 'http/1.1'));
+}
+
+/** Warnings about how the HTTP/2 settings combine with the binds (docs/design/http2.md §4). */
+export function http2Warnings(cfg: Settings): string[] {
+  const out: string[] = [];
+  if (!cfg.http_protocols.includes('h2')) return out;
+  if (isTls(cfg) && cfg.http2_cleartext !== 'off')
+    out.push('http2_cleartext is ignored with TLS (h2c is cleartext only)');
+  if (!isTls(cfg) && cfg.http2_cleartext === 'off') {
+    out.push('HTTP/2 needs TLS (ALPN) or http2_cleartext: HTTP/1 is served');
+  }
+  const v = process.versions.nghttp2 ?? '';
+  const [a = 0, b = 0, c = 0] = v.split('.').map(Number);
+  if (a * 1e6 + b * 1e3 + c < 1068001) {
+    out.push(`HTTP/2 uses node's nghttp2 ${v || '(unknown)'}; 1.68.1 or newer (Node 22, 24) is preferred`);
+  }
+  return out;
+}
+
 /** The default context options from the SSL settings (Gunicorn's default_ssl_context_factory). */
 export function defaultTlsContext(cfg: Settings): TlsContextOptions {
   return {
@@ -115,7 +137,7 @@ export function defaultTlsContext(cfg: Settings): TlsContextOptions {
     ciphers: cfg.ciphers,
     ciphersuites: null,
     groups: null,
-    alpn: ['http/1.1'],
+    alpn: alpnProtocols(cfg),
     sessionTickets: 1,
     passphrase: null,
     suppressRaggedEofs: cfg.suppress_ragged_eofs,
@@ -222,6 +244,7 @@ export function startServer(
   } else {
     d = new Dispatcher(shape.app, ctx, log, cfg.limit_request_fields, opts.hooks);
   }
+  if ((opts.balance?.slot ?? 0) === 0) for (const w of http2Warnings(cfg)) log.warning(w);
   const server = new native.NativeServer(nativeOptions(cfg, opts.balance), d.callbacks(), d.meta);
   d.native = server;
   const closed = new Promise<void>((resolve) => {

@@ -14,6 +14,7 @@ mkdir -p "$STAGE/native/src" "$STAGE/scripts"
 cp binding.gyp package.json "$STAGE/"
 cp native/src/* "$STAGE/native/src/"
 cp scripts/llhttp-sources.cjs "$STAGE/scripts/"   # a copy: it writes next to itself
+cp scripts/nghttp2-include.cjs "$STAGE/scripts/"   # HTTP/2: where nghttp2.h is (binding.gyp)
 ln -sfn "$ROOT/node_modules" "$STAGE/node_modules"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
 # the same headers as the normal build (npm's nodedir, e.g. /usr on Debian's nodejs)

@@ -80,12 +80,15 @@ build_one() {
   local cc=gcc cxx=g++ strip=strip
   if [ "$(uname -m)" != "${triple%%-*}" ]; then cc=$triple-gcc; cxx=$triple-g++; strip=$triple-strip; fi
   command -v "$cxx" >/dev/null || die "$cxx is missing: apt-get install $pkg"
+  # the prebuilds always have HTTP/2 (a source build without the header builds without it)
+  [ "$(node scripts/nghttp2-include.cjs enabled 2>/dev/null)" = 1 ] || die "nghttp2/nghttp2.h is missing: apt-get install libnghttp2-dev"
   local t0=$SECONDS stage="$ROOT/build-prebuild/$arch"
   rm -rf "$stage"
   mkdir -p "$stage/scripts"
   cp binding.gyp package.json "$stage/"
   cp -r native "$stage/"
   cp scripts/llhttp-sources.cjs "$stage/scripts/"   # a copy: it writes next to itself
+  cp scripts/nghttp2-include.cjs "$stage/scripts/"   # HTTP/2: where nghttp2.h is (binding.gyp)
   ln -sfn "$ROOT/node_modules" "$stage/node_modules"
   "$cxx" -O2 -fPIC -std=c++17 -Wall -c scripts/prebuild-floor.cc -o "$stage/prebuild-floor.o"
   local wrap="" s

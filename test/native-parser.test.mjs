@@ -133,6 +133,12 @@ t.test("the harness's base config is the registry's (every parser setting, gener
     'worker_connections',
     'forwarded_allow_ips',
     'proxy_allow_ips',
+    'http_protocols',
+    'http2_cleartext',
+    'http2_max_concurrent_streams',
+    'http2_initial_window_size',
+    'http2_max_frame_size',
+    'http2_max_header_list_size',
   ]);
   const args = NATIVE_SETTINGS.filter((s) => !serverOnly.has(s.name)).map((s) => {
     const v = cfg[s.name];

@@ -156,6 +156,27 @@ export const HOOK_SETTINGS = [
 
 export const HOOK_NAMES: readonly string[] = HOOK_SETTINGS.map((h) => h.name);
 
+/** http_protocols: h1 and h2, each at most once, in preference order. */
+const validateHttpProtocols: Validator<Array<'h1' | 'h2'>> = (name, v) => {
+  const list = validateStringList(name, v).map((s) => s.toLowerCase());
+  if (list.length === 0) throw new SettingError(name, v, 'expected at least one of h1, h2');
+  for (const p of list) {
+    if (p === 'h3') throw new SettingError(name, v, 'HTTP/3 is not supported');
+    if (p !== 'h1' && p !== 'h2') throw new SettingError(name, v, `unknown protocol ${p}: expected h1, h2`);
+  }
+  if (new Set(list).size !== list.length) throw new SettingError(name, v, 'a protocol is named twice');
+  return list as Array<'h1' | 'h2'>;
+};
+
+/** An integer in [min, max]. */
+function intRange(min: number, max: number): Validator<number> {
+  return (name, v) => {
+    const n = validatePosInt(name, v);
+    if (n < min || n > max) throw new SettingError(name, v, `expected an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
 /** Gunicorn settings that gunicorn-ts does not have, and why (docs/settings.md lists them). */
 export const NOT_APPLICABLE: ReadonlyArray<[string, string]> = [
   [
@@ -170,7 +191,6 @@ export const NOT_APPLICABLE: ReadonlyArray<[string, string]> = [
     'Python logging configuration; use `log_format = json`, `syslog` or a `logger_class`.',
   ],
   ['paste, raw_paste_global_conf', 'PasteDeploy is Python-only.'],
-  ['http_protocols, http2_*', 'HTTP/2 is not implemented by the native core.'],
   [
     'asgi_loop, asgi_lifespan, asgi_disconnect_grace_period, root_path',
     'ASGI is Python-only; the handler contract is WSGI-style.',
@@ -1026,6 +1046,76 @@ export const SETTINGS = [
     validator: validateChoice(['drop', 'refuse', 'dangerous'] as const),
     default: () => 'drop' as const,
     desc: 'What to do with header names containing "_": drop them, refuse the request (400), or keep them (dangerous).',
+  }),
+  // ---- HTTP/2 (docs/design/http2.md §4; Gunicorn 25's http_protocols and http2_* settings)
+  def({
+    name: 'http_protocols',
+    native: true,
+    section: 'HTTP/2',
+    cli: ['--http-protocols'],
+    meta: 'STRING',
+    validator: validateHttpProtocols,
+    default: () => ['h1'],
+    desc:
+      'The HTTP protocols to serve, in preference order (comma-separated: h1, h2). With TLS, h2 is offered by ' +
+      'ALPN in this order; without TLS, h2 needs http2_cleartext. HTTP/3 is not supported.',
+  }),
+  def({
+    name: 'http2_cleartext',
+    native: true,
+    section: 'HTTP/2',
+    cli: ['--http2-cleartext'],
+    meta: 'MODE',
+    validator: validateChoice(['off', 'prior-knowledge', 'upgrade', 'both'] as const),
+    default: () => 'off' as const,
+    desc:
+      'HTTP/2 without TLS (h2c) when http_protocols has h2: off, prior-knowledge (the client starts with the ' +
+      'HTTP/2 preface), upgrade (an HTTP/1.1 request with Upgrade: h2c), or both. Only for peers in ' +
+      'forwarded_allow_ips and unix sockets; ignored on TLS binds.',
+  }),
+  def({
+    name: 'http2_max_concurrent_streams',
+    native: true,
+    section: 'HTTP/2',
+    cli: ['--http2-max-concurrent-streams'],
+    meta: 'INT',
+    validator: intRange(1, 2 ** 31 - 1),
+    default: () => 100,
+    desc: 'The most streams a client may have open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS).',
+  }),
+  def({
+    name: 'http2_initial_window_size',
+    native: true,
+    section: 'HTTP/2',
+    cli: ['--http2-initial-window-size'],
+    meta: 'INT',
+    validator: intRange(0, 2 ** 31 - 1),
+    default: () => 65535,
+    desc:
+      "A stream's receive window in bytes (SETTINGS_INITIAL_WINDOW_SIZE): how much of a request body a client " +
+      'may send before the application reads it.',
+  }),
+  def({
+    name: 'http2_max_frame_size',
+    native: true,
+    section: 'HTTP/2',
+    cli: ['--http2-max-frame-size'],
+    meta: 'INT',
+    validator: intRange(16384, 16777215),
+    default: () => 16384,
+    desc: 'The largest frame payload we accept, in bytes (SETTINGS_MAX_FRAME_SIZE, 16384 to 16777215).',
+  }),
+  def({
+    name: 'http2_max_header_list_size',
+    native: true,
+    section: 'HTTP/2',
+    cli: ['--http2-max-header-list-size'],
+    meta: 'INT',
+    validator: validatePosInt,
+    default: () => 65536,
+    desc:
+      "The largest request header list, in bytes as RFC 9113 counts it (each field's name and value plus 32); " +
+      'larger heads get 431. 0: not advertised (limit_request_fields and limit_request_field_size still apply).',
   }),
   // ---- resilience (stray errors, memory recycling, crash loops, shutdown delay): lib/config/resilience-settings.ts
   ...RESILIENCE_SETTINGS,

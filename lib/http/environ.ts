@@ -151,7 +151,18 @@ export function buildEnviron(
       env.PROXY_PORT = String(meta[M.proxyDstPort]);
     }
   }
+  if ((flags & F.http2) !== 0) addHttp2Keys(env);
   return env;
+}
+
+/**
+ * The HTTP/2 keys Gunicorn adds for a stream (SERVER_PROTOCOL is already HTTP/2.0). RFC 9113 deprecates
+ * priorities: the weight and dependency are the defaults. `gunicorn.http2.send_trailers` is the exchange's.
+ */
+export function addHttp2Keys(env: Environ): void {
+  env.HTTP_VERSION = '2';
+  env['gunicorn.http2.priority_weight'] = 16;
+  env['gunicorn.http2.priority_depends_on'] = 0;
 }
 
 /** Adds the TLS facts of the request's connection (mod_ssl's SSL_* names) to environ. */

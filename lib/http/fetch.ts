@@ -41,7 +41,7 @@ import {
   type TableExchange,
 } from './exchange-table.js';
 import { FetchRequest, type RequestFacts } from './fetch-request.js';
-import { Input, type InputControl } from './input.js';
+import { FlowControl, Input, type InputControl } from './input.js';
 import type { RequestHooks } from './handler.js';
 import { LightResponse, NativeResponse } from './fetch-response.js';
 import type { FetchHandler } from './shape.js';
@@ -128,7 +128,12 @@ export class FetchDispatcher extends ExchangeTable<FetchExchange> {
     };
     const ex = new FetchExchange(this, id, f, (flags & F.head) !== 0);
     f.hints = ex;
-    ex.input = follows || body !== undefined ? new Input(body, follows ? ex : null) : EMPTY_INPUT;
+    const control = follows
+      ? (flags & F.http2) !== 0
+        ? new FlowControl(ex, (n) => this.native.consume(id, n))
+        : ex
+      : null;
+    ex.input = follows || body !== undefined ? new Input(body, control) : EMPTY_INPUT;
     if (follows) ex.keep();
     // header offsets: [first key start, key end | KNOWN_KEY + index, value end, ...]
     const n = meta[M.count]!;

@@ -11,7 +11,7 @@ import { F, M, R, Result } from '../native.js';
 import type { Logger } from '../logging/logger.js';
 import type { Application, Chunk, Environ, ResponseBody, ResponseHeaders, StartResponse, WriteFn } from '../types.js';
 import { addTlsInfo, buildEnviron, SchemeConflict, ScriptNameMismatch, type EnvironContext } from './environ.js';
-import { Input, type InputControl } from './input.js';
+import { FlowControl, Input, type InputControl } from './input.js';
 import { ErrorCode } from './errors.js';
 import {
   abortExchange,
@@ -172,7 +172,9 @@ export class Dispatcher extends ExchangeTable<Exchange> {
     const follows = (flags & F.bodyFollows) !== 0;
     const ex = new Exchange(this, id);
     // a request without a body shares one ended, empty input
-    const input = follows || body !== undefined ? new Input(body, follows ? ex : null) : EMPTY_INPUT;
+    const h2 = (flags & F.http2) !== 0;
+    const control = follows ? (h2 ? new FlowControl(ex, (n) => this.native.consume(id, n)) : ex) : null;
+    const input = follows || body !== undefined ? new Input(body, control) : EMPTY_INPUT;
     ex.input = input;
     this.last = ex;
     if (follows) ex.keep();
@@ -180,6 +182,7 @@ export class Dispatcher extends ExchangeTable<Exchange> {
     try {
       environ = buildEnviron(this.ctx, blob, this.meta, input, this.hintsFor(id & SLOT_MASK));
       if (this.ctx.tlsClientInfo) addTlsInfo(environ, this.native.tlsInfo(id));
+      if (h2) environ['gunicorn.http2.send_trailers'] = (headers: ResponseHeaders) => ex.sendTrailers(headers);
     } catch (e) {
       if (e instanceof SchemeConflict) {
         this.badRequest(ex, blob, ErrorCode.INVALID_SCHEME_HEADERS, e.message);
@@ -333,6 +336,24 @@ export class Exchange implements TableExchange, InputControl {
     if (this.headSent || this.finished || this.aborted) return;
     const r = this.d.native.earlyHints(this.id, block, headers.length);
     if (r === Result.badHeader) throw new Error(`Invalid early hints header in ${inspect(headers)}`);
+  }
+
+  /**
+   * gunicorn.http2.send_trailers (HTTP/2 only): response trailers, e.g. `[['grpc-status', '0']]`, sent after
+   * the body (call it before the body ends). Ignored once the response has finished.
+   */
+  sendTrailers(headers: ResponseHeaders): void {
+    if (!Array.isArray(headers)) throw new TypeError(`trailers must be an array of [name, value] pairs`);
+    let block = '';
+    for (const h of headers) {
+      if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
+        throw new TypeError(`each trailer must be a [name, value] pair of strings, got ${inspect(h)}`);
+      }
+      block += `${h[0]}\0${h[1]}\n`;
+    }
+    if (this.finished || this.aborted) return;
+    const r = this.d.native.trailers(this.id, block, headers.length);
+    if (r === Result.badHeader) throw new Error(`Invalid trailer in ${inspect(headers)}`);
   }
 
   /** PEP 3333's write(): sends body bytes now. Prefer returning an iterable. */

@@ -11,6 +11,22 @@ type Waiter = () => void;
 
 export interface InputControl {
   pause(paused: boolean): void;
+  /** HTTP/2: the application took n bytes (flow control reopens the window by that much) */
+  consumed?(n: number): void;
+}
+
+/** An HTTP/2 stream's control: what the application reads reopens the stream's window (credit(n)). */
+export class FlowControl implements InputControl {
+  constructor(
+    private readonly inner: InputControl,
+    private readonly credit: (n: number) => void,
+  ) {}
+  pause(paused: boolean): void {
+    this.inner.pause(paused);
+  }
+  consumed(n: number): void {
+    this.credit(n);
+  }
 }
 
 export class Input implements AsyncIterable<Buffer> {
@@ -21,6 +37,7 @@ export class Input implements AsyncIterable<Buffer> {
   private waiter: Waiter | null = null;
   private paused = false;
   private readonly control: InputControl | null;
+  private uncredited = 0; // HTTP/2: bytes received that the application has neither taken nor waited for
 
   /** `whole` is the complete body (or undefined for none); `control` set when more body follows. */
   constructor(whole: Buffer | undefined, control: InputControl | null) {
@@ -37,6 +54,8 @@ export class Input implements AsyncIterable<Buffer> {
   push(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    this.uncredited += chunk.length;
+    if (this.waiter !== null) this.credit(this.uncredited); // the application is reading: the window stays open
     if (this.waiter === null && this.buffered > HIGH_WATER && !this.paused && this.control) {
       this.paused = true;
       this.control.pause(true);
@@ -64,7 +83,16 @@ export class Input implements AsyncIterable<Buffer> {
     }
   }
 
+  /** HTTP/2 flow control: the application took (or is waiting for) n more bytes. */
+  private credit(n: number): void {
+    const k = Math.min(n, this.uncredited);
+    if (k <= 0 || this.control?.consumed === undefined) return;
+    this.uncredited -= k;
+    this.control.consumed(k);
+  }
+
   private wait(): Promise<void> {
+    this.credit(this.uncredited);
     if (this.paused && this.control) {
       this.paused = false;
       this.control.pause(false);
@@ -75,6 +103,7 @@ export class Input implements AsyncIterable<Buffer> {
   }
 
   private take(n: number): Buffer {
+    this.credit(n);
     if (n >= this.buffered) {
       const out = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
       this.chunks = [];

@@ -27,6 +27,7 @@
 #include "connection.h"
 #include "environ.h"
 #include "errors.h"
+#include "h2_compat.h"
 #include "reaper.h"
 #include "server.h"
 #include "sockets.h"
@@ -192,7 +193,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
         {InstanceMethod("addListener", &JsServer::AddListener), InstanceMethod("pause", &JsServer::Pause),
          InstanceMethod("abort", &JsServer::Abort), InstanceMethod("earlyHints", &JsServer::EarlyHints),
          InstanceMethod("prepareFile", &JsServer::PrepareFile), InstanceMethod("close", &JsServer::Close),
-         InstanceMethod("connections", &JsServer::Connections), InstanceMethod("tlsInfo", &JsServer::TlsInfo)});
+         InstanceMethod("connections", &JsServer::Connections), InstanceMethod("tlsInfo", &JsServer::TlsInfo),
+         InstanceMethod("consume", &JsServer::Consume), InstanceMethod("trailers", &JsServer::Trailers)});
   }
 
   explicit JsServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsServer>(info) {
@@ -222,6 +224,36 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       r.get("balance_slot", &cfg.balance_slot);
       r.get("forwarded_allow_ips", &forwarded_allow);
       r.get("proxy_allow_ips", &proxy_allow);
+      std::vector<std::string> protocols;
+      std::string h2c;
+      double h2_streams = 0, h2_window = 0, h2_frame = 0, h2_list = 0;
+      r.get("http_protocols", &protocols);
+      r.get("http2_cleartext", &h2c);
+      r.get("http2_max_concurrent_streams", &h2_streams);
+      r.get("http2_initial_window_size", &h2_window);
+      r.get("http2_max_frame_size", &h2_frame);
+      r.get("http2_max_header_list_size", &h2_list);
+      bool want_h2 = false;
+      for (const std::string& p : protocols) want_h2 = want_h2 || p == "h2";
+#ifdef GTS_NO_HTTP2
+      if (want_h2 && !r.failed()) {
+        Napi::Error::New(env, "this build has no HTTP/2: libnghttp2-dev was missing when it was compiled")
+            .ThrowAsJavaScriptException();
+        return;
+      }
+#else
+      if (want_h2 && !r.failed() && !h2_runtime_available()) {
+        Napi::Error::New(env, "HTTP/2 is not available: this node exports no nghttp2").ThrowAsJavaScriptException();
+        return;
+      }
+      cfg.h2.enabled = want_h2;
+      cfg.h2.prior_knowledge = h2c == "prior-knowledge" || h2c == "both";
+      cfg.h2.upgrade = h2c == "upgrade" || h2c == "both";
+      cfg.h2.max_concurrent_streams = static_cast<uint32_t>(h2_streams);
+      cfg.h2.initial_window_size = static_cast<uint32_t>(h2_window);
+      cfg.h2.max_frame_size = static_cast<uint32_t>(h2_frame);
+      cfg.h2.max_header_list_size = static_cast<uint32_t>(h2_list);
+#endif
       Napi::Object tls_obj;
       bool tls_on = r.get_object("tls", &tls_obj);
       if (r.failed()) {
@@ -418,7 +450,7 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     call(slot, 2, args);
   }
 
-  Connection* lookup(const Napi::CallbackInfo& info) {
+  Endpoint* lookup(const Napi::CallbackInfo& info) {
     if (server_ == nullptr || info.Length() < 1) return nullptr;
     double d;
     if (napi_get_value_double(env_, info[0], &d) != napi_ok) return nullptr;
@@ -486,7 +518,7 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
   // slot `headKey` is reused as JS last filled it (lib/http/head-cache.ts).
   Napi::Value Respond(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Connection* c = lookup(info);
+    Endpoint* c = lookup(info);
     if (c == nullptr) return Napi::Number::New(env, static_cast<int>(WriteResult::kStale));
     // flags: RespondFlag bits, head slot in bits 8.. (six arguments: node-addon-api
     // allocates the argument array on the heap above six)
@@ -525,7 +557,7 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
   // write(id, chunk, final) -> result code
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Connection* c = lookup(info);
+    Endpoint* c = lookup(info);
     if (c == nullptr) return Napi::Number::New(env, static_cast<int>(WriteResult::kStale));
     const char* bp;
     size_t bn;
@@ -541,7 +573,7 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
   // validated into the scratch head slot like an uncached response head)
   Napi::Value EarlyHints(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Connection* c = lookup(info);
+    Endpoint* c = lookup(info);
     if (c == nullptr) return Napi::Number::New(env, static_cast<int>(WriteResult::kStale));
     static const char16_t kStatus[] = u"103 Early Hints";
     size_t hlen = 0;
@@ -553,21 +585,43 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     return Napi::Number::New(env, static_cast<int>(c->early_hints(hints)));
   }
 
+  // consume(id, n): the application read n bytes of the request body (HTTP/2: the window reopens)
+  Napi::Value Consume(const Napi::CallbackInfo& info) {
+    Endpoint* c = lookup(info);
+    if (c != nullptr && info[1].IsNumber()) c->consume(static_cast<size_t>(info[1].As<Napi::Number>().DoubleValue()));
+    return info.Env().Undefined();
+  }
+
+  // trailers(id, headerBlock, nHeaders) -> result code: response trailers (HTTP/2), sent after the body
+  Napi::Value Trailers(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Endpoint* c = lookup(info);
+    if (c == nullptr) return Napi::Number::New(env, static_cast<int>(WriteResult::kStale));
+    static const char16_t kStatus[] = u"200 OK";
+    size_t hlen = 0;
+    AppHead t;
+    if (!utf16(info[1], &hdrs_, &hlen)) return Napi::Number::New(env, static_cast<int>(HeadError::kBadHeader));
+    HeadError e = prepare_head(kStatus, sizeof kStatus / sizeof kStatus[0] - 1, hdrs_.data(), hlen,
+                               info[2].As<Napi::Number>().Uint32Value(), &t);
+    if (e != HeadError::kOk) return Napi::Number::New(env, static_cast<int>(e));
+    return Napi::Number::New(env, static_cast<int>(c->set_trailers(t)));
+  }
+
   // prepareFile(id, fd) -> bytes the file will send (from its offset), or -1: see Connection::prepare_file
   Napi::Value PrepareFile(const Napi::CallbackInfo& info) {
-    Connection* c = lookup(info);
+    Endpoint* c = lookup(info);
     if (c == nullptr || !info[1].IsNumber()) return Napi::Number::New(info.Env(), -1);
     return Napi::Number::New(info.Env(), static_cast<double>(c->prepare_file(info[1].As<Napi::Number>().Int32Value())));
   }
 
   Napi::Value Pause(const Napi::CallbackInfo& info) {
-    Connection* c = lookup(info);
+    Endpoint* c = lookup(info);
     if (c != nullptr) c->pause_body(info[1].ToBoolean().Value());
     return info.Env().Undefined();
   }
 
   Napi::Value Abort(const Napi::CallbackInfo& info) {
-    Connection* c = lookup(info);
+    Endpoint* c = lookup(info);
     if (c != nullptr) c->abort_response();
     return info.Env().Undefined();
   }
@@ -596,7 +650,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
   Napi::Value TlsInfo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (server_ == nullptr || info.Length() < 1 || !info[0].IsNumber()) return env.Undefined();
-    Connection* c = server_->find(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    Endpoint* e = server_->find(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    Connection* c = e != nullptr ? e->connection() : nullptr;
     if (c == nullptr || c->tls() == nullptr) return env.Undefined();
     std::string out;
     c->tls()->describe(&out);
@@ -804,6 +859,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (uint32_t i = 0; i < known_header_count(); i++) keys.Set(i, known_header_key(i));
   exports.Set("headerKeys", keys);
   exports.Set("headSlots", Napi::Number::New(env, kHeadSlots));
+#ifdef GTS_NO_HTTP2
+  exports.Set("http2", false);
+#else
+  exports.Set("http2", h2_runtime_available());
+#endif
   exports.Set("llhttpVersion", std::to_string(LLHTTP_VERSION_MAJOR) + "." + std::to_string(LLHTTP_VERSION_MINOR) + "." +
                                    std::to_string(LLHTTP_VERSION_PATCH));
   return exports;

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <new>
 
+#include "ascii.h"
+#include "h2c.h"
 #include "server.h"
 
 namespace gts {
@@ -40,6 +42,9 @@ Connection::Connection(Server* srv, uint32_t slot, bool is_unix)
 }
 
 Connection::~Connection() {
+#ifndef GTS_NO_HTTP2
+  delete h2_;
+#endif
   drop_file();
   delete tls_;
   std::free(in_);
@@ -69,6 +74,13 @@ void Connection::start(uint8_t listener_index) {
     }
   }
   parser_.reset_connection(trusted_, proxy_allowed);
+#ifndef GTS_NO_HTTP2
+  // h2c prior knowledge (Gunicorn's peer_trusted_for_h2c: forwarded_allow_ips, unix sockets); after a
+  // PROXY preamble the HTTP/2 preface is not looked for
+  const H2Config& h2 = srv_->cfg().h2;
+  h2_sniff_ = h2.enabled && h2.prior_knowledge && srv_->cfg().tls_ctx == nullptr && trusted_ &&
+              srv_->cfg().parser.proxy_protocol == ProxyMode::kOff;
+#endif
   if (srv_->cfg().tls_ctx != nullptr && (tls_ == nullptr || !tls_->ok())) {
     close_now();
     return;
@@ -82,6 +94,9 @@ void Connection::start(uint8_t listener_index) {
 
 void Connection::on_transport_data(const char* p, size_t n) {
   if (closed_) return;
+#ifndef GTS_NO_HTTP2
+  if ((h2_ != nullptr || h2_sniff_ || (tls_ != nullptr && !alpn_checked_)) && h2_input(p, n)) return;
+#endif
   Bridge* br = srv_->bridge();
   br->enter();
   if (closing_) {
@@ -98,6 +113,9 @@ void Connection::on_transport_data(const char* p, size_t n) {
     run_buffered();
     if (!closed_) update_reading();
   }
+#ifndef GTS_NO_HTTP2
+  if (h2_ != nullptr) h2_take_buffered();
+#endif
   br->leave();
 }
 
@@ -107,7 +125,12 @@ void Connection::on_transport_eof() {
   br->enter();
   eof_ = true;
   update_reading();
-  if (closing_) {
+  if (h2_ != nullptr && !closing_) {
+#ifndef GTS_NO_HTTP2
+    h2_->abort_all();  // the client is gone: its streams cannot be answered
+#endif
+    close_graceful();
+  } else if (closing_) {
     close_now();  // lingering close done: the peer has finished sending
   } else if (active_ && head_sent_ && !resp_done_) {
     // The client closed while a response is streaming to it: it is gone
@@ -243,6 +266,7 @@ size_t Connection::run(const char* data, size_t len) {
     size_t used = 0;
     dispatch(data + off, len - off, &used);
     off += used;
+    if (h2_ != nullptr) break;  // Upgrade: h2c: what follows is HTTP/2 (h2_take_buffered())
   }
   in_run_ = false;
   if ((!out_.empty() || (file_fd_ >= 0 && file_started_)) && !closed_) {
@@ -256,6 +280,12 @@ size_t Connection::run(const char* data, size_t len) {
 void Connection::dispatch(const char* data, size_t avail, size_t* used) {
   const RequestHead& h = parser_.head();
   const size_t hl = parser_.head_length();
+#ifndef GTS_NO_HTTP2
+  if (srv_->cfg().h2.enabled && srv_->cfg().h2.upgrade && tls_ == nullptr && trusted_ && !served_one_ &&
+      h2c_upgrade(data, avail, used)) {
+    return;
+  }
+#endif
   leave_wait();
   active_ = true;
   head_sent_ = resp_done_ = false;
@@ -367,6 +397,9 @@ void Connection::body_failed(Err e) {
 }
 
 void Connection::fail_io() {
+#ifndef GTS_NO_HTTP2
+  if (h2_ != nullptr) h2_->abort_all();
+#endif
   if (active_ && !resp_done_) {
     uint64_t id = req_id_;
     active_ = false;
@@ -582,6 +615,15 @@ void Connection::flush_queued() {
   // TLS: records decrypted or received while reading was paused
   if (tls_ != nullptr) tls_->run_deferred();
   if (closed_) return;
+#ifndef GTS_NO_HTTP2
+  if (h2_ != nullptr && !closing_) {
+    h2_->send();  // frames the application queued since the last read
+    flush();
+    if (!closed_ && !closing_) h2_->on_written();
+    if (!closed_ && !out_.empty()) schedule_flush();
+    return;
+  }
+#endif
   flush();
 }
 
@@ -636,7 +678,13 @@ void Connection::on_transport_written() {
   if (closed_) return;
   Bridge* br = srv_->bridge();
   br->enter();
-  if (file_fd_ >= 0 && file_started_) {
+  if (h2_ != nullptr && !closing_) {
+#ifndef GTS_NO_HTTP2
+    h2_->on_written();
+    if (!closed_ && !out_.empty()) schedule_flush();
+    if (!closed_) update_reading();
+#endif
+  } else if (file_fd_ >= 0 && file_started_) {
     pump_file();
   } else if (closing_) {
     close_graceful();
@@ -698,6 +746,9 @@ void Connection::close_graceful() {
 
 void Connection::close_now() {
   if (closed_) return;
+#ifndef GTS_NO_HTTP2
+  if (h2_ != nullptr && !h2_->dead()) h2_->abort_all();
+#endif
   closed_ = true;
   drop_file();
   leave_wait();
@@ -730,6 +781,15 @@ bool Connection::timed_out(uint64_t now) {
       return true;
     }
   }
+#ifndef GTS_NO_HTTP2
+  if (h2_ != nullptr) {  // HTTP/2: the zero-window stall (h2_session.h)
+    if (h2_->stalled(now, cfg.write_timeout_ms)) {
+      expired_why_ = 4;
+      return true;
+    }
+    return false;
+  }
+#endif
   if (!active_) return false;
   const bool body_wait = !parser_.body_done() && !(body_to_js_ && app_paused_);  // waiting for the client's body
   if (cfg.body_timeout_ms > 0 && body_wait) {
@@ -753,6 +813,13 @@ void Connection::time_out() {
   if (closed_ || expired_why_ == 0) return;
   Bridge* br = srv_->bridge();
   const uint64_t id = req_id_;
+#ifndef GTS_NO_HTTP2
+  if (expired_why_ == 4) {  // HTTP/2 zero-window stall: those streams are cancelled
+    h2_->reset_stalled();
+    if (!closed_ && !closing_) flush();
+    return;
+  }
+#endif
   if (expired_why_ == 1) {  // write_timeout
     fail_io();              // the application (if still writing) hears of it as a disconnect
     return;
@@ -813,5 +880,155 @@ WaitList& Connection::list_of(Wait list) {
     default: return srv_->drain_list;
   }
 }
+
+// ---- HTTP/2 (h2_session.h) -------------------------------------------------------------
+
+#ifndef GTS_NO_HTTP2
+bool Connection::h2_input(const char* p, size_t n) {
+  Bridge* br = srv_->bridge();
+  if (h2_ != nullptr) {
+    if (closing_) {  // lingering after our GOAWAY: discard
+      discarded_ += n;
+      if (discarded_ > kLingerDiscardMax) close_now();
+      return true;
+    }
+    br->enter();
+    h2_->on_data(p, n);
+    if (!closed_) flush();
+    if (!closed_) update_reading();
+    br->leave();
+    return true;
+  }
+  if (tls_ != nullptr) {
+    alpn_checked_ = true;
+    if (!srv_->cfg().h2.enabled || !tls_->alpn_h2()) return false;
+    switch_h2(p, n);
+    return true;
+  }
+  // cleartext prior knowledge: the 24-byte preface, maybe in pieces
+  const char* d = p;
+  size_t len = n;
+  if (in_len_ > 0) {
+    keep_input(p, n);
+    if (closed_) return true;
+    d = in_;
+    len = in_len_;
+  }
+  PrefaceMatch m = preface_match(d, len);
+  if (m == PrefaceMatch::kNeedMore) {
+    if (in_len_ == 0) keep_input(p, n);
+    if (!closed_) update_reading();
+    return true;
+  }
+  h2_sniff_ = false;
+  if (m == PrefaceMatch::kMatch) {
+    std::string bytes(d, len);
+    in_len_ = 0;
+    switch_h2(bytes.data(), bytes.size());
+    return true;
+  }
+  if (in_len_ == 0) return false;  // HTTP/1, as these bytes would have gone anyway
+  br->enter();
+  run_buffered();
+  if (!closed_) update_reading();
+  br->leave();
+  return true;
+}
+
+// Upgrade: h2c (RFC 7540 §3.2, Gunicorn's upgrade_settings): the first request of a trusted cleartext
+// connection, with its whole (small) body already read, becomes stream 1 of an HTTP/2 session. Any check
+// that fails leaves it a plain HTTP/1 request.
+bool Connection::h2c_upgrade(const char* data, size_t avail, size_t* used) {
+  const RequestHead& h = parser_.head();
+  const size_t hl = parser_.head_length();
+  Slice sv;
+  if (!h2c_upgrade_request(h, &sv)) return false;
+  const size_t blen = h.body == BodyKind::kLength ? static_cast<size_t>(h.content_length) : 0;
+  if (avail - hl < blen) return false;  // the body is not all here yet: served as HTTP/1
+  std::string payload;
+  if (!decode_http2_settings(sv.p, sv.n, &payload)) return false;
+  const ServerConfig& cfg = srv_->cfg();
+  H2HeadLimits lim;
+  lim.parser = &cfg.parser;
+  lim.max_header_list = cfg.h2.max_header_list_size;
+  lim.trusted = trusted_;
+  h2_ = new (std::nothrow) H2Session(this, srv_, cfg.h2, lim);
+  if (h2_ == nullptr || !h2_->start_upgrade(payload, h.is_head)) {
+    close_now();
+    *used = avail;
+    return true;
+  }
+  leave_wait();
+  served_one_ = true;
+  static const char k101[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+  out_append(k101, sizeof k101 - 1);
+  // stream 1's head: the HTTP/1 request's, Host as :authority, the hop-by-hop fields left out
+  std::string name;
+  auto add = [&](const char* n, size_t nl, const char* v, size_t vl) { h2_->upgrade_field(n, nl, v, vl); };
+  add(":method", 7, h.method.p, h.method.n);
+  add(":path", 5, h.target.p, h.target.n);
+  for (const HeaderField& f : h.headers) {
+    name.assign(f.name.p, f.name.n);
+    for (char& c : name) c = ascii::lower(c);
+    if (name == "host") {
+      add(":authority", 10, f.value.p, f.value.n);
+    } else if (name != "connection" && name != "upgrade" && name != "http2-settings" && name != "keep-alive" &&
+               name != "transfer-encoding" && name != "te" && name != "proxy-connection") {
+      add(name.data(), name.size(), f.value.p, f.value.n);
+    }
+  }
+  *used = hl + blen;
+  h2_->dispatch_upgrade(data + hl, blen);
+  return true;
+}
+
+void Connection::h2_drain() {
+  if (h2_ == nullptr || closed_ || closing_) return;
+  h2_->shutdown_notice();
+  if (closed_ || closing_) return;
+  flush();
+  if (!closed_ && !closing_) enter_wait(Wait::kDrain);
+}
+
+void Connection::h2_goaway() {
+  if (h2_ == nullptr || closed_ || closing_) return;
+  leave_wait();
+  h2_->goaway();
+  if (closed_ || closing_) return;
+  flush();
+  if (!closed_ && !closing_ && h2_->open_streams() == 0) close_graceful();
+}
+
+// Bytes after an Upgrade: h2c request (the client preface and frames) go to the session.
+void Connection::h2_take_buffered() {
+  if (in_len_ == 0 || closed_ || closing_) return;
+  std::string b(in_, in_len_);
+  in_len_ = 0;
+  h2_->on_data(b.data(), b.size());
+  if (!closed_) flush();
+  if (!closed_) update_reading();
+}
+
+void Connection::switch_h2(const char* p, size_t n) {
+  const ServerConfig& cfg = srv_->cfg();
+  H2HeadLimits lim;
+  lim.parser = &cfg.parser;
+  lim.max_header_list = cfg.h2.max_header_list_size;
+  lim.trusted = trusted_;
+  h2_ = new (std::nothrow) H2Session(this, srv_, cfg.h2, lim);
+  if (h2_ == nullptr || !h2_->start()) {
+    close_now();
+    return;
+  }
+  leave_wait();
+  served_one_ = true;
+  Bridge* br = srv_->bridge();
+  br->enter();
+  h2_->on_data(p, n);
+  if (!closed_) flush();
+  if (!closed_) update_reading();
+  br->leave();
+}
+#endif
 
 }  // namespace gts

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 
+#include "endpoint.h"
 #include "request_parser.h"
 #include "response.h"
 #include "tls.h"
@@ -19,16 +20,10 @@
 
 namespace gts {
 
+class H2Session;
+class H2Stream;
 class Server;
 struct WaitList;
-
-// Result codes of respond()/write()/end(), shared with JS.
-enum class WriteResult : int {
-  kOk = 0,
-  kBackpressure = 1,  // accepted, but stop writing until on_drain
-  kStale = 5,         // no such request (finished, aborted or closed)
-  kInvalidState = 6,  // e.g. write before respond, respond twice
-};
 
 // Which of the Server's wait lists a connection is on (each has its own timeout).
 enum class Wait : uint8_t {
@@ -42,7 +37,7 @@ enum class Wait : uint8_t {
 
 // The HTTP/1 state machine of one connection, over a Transport (transport.h):
 // it never sees a socket, so a TLS transport slots in underneath unchanged.
-class Connection final : public TransportEvents {
+class Connection final : public Endpoint, public TransportEvents {
  public:
   Connection(Server* srv, uint32_t slot, bool is_unix);
   ~Connection();
@@ -59,22 +54,22 @@ class Connection final : public TransportEvents {
   // `app` is the validated start_response() part (prepare_head); returns
   // kInvalidState in *wr when a head was already sent.
   void respond(const AppHead& app, const char* body, size_t blen, bool final, bool want_close, int64_t known_length,
-               WriteResult* wr);
-  WriteResult write(const char* p, size_t n, bool final);
+               WriteResult* wr) final;
+  WriteResult write(const char* p, size_t n, bool final) final;
   // A 103 Early Hints head with the application's (validated) lines, before the
   // response; HTTP/1.0 clients get none (kOk all the same).
-  WriteResult early_hints(const AppHead& hints);
+  WriteResult early_hints(const AppHead& hints) final;
   // wsgi.file_wrapper over a regular file (Gunicorn's sendfile): takes a copy of `fd`
   // for the next respond(); returns the bytes from its current offset to its end, or
   // -1 (not a regular file, TLS, an error): then the application's blocks are sent.
-  int64_t prepare_file(int fd);
-  bool has_file() const { return file_fd_ >= 0 && !file_started_; }  // prepared, not yet the body of a response
-  int64_t file_length() const { return static_cast<int64_t>(file_left_); }
-  void drop_file();
-  void pause_body(bool pause);
-  void abort_response();  // app failed after headers were sent: close so the response is visibly truncated
+  int64_t prepare_file(int fd) final;
+  bool has_file() const final { return file_fd_ >= 0 && !file_started_; }  // prepared, not yet the body of a response
+  int64_t file_length() const final { return static_cast<int64_t>(file_left_); }
+  void drop_file() final;
+  void pause_body(bool pause) final;
+  void abort_response() final;  // app failed after headers were sent: close so the response is visibly truncated
+  Connection* connection() final { return this; }
 
-  uint64_t request_id() const { return req_id_; }
   bool active() const { return active_; }
   const char* remote_addr() const { return remote_; }
   uint16_t remote_port() const { return remote_port_; }
@@ -102,9 +97,16 @@ class Connection final : public TransportEvents {
   uint64_t body_bytes_ = 0;  // body bytes received since body_since_ (body_min_rate)
   uint64_t write_mark_ = 0;  // output pending and not shrinking since (0: none pending)
   size_t write_pend_ = 0;    // the socket's queued bytes when write_mark_ was set
-  uint8_t expired_why_ = 0;  // timed_out(): 1 write, 2 body, 3 request
+  uint8_t expired_why_ = 0;  // timed_out(): 1 write, 2 body, 3 request, 4 HTTP/2 stall
 
   friend class Server;
+  friend class H2Session;
+  friend class H2Stream;
+
+  // HTTP/2 (h2_session.h): the shutdown notice of a graceful stop; the final GOAWAY (then close once the
+  // streams it lets finish are done)
+  void h2_drain();
+  void h2_goaway();
 
   // TransportEvents
   void on_transport_data(const char* p, size_t n) override;
@@ -134,6 +136,10 @@ class Connection final : public TransportEvents {
   void keep_input(const char* p, size_t n);
   void start_file();
   void pump_file();
+  bool h2_input(const char* p, size_t n);  // HTTP/2 (h2_session.h): true when these bytes were its business
+  void switch_h2(const char* p, size_t n);
+  bool h2c_upgrade(const char* data, size_t avail, size_t* used);
+  void h2_take_buffered();
 
   Server* srv_;
   StreamTransport stream_;  // the socket
@@ -141,7 +147,6 @@ class Connection final : public TransportEvents {
   TlsTransport* tls_ = nullptr;
   RequestParser parser_;
   uint32_t slot_;
-  uint64_t req_id_ = 0;
 
   // unconsumed input (partial head, pipelined requests, unread body)
   char* in_ = nullptr;
@@ -180,6 +185,9 @@ class Connection final : public TransportEvents {
   bool closed_ = false;   // io_->close() called
   bool served_one_ = false;
   bool must_close_after_ = false;
+  bool h2_sniff_ = false;      // cleartext prior knowledge: the first bytes may be the HTTP/2 preface
+  bool alpn_checked_ = false;  // TLS: ALPN looked at (h2 or HTTP/1)
+  H2Session* h2_ = nullptr;    // this connection speaks HTTP/2
 };
 
 }  // namespace gts

@@ -123,6 +123,7 @@ struct RequestHead {
   bool is_head = false;
   bool is_connect = false;
   bool upgrade = false;           // Connection: upgrade + Upgrade header present
+  bool http2 = false;             // an HTTP/2 stream's head (h2_head.h), never set by this parser
   std::string casefolded_method;  // storage when casefold_http_method rewrites it
 };
 

@@ -431,12 +431,33 @@ void Server::on_connection_closed(Connection* c) {
   maybe_finish_close();
 }
 
-Connection* Server::find(uint64_t id) const {
+Endpoint* Server::find(uint64_t id) const {
   uint32_t slot = static_cast<uint32_t>(id & ((1u << kSlotBits) - 1));
   if (slot >= slots_.size()) return nullptr;
-  Connection* c = slots_[slot];
+  Endpoint* c = slots_[slot];
   if (c == nullptr || c->request_id() != id || id == 0) return nullptr;
   return c;
+}
+
+uint32_t Server::take_slot(Endpoint* e) {
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    if (slot >= (1u << kSlotBits)) return UINT32_MAX;
+    slots_.push_back(nullptr);
+    seq_.push_back(0);
+  }
+  slots_[slot] = e;
+  return slot;
+}
+
+void Server::give_slot(uint32_t slot) {
+  if (slot >= slots_.size()) return;
+  slots_[slot] = nullptr;
+  free_slots_.push_back(slot);
 }
 
 uint64_t Server::next_request_id(uint32_t slot) {
@@ -491,11 +512,25 @@ void Server::sweep() {
     }
     idle_list.remove(c);
     c->wait_list_ = Wait::kNone;
+#ifndef GTS_NO_HTTP2
+    if (c->h2_ != nullptr) {  // HTTP/2 idle timeout: GOAWAY(NO_ERROR), then close
+      c->h2_goaway();
+      continue;
+    }
+#endif
     c->close_now();
   }
   // slow or silent clients that have not completed a request head
   expire(head_list, cfg_.header_timeout_ms);
   expire(linger_list, kLingerMs);
+#ifndef GTS_NO_HTTP2
+  // HTTP/2 connections at the end of the drain grace: the final GOAWAY; their open streams finish
+  for (Connection* c = drain_list.head; c != nullptr;) {
+    Connection* next = c->next_;
+    if (c->h2_ != nullptr && now - c->wait_since_ >= kDrainGraceMs) c->h2_goaway();
+    c = next;
+  }
+#endif
   expire(drain_list, kDrainGraceMs);
   if (busy_list.head != nullptr) sweep_busy(now);
 }
@@ -547,11 +582,23 @@ void Server::close(bool graceful) {
       if (c->waiting_idle()) c->enter_wait(Wait::kDrain);
       c = next;
     }
+#ifndef GTS_NO_HTTP2
+    // HTTP/2: GOAWAY(2^31-1) now, the real GOAWAY (the last stream we took) when the drain grace ends
+    std::vector<Connection*> h2;
+    for (Endpoint* e : slots_) {
+      Connection* c = e != nullptr ? e->connection() : nullptr;
+      if (c != nullptr && c == e && c->h2_ != nullptr) h2.push_back(c);
+    }
+    for (Connection* c : h2) c->h2_drain();
+#endif
   }
   if (!graceful) {
-    for (Connection* c : slots_) {
-      if (c != nullptr) c->close_now();
+    std::vector<Connection*> conns;
+    for (Endpoint* e : slots_) {
+      Connection* c = e != nullptr ? e->connection() : nullptr;
+      if (c != nullptr && c == e) conns.push_back(c);  // a stream's slot is not its connection's
     }
+    for (Connection* c : conns) c->close_now();
   }
   maybe_finish_close();
 }

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "balance.h"
+#include "endpoint.h"
+#include "h2_session.h"
 #include "request_parser.h"
 #include "response.h"
 #include "tls.h"
@@ -51,6 +53,9 @@ struct ServerConfig {
   AllowList proxy_allow;               // proxy_allow_ips
   int balance_fd = -1;                 // shared accept-balancing page (arbiter), or -1
   uint32_t balance_slot = 0;
+#ifndef GTS_NO_HTTP2
+  H2Config h2;  // http_protocols, http2_cleartext, http2_*
+#endif
   SSL_CTX* tls_ctx = nullptr;  // certfile set: every connection is TLS (the Server frees it)
   bool tls_suppress_ragged_eofs = true;
 };
@@ -119,7 +124,10 @@ class Server {
   size_t connection_count() const { return nconns_; }
   bool draining() const { return draining_; }
 
-  Connection* find(uint64_t id) const;
+  Endpoint* find(uint64_t id) const;
+  // A slot of the request-id table for an HTTP/2 stream JS is given (UINT32_MAX: none free).
+  uint32_t take_slot(Endpoint* e);
+  void give_slot(uint32_t slot);
   uint64_t next_request_id(uint32_t slot);
 
   const ServerConfig& cfg() const { return cfg_; }
@@ -173,7 +181,7 @@ class Server {
   ParserShared parser_shared_;
   DateCache date_;
   std::vector<Listener*> listeners_;
-  std::vector<Connection*> slots_;
+  std::vector<Endpoint*> slots_;  // connections and dispatched HTTP/2 streams
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> seq_;
   std::vector<std::string> buffer_pool_;

@@ -632,4 +632,12 @@ void TlsTransport::describe(std::string* out) const {
   }
 }
 
+bool TlsTransport::alpn_h2() const {
+  const unsigned char* p = nullptr;
+  unsigned int n = 0;
+  if (ssl_ == nullptr) return false;
+  SSL_get0_alpn_selected(ssl_, &p, &n);
+  return n == 2 && p[0] == 'h' && p[1] == '2';
+}
+
 }  // namespace gts

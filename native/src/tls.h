@@ -92,6 +92,8 @@ class TlsTransport final : public Transport, private TransportEvents {
   // Client certificate and session facts for environ (mod_ssl's names):
   // fills `out` with key\0value\0 pairs.
   void describe(std::string* out) const;
+  // The protocol ALPN chose is "h2" (HTTP/2 over TLS).
+  bool alpn_h2() const;
 
   // for tests and stats
   static unsigned long long handshakes() { return handshakes_; }
