@@ -1,0 +1,293 @@
+// HTTP/2 attacks (docs/design/http2.md §3): the CVEs every HTTP/2 server had to fix, each from raw frames
+// (test/helpers/h2frames.mjs) against one server. Each test checks the frame or code that ends the attack,
+// that a second HTTP/2 client and an HTTP/1 client are served meanwhile and afterwards, that the serving
+// process's RSS (VmRSS, sampled through the attack) stays within a bound of where it started, and that the
+// attack ends within a time bound.
+//
+// Target: gunicorn-ts (default) or node:http2 (GTS_H2_TARGET=node). What gunicorn-ts adds to nghttp2's own
+// defaults (ENHANCE_YOUR_CALM limiters, the stall reset) is asserted for gunicorn-ts and skipped, with the
+// reason, against node:http2.
+import t from 'tap';
+
+import { get, sleep } from './helpers/gts.mjs';
+import {
+  E,
+  S,
+  T,
+  connect,
+  continuation,
+  describe,
+  errorName,
+  headers,
+  hpack,
+  ping,
+  request,
+  rstStream,
+  settings,
+} from './helpers/h2frames.mjs';
+import { NODE_MODE, TARGET, gtsOnly, rss, startH2 } from './helpers/h2target.mjs';
+
+const MiB = 1024 * 1024;
+const RSS_BOUND = 64 * MiB; // growth over the start allowed during an attack
+const ATTACK_MS = 20000; // every attack must be over (connection closed or answered) within this
+
+/** a server, warmed up (so that the RSS baseline includes a served h2 and h1 request) */
+async function target(t, o) {
+  const srv = await startH2(t, o);
+  t.equal((await request(srv.port)).status, 200, 'warm-up h2 request');
+  t.equal((await get(srv.port, '/')).status, 200, 'warm-up HTTP/1 request');
+  srv.rss0 = rss(srv.pid);
+  srv.peak = srv.rss0;
+  let on = true;
+  const sampler = (async () => {
+    const end = Date.now() + 60000;
+    while (on && Date.now() < end) {
+      srv.peak = Math.max(srv.peak, rss(srv.pid));
+      await sleep(50);
+    }
+  })();
+  srv.stopSampling = async () => {
+    on = false;
+    await sampler;
+    srv.peak = Math.max(srv.peak, rss(srv.pid));
+  };
+  return srv;
+}
+
+/** a second HTTP/2 client and an HTTP/1 client, each served */
+async function neighbours(t, srv, when) {
+  const [h2r, h1r] = await Promise.all([
+    request(srv.port, { timeoutMs: 15000 }),
+    get(srv.port, '/', { timeoutMs: 15000 }),
+  ]);
+  t.equal(h2r.status, 200, `${when}: another HTTP/2 client is served (${h2r.rst ?? h2r.goaway ?? ''})`);
+  t.equal(h1r.status, 200, `${when}: an HTTP/1 client is served (${h1r.error ?? ''})`);
+}
+
+/** the server is still up, and its RSS stayed within the bound */
+async function bounded(t, srv) {
+  await srv.stopSampling();
+  const grew = srv.peak - srv.rss0;
+  t.ok(
+    grew <= RSS_BOUND,
+    `RSS peak ${(srv.peak / MiB).toFixed(1)} MiB, start ${(srv.rss0 / MiB).toFixed(1)} MiB (+${(grew / MiB).toFixed(1)}, bound +${RSS_BOUND / MiB})`,
+  );
+  t.ok(rss(srv.pid) > 0, 'the serving process is alive');
+}
+
+/** writes a big buffer in pieces, stopping when the socket closes; resolves with the bytes accepted */
+async function pour(c, buf, piece = 64 * 1024) {
+  let sent = 0;
+  const end = Date.now() + ATTACK_MS;
+  while (sent < buf.length && !c.closed && Date.now() < end) {
+    const ok = await Promise.race([c.send(buf.subarray(sent, sent + piece)), sleep(2000).then(() => 'slow')]);
+    if (ok === 'slow') break; // the server stopped reading: that is a fine answer to a flood
+    if (!ok) break;
+    sent += Math.min(piece, buf.length - sent);
+  }
+  return sent;
+}
+
+const hello = () => hpack.request({ method: 'GET', path: '/' });
+
+t.test(`Rapid Reset (CVE-2023-44487): 5000 HEADERS + RST_STREAM (${TARGET})`, async (t) => {
+  const srv = await target(t);
+  const before = await srv.count();
+  const c = await connect(srv.port);
+  t.teardown(() => c.close());
+  await c.handshake();
+  const frames = [];
+  for (let i = 0; i < 5000; i++) {
+    const id = 1 + 2 * i;
+    frames.push(headers(id, hello(), { endStream: true }), rstStream(id, E.CANCEL));
+  }
+  const started = Date.now();
+  const [, o] = await Promise.all([
+    pour(c, Buffer.concat(frames)),
+    c.waitFrame((f) => f.type === T.GOAWAY, { timeoutMs: ATTACK_MS, from: c.mark }),
+    neighbours(t, srv, 'during the attack'),
+  ]);
+  t.ok(o.type === T.GOAWAY || o.closed, `the attack is answered (${describe(o)})`);
+  gtsOnly(t, 'nghttp2 1.61 in node:http2: its own limiter (GOAWAY after ~1000 resets), no ENHANCE_YOUR_CALM', () => {
+    t.equal(errorName(o.code), 'ENHANCE_YOUR_CALM', `GOAWAY(ENHANCE_YOUR_CALM) (${describe(o)})`);
+  });
+  const closed = await c.waitClosed(NODE_MODE ? 2000 : ATTACK_MS - (Date.now() - started));
+  if (NODE_MODE && !closed) t.skip('node:http2 differs: it leaves the socket open after its GOAWAY');
+  else t.ok(closed, 'the attacking connection is closed in time');
+  const after = await srv.count();
+  const calls = after.calls - before.calls - 2; // minus the two neighbours
+  t.comment(`app calls for the 5000 reset streams: ${calls}; GOAWAY last stream id ${o.lastStream}`);
+  gtsOnly(t, `node:http2 calls the handler for every stream it processed before its GOAWAY (${calls} here)`, () => {
+    t.ok(calls <= 200, `at most 200 app calls (${calls})`);
+  });
+  await neighbours(t, srv, 'after the attack');
+  await bounded(t, srv);
+});
+
+t.test(`CONTINUATION flood (CVE-2024-27316): HEADERS + 10,000 CONTINUATION (${TARGET})`, async (t) => {
+  const srv = await target(t);
+  const c = await connect(srv.port);
+  t.teardown(() => c.close());
+  await c.handshake();
+  const piece = hpack.literal('x-flood', 'a'.repeat(64));
+  const frames = [headers(1, hello(), { endStream: true, endHeaders: false })];
+  for (let i = 0; i < 10000; i++) frames.push(continuation(1, piece, { endHeaders: false }));
+  const buf = Buffer.concat(frames);
+  const [sent, o] = await Promise.all([
+    pour(c, buf),
+    c.waitFrame((f) => f.type === T.GOAWAY || f.type === T.HEADERS, { timeoutMs: ATTACK_MS, from: c.mark }),
+    neighbours(t, srv, 'during the attack'),
+  ]);
+  t.comment(`${sent} of ${buf.length} bytes accepted before the server stopped reading; ${describe(o)}`);
+  t.notOk(o.type === T.HEADERS, 'the endless header block is never answered as a request');
+  t.ok(await c.waitClosed(ATTACK_MS), 'the attacking connection is closed in time');
+  gtsOnly(t, 'node:http2 bounds the block by its header limits, not by a GOAWAY of its own', () => {
+    t.equal(o.type, T.GOAWAY, `a GOAWAY before the close (${describe(o)})`);
+    t.ok(
+      ['PROTOCOL_ERROR', 'COMPRESSION_ERROR', 'ENHANCE_YOUR_CALM'].includes(errorName(o.code)),
+      `GOAWAY code (${describe(o)})`,
+    );
+  });
+  await neighbours(t, srv, 'after the attack');
+  await bounded(t, srv);
+});
+
+t.test(`HPACK bomb: 16 MB of header fields from one 8 KB block (${TARGET})`, async (t) => {
+  const srv = await target(t);
+  const c = await connect(srv.port);
+  t.teardown(() => c.close());
+  await c.handshake();
+  // one 4000-octet field into the dynamic table (entry 62), then 4000 one-octet references to it
+  const bomb = Buffer.concat([
+    hello(),
+    hpack.literal('x-bomb', 'b'.repeat(4000), { mode: 'incremental' }),
+    Buffer.alloc(4000, hpack.indexed(62)[0]),
+  ]);
+  t.ok(bomb.length < 16384, `one HEADERS frame of ${bomb.length} octets`);
+  c.write(headers(1, hello(), { endStream: true }), headers(3, bomb, { endStream: true }));
+  c.write(headers(5, hello(), { endStream: true }));
+  const [r1, r3, r5] = await Promise.all([
+    c.response(1, { timeoutMs: ATTACK_MS, from: c.mark }),
+    c.response(3, { timeoutMs: ATTACK_MS, from: c.mark }),
+    c.response(5, { timeoutMs: ATTACK_MS, from: c.mark }),
+    neighbours(t, srv, 'during the attack'),
+  ]);
+  t.ok(
+    r3.status === 431 || r3.rst !== undefined,
+    `the bomb's stream: 431 or RST_STREAM (status ${r3.status}, rst ${r3.rst})`,
+  );
+  gtsOnly(t, 'node:http2 refuses the block with its own limits', () => {
+    t.equal(r3.status, 431, "gunicorn-ts answers 431 (http2_max_header_list_size), as HTTP/1's limit");
+  });
+  t.equal(r1.status, 200, 'the stream before it on the same connection is served');
+  t.equal(r5.status, 200, 'the stream after it on the same connection is served');
+  await neighbours(t, srv, 'after the attack');
+  await bounded(t, srv);
+});
+
+for (const [name, count, make] of [
+  ['SETTINGS', 20000, () => settings([[S.ENABLE_PUSH, 0]])],
+  ['PING', 50000, (i) => ping(Buffer.from(String(i).padStart(8, '0')))],
+]) {
+  t.test(`${name} flood: ${count} frames from a client that does not read (${TARGET})`, async (t) => {
+    const srv = await target(t);
+    const c = await connect(srv.port);
+    t.teardown(() => c.close());
+    await c.handshake();
+    c.sock.pause(); // we never read the ACKs
+    const frame = make(0);
+    const buf = Buffer.alloc(frame.length * count);
+    for (let i = 0; i < count; i++) make(i).copy(buf, i * frame.length);
+    const [sent] = await Promise.all([pour(c, buf), neighbours(t, srv, 'during the flood')]);
+    t.comment(`${sent} of ${buf.length} bytes accepted`);
+    await sleep(500);
+    c.sock.resume(); // now read what there is: the ACKs queued, then the end
+    const closed = await c.waitClosed(ATTACK_MS);
+    const acks = c.frames.filter((f) => f.type === T[name] && f.ack).length;
+    const g = c.frames.find((f) => f.type === T.GOAWAY);
+    t.comment(`${acks} ACKs received; ${describe(g)}`);
+    t.ok(closed, 'the flooding connection is closed in time');
+    t.ok(acks < count, `not every frame was answered (${acks} ACKs of ${count})`);
+    await neighbours(t, srv, 'after the flood');
+    await bounded(t, srv);
+  });
+}
+
+t.test(`zero-window stall: INITIAL_WINDOW_SIZE 0 and a 10 MB response (${TARGET})`, async (t) => {
+  const srv = await target(t, { args: ['--timeout', '3'] });
+  const c = await connect(srv.port);
+  t.teardown(() => c.close());
+  await c.handshake([[S.INITIAL_WINDOW_SIZE, 0]]);
+  c.write(headers(1, hpack.request({ path: '/big?n=10485760' }), { endStream: true }));
+  const h = await c.waitFrame((f) => f.type === T.HEADERS && f.stream === 1, { from: c.mark });
+  t.equal(h.type, T.HEADERS, `response headers sent (${describe(h)})`);
+  await neighbours(t, srv, 'during the stall');
+  await sleep(1500);
+  const n = await srv.count();
+  t.ok(n.produced <= 1 * MiB, `the app is held back: ${(n.produced / 1024).toFixed(0)} KiB of 10 MiB produced`);
+  t.equal(c.dataBytes(1), 0, 'no DATA sent into a zero window');
+  await gtsOnly(t, 'node:http2 has no stall timer: the stream stays open', async () => {
+    // after `timeout` (3 s) without progress: RST_STREAM(CANCEL) on the stalled stream
+    const o = await c.outcome({ stream: 1, timeoutMs: 15000 });
+    t.ok(
+      (o.type === T.RST_STREAM && o.code === E.CANCEL) || o.type === T.GOAWAY || o.closed,
+      `the stalled stream is reset (${describe(o)})`,
+    );
+  });
+  await neighbours(t, srv, 'after the stall');
+  await bounded(t, srv);
+});
+
+t.test(`too many streams: 150 open streams, limit 100 (${TARGET})`, async (t) => {
+  const srv = await target(t, { settings: { maxConcurrentStreams: 100 } });
+  const c = await connect(srv.port);
+  t.teardown(() => c.close());
+  await c.handshake();
+  t.equal(c.serverSettings[S.MAX_CONCURRENT_STREAMS], 100, 'SETTINGS_MAX_CONCURRENT_STREAMS 100');
+  const frames = [];
+  for (let i = 0; i < 150; i++) frames.push(headers(1 + 2 * i, hpack.request({ method: 'POST', path: '/echo' })));
+  c.write(frames);
+  const o = await c.waitFrame((f) => f.type === T.GOAWAY || (f.type === T.RST_STREAM && f.code === E.REFUSED_STREAM), {
+    timeoutMs: ATTACK_MS,
+    from: c.mark,
+  });
+  t.ok(o.type === T.GOAWAY || o.type === T.RST_STREAM, `refused (${describe(o)})`);
+  if (NODE_MODE && o.code === E.INTERNAL_ERROR) t.skip('node:http2 answers GOAWAY(INTERNAL_ERROR)');
+  else
+    t.ok(
+      (o.type === T.GOAWAY && o.code === E.PROTOCOL_ERROR) || (o.type === T.RST_STREAM && o.code === E.REFUSED_STREAM),
+      `GOAWAY(PROTOCOL_ERROR) or RST_STREAM(REFUSED_STREAM) (${describe(o)})`,
+    );
+  if (o.type === T.GOAWAY)
+    t.ok(o.lastStream <= 199, `the GOAWAY's last stream id is within the limit (${o.lastStream})`);
+  await neighbours(t, srv, 'meanwhile');
+  c.close();
+  await bounded(t, srv);
+});
+
+t.test(`2000 malformed HEADERS (uppercase field names) (${TARGET})`, async (t) => {
+  const srv = await target(t);
+  const before = await srv.count();
+  const c = await connect(srv.port);
+  t.teardown(() => c.close());
+  await c.handshake();
+  const frames = [];
+  for (let i = 0; i < 2000; i++)
+    frames.push(headers(1 + 2 * i, hpack.request({ fields: [['X-Bad', 'y']] }), { endStream: true }));
+  const [, o] = await Promise.all([
+    pour(c, Buffer.concat(frames)),
+    c.waitFrame((f) => f.type === T.GOAWAY, { timeoutMs: ATTACK_MS, from: c.mark }),
+    neighbours(t, srv, 'during the attack'),
+  ]);
+  const resets = c.frames.filter((f) => f.type === T.RST_STREAM).length;
+  t.comment(`${resets} RST_STREAM, then ${describe(o)}`);
+  t.ok(o.type === T.GOAWAY || o.closed, `the connection is ended (${describe(o)})`);
+  gtsOnly(t, 'node:http2 ends it by its own invalid-frame count, not with ENHANCE_YOUR_CALM', () => {
+    t.equal(errorName(o.code), 'ENHANCE_YOUR_CALM', `GOAWAY(ENHANCE_YOUR_CALM) (${describe(o)})`);
+  });
+  t.ok(await c.waitClosed(ATTACK_MS), 'the connection is closed in time');
+  const after = await srv.count();
+  t.equal(after.calls - before.calls - 2, 0, 'no malformed request reached the app');
+  await neighbours(t, srv, 'after the attack');
+  await bounded(t, srv);
+});
