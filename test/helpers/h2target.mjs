@@ -116,7 +116,7 @@ export async function startH2(t, { settings = {}, args = [] } = {}) {
       }),
     ]);
   } catch (e) {
-    throw new Error(`${TARGET} did not start (${e.message}); its log:\n${g.stderr}`);
+    throw new Error(`${TARGET} did not start (${e.message}); its log:\n${g.stderr}`, { cause: e });
   }
   let pid = g.pid;
   if (!NODE_MODE) {
@@ -133,6 +133,7 @@ export async function startH2(t, { settings = {}, args = [] } = {}) {
       `${TARGET} does not speak HTTP/2 on 127.0.0.1:${port} with --http-protocols h2,h1 --http2-cleartext ` +
         `prior-knowledge (${e.message}; last: ${describe(c.frames.at(-1) ?? (c.closed ? { closed: true } : null))}). ` +
         `Its log:\n${g.stderr}`,
+      { cause: e },
     );
   } finally {
     c.close();
