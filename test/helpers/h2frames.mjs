@@ -234,8 +234,9 @@ const HUFF = (() => {
   return { len, code, decode };
 })();
 
+/** Huffman-encodes a string (UTF-8) or a Buffer */
 export function huffmanEncode(str) {
-  const bytes = Buffer.from(str);
+  const bytes = Buffer.isBuffer(str) ? str : Buffer.from(str);
   const out = [];
   let acc = 0n;
   let n = 0;
