@@ -16,14 +16,20 @@ import {
   T,
   connect,
   continuation,
+  data,
   describe,
   errorName,
+  frame,
+  goaway,
   headers,
   hpack,
   ping,
+  priority,
+  pushPromise,
   request,
   rstStream,
   settings,
+  windowUpdate,
 } from './helpers/h2frames.mjs';
 import { NODE_MODE, TARGET, gtsOnly, rss, startH2 } from './helpers/h2target.mjs';
 
@@ -289,5 +295,37 @@ t.test(`2000 malformed HEADERS (uppercase field names) (${TARGET})`, async (t) =
   const after = await srv.count();
   t.equal(after.calls - before.calls - 2, 0, 'no malformed request reached the app');
   await neighbours(t, srv, 'after the attack');
+  await bounded(t, srv);
+});
+
+t.test(`connection errors followed by a bad frame in the same write (CVE-2026-27135 shape) (${TARGET})`, async (t) => {
+  const srv = await target(t);
+  const bad = frame(T.PING, 0, 0, Buffer.alloc(7)); // FRAME_SIZE_ERROR, right behind the first error
+  const idle = hpack.request({ method: 'POST', path: '/echo' });
+  const sequences = {
+    'HPACK garbage': headers(1, Buffer.from([0x40]), { endStream: true }),
+    'DATA on an idle stream': data(1, 'x', { endStream: true }),
+    'WINDOW_UPDATE of 0': windowUpdate(0, 0),
+    'SETTINGS_ENABLE_PUSH 2': settings([[S.ENABLE_PUSH, 2]]),
+    'a lone CONTINUATION': continuation(1, hello()),
+    'PRIORITY on itself': priority(1, { dep: 1 }),
+    'RST_STREAM on an idle stream': rstStream(1, E.CANCEL),
+    PUSH_PROMISE: Buffer.concat([headers(1, idle), pushPromise(1, 2, hello())]),
+    'SETTINGS of length 5': frame(T.SETTINGS, 0, 0, Buffer.alloc(5)),
+    'GOAWAY on a stream': goaway(0, E.NO_ERROR, '', { stream: 1 }),
+  };
+  for (const [name, seq] of Object.entries(sequences)) {
+    const c = await connect(srv.port);
+    t.teardown(() => c.close());
+    await c.handshake();
+    c.write(seq, bad, bad);
+    const o = await c.outcome({ timeoutMs: 10000 });
+    t.ok(o.type === T.GOAWAY || o.type === T.RST_STREAM || o.closed, `${name}: answered (${describe(o)})`);
+    c.close();
+    t.ok(rss(srv.pid) > 0, `${name}: the serving process is alive`);
+  }
+  if (!NODE_MODE) t.equal(srv.g.workers().length, 1, 'the worker was not replaced');
+  t.notMatch(srv.stderr(), /Assertion|abort|SIGABRT|Worker \(pid:\d+\) was sent/i, 'no assertion failure or abort');
+  await neighbours(t, srv, 'afterwards');
   await bounded(t, srv);
 });
