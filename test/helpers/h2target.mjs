@@ -5,19 +5,43 @@
 // and the cases where gunicorn-ts deliberately does more than nghttp2's defaults are skipped in that mode.
 // GTS_H2_TARGET=nghttpd (conformance file only) runs nghttp2's own server (Debian nghttp2-server) as a
 // reference for what the library answers by itself: the codes gunicorn-ts gets from the same nghttp2.
+// GTS_H2_TLS=1 (conformance file): over TLS with ALPN h2 instead of h2c (a test CA from helpers/tls.mjs).
 import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 import { BIN, ROOT, get, run, until } from './gts.mjs';
 import { connect, describe } from './h2frames.mjs';
+import { makeCerts } from './tls.mjs';
 
 export const TARGET = ['node', 'nghttpd'].includes(process.env.GTS_H2_TARGET)
   ? process.env.GTS_H2_TARGET
   : 'gunicorn-ts';
 export const NODE_MODE = TARGET === 'node';
 export const NGHTTPD_MODE = TARGET === 'nghttpd';
+export const TLS_MODE = !!process.env.GTS_H2_TLS;
+/** the target and transport, for test names */
+export const LABEL = `${TARGET}${TLS_MODE ? ', TLS' : ', h2c'}`;
+
+/** a GET over HTTP/1.1 (over TLS in TLS mode): {status, body} or {error} */
+function get1(port, p, tlsOpts) {
+  if (!tlsOpts) return get(port, p);
+  return new Promise((resolve) => {
+    const o = { host: '127.0.0.1', port, path: p, agent: false, ...tlsOpts, ALPNProtocols: ['http/1.1'] };
+    const req = https.get(o, (res) => {
+      let body = '';
+      res.setEncoding('latin1');
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve({ error: e.code ?? e.message }));
+  });
+}
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -28,26 +52,36 @@ const freePort = () =>
   });
 
 /** nghttpd --no-tls on a docroot whose index is the app's hello; POST bodies echoed */
-async function startNghttpd(t, settings) {
+async function startNghttpd(t, settings, certs) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'h2-nghttpd-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.writeFileSync(path.join(dir, 'index.html'), 'hello /\n');
   fs.writeFileSync(path.join(dir, 'abc'), 'hello /abc\n');
   fs.writeFileSync(path.join(dir, 'big'), Buffer.alloc(1 << 20, 'b'));
   const port = await freePort();
-  const args = ['--no-tls', '--echo-upload', '-d', dir, '-a', '127.0.0.1'];
+  const args = [...(certs ? [] : ['--no-tls']), '--echo-upload', '-d', dir, '-a', '127.0.0.1'];
   if (settings.maxConcurrentStreams) args.push('-m', String(settings.maxConcurrentStreams));
   args.push(String(port));
+  if (certs) args.push(certs.server.key, certs.server.cert);
+  const tlsOpts = certs ? { ca: fs.readFileSync(certs.ca.cert) } : undefined;
   const [first, ...rest] = args;
   const g = run(t, rest, { node: 'nghttpd', script: first });
   await until(
     async () =>
-      await connect(port)
+      await connect(port, { tls: tlsOpts })
         .then((c) => (c.close(), true))
         .catch(() => false),
     { timeoutMs: 5000 },
   );
-  return { g, port, pid: g.pid, stderr: () => g.stderr, count: async () => ({ error: 'nghttpd has no /count' }) };
+  return {
+    g,
+    port,
+    pid: g.pid,
+    tls: tlsOpts,
+    connect: (o = {}) => connect(port, { tls: tlsOpts, ...o }),
+    stderr: () => g.stderr,
+    count: async () => ({ error: 'nghttpd has no /count' }),
+  };
 }
 
 /** VmRSS of a process in bytes (0 if it is gone) */
@@ -75,11 +109,20 @@ export function gtsOnly(t, reason, fn) {
  */
 export async function startH2(t, { settings = {}, args = [] } = {}) {
   let g;
-  if (NGHTTPD_MODE) return startNghttpd(t, settings);
+  let certs = null;
+  if (TLS_MODE) {
+    certs = makeCerts('gts-h2-');
+    t.teardown(() => certs.cleanup());
+  }
+  if (NGHTTPD_MODE) return startNghttpd(t, settings, certs);
+  const tlsOpts = certs ? { ca: fs.readFileSync(certs.ca.cert) } : undefined;
   if (NODE_MODE) {
     g = run(t, [], {
       script: path.join(ROOT, 'test/fixtures/h2-node-server.mjs'),
-      env: { H2_SETTINGS: JSON.stringify(settings) },
+      env: {
+        H2_SETTINGS: JSON.stringify(settings),
+        ...(certs ? { H2_TLS_CERT: certs.server.cert, H2_TLS_KEY: certs.server.key } : {}),
+      },
     });
   } else {
     const flag = {
@@ -94,8 +137,9 @@ export async function startH2(t, { settings = {}, args = [] } = {}) {
       [
         '--http-protocols',
         'h2,h1',
-        '--http2-cleartext',
-        'prior-knowledge',
+        ...(certs
+          ? ['--certfile', certs.server.cert, '--keyfile', certs.server.key]
+          : ['--http2-cleartext', 'prior-knowledge']),
         ...sargs,
         '-w',
         '1',
@@ -125,13 +169,13 @@ export async function startH2(t, { settings = {}, args = [] } = {}) {
     pid = w;
   }
   // HTTP/2 must answer: a build or a checkout without HTTP/2 stops here with its log
-  const c = await connect(port);
+  const c = await connect(port, { tls: tlsOpts });
   try {
     await c.handshake([], { timeoutMs: 5000 });
   } catch (e) {
     throw new Error(
-      `${TARGET} does not speak HTTP/2 on 127.0.0.1:${port} with --http-protocols h2,h1 --http2-cleartext ` +
-        `prior-knowledge (${e.message}; last: ${describe(c.frames.at(-1) ?? (c.closed ? { closed: true } : null))}). ` +
+      `${TARGET} does not speak HTTP/2 on 127.0.0.1:${port} with --http-protocols h2,h1 ` +
+        `${certs ? 'over TLS (ALPN h2)' : '--http2-cleartext prior-knowledge'} (${e.message}; last: ${describe(c.frames.at(-1) ?? (c.closed ? { closed: true } : null))}). ` +
         `Its log:\n${g.stderr}`,
       { cause: e },
     );
@@ -142,10 +186,13 @@ export async function startH2(t, { settings = {}, args = [] } = {}) {
     g,
     port,
     pid,
+    tls: tlsOpts,
+    /** a raw HTTP/2 connection to the target (TLS with ALPN h2 in TLS mode) */
+    connect: (o = {}) => connect(port, { tls: tlsOpts, ...o }),
     stderr: () => g.stderr,
     /** {calls, produced} from the app over HTTP/1 */
     async count() {
-      const r = await get(port, '/count');
+      const r = await get1(port, '/count', tlsOpts);
       if (r.status !== 200) return { error: r.error ?? r.status };
       const [calls, produced] = r.body.split(' ').map(Number);
       return { calls, produced };
