@@ -1,5 +1,5 @@
 // The server under test for the HTTP/2 conformance and attack tests. By default gunicorn-ts (the CLI, one
-// worker, h2c by prior knowledge next to HTTP/1 on one port, the app test/fixtures/apps/h2_app.mjs);
+// worker, h2c by prior knowledge next to HTTP/1 on one port, the app test/fixtures/apps/h2_raw_app.mjs);
 // GTS_BIN=/path/to/bin/gunicorn-ts.js runs another checkout's CLI. GTS_H2_TARGET=node runs
 // test/fixtures/h2-node-server.mjs instead (node:http2, the same routes): the same RFC cases must hold there,
 // and the cases where gunicorn-ts deliberately does more than nghttp2's defaults are skipped in that mode.
@@ -146,7 +146,7 @@ export async function startH2(t, { settings = {}, args = [] } = {}) {
         '-b',
         '127.0.0.1:0',
         ...args,
-        'test/fixtures/apps/h2_app.mjs:application',
+        'test/fixtures/apps/h2_raw_app.mjs:application',
       ],
       { script: process.env.GTS_BIN ?? BIN },
     );
