@@ -14,6 +14,9 @@
 // --tls: over HTTPS (a P-256 certificate from bench/tls-cert.mjs; servers/node-http.mjs is then
 // node:https). --close: a new connection per request (Connection: close; with --tls a full TLS 1.3
 // handshake each), 4 at a time; use a smaller --warm/--n (e.g. --warm 300 --n 400).
+// h2c-hello: GET / over h2c (prior knowledge) driven by h2load with a fixed count (-n, 8 connections x 32
+// concurrent streams); gunicorn-ts serve() with GTS_BENCH_H2=1, or --server servers/node-http2.mjs
+// (node:http2) for the baseline: node bench/callgrind.mjs --workload h2c-hello [--server servers/node-http2.mjs]
 // Request ids pass 2^31 after 2,048 requests per connection (about 16,400 of the warm-up): the code
 // holding them deoptimizes once and is compiled again. If that compilation lands in the measured window
 // (clone/start_thread and v8::internal::compiler functions in --top), warm up longer (--warm 30000).
@@ -33,6 +36,7 @@ const opt = (n, d) => {
 };
 const server = opt('server', 'servers/gunicorn-ts-serve.mjs');
 const workload = opt('workload', 'hello');
+const H2 = workload === 'h2c-hello';
 const WARM = Number(opt('warm', 20000));
 const N = Number(opt('n', 10000));
 const TOP = Number(opt('top', 0));
@@ -75,7 +79,19 @@ async function loadClose(n) {
   );
 }
 
+// HTTP/2: h2load, a fixed number of requests
+function loadH2(n) {
+  const outText = execFileSync(
+    'h2load',
+    ['-n', String(n), '-c', '8', '-m', '32', '-t', '1', `http://127.0.0.1:${PORT}/`],
+    { encoding: 'utf8', timeout: 600000 },
+  );
+  const ok = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(outText);
+  if (!ok || Number(ok[1]) !== n) throw new Error(`h2load: not every request succeeded:\n${outText}`);
+}
+
 async function load(n) {
+  if (H2) return loadH2(n);
   if (CLOSE) return loadClose(n);
   // 8 keep-alive connections, one request in flight on each
   const per = Math.ceil(n / 8);
@@ -122,9 +138,12 @@ const child = spawn(
     '--max-semi-space-size=8',
     path.join(here, server),
     String(PORT),
-    workload,
+    H2 ? 'hello' : workload,
   ],
-  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GTS_BENCH_OPS: OPS, ...(cert?.env ?? {}) } },
+  {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, GTS_BENCH_OPS: OPS, ...(H2 ? { GTS_BENCH_H2: '1' } : {}), ...(cert?.env ?? {}) },
+  },
 );
 let log = '';
 child.stdout.on('data', (d) => {

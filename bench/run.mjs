@@ -6,6 +6,10 @@
 //                                      errors or if gunicorn-ts costs more CPU per request than node:http on hello
 // HTTPS (workloads https, https-close): gunicorn-ts with certfile/keyfile vs node:https, the same
 // ECDSA P-256 certificate (bench/tls-cert.mjs), wrk over TLS.
+// HTTP/2 (workloads h2c-hello, h2-hello, h2c-post4k): gunicorn-ts with http_protocols h2,h1 (h2c by prior
+// knowledge; ALPN h2 over TLS) vs node:http2 (servers/node-http2.mjs), h2load instead of wrk (wrk has no
+// HTTP/2): -c 16 -m 32 for hello, one connection with 100 concurrent streams for POST 4 KB. --ci runs a short
+// h2c-hello row too and fails if gunicorn-ts costs more CPU per request than node:http2 there.
 //   options: --rounds N --duration S --workloads hello,... --servers a,b --out DIR
 //   node bench/run.mjs --servers 'node:http,gunicorn-ts CLI -k node -w 1' --workloads hello
 //                                      -k node (opt-in) against node:http on the same (req, res) app
@@ -18,6 +22,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,7 +47,7 @@ const PORT = 18300 + (process.pid % 1000);
 // Each server: argv to start it (a fresh process per run), whether it is pinned
 // to CPU 1 (single-process servers) or free to use both cores (multi-worker).
 const cli = path.join(root, 'bin', 'gunicorn-ts.js');
-const cliArgs = (port, wl, workers) => [
+const cliArgs = (port, wl, workers, extra = []) => [
   process.execPath,
   cli,
   '-w',
@@ -55,8 +60,10 @@ const cliArgs = (port, wl, workers) => [
   '20000',
   '--error-logfile',
   '/dev/null',
+  ...extra,
   `${path.join(here, 'servers', 'cli-apps.mjs')}:${wl.replaceAll('-', '_')}`,
 ];
+const H2C_FLAGS = ['--http-protocols', 'h2,h1', '--http2-cleartext', 'prior-knowledge'];
 
 // Each server: argv to start it (a fresh process per run), whether it is pinned
 // to CPU 1 (single-process servers) or free to use both cores (multi-worker),
@@ -132,6 +139,49 @@ export const SERVERS = {
     tls: true,
     workloads: ['https', 'https-close'],
   },
+  // HTTP/2 (h2: true; the h2 workloads only). argv gets the workload's app name (WORKLOADS[w].app).
+  'node:http2': {
+    argv: (port, app) => [process.execPath, path.join(here, 'servers/node-http2.mjs'), port, app],
+    pin: true,
+    group: 'h2c',
+    baseline: true,
+    h2: true,
+    workloads: ['h2c-hello', 'h2c-post4k'],
+  },
+  'gunicorn-ts serve() h2c': {
+    argv: (port, app) => [process.execPath, path.join(here, 'servers/gunicorn-ts-serve.mjs'), port, app],
+    env: { GTS_BENCH_H2: '1' },
+    pin: true,
+    group: 'h2c',
+    h2: true,
+    workloads: ['h2c-hello', 'h2c-post4k'],
+  },
+  'gunicorn-ts CLI -w 1 h2c': {
+    argv: (port, app) => cliArgs(port, app, 1, H2C_FLAGS),
+    pin: true,
+    group: 'h2c',
+    h2: true,
+    notInCi: true,
+    workloads: ['h2c-hello', 'h2c-post4k'],
+  },
+  'node:http2 TLS': {
+    argv: (port, app) => [process.execPath, path.join(here, 'servers/node-http2.mjs'), port, app],
+    pin: true,
+    group: 'h2tls',
+    baseline: true,
+    tls: true,
+    h2: true,
+    workloads: ['h2-hello'],
+  },
+  'gunicorn-ts serve() h2 TLS': {
+    argv: (port, app) => [process.execPath, path.join(here, 'servers/gunicorn-ts-serve.mjs'), port, app],
+    env: { GTS_BENCH_H2: '1' },
+    pin: true,
+    group: 'h2tls',
+    tls: true,
+    h2: true,
+    workloads: ['h2-hello'],
+  },
 };
 
 const hello = (r) => r.status === 200 && r.body === 'Hello, World';
@@ -188,6 +238,31 @@ export const WORKLOADS = {
     tls: true,
     check: hello,
   },
+  // HTTP/2: h2load (-c connections, -m concurrent streams per connection)
+  'h2c-hello': {
+    desc: 'GET / over h2c (prior knowledge), h2load -c 16 -m 32',
+    path: '/',
+    app: 'hello',
+    h2: ['-c', '16', '-m', '32'],
+    check: hello,
+  },
+  'h2-hello': {
+    desc: 'GET / over TLS 1.3 with ALPN h2, h2load -c 16 -m 32',
+    path: '/',
+    app: 'hello',
+    tls: true,
+    h2: ['-c', '16', '-m', '32'],
+    check: hello,
+  },
+  'h2c-post4k': {
+    desc: 'POST 4 KB the app reads, one h2c connection with 100 concurrent streams (h2load -c 1 -m 100 -d 4 KB)',
+    path: '/',
+    app: 'post4k',
+    h2: ['-c', '1', '-m', '100'],
+    post: 4096,
+    probe: { method: 'POST', body: 'p'.repeat(4096) },
+    check: (r) => r.status === 200 && r.body === '4096',
+  },
 };
 
 const wanted = (list, all) => (list ? list.split(',').filter((x) => x in all) : Object.keys(all));
@@ -195,7 +270,7 @@ const serverNames = opt('servers')
   ? wanted(opt('servers'), SERVERS)
   : Object.keys(SERVERS).filter((s) => !SERVERS[s].optIn);
 const workloadNames = wanted(opt('workloads'), WORKLOADS).filter(
-  (w) => !CI || opt('workloads') || w === 'hello' || w === 'environ' || w === 'https',
+  (w) => !CI || opt('workloads') || w === 'hello' || w === 'environ' || w === 'https' || w === 'h2c-hello',
 );
 const cert = workloadNames.some((w) => WORKLOADS[w].tls) ? benchCert() : null;
 
@@ -220,10 +295,46 @@ function get(port, p, probe = {}, tls = false) {
   });
 }
 
+// one request over HTTP/2 (node:http2 client; h2c or TLS with ALPN h2)
+function h2get(port, p, probe = {}, tls = false) {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`${tls ? 'https' : 'http'}://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    const timer = setTimeout(() => {
+      session.destroy();
+      reject(new Error('timeout'));
+    }, 2000);
+    session.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    const req = session.request({ ':method': probe.method ?? 'GET', ':path': p });
+    let body = '';
+    let status = 0;
+    req.setEncoding('latin1');
+    req.on('response', (h) => {
+      status = h[':status'];
+    });
+    req.on('data', (d) => {
+      body += d;
+    });
+    req.on('end', () => {
+      clearTimeout(timer);
+      session.close();
+      resolve({ status, body });
+    });
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      session.destroy();
+      reject(e);
+    });
+    req.end(probe.body);
+  });
+}
+
 async function startServer(name, workload) {
   const s = SERVERS[name];
-  const argv = s.argv(String(PORT), workload);
-  const env = { ...process.env, ...(s.tls ? cert.env : {}) };
+  const argv = s.argv(String(PORT), WORKLOADS[workload]?.app ?? workload);
+  const env = { ...process.env, ...(s.tls ? cert.env : {}), ...(s.env ?? {}) };
   const child = s.pin
     ? spawn('taskset', ['-c', '1', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env })
     : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -237,20 +348,25 @@ async function startServer(name, workload) {
   // ready when the port answers (the CLI's master listens before its workers are up)
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${out.trim()}`);
-    const ok = await new Promise((resolve) => {
-      const r = (s.tls ? https : http).get(
-        { host: '127.0.0.1', port: PORT, path: '/', agent: false, rejectUnauthorized: false },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(true));
-        },
-      );
-      r.on('error', () => resolve(false));
-      r.setTimeout(1000, () => {
-        r.destroy();
-        resolve(false);
-      });
-    });
+    const ok = s.h2
+      ? await h2get(PORT, '/', {}, s.tls).then(
+          () => true,
+          () => false,
+        )
+      : await new Promise((resolve) => {
+          const r = (s.tls ? https : http).get(
+            { host: '127.0.0.1', port: PORT, path: '/', agent: false, rejectUnauthorized: false },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(true));
+            },
+          );
+          r.on('error', () => resolve(false));
+          r.setTimeout(1000, () => {
+            r.destroy();
+            resolve(false);
+          });
+        });
     if (ok) break;
     if (i >= 100) {
       child.kill('SIGKILL');
@@ -304,18 +420,54 @@ function wrk(url, seconds, script, pinned) {
   };
 }
 
+// h2load: HTTP/2 load (h2c by prior knowledge for http://, ALPN h2 for https://); -D seconds
+let postFile = null;
+function h2load(url, seconds, w, pinned) {
+  const a = [...(pinned ? ['-c', '0'] : ['-c', '0-1']), 'h2load', '-t', '1', ...w.h2, '-D', String(seconds)];
+  if (w.post) {
+    if (!postFile) {
+      postFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gts-bench-h2-')), 'post.bin');
+      fs.writeFileSync(postFile, Buffer.alloc(w.post, 'p'));
+      process.on('exit', () => fs.rmSync(path.dirname(postFile), { recursive: true, force: true }));
+    }
+    a.push('-d', postFile);
+  }
+  a.push(url);
+  const outText = execFileSync('taskset', a, { encoding: 'utf8', timeout: (seconds + 20) * 1000 });
+  const m =
+    /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+      outText,
+    );
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(outText);
+  const secs = Number(/finished in ([\d.]+)s/.exec(outText)?.[1] ?? seconds);
+  const done = m ? Number(m[3]) : NaN;
+  // h2load reports a mean and a spread per request, no percentiles
+  const mean = /time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)/.exec(outText);
+  return {
+    requests: done,
+    rps: done / secs,
+    p50: NaN,
+    p99: NaN,
+    meanMs: mean ? Number(mean[1]) * (mean[2] === 'us' ? 1e-3 : mean[2] === 's' ? 1e3 : 1) : NaN,
+    non2xx: codes ? Number(codes[2]) + Number(codes[3]) + Number(codes[4]) : 0,
+    socketErrors: m ? Number(m[5]) + Number(m[6]) + Number(m[7]) : 1,
+    text: outText,
+  };
+}
+
 async function runOne(name, workload) {
   const w = WORKLOADS[workload];
   const srv = await startServer(name, workload);
   try {
     const url = `${w.tls ? 'https' : 'http'}://127.0.0.1:${PORT}${w.path}`;
-    const r = await get(PORT, w.path, w.probe, w.tls);
+    const r = await (w.h2 ? h2get : get)(PORT, w.path, w.probe, w.tls);
     if (!w.check(r))
       throw new Error(`${name} ${workload}: unexpected response ${r.status} ${JSON.stringify(r.body.slice(0, 80))}`);
     const pinned = SERVERS[name].pin;
-    wrk(url, WARMUP, w.script, pinned);
+    const load = (secs) => (w.h2 ? h2load(url, secs, w, pinned) : wrk(url, secs, w.script, pinned));
+    load(WARMUP);
     const [u0, s0] = cpuTicks(srv.pid);
-    const res = wrk(url, DURATION, w.script, pinned);
+    const res = load(DURATION);
     const [u1, s1] = cpuTicks(srv.pid);
     const user = (u1 - u0) / CLK_TCK;
     const sys = (s1 - s0) / CLK_TCK;
@@ -338,7 +490,11 @@ async function main() {
   // HTTPS workloads run on the TLS servers only, and those only run them
   const runsFor = (wl) =>
     serverNames.filter(
-      (s) => (!SERVERS[s].workloads || SERVERS[s].workloads.includes(wl)) && !!SERVERS[s].tls === !!WORKLOADS[wl].tls,
+      (s) =>
+        (!SERVERS[s].workloads || SERVERS[s].workloads.includes(wl)) &&
+        !!SERVERS[s].tls === !!WORKLOADS[wl].tls &&
+        !!SERVERS[s].h2 === !!WORKLOADS[wl].h2 &&
+        !(CI && SERVERS[s].notInCi),
     );
   for (const wl of workloadNames) for (const s of runsFor(wl)) results[`${wl}|${s}`] = [];
   for (let round = 1; round <= ROUNDS; round++) {
@@ -350,7 +506,7 @@ async function main() {
         const r = await runOne(s, wl);
         results[`${wl}|${s}`].push(r);
         process.stdout.write(
-          `round ${round} ${wl.padEnd(10)} ${s.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  ${r.perCpuSec.toFixed(0).padStart(7)} req/CPU-s  p99 ${r.p99.toFixed(2)} ms${r.non2xx || r.socketErrors ? `  ERRORS non2xx=${r.non2xx} socket=${r.socketErrors}` : ''}\n`,
+          `round ${round} ${wl.padEnd(10)} ${s.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  ${r.perCpuSec.toFixed(0).padStart(7)} req/CPU-s  ${Number.isFinite(r.p99) ? `p99 ${r.p99.toFixed(2)}` : `mean ${r.meanMs?.toFixed(2)}`} ms${r.non2xx || r.socketErrors ? `  ERRORS non2xx=${r.non2xx} socket=${r.socketErrors}` : ''}\n`,
         );
       }
     }
@@ -389,12 +545,13 @@ async function main() {
       summary.push(row);
     }
   }
+  const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : '–'); // h2load gives no percentiles
   const table = [
     '| workload | server | req/s median (min–max) | req per server CPU-s median (min–max) | server CPU µs/req: user + kernel | p50 ms | p99 ms | CPU ratio vs baseline | req/s ratio | errors |',
     '|---|---|---|---|---|---|---|---|---|---|',
     ...summary.map(
       (r) =>
-        `| ${r.workload} | ${r.server}${r.baseline && r.baseline !== r.server ? ` (vs ${r.baseline})` : r.baseline === r.server ? ' (baseline)' : ''} | ${r.rps.toFixed(0)} (${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)}) | ${r.perCpuSec.toFixed(0)} (${r.perCpuSecMin.toFixed(0)}–${r.perCpuSecMax.toFixed(0)}) | ${r.userUs.toFixed(2)} + ${r.sysUs.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${r.rpsRatio?.toFixed(2) ?? '–'} | ${r.errors} |`,
+        `| ${r.workload} | ${r.server}${r.baseline && r.baseline !== r.server ? ` (vs ${r.baseline})` : r.baseline === r.server ? ' (baseline)' : ''} | ${r.rps.toFixed(0)} (${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)}) | ${r.perCpuSec.toFixed(0)} (${r.perCpuSecMin.toFixed(0)}–${r.perCpuSecMax.toFixed(0)}) | ${r.userUs.toFixed(2)} + ${r.sysUs.toFixed(2)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.cpuRatio?.toFixed(2) ?? '–'} | ${r.rpsRatio?.toFixed(2) ?? '–'} | ${r.errors} |`,
     ),
   ].join('\n');
   process.stdout.write(`\n${table}\n`);
@@ -414,7 +571,7 @@ async function main() {
   );
   fs.writeFileSync(
     path.join(OUT, 'RESULTS.md'),
-    `# Benchmark results\n\n- date: ${meta.date}\n- machine: ${meta.machine}\n- node: ${meta.node}\n- command: \`${meta.command}\`\n- method: server pinned to CPU 1, wrk (1 thread, ${CONNECTIONS} connections) pinned to CPU 0, ${ROUNDS} interleaved rounds of ${DURATION} s after a ${WARMUP} s warm-up; medians with min–max. "req per server CPU-s" = requests completed / server user+system CPU seconds during the measured run; "server CPU µs/req" splits that cost into user space and kernel (utime and stime of the server's processes).\n\n${table}\n`,
+    `# Benchmark results\n\n- date: ${meta.date}\n- machine: ${meta.machine}\n- node: ${meta.node}\n- command: \`${meta.command}\`\n- method: server pinned to CPU 1, wrk (1 thread, ${CONNECTIONS} connections) pinned to CPU 0, ${ROUNDS} interleaved rounds of ${DURATION} s after a ${WARMUP} s warm-up (HTTP/2 rows: h2load, 1 thread, with the workload's -c/-m, in place of wrk; it reports no percentiles); medians with min–max. "req per server CPU-s" = requests completed / server user+system CPU seconds during the measured run; "server CPU µs/req" splits that cost into user space and kernel (utime and stime of the server's processes).\n\n${table}\n`,
   );
   if (!CI)
     execFileSync(
@@ -429,6 +586,14 @@ async function main() {
         `bench: FAIL: gunicorn-ts costs more CPU per request than node:http on hello (ratio ${hello.cpuRatio.toFixed(2)})\n`,
       );
       failed = true;
+    }
+    for (const r of summary.filter((x) => x.workload === 'h2c-hello' && !SERVERS[x.server].baseline)) {
+      if (r.cpuRatio !== undefined && r.cpuRatio < 1.0) {
+        process.stdout.write(
+          `bench: FAIL: ${r.server} costs more CPU per request than node:http2 on h2c-hello (ratio ${r.cpuRatio?.toFixed(2)})\n`,
+        );
+        failed = true;
+      }
     }
   }
   if (failed) {

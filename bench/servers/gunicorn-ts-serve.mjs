@@ -2,6 +2,7 @@
 // GTS_BENCH_OPS=1 (or a third argument 1): with StatsD (to a UDP sink in a separate process) and the
 // Prometheus endpoint on, to measure what the operations features cost
 // (GTS_BENCH_OPS=statsd or =prometheus: one of them).
+// GTS_BENCH_H2=1: HTTP/2 as well (http_protocols h2,h1; ALPN h2 with TLS, h2c by prior knowledge without).
 import { spawn } from 'node:child_process';
 
 import { serve } from '../../dist/index.js';
@@ -31,6 +32,9 @@ if (OPS === '1' || OPS === 'prometheus') ops.metrics_bind = '127.0.0.1:0';
 const tls = process.env.BENCH_TLS_CERT
   ? { certfile: process.env.BENCH_TLS_CERT, keyfile: process.env.BENCH_TLS_KEY }
   : {};
+const h2 = process.env.GTS_BENCH_H2
+  ? { http_protocols: 'h2,h1', ...(process.env.BENCH_TLS_CERT ? {} : { http2_cleartext: 'prior-knowledge' }) }
+  : {};
 const srv = await serve(app, {
   bind: `127.0.0.1:${port}`,
   keepalive: 300,
@@ -38,6 +42,7 @@ const srv = await serve(app, {
   errorlog: '/dev/null',
   ...ops,
   ...tls,
+  ...h2,
 });
 console.log(`listening ${srv.url}`);
 process.on('SIGTERM', () => process.exit(0));
