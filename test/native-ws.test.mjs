@@ -5,7 +5,8 @@
 // fail-fast), the frame parser giving the same events for every split of its
 // input (fragmentation, interleaved control frames, every 1002 rule, the 1009
 // limit on the header), the unmask against a byte-wise reference and the frame
-// header writer.
+// header writer; the handshake checks (RFC 6455 §4.2.1 rules, the §1.3 accept-key
+// vector, subprotocol offers, the 101).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';

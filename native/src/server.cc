@@ -591,6 +591,13 @@ void Server::close(bool graceful) {
     }
     for (Connection* c : h2) c->h2_drain();
 #endif
+    // WebSockets: close 1001 now; the peers' replies (or the linger time) end them
+    std::vector<Connection*> ws;
+    for (Endpoint* e : slots_) {
+      Connection* c = e != nullptr ? e->connection() : nullptr;
+      if (c != nullptr && c == e && c->ws() != nullptr) ws.push_back(c);
+    }
+    for (Connection* c : ws) c->ws_shutdown();
   }
   if (!graceful) {
     std::vector<Connection*> conns;

@@ -56,7 +56,9 @@ struct ServerConfig {
 #ifndef GTS_NO_HTTP2
   H2Config h2;  // http_protocols, http2_cleartext, http2_*
 #endif
-  SSL_CTX* tls_ctx = nullptr;  // certfile set: every connection is TLS (the Server frees it)
+  uint64_t ws_max_message = 0;       // websocket_max_message_size
+  uint64_t ws_max_backpressure = 0;  // websocket_max_backpressure
+  SSL_CTX* tls_ctx = nullptr;        // certfile set: every connection is TLS (the Server frees it)
   bool tls_suppress_ragged_eofs = true;
 };
 
@@ -74,6 +76,11 @@ class Bridge {
   virtual void on_protocol_error(Connection* c, Err err, const char* detail) = 0;
   virtual void on_closed() = 0;
   virtual void on_notice(const char* msg) = 0;  // logged as an error (accept failures)
+  // WebSocket (ws_session.h): a whole message; everything queued has left after a send() said -1; the
+  // connection is done (the peer's close code and reason, the code we failed it with, or 1006)
+  virtual void on_ws_message(uint64_t id, const char* p, size_t n, bool binary) = 0;
+  virtual void on_ws_drain(uint64_t id) = 0;
+  virtual void on_ws_close(uint64_t id, int code, const char* reason, size_t n) = 0;
   // RAII scope for libuv callbacks that may call into JS.
   virtual void enter() = 0;
   virtual void leave() = 0;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ws_handshake.h"
 #include "ws_parser.h"
 #include "ws_utf8.h"
 
@@ -427,7 +428,78 @@ static void test_unmask_and_header() {
   CHECK(ws_frame_header(h, kWsClose, 2) == 2 && h[0] == 0x88);
 }
 
+static void test_handshake() {
+  char acc[29];
+  CHECK(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, acc) && std::string(acc) == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  std::vector<std::pair<std::string, std::string>> base = {{"Host", "a"},
+                                                           {"Upgrade", "websocket"},
+                                                           {"Connection", "keep-alive, Upgrade"},
+                                                           {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                                                           {"Sec-WebSocket-Version", "13"},
+                                                           {"Sec-WebSocket-Protocol", "chat, superchat"}};
+  auto check = [&](std::vector<std::pair<std::string, std::string>> hs, const char* method = "GET", bool upgrade = true,
+                   BodyKind body = BodyKind::kNone, int minor = 1) {
+    RequestHead h;
+    h.method = Slice{method, static_cast<uint32_t>(std::strlen(method))};
+    h.version_minor = static_cast<uint8_t>(minor);
+    h.upgrade = upgrade;
+    h.body = body;
+    for (auto& f : hs) {
+      h.headers.push_back(HeaderField{Slice{f.first.data(), static_cast<uint32_t>(f.first.size())},
+                                      Slice{f.second.data(), static_cast<uint32_t>(f.second.size())}});
+    }
+    WsHandshake w;
+    WsHandshakeResult r = ws_check_handshake(h, &w);
+    if (r == WsHandshakeResult::kValid && std::memcmp(w.key, "dGhlIHNhbXBsZSBub25jZQ==", 24) != 0) {
+      return WsHandshakeResult::kBad;
+    }
+    return r;
+  };
+  auto without = [&](const char* name) {
+    auto v = base;
+    for (size_t i = 0; i < v.size(); i++)
+      if (v[i].first == name) v.erase(v.begin() + i);
+    return v;
+  };
+  auto with = [&](const char* name, const char* value) {
+    auto v = without(name);
+    v.push_back({name, value});
+    return v;
+  };
+  CHECK(check(base) == WsHandshakeResult::kValid);
+  CHECK(check(with("Upgrade", "h2c")) == WsHandshakeResult::kNotWebSocket);
+  CHECK(check(with("Upgrade", "foo, WebSocket")) == WsHandshakeResult::kValid);
+  CHECK(check(base, "POST") == WsHandshakeResult::kBad);
+  CHECK(check(base, "GET", false) == WsHandshakeResult::kBad);  // no Connection: upgrade token
+  CHECK(check(base, "GET", true, BodyKind::kLength) == WsHandshakeResult::kBad);
+  CHECK(check(base, "GET", true, BodyKind::kNone, 0) == WsHandshakeResult::kBad);  // HTTP/1.0
+  CHECK(check(without("Host")) == WsHandshakeResult::kBad);
+  CHECK(check(without("Sec-WebSocket-Key")) == WsHandshakeResult::kBad);
+  CHECK(check(with("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=")) == WsHandshakeResult::kBad);
+  CHECK(check(with("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZ!==")) == WsHandshakeResult::kBad);
+  {
+    auto v = base;
+    v.push_back({"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="});
+    CHECK(check(v) == WsHandshakeResult::kBad);  // two keys
+  }
+  CHECK(check(with("Sec-WebSocket-Version", "8")) == WsHandshakeResult::kBadVersion);
+  CHECK(check(without("Sec-WebSocket-Version")) == WsHandshakeResult::kBadVersion);
+  CHECK(ws_protocol_offered("chat, superchat", "superchat", 9));
+  CHECK(ws_protocol_offered("chat, superchat", "chat", 4));
+  CHECK(!ws_protocol_offered("chat, superchat", "cha", 3));
+  CHECK(!ws_protocol_offered("", "chat", 4));
+  WsHandshake w;
+  std::memcpy(w.key, "dGhlIHNhbXBsZSBub25jZQ==", 24);
+  std::string out;
+  const char extra[] = "X-A: b\r\n";
+  ws_build_101(out, w, "chat", 4, extra, sizeof extra - 1);
+  CHECK(out ==
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\nX-A: b\r\n\r\n");
+}
+
 int main() {
+  test_handshake();
   test_utf8();
   test_parser();
   test_unmask_and_header();
