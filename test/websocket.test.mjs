@@ -282,3 +282,13 @@ t.test('worker_connections counts WebSocket connections', async (t) => {
   g.kill('SIGTERM');
   t.equal((await g.exit).code, 0);
 });
+
+t.test("a 101 through start_response is refused: 500, the log names environ['gunicorn.websocket']", async (t) => {
+  const { g, port } = await start(t, ['test.fixtures.apps.ws_api:switching']);
+  const r = await fetch(`http://127.0.0.1:${port}/`);
+  t.equal(r.status, 500);
+  await r.text();
+  t.ok(await waitFor(() => /use environ\['gunicorn\.websocket'\] to accept a WebSocket/.test(g.stderr)), 'logged');
+  g.kill('SIGTERM');
+  t.equal((await g.exit).code, 0);
+});

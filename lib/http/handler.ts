@@ -308,6 +308,10 @@ export class Exchange implements TableExchange, InputControl {
       throw new Error('start_response() called twice without exc_info');
     }
     if (typeof status !== 'string') throw new TypeError(`status must be a string, got ${inspect(status)}`);
+    if (status.startsWith('101')) {
+      // no raw socket to hand over after a 101 (Gunicorn's sync worker gives gunicorn.socket)
+      throw new Error(`start_response('${status}'): use environ['gunicorn.websocket'] to accept a WebSocket`);
+    }
     if (!Array.isArray(headers))
       throw new TypeError(`headers must be an array of [name, value] pairs, got ${inspect(headers)}`);
     for (const h of headers) {
