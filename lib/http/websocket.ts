@@ -39,6 +39,8 @@ const enum State {
 export class ServerWebSocket<T = unknown> {
   /** 1 open, 2 closing (our close frame sent), 3 closed */
   readyState: number = State.Open;
+  /** the topics this connection is subscribed to (created on the first subscribe) */
+  topics: Set<string> | undefined = undefined;
 
   constructor(
     private readonly table: WebSocketTable,
@@ -105,6 +107,31 @@ export class ServerWebSocket<T = unknown> {
     this.close();
   }
 
+  /**
+   * Pub/sub within this worker process: messages published to `topic` reach this connection. Exact names, no
+   * wildcards. Across workers and machines it is a broker's job (Redis, NATS): each worker subscribes there
+   * and republishes locally.
+   */
+  subscribe(topic: string): void {
+    if (typeof topic !== 'string') throw new TypeError(`ws.subscribe(): topic must be a string, got ${inspect(topic)}`);
+    if (this.readyState === State.Closed) return;
+    (this.topics ??= new Set()).add(topic);
+    this.table.subscribe(this, topic);
+  }
+
+  unsubscribe(topic: string): void {
+    if (this.topics?.delete(topic) === true) this.table.unsubscribe(this, topic);
+  }
+
+  isSubscribed(topic: string): boolean {
+    return this.topics?.has(topic) ?? false;
+  }
+
+  /** sends to every subscriber of `topic` in this worker except this connection; returns how many took it */
+  publish(topic: string, data: string | ArrayBufferView | ArrayBuffer, isBinary?: boolean): number {
+    return this.table.publish(topic, data, isBinary, this);
+  }
+
   /** runs fn: sends are always corked (one write per read or per loop turn) */
   cork(fn: () => void): void {
     fn();
@@ -115,6 +142,7 @@ export class ServerWebSocket<T = unknown> {
 export class WebSocketTable {
   native!: NativeServer;
   private readonly bySlot: (ServerWebSocket<any> | undefined)[] = [];
+  private readonly topics = new Map<string, Set<ServerWebSocket<any>>>();
 
   constructor(private readonly log: Logger) {}
 
@@ -185,6 +213,38 @@ export class WebSocketTable {
     return ws;
   }
 
+  subscribe(ws: ServerWebSocket<any>, topic: string): void {
+    let set = this.topics.get(topic);
+    if (set === undefined) this.topics.set(topic, (set = new Set()));
+    set.add(ws);
+  }
+
+  unsubscribe(ws: ServerWebSocket<any>, topic: string): void {
+    const set = this.topics.get(topic);
+    if (set === undefined) return;
+    set.delete(ws);
+    if (set.size === 0) this.topics.delete(topic);
+  }
+
+  /** the message to every subscriber of `topic` (but `except`); the number that took it (send() != 0) */
+  publish(
+    topic: string,
+    data: string | ArrayBufferView | ArrayBuffer,
+    isBinary?: boolean,
+    except?: ServerWebSocket<any>,
+  ): number {
+    const set = this.topics.get(topic);
+    if (set === undefined) return 0;
+    const binary = isBinary ?? typeof data !== 'string';
+    // encoded once for all the subscribers
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    let n = 0;
+    for (const ws of set) {
+      if (ws !== except && ws.send(bytes, binary) !== 0) n++;
+    }
+    return n;
+  }
+
   private find(id: number): ServerWebSocket<any> | undefined {
     const ws = this.bySlot[id & SLOT_MASK];
     return ws !== undefined && ws.id === id ? ws : undefined;
@@ -228,6 +288,10 @@ export class WebSocketTable {
     if (ws === undefined) return;
     this.bySlot[id & SLOT_MASK] = undefined;
     ws.readyState = State.Closed;
+    if (ws.topics !== undefined) {
+      for (const topic of ws.topics) this.unsubscribe(ws, topic);
+      ws.topics = undefined;
+    }
     const fn = ws.handlers.close;
     if (fn === undefined) return;
     try {
