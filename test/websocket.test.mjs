@@ -292,3 +292,39 @@ t.test("a 101 through start_response is refused: 500, the log names environ['gun
   g.kill('SIGTERM');
   t.equal((await g.exit).code, 0);
 });
+
+t.test('websocket_ping_interval: a silent peer gets pings; one that never answers is closed (1006)', async (t) => {
+  const { g, port } = await start(t, ['--websocket-ping-interval', '0.5', 'test.fixtures.apps.ws_api:application']);
+  // the ws client answers pings by itself: it stays open
+  const alive = await open(`ws://127.0.0.1:${port}/async`);
+  let pings = 0;
+  alive.ws.on('ping', () => pings++);
+  // a raw client that completes the handshake and then never sends a byte
+  const t0 = Date.now();
+  const raw = net.connect(port, '127.0.0.1');
+  let got = Buffer.alloc(0);
+  raw.on('data', (d) => (got = Buffer.concat([got, d])));
+  raw.on('error', () => {});
+  const rawClosed = new Promise((r) => raw.on('close', r));
+  raw.write(
+    'GET /end HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  await rawClosed;
+  const took = Date.now() - t0;
+  t.match(got.toString('latin1'), /^HTTP\/1\.1 101 /, 'handshake done');
+  t.ok(got.includes(Buffer.from([0x89, 0x00])), 'it was pinged');
+  t.ok(took >= 900 && took < 4000, `closed after two intervals without an answer (${took} ms)`);
+  await sleep(300);
+  t.ok(pings >= 2, `the answering client was pinged (${pings}) and is still open`);
+  t.equal(alive.ws.readyState, WebSocket.OPEN);
+  const seen = await closes(port);
+  t.ok(
+    seen.some((c) => c.code === 1006),
+    "the app's close handler got 1006 for the deaf one",
+  );
+  alive.ws.close();
+  await alive.closed;
+  g.kill('SIGTERM');
+  t.equal((await g.exit).code, 0);
+});

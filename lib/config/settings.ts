@@ -1144,6 +1144,19 @@ export const SETTINGS = [
       'Bytes queued for a WebSocket client (not yet taken by the kernel) above which `ws.send()` drops the message ' +
       'and returns 0; above 64 KiB it queues and returns -1 (wait for the `drain` handler).',
   }),
+  def({
+    name: 'websocket_ping_interval',
+    native: true,
+    section: 'WebSocket',
+    cli: ['--websocket-ping-interval'],
+    meta: 'SECONDS',
+    validator: validateNumber,
+    default: () => 30,
+    extension: true,
+    desc:
+      'A WebSocket silent for this many seconds gets a ping; one that stays silent for another interval is ' +
+      "closed (the application's close handler gets 1006). Checked every quarter second (0 = no pings).",
+  }),
   // ---- resilience (stray errors, memory recycling, crash loops, shutdown delay): lib/config/resilience-settings.ts
   ...RESILIENCE_SETTINGS,
   // ---- dirty arbiters (a pool for blocking or CPU-heavy jobs): lib/config/dirty-settings.ts

@@ -241,6 +241,9 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       double ws_max_message = 0, ws_max_backpressure = 0;
       r.get("websocket_max_message_size", &ws_max_message);
       r.get("websocket_max_backpressure", &ws_max_backpressure);
+      double ws_ping = 0;
+      r.get("websocket_ping_interval", &ws_ping);
+      cfg.ws_ping_ms = static_cast<uint64_t>(ws_ping * 1000);
       cfg.ws_max_message = static_cast<uint64_t>(ws_max_message);
       cfg.ws_max_backpressure = static_cast<uint64_t>(ws_max_backpressure);
       r.get("worker_connections", &cfg.max_connections);

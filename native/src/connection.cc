@@ -934,6 +934,7 @@ WaitList& Connection::list_of(Wait list) {
     case Wait::kHead: return srv_->head_list;
     case Wait::kLinger: return srv_->linger_list;
     case Wait::kWsClosing: return srv_->linger_list;
+    case Wait::kWs: return srv_->ws_list;
     case Wait::kBusy: return srv_->busy_list;
     default: return srv_->drain_list;
   }
@@ -963,12 +964,17 @@ int64_t Connection::ws_upgrade(const char* proto, size_t plen, const std::string
   served_one_ = true;
   body_to_js_ = false;
   req_id_ = id;
+  if (cfg.ws_ping_ms > 0) enter_wait(Wait::kWs);
   schedule_flush();  // the 101, and frames that came early (flush_queued(): after the app's open())
   update_reading();
   return static_cast<int64_t>(id);
 }
 
 void Connection::ws_input(const char* p, size_t n) {
+  if (wait_list_ == Wait::kWs) {  // heard from: the ping interval starts again (to the list's tail)
+    enter_wait(Wait::kWs);
+    ws_->set_ping_outstanding(false);
+  }
   Bridge* br = srv_->bridge();
   br->enter();
   ws_->consume(reinterpret_cast<const uint8_t*>(p), n);

@@ -36,6 +36,7 @@ enum class Wait : uint8_t {
   kDrain,      // graceful close: a last chance for a request already in flight
   kBusy,       // a request in flight, or output still leaving (request/body/write timeouts)
   kWsClosing,  // WebSocket: our close frame sent, waiting for the peer's (linger time)
+  kWs,         // WebSocket: open, silent since wait_since_ (websocket_ping_interval)
 };
 
 // The HTTP/1 state machine of one connection, over a Transport (transport.h):

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "connection.h"
+#include "ws_session.h"
 
 namespace gts {
 namespace {
@@ -532,6 +533,18 @@ void Server::sweep() {
   }
 #endif
   expire(drain_list, kDrainGraceMs);
+  // WebSockets silent for a ping interval get a ping; still silent one interval later, they are gone
+  while (cfg_.ws_ping_ms > 0 && ws_list.head != nullptr && now - ws_list.head->wait_since_ >= cfg_.ws_ping_ms) {
+    Connection* c = ws_list.head;
+    if (c->ws_->ping_outstanding()) {
+      ws_list.remove(c);
+      c->wait_list_ = Wait::kNone;
+      c->close_now();  // the app hears close(1006)
+    } else {
+      c->ws_->ping();
+      c->enter_wait(Wait::kWs);
+    }
+  }
   if (busy_list.head != nullptr) sweep_busy(now);
 }
 

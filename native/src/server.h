@@ -58,6 +58,7 @@ struct ServerConfig {
 #endif
   uint64_t ws_max_message = 0;       // websocket_max_message_size
   uint64_t ws_max_backpressure = 0;  // websocket_max_backpressure
+  uint64_t ws_ping_ms = 0;           // websocket_ping_interval (0 = no pings)
   SSL_CTX* tls_ctx = nullptr;        // certfile set: every connection is TLS (the Server frees it)
   bool tls_suppress_ragged_eofs = true;
 };
@@ -151,6 +152,7 @@ class Server {
   WaitList head_list;    // new connection or partial head, waiting header_timeout
   WaitList linger_list;  // closing: our side is shut down, reading until the client closes
   WaitList drain_list;   // graceful close: a last chance to send a request (already in flight)
+  WaitList ws_list;      // open WebSockets, the longest silent first (websocket_ping_interval)
   WaitList busy_list;    // a request in flight, or a response still being written (request/body/write timeouts)
 
   // Corking: responses written outside a read callback (promises, timers,

@@ -124,6 +124,12 @@ void WsSession::report(uint16_t code, const char* reason, size_t n) {
 
 void WsSession::on_connection_gone() { report(1006, "", 0); }
 
+void WsSession::ping() {
+  if (close_sent_ || gone()) return;
+  ping_outstanding_ = true;
+  send_frame(kWsPing, nullptr, 0);
+}
+
 int64_t WsSession::send(const char* p, size_t n, bool binary) {
   if (close_sent_ || gone()) return 0;
   size_t buffered = c_->out_.size() + c_->io_->pending();

@@ -39,6 +39,10 @@ class WsSession final : public WsFrameSink {
   void on_connection_gone();
   bool close_sent() const { return close_sent_; }
   bool reported() const { return reported_; }
+  // websocket_ping_interval: a ping sent and nothing heard since
+  void ping();
+  bool ping_outstanding() const { return ping_outstanding_; }
+  void set_ping_outstanding(bool v) { ping_outstanding_ = v; }
 
   // WsFrameSink
   uint8_t* data_dest(size_t n, uint64_t frame_len, bool msg_start, uint8_t op, bool compressed) override;
@@ -64,6 +68,7 @@ class WsSession final : public WsFrameSink {
   bool close_recv_ = false;
   bool reported_ = false;  // the app's close() was called
   bool in_consume_ = false;
+  bool ping_outstanding_ = false;
 };
 
 }  // namespace gts
