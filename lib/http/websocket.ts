@@ -38,7 +38,7 @@ const enum State {
 
 export class ServerWebSocket<T = unknown> {
   /** 1 open, 2 closing (our close frame sent), 3 closed */
-  readyState: number = State.Open;
+  readyState: State = State.Open;
   /** the topics this connection is subscribed to (created on the first subscribe) */
   topics: Set<string> | undefined = undefined;
 
@@ -141,8 +141,8 @@ export class ServerWebSocket<T = unknown> {
 /** The WebSockets of one worker's server, by connection slot (as the dispatchers' exchanges are). */
 export class WebSocketTable {
   native!: NativeServer;
-  private readonly bySlot: (ServerWebSocket<any> | undefined)[] = [];
-  private readonly topics = new Map<string, Set<ServerWebSocket<any>>>();
+  private readonly bySlot: (ServerWebSocket<unknown> | undefined)[] = [];
+  private readonly topics = new Map<string, Set<ServerWebSocket<unknown>>>();
 
   constructor(private readonly log: Logger) {}
 
@@ -162,8 +162,9 @@ export class WebSocketTable {
       );
     }
     for (const k of ['open', 'message', 'drain', 'close'] as const) {
-      if (handlers[k] !== undefined && typeof handlers[k] !== 'function') {
-        throw new TypeError(`gunicorn.websocket(): handlers.${k} must be a function, got ${inspect(handlers[k])}`);
+      const fn: unknown = (handlers as Record<string, unknown>)[k];
+      if (fn !== undefined && typeof fn !== 'function') {
+        throw new TypeError(`gunicorn.websocket(): handlers.${k} must be a function, got ${inspect(fn)}`);
       }
     }
     if (options === null || typeof options !== 'object') {
@@ -209,17 +210,23 @@ export class WebSocketTable {
     }
     const ws = new ServerWebSocket<T>(this, id, handlers, options.data as T, protocol ?? '', remoteAddress);
     this.bySlot[id & SLOT_MASK] = ws;
-    if (handlers.open !== undefined) this.run(ws, handlers.open, ws);
+    if (handlers.open !== undefined) {
+      try {
+        this.settle(ws, handlers.open(ws));
+      } catch (e) {
+        this.failed(ws, e);
+      }
+    }
     return ws;
   }
 
-  subscribe(ws: ServerWebSocket<any>, topic: string): void {
+  subscribe(ws: ServerWebSocket<unknown>, topic: string): void {
     let set = this.topics.get(topic);
     if (set === undefined) this.topics.set(topic, (set = new Set()));
     set.add(ws);
   }
 
-  unsubscribe(ws: ServerWebSocket<any>, topic: string): void {
+  unsubscribe(ws: ServerWebSocket<unknown>, topic: string): void {
     const set = this.topics.get(topic);
     if (set === undefined) return;
     set.delete(ws);
@@ -231,7 +238,7 @@ export class WebSocketTable {
     topic: string,
     data: string | ArrayBufferView | ArrayBuffer,
     isBinary?: boolean,
-    except?: ServerWebSocket<any>,
+    except?: ServerWebSocket<unknown>,
   ): number {
     const set = this.topics.get(topic);
     if (set === undefined) return 0;
@@ -245,26 +252,19 @@ export class WebSocketTable {
     return n;
   }
 
-  private find(id: number): ServerWebSocket<any> | undefined {
+  private find(id: number): ServerWebSocket<unknown> | undefined {
     const ws = this.bySlot[id & SLOT_MASK];
     return ws !== undefined && ws.id === id ? ws : undefined;
   }
 
-  /** a handler call: an exception or a rejected promise is logged and closes the connection with 1011 */
-  private run(ws: ServerWebSocket<any>, fn: (...a: any[]) => unknown, ...args: unknown[]): void {
-    let r: unknown;
-    try {
-      r = fn.apply(ws.handlers, args);
-    } catch (e) {
-      this.failed(ws, e);
-      return;
-    }
+  /** a handler's result: a rejected promise is logged and closes the connection with 1011, as a throw does */
+  private settle(ws: ServerWebSocket<unknown>, r: unknown): void {
     if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') {
       (r as PromiseLike<unknown>).then(undefined, (e: unknown) => this.failed(ws, e));
     }
   }
 
-  private failed(ws: ServerWebSocket<any>, e: unknown): void {
+  private failed(ws: ServerWebSocket<unknown>, e: unknown): void {
     this.log.exception('Error handling WebSocket', e);
     if (ws.readyState === State.Open) ws.end(1011, 'internal error');
   }
@@ -272,15 +272,25 @@ export class WebSocketTable {
   onMessage(id: number, data: Buffer, isBinary: boolean): void {
     const ws = this.find(id);
     if (ws === undefined || ws.readyState !== State.Open) return;
-    const fn = ws.handlers.message;
-    if (fn !== undefined) this.run(ws, fn, ws, data, isBinary);
+    const h = ws.handlers;
+    if (h.message === undefined) return;
+    try {
+      this.settle(ws, h.message(ws, data, isBinary));
+    } catch (e) {
+      this.failed(ws, e);
+    }
   }
 
   onDrain(id: number): void {
     const ws = this.find(id);
     if (ws === undefined) return;
-    const fn = ws.handlers.drain;
-    if (fn !== undefined) this.run(ws, fn, ws);
+    const h = ws.handlers;
+    if (h.drain === undefined) return;
+    try {
+      this.settle(ws, h.drain(ws));
+    } catch (e) {
+      this.failed(ws, e);
+    }
   }
 
   onClose(id: number, code: number, reason: string): void {
@@ -292,10 +302,10 @@ export class WebSocketTable {
       for (const topic of ws.topics) this.unsubscribe(ws, topic);
       ws.topics = undefined;
     }
-    const fn = ws.handlers.close;
-    if (fn === undefined) return;
+    const h = ws.handlers;
+    if (h.close === undefined) return;
     try {
-      const r = fn.call(ws.handlers, ws, code, reason);
+      const r = h.close(ws, code, reason);
       if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') {
         (r as PromiseLike<unknown>).then(undefined, (e: unknown) => this.log.exception('Error handling WebSocket', e));
       }
