@@ -12,6 +12,7 @@ import t from 'tap';
 import WebSocket from 'ws';
 
 import { ROOT, run, sleep } from './helpers/gts.mjs';
+import { makeCerts, tlsArgs } from './helpers/tls.mjs';
 
 const PY = '/usr/bin/python3';
 
@@ -325,6 +326,23 @@ t.test('websocket_ping_interval: a silent peer gets pings; one that never answer
   );
   alive.ws.close();
   await alive.closed;
+  g.kill('SIGTERM');
+  t.equal((await g.exit).code, 0);
+});
+
+t.test('wss://: the same WebSocket over TLS (certfile), with the ws client', async (t) => {
+  const certs = makeCerts();
+  t.teardown(() => certs.cleanup());
+  const { g, port } = await start(t, [...tlsArgs(certs), 'examples.websocket_echo:application']);
+  const { ws, messages, closed } = await open(`wss://127.0.0.1:${port}/tls`, undefined, { rejectUnauthorized: false });
+  const big = crypto.randomBytes(300_000);
+  ws.send('over tls');
+  ws.send(big);
+  t.ok(await waitFor(() => messages.length === 2), 'both echoed');
+  t.equal(messages[0].data.toString(), 'over tls');
+  t.ok(messages[1].data.equals(big), '300 KB binary echoed intact');
+  ws.close(1000, 'tls bye');
+  t.same(await closed, { code: 1000, reason: 'tls bye' }, 'close handshake over TLS');
   g.kill('SIGTERM');
   t.equal((await g.exit).code, 0);
 });
