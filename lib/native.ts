@@ -65,6 +65,9 @@ export type NativeCallbacks = [
   onProtocolError: (errCode: number, remoteAddr: string, detail: string) => void,
   onClosed: () => void,
   onNotice: (message: string) => void,
+  onWsMessage: (id: number, data: Buffer, isBinary: boolean) => void,
+  onWsDrain: (id: number) => void,
+  onWsClose: (id: number, code: number, reason: string) => void,
 ];
 
 export interface NativeServer {
@@ -100,6 +103,19 @@ export interface NativeServer {
   consume(id: number, n: number): void;
   /** HTTP/2: response trailers (headers as respond()'s block), sent after the body -> RespondResult */
   trailers(id: number, headers: string, nHeaders: number): number;
+  /**
+   * WebSocket: accepts the valid handshake of request `id` (the 101 goes out with `protocol` and the extra
+   * headers, a block as respond()'s). The WebSocket's own id, or WS_UPGRADE error (< 0).
+   */
+  wsUpgrade(id: number, protocol: string | undefined, headers: string | undefined, nHeaders: number): number;
+  /** a message: > 0 queued, -1 queued above the high-water mark (wait for onWsDrain), 0 dropped */
+  wsSend(id: number, data: string | Uint8Array, binary: boolean): number;
+  /** the close handshake: a close frame with this code and reason */
+  wsEnd(id: number, code: number, reason: string): void;
+  /** closes the TCP connection at once (onWsClose(id, 1006) follows) */
+  wsClose(id: number): void;
+  /** bytes queued for the client, not yet taken by the kernel */
+  wsBuffered(id: number): number;
 }
 
 export interface NativeBinding {
@@ -178,6 +194,7 @@ export const F = {
   scriptName: 1 << 17,
   hasLength: 1 << 18,
   http2: 1 << 19,
+  websocket: 1 << 20,
 } as const;
 
 /** a meta key slot with this bit set holds an index into headerKeys instead of an end offset */
@@ -209,7 +226,13 @@ export const CB = {
   protocolError: 5,
   closed: 6,
   notice: 7,
+  wsMessage: 8,
+  wsDrain: 9,
+  wsClose: 10,
 } as const;
+
+/** wsUpgrade() errors */
+export const WS_UPGRADE = { notHandshake: -1, draining: -2, protocol: -3, badHeader: -4 } as const;
 
 /** why abort(id, why) came (native Abort) */
 export const ABORT = { gone: -1, timeout: 1, timeoutClosed: 2 } as const;

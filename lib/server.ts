@@ -247,6 +247,7 @@ export function startServer(
   if ((opts.balance?.slot ?? 0) === 0) for (const w of http2Warnings(cfg)) log.warning(w);
   const server = new native.NativeServer(nativeOptions(cfg, opts.balance), d.callbacks(), d.meta);
   d.native = server;
+  d.ws.native = server;
   const closed = new Promise<void>((resolve) => {
     d.onClosed = () => {
       for (const l of listeners) unlinkListener(l);

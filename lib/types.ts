@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 import type { Input } from './http/input.js';
+import type { UpgradeFn } from './http/websocket.js';
 
 export type Chunk = string | Uint8Array;
 export type ResponseHeaders = Array<[string, string]>;
@@ -37,6 +38,11 @@ export interface Environ {
   'wsgi.file_wrapper': unknown;
   /** Gunicorn 25: sends a `103 Early Hints` head with these headers before the response (HTTP/1.1 clients only) */
   'wsgi.early_hints': (headers: ResponseHeaders) => void;
+  /**
+   * gunicorn-ts: present (a function) only on a valid WebSocket handshake (RFC 6455 §4.2.1; broken ones get
+   * 400 from the server): `upgrade(handlers, { data, protocol, headers })` sends the 101 and returns the `ws`.
+   */
+  'gunicorn.websocket': UpgradeFn | undefined;
   [key: string]: unknown;
 }
 

@@ -6,6 +6,8 @@
 #   FUZZ_TARGET=response npm run fuzz -- ...    (the response-head builder instead)
 #   FUZZ_TARGET=chunked / proxy / environ        (the chunked decoder, the PROXY
 #                                                 preambles, the environ packer alone)
+#   FUZZ_TARGET=ws                               (the WebSocket frame parser with incremental
+#                                                 UTF-8 checks, split-invariant outcome)
 #   FUZZ_TARGET=tls                              (the transport read path: StreamTransport and
 #                                                 TlsTransport over a socketpair against an OpenSSL
 #                                                 client, arbitrary record and chunk cuts; links
@@ -67,6 +69,14 @@ case "$TARGET" in
       mv "$BIN.tmp" "$BIN"
       echo "fuzz: built $BIN" >&2
     fi ;;
+  ws)
+    BIN="$OUT/fuzz_ws"; CORPUS="$OUT/corpus-ws"; SEEDS=""; DICT=()
+    if stale "$BIN" test/native/fuzz_ws.cc native/src/ws_parser.cc native/src/ws_parser.h native/src/ws_utf8.h \
+        scripts/fuzz.sh; then
+      $CXX $CXXFLAGS_F native/src/ws_parser.cc test/native/fuzz_ws.cc -o "$BIN.tmp"
+      mv "$BIN.tmp" "$BIN"
+      echo "fuzz: built $BIN" >&2
+    fi ;;
   tls)
     # The addon binds to the OpenSSL and libuv that node exports; outside node
     # this target links Debian's (libssl-dev, libuv1), with libuv's header from
@@ -90,7 +100,7 @@ case "$TARGET" in
       mv "$BIN.tmp" "$BIN"
       echo "fuzz: built $BIN" >&2
     fi ;;
-  *) echo "fuzz: FUZZ_TARGET is parser, response, chunked, proxy or tls" >&2; exit 2 ;;
+  *) echo "fuzz: FUZZ_TARGET is parser, response, chunked, proxy, ws or tls" >&2; exit 2 ;;
 esac
 mkdir -p "$CORPUS"
 if [ "$TARGET" = tls ] && [ -z "$(ls -A "$CORPUS")" ]; then

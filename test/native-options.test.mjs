@@ -9,7 +9,7 @@ import { defaults, NATIVE_SETTINGS } from '../dist/config/settings.js';
 const { nativeOptions } = await import('../dist/server.js').catch(() => import('../dist/serve.js'));
 
 const noop = () => {};
-const callbacks = () => [noop, noop, noop, noop, noop, noop, noop, noop];
+const callbacks = () => Array.from({ length: 11 }, () => noop);
 const meta = () => new Uint32Array(16 + 2 * 32768 + 2);
 
 function construct(opts) {

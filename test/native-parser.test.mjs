@@ -139,6 +139,9 @@ t.test("the harness's base config is the registry's (every parser setting, gener
     'http2_initial_window_size',
     'http2_max_frame_size',
     'http2_max_header_list_size',
+    'websocket_max_message_size',
+    'websocket_max_backpressure',
+    'websocket_ping_interval',
   ]);
   const args = NATIVE_SETTINGS.filter((s) => !serverOnly.has(s.name)).map((s) => {
     const v = cfg[s.name];

@@ -1117,6 +1117,46 @@ export const SETTINGS = [
       "The largest request header list, in bytes as RFC 9113 counts it (each field's name and value plus 32); " +
       'larger heads get 431. 0: not advertised (limit_request_fields and limit_request_field_size still apply).',
   }),
+  // ---- WebSocket (native core, environ['gunicorn.websocket'])
+  def({
+    name: 'websocket_max_message_size',
+    native: true,
+    section: 'WebSocket',
+    cli: ['--websocket-max-message-size'],
+    meta: 'BYTES',
+    validator: intRange(1, 2 ** 53 - 1),
+    default: () => 16 * 1024 * 1024,
+    extension: true,
+    desc:
+      'The largest WebSocket message a client may send, in bytes, after reassembling its fragments (inclusive). ' +
+      'A frame header that would take a message past it closes the connection with 1009 before its payload is read.',
+  }),
+  def({
+    name: 'websocket_max_backpressure',
+    native: true,
+    section: 'WebSocket',
+    cli: ['--websocket-max-backpressure'],
+    meta: 'BYTES',
+    validator: intRange(1, 2 ** 53 - 1),
+    default: () => 16 * 1024 * 1024,
+    extension: true,
+    desc:
+      'Bytes queued for a WebSocket client (not yet taken by the kernel) above which `ws.send()` drops the message ' +
+      'and returns 0; above 64 KiB it queues and returns -1 (wait for the `drain` handler).',
+  }),
+  def({
+    name: 'websocket_ping_interval',
+    native: true,
+    section: 'WebSocket',
+    cli: ['--websocket-ping-interval'],
+    meta: 'SECONDS',
+    validator: validateNumber,
+    default: () => 30,
+    extension: true,
+    desc:
+      'A WebSocket silent for this many seconds gets a ping; one that stays silent for another interval is ' +
+      "closed (the application's close handler gets 1006). Checked every quarter second (0 = no pings).",
+  }),
   // ---- resilience (stray errors, memory recycling, crash loops, shutdown delay): lib/config/resilience-settings.ts
   ...RESILIENCE_SETTINGS,
   // ---- dirty arbiters (a pool for blocking or CPU-heavy jobs): lib/config/dirty-settings.ts

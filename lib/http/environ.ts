@@ -89,6 +89,7 @@ export function buildEnviron(
     'wsgi.input_terminated': true,
     'wsgi.file_wrapper': ctx.fileWrapper,
     'wsgi.early_hints': earlyHints,
+    'gunicorn.websocket': undefined,
   };
   if (ctx.tls) env.HTTPS = 'on';
   let p = (flags & F.proxy) !== 0 ? meta[M.proxyDstEnd]! : portEnd;

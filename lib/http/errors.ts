@@ -22,7 +22,9 @@ export type ErrorName =
   | 'REQUEST_BODY_TOO_LARGE'
   | 'INVALID_SCHEME_HEADERS'
   | 'BODY_TIMEOUT'
-  | 'REQUEST_TIMEOUT';
+  | 'REQUEST_TIMEOUT'
+  | 'BAD_WEBSOCKET_HANDSHAKE'
+  | 'WEBSOCKET_VERSION';
 
 /** Error numbers by name, read from the table the addon exports (its index is the number). */
 export const ErrorCode: Readonly<Record<ErrorName, number>> = Object.freeze(

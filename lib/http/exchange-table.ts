@@ -13,6 +13,7 @@ import type { EnvironContext } from './environ.js';
 import { errorInfo, errorPage } from './errors.js';
 import { HeadCache } from './head-cache.js';
 import { bodyError, disconnected, type Input } from './input.js';
+import { WebSocketTable } from './websocket.js';
 
 /** a request id's connection slot bits (native/src/server.cc kSlotBits) */
 export const SLOT_MASK = (1 << 20) - 1;
@@ -193,6 +194,8 @@ export abstract class ExchangeTable<X extends TableExchange & { timeout(answer: 
   // request, or a new connection) only once the older one is answered or aborted.
   protected readonly live: (X | undefined)[] = [];
   readonly heads = new HeadCache(native.headSlots);
+  /** the WebSockets this server's requests upgraded to */
+  readonly ws: WebSocketTable;
   onClosed: () => void = () => {};
 
   constructor(
@@ -200,6 +203,7 @@ export abstract class ExchangeTable<X extends TableExchange & { timeout(answer: 
     readonly log: Logger,
     fieldsLimit: number,
   ) {
+    this.ws = new WebSocketTable(log);
     this.meta = new Uint32Array(16 + 2 * Math.max(1, Math.min(fieldsLimit || 32768, 32768)) + 2);
   }
 
@@ -228,6 +232,9 @@ export abstract class ExchangeTable<X extends TableExchange & { timeout(answer: 
     };
     cbs[CB.closed] = () => this.onClosed();
     cbs[CB.notice] = (message: string) => this.log.error(message);
+    cbs[CB.wsMessage] = (id: number, data: Buffer, isBinary: boolean) => this.ws.onMessage(id, data, isBinary);
+    cbs[CB.wsDrain] = (id: number) => this.ws.onDrain(id);
+    cbs[CB.wsClose] = (id: number, code: number, reason: string) => this.ws.onClose(id, code, reason);
     return cbs;
   }
 

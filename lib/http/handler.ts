@@ -30,6 +30,7 @@ import {
   type TableExchange,
 } from './exchange-table.js';
 import { FileWrapper } from './file-wrapper.js';
+import type { ServerWebSocket, UpgradeOptions, WebSocketHandlers } from './websocket.js';
 
 // meta[] slot of the request flags. A module constant: reading M.flags (an
 // imported object's property) in onRequest cost about 130 instructions per
@@ -183,6 +184,9 @@ export class Dispatcher extends ExchangeTable<Exchange> {
       environ = buildEnviron(this.ctx, blob, this.meta, input, this.hintsFor(id & SLOT_MASK));
       if (this.ctx.tlsClientInfo) addTlsInfo(environ, this.native.tlsInfo(id));
       if (h2) environ['gunicorn.http2.send_trailers'] = (headers: ResponseHeaders) => ex.sendTrailers(headers);
+      if ((flags & F.websocket) !== 0) {
+        environ['gunicorn.websocket'] = (handlers, options) => ex.upgrade(handlers, options);
+      }
     } catch (e) {
       if (e instanceof SchemeConflict) {
         this.badRequest(ex, blob, ErrorCode.INVALID_SCHEME_HEADERS, e.message);
@@ -210,6 +214,8 @@ export class Exchange implements TableExchange, InputControl {
   startedAt = 0;
   sent = 0;
   environ!: Environ;
+  /** the request became a WebSocket (environ['gunicorn.websocket']): the 101 was its response */
+  private upgraded = false;
   private headers: ResponseHeaders = NO_HEADERS; // a copy of what start_response() got (none on a head-cache hit)
   private headerCount = 0;
   private headerBlock = '';
@@ -302,6 +308,10 @@ export class Exchange implements TableExchange, InputControl {
       throw new Error('start_response() called twice without exc_info');
     }
     if (typeof status !== 'string') throw new TypeError(`status must be a string, got ${inspect(status)}`);
+    if (status.startsWith('101')) {
+      // no raw socket to hand over after a 101 (Gunicorn's sync worker gives gunicorn.socket)
+      throw new Error(`start_response('${status}'): use environ['gunicorn.websocket'] to accept a WebSocket`);
+    }
     if (!Array.isArray(headers))
       throw new TypeError(`headers must be an array of [name, value] pairs, got ${inspect(headers)}`);
     for (const h of headers) {
@@ -356,6 +366,19 @@ export class Exchange implements TableExchange, InputControl {
     if (r === Result.badHeader) throw new Error(`Invalid trailer in ${inspect(headers)}`);
   }
 
+  /** environ['gunicorn.websocket'](handlers, options): the 101, then the WebSocket is the handlers' */
+  upgrade<T>(handlers: WebSocketHandlers<T>, options?: UpgradeOptions<T>): ServerWebSocket<T> {
+    if (this.statusSet || this.headSent || this.finished || this.aborted) {
+      throw new Error('gunicorn.websocket(): the request can no longer be upgraded (answered, or the client is gone)');
+    }
+    const ws = this.d.ws.upgrade(this.id, this.environ.REMOTE_ADDR, handlers, options);
+    this.upgraded = true;
+    this.headSent = true;
+    this.statusSet = true;
+    this.status = '101 Switching Protocols';
+    return ws;
+  }
+
   /** PEP 3333's write(): sends body bytes now. Prefer returning an iterable. */
   private readonly write: WriteFn = (chunk) => {
     if (this.finished || this.aborted) return;
@@ -407,6 +430,11 @@ export class Exchange implements TableExchange, InputControl {
 
   private consume(body: ResponseBody): void {
     this.body = body;
+    if (this.upgraded) {
+      // the 101 was the response; what the application returned is let go (closed if it can be)
+      this.finish();
+      return;
+    }
     if (this.aborted) {
       this.finish();
       this.closeBody(); // a body that came after a timeout is still closed

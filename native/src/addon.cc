@@ -9,7 +9,9 @@
 //   callbacks[1] onBody(id, Buffer)          callbacks[2] onBodyEnd(id, errCode)
 //   callbacks[3] onAbort(id)                 callbacks[4] onDrain(id)
 //   callbacks[5] onProtocolError(code, remoteAddr, detail)
-//   callbacks[6] onClosed()
+//   callbacks[6] onClosed()                  callbacks[7] onNotice(message)
+//   callbacks[8] onWsMessage(id, Buffer, isBinary)   callbacks[9] onWsDrain(id)
+//   callbacks[10] onWsClose(id, code, reason)
 // `blob` is one latin-1 string holding method, target, decoded path, query,
 // remote address, PROXY fields, then environ key/value pairs; meta[] holds the
 // end offset of each piece (layout: MetaSlot in environ.h).
@@ -31,11 +33,25 @@
 #include "reaper.h"
 #include "server.h"
 #include "sockets.h"
+#include "ws_session.h"
 
 namespace gts {
 namespace {
 
-enum CbSlot { kCbRequest, kCbBody, kCbBodyEnd, kCbAbort, kCbDrain, kCbProtocolError, kCbClosed, kCbNotice, kCbCount };
+enum CbSlot {
+  kCbRequest,
+  kCbBody,
+  kCbBodyEnd,
+  kCbAbort,
+  kCbDrain,
+  kCbProtocolError,
+  kCbClosed,
+  kCbNotice,
+  kCbWsMessage,
+  kCbWsDrain,
+  kCbWsClose,
+  kCbCount
+};
 
 enum RespondFlag : uint32_t { kRespFinal = 1, kRespClose = 2, kRespWhole = 4, kRespFile = 8 };
 
@@ -194,7 +210,10 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
          InstanceMethod("abort", &JsServer::Abort), InstanceMethod("earlyHints", &JsServer::EarlyHints),
          InstanceMethod("prepareFile", &JsServer::PrepareFile), InstanceMethod("close", &JsServer::Close),
          InstanceMethod("connections", &JsServer::Connections), InstanceMethod("tlsInfo", &JsServer::TlsInfo),
-         InstanceMethod("consume", &JsServer::Consume), InstanceMethod("trailers", &JsServer::Trailers)});
+         InstanceMethod("consume", &JsServer::Consume), InstanceMethod("trailers", &JsServer::Trailers),
+         InstanceMethod("wsUpgrade", &JsServer::WsUpgrade), InstanceMethod("wsSend", &JsServer::WsSend),
+         InstanceMethod("wsEnd", &JsServer::WsEnd), InstanceMethod("wsClose", &JsServer::WsClose),
+         InstanceMethod("wsBuffered", &JsServer::WsBuffered)});
   }
 
   explicit JsServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsServer>(info) {
@@ -219,6 +238,14 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       r.get("body_min_rate", &body_min_rate);
       r.get("request_timeout", &request_timeout);
       r.get("write_timeout", &write_timeout);
+      double ws_max_message = 0, ws_max_backpressure = 0;
+      r.get("websocket_max_message_size", &ws_max_message);
+      r.get("websocket_max_backpressure", &ws_max_backpressure);
+      double ws_ping = 0;
+      r.get("websocket_ping_interval", &ws_ping);
+      cfg.ws_ping_ms = static_cast<uint64_t>(ws_ping * 1000);
+      cfg.ws_max_message = static_cast<uint64_t>(ws_max_message);
+      cfg.ws_max_backpressure = static_cast<uint64_t>(ws_max_backpressure);
       r.get("worker_connections", &cfg.max_connections);
       r.get("balance_fd", &balance_fd);
       r.get("balance_slot", &cfg.balance_slot);
@@ -398,6 +425,23 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
   void on_body_end(uint64_t id, Err err) override { call_id_int(kCbBodyEnd, id, static_cast<int>(err)); }
   void on_abort(uint64_t id, Abort why) override { call_id_int(kCbAbort, id, static_cast<int>(why)); }
   void on_drain(uint64_t id) override { call_id_int(kCbDrain, id, -1); }
+  void on_ws_message(uint64_t id, const char* p, size_t n, bool binary) override {
+    napi_value args[3], data;
+    void* dst;
+    napi_create_double(env_, static_cast<double>(id), &args[0]);
+    napi_create_buffer_copy(env_, n, p, &dst, &data);
+    args[1] = data;
+    napi_get_boolean(env_, binary, &args[2]);
+    call(kCbWsMessage, 3, args);
+  }
+  void on_ws_drain(uint64_t id) override { call_id_int(kCbWsDrain, id, -1); }
+  void on_ws_close(uint64_t id, int code, const char* reason, size_t n) override {
+    napi_value args[3];
+    napi_create_double(env_, static_cast<double>(id), &args[0]);
+    napi_create_int32(env_, code, &args[1]);
+    napi_create_string_utf8(env_, reason, n, &args[2]);
+    call(kCbWsClose, 3, args);
+  }
 
   void on_protocol_error(Connection* c, Err err, const char* detail) override {
     napi_handle_scope hs;
@@ -605,6 +649,78 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
                                info[2].As<Napi::Number>().Uint32Value(), &t);
     if (e != HeadError::kOk) return Napi::Number::New(env, static_cast<int>(e));
     return Napi::Number::New(env, static_cast<int>(c->set_trailers(t)));
+  }
+
+  // ---- WebSocket -----------------------------------------------------------
+
+  // The HTTP/1 connection behind an id, when it is a WebSocket (or, for wsUpgrade, the request in flight).
+  Connection* ws_conn(const Napi::CallbackInfo& info, bool session) {
+    Endpoint* e = lookup(info);
+    Connection* c = e != nullptr ? e->connection() : nullptr;
+    if (c == nullptr || c != e) return nullptr;  // an HTTP/2 stream: no WebSocket there
+    if (session && c->ws() == nullptr) return nullptr;
+    return c;
+  }
+
+  // wsUpgrade(requestId, protocol|undefined, headerBlock|undefined, nHeaders) -> the WebSocket's id, or
+  // -1 not a valid handshake in flight, -2 stopping, -3 subprotocol not offered, -4 a bad header
+  Napi::Value WsUpgrade(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Connection* c = ws_conn(info, false);
+    if (c == nullptr) return Napi::Number::New(env, -1);
+    std::string proto;
+    if (info.Length() > 1 && info[1].IsString()) proto = info[1].As<Napi::String>().Utf8Value();
+    std::string extra;
+    if (info.Length() > 3 && info[2].IsString()) {
+      static const char16_t kStatus[] = u"101 Switching Protocols";
+      size_t hlen = 0;
+      AppHead h;
+      if (!utf16(info[2], &hdrs_, &hlen)) return Napi::Number::New(env, -4);
+      HeadError e = prepare_head(kStatus, sizeof kStatus / sizeof kStatus[0] - 1, hdrs_.data(), hlen,
+                                 info[3].As<Napi::Number>().Uint32Value(), &h);
+      if (e != HeadError::kOk) return Napi::Number::New(env, -4);
+      extra = std::move(h.lines);
+    }
+    return Napi::Number::New(env, static_cast<double>(c->ws_upgrade(proto.data(), proto.size(), extra)));
+  }
+
+  // wsSend(id, data: string|Uint8Array, binary) -> >0 queued, -1 queued over the high-water mark, 0 dropped
+  Napi::Value WsSend(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Connection* c = ws_conn(info, true);
+    if (c == nullptr) return Napi::Number::New(env, 0);
+    const char* bp;
+    size_t bn;
+    if (!body_bytes(info[1], &bp, &bn)) {
+      Napi::TypeError::New(env, "WebSocket data must be a string or Uint8Array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    bool binary = info.Length() > 2 && info[2].ToBoolean().Value();
+    return Napi::Number::New(env, static_cast<double>(c->ws()->send(bp, bn, binary)));
+  }
+
+  // wsEnd(id, code, reason): the close handshake
+  Napi::Value WsEnd(const Napi::CallbackInfo& info) {
+    Connection* c = ws_conn(info, true);
+    if (c == nullptr) return info.Env().Undefined();
+    uint32_t code = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 1000;
+    std::string reason;
+    if (info.Length() > 2 && info[2].IsString()) reason = info[2].As<Napi::String>().Utf8Value();
+    c->ws()->end(static_cast<uint16_t>(code), reason.data(), reason.size());
+    return info.Env().Undefined();
+  }
+
+  // wsClose(id): abrupt close (the app hears close(1006))
+  Napi::Value WsClose(const Napi::CallbackInfo& info) {
+    Connection* c = ws_conn(info, true);
+    if (c != nullptr) c->close_now();
+    return info.Env().Undefined();
+  }
+
+  // wsBuffered(id) -> bytes queued and not yet taken by the kernel
+  Napi::Value WsBuffered(const Napi::CallbackInfo& info) {
+    Connection* c = ws_conn(info, true);
+    return Napi::Number::New(info.Env(), c != nullptr ? static_cast<double>(c->ws_buffered()) : 0);
   }
 
   // prepareFile(id, fd) -> bytes the file will send (from its offset), or -1: see Connection::prepare_file

@@ -13,6 +13,8 @@
 #include "ascii.h"
 #include "h2c.h"
 #include "server.h"
+#include "ws_handshake.h"
+#include "ws_session.h"
 
 namespace gts {
 namespace {
@@ -45,6 +47,8 @@ Connection::~Connection() {
 #ifndef GTS_NO_HTTP2
   delete h2_;
 #endif
+  delete ws_;
+  delete hs_;
   drop_file();
   delete tls_;
   std::free(in_);
@@ -94,6 +98,10 @@ void Connection::start(uint8_t listener_index) {
 
 void Connection::on_transport_data(const char* p, size_t n) {
   if (closed_) return;
+  if (ws_ != nullptr && !closing_) {
+    ws_input(p, n);
+    return;
+  }
 #ifndef GTS_NO_HTTP2
   if ((h2_ != nullptr || h2_sniff_ || (tls_ != nullptr && !alpn_checked_)) && h2_input(p, n)) return;
 #endif
@@ -125,7 +133,9 @@ void Connection::on_transport_eof() {
   br->enter();
   eof_ = true;
   update_reading();
-  if (h2_ != nullptr && !closing_) {
+  if (ws_ != nullptr && !closing_) {
+    close_now();  // the peer went without the close handshake: the app hears 1006
+  } else if (h2_ != nullptr && !closing_) {
 #ifndef GTS_NO_HTTP2
     h2_->abort_all();  // the client is gone: its streams cannot be answered
 #endif
@@ -177,6 +187,10 @@ void Connection::keep_input(const char* p, size_t n) {
 
 void Connection::run_buffered() {
   if (in_run_ || closed_ || closing_) return;
+  if (ws_ != nullptr) {
+    ws_take_buffered();
+    return;
+  }
   for (;;) {
     size_t used = run(in_, in_len_);
     if (closed_ || closing_) {
@@ -267,6 +281,7 @@ size_t Connection::run(const char* data, size_t len) {
     dispatch(data + off, len - off, &used);
     off += used;
     if (h2_ != nullptr) break;  // Upgrade: h2c: what follows is HTTP/2 (h2_take_buffered())
+    if (ws_ != nullptr) break;  // a WebSocket now: what follows is frames (ws_take_buffered())
   }
   in_run_ = false;
   if ((!out_.empty() || (file_fd_ >= 0 && file_started_)) && !closed_) {
@@ -286,6 +301,37 @@ void Connection::dispatch(const char* data, size_t avail, size_t* used) {
     return;
   }
 #endif
+  if (h.upgrade) {
+    // RFC 6455 §4.2.1: a broken handshake is answered here; a valid one is the application's to accept
+    if (hs_ == nullptr) hs_ = new (std::nothrow) WsHandshake;
+    if (hs_ == nullptr) {
+      close_now();
+      *used = avail;
+      return;
+    }
+    switch (ws_check_handshake(h, hs_)) {
+      case WsHandshakeResult::kNotWebSocket: break;
+      case WsHandshakeResult::kValid: parser_.mutable_head().websocket = true; break;
+      case WsHandshakeResult::kBad:
+        *used = avail;
+        send_error(Err::kBadWebSocketHandshake, "invalid WebSocket handshake");
+        return;
+      case WsHandshakeResult::kBadVersion: {
+        *used = avail;
+        leave_wait();
+        srv_->bridge()->on_protocol_error(this, Err::kWebSocketVersion, "unsupported Sec-WebSocket-Version");
+        if (closed_) return;
+        const ErrInfo& info = err_info(Err::kWebSocketVersion);
+        std::string page;
+        build_error(page, info.status, info.reason, "WebSocket version 13 only");
+        size_t eol = page.find("\r\n");
+        if (eol != std::string::npos) page.insert(eol + 2, "Sec-WebSocket-Version: 13\r\n");
+        out_append(page.data(), page.size());
+        close_graceful();
+        return;
+      }
+    }
+  }
   leave_wait();
   active_ = true;
   head_sent_ = resp_done_ = false;
@@ -331,6 +377,10 @@ void Connection::dispatch(const char* data, size_t avail, size_t* used) {
 }
 
 void Connection::finish_request() {
+  if (hs_ != nullptr) {
+    delete hs_;
+    hs_ = nullptr;
+  }
   leave_wait();
   active_ = false;
   served_one_ = true;
@@ -615,6 +665,8 @@ void Connection::flush_queued() {
   // TLS: records decrypted or received while reading was paused
   if (tls_ != nullptr) tls_->run_deferred();
   if (closed_) return;
+  if (ws_ != nullptr && in_len_ > 0 && !closing_) ws_take_buffered();  // frames that came with the handshake
+  if (closed_) return;
 #ifndef GTS_NO_HTTP2
   if (h2_ != nullptr && !closing_) {
     h2_->send();  // frames the application queued since the last read
@@ -641,7 +693,11 @@ void Connection::maybe_drain() {
   if (closed_ || !want_drain_ || io_->pending() != 0 || !out_.empty()) return;
   want_drain_ = false;
   req_since_ = srv_->now_ms();  // request_timeout: the wait was the client's
-  if (active_ && !resp_done_) srv_->bridge()->on_drain(req_id_);
+  if (ws_ != nullptr) {
+    if (!closing_ && !ws_->close_sent()) srv_->bridge()->on_ws_drain(ws_->id());
+  } else if (active_ && !resp_done_) {
+    srv_->bridge()->on_drain(req_id_);
+  }
 }
 
 void Connection::out_append(const char* p, size_t n) {
@@ -753,6 +809,7 @@ void Connection::close_now() {
   drop_file();
   leave_wait();
   io_->close();
+  if (ws_ != nullptr) ws_->on_connection_gone();  // the app's close(1006) unless it had its close already
 }
 
 void Connection::on_transport_closed() {
@@ -876,9 +933,70 @@ WaitList& Connection::list_of(Wait list) {
     case Wait::kIdle: return srv_->idle_list;
     case Wait::kHead: return srv_->head_list;
     case Wait::kLinger: return srv_->linger_list;
+    case Wait::kWsClosing: return srv_->linger_list;
+    case Wait::kWs: return srv_->ws_list;
     case Wait::kBusy: return srv_->busy_list;
     default: return srv_->drain_list;
   }
+}
+
+// ---- WebSocket (ws_session.h) -------------------------------------------------------------
+
+int64_t Connection::ws_upgrade(const char* proto, size_t plen, const std::string& extra) {
+  if (hs_ == nullptr || ws_ != nullptr || !active_ || head_sent_ || resp_done_ || closing_ || closed_) return -1;
+  if (srv_->draining()) return -2;
+  if (plen > 0 && !ws_protocol_offered(hs_->protocols, proto, plen)) return -3;
+  const ServerConfig& cfg = srv_->cfg();
+  WsLimits lim;
+  lim.max_message = cfg.ws_max_message;
+  lim.max_backpressure = cfg.ws_max_backpressure;
+  std::string head;
+  ws_build_101(head, *hs_, proto, plen, extra.data(), extra.size());
+  uint64_t id = srv_->next_request_id(slot_);
+  ws_ = new (std::nothrow) WsSession(this, lim, id);
+  if (ws_ == nullptr) return -1;
+  delete hs_;
+  hs_ = nullptr;
+  out_append(head.data(), head.size());
+  leave_wait();
+  active_ = false;
+  head_sent_ = resp_done_ = true;
+  served_one_ = true;
+  body_to_js_ = false;
+  req_id_ = id;
+  if (cfg.ws_ping_ms > 0) enter_wait(Wait::kWs);
+  schedule_flush();  // the 101, and frames that came early (flush_queued(): after the app's open())
+  update_reading();
+  return static_cast<int64_t>(id);
+}
+
+void Connection::ws_input(const char* p, size_t n) {
+  if (wait_list_ == Wait::kWs) {  // heard from: the ping interval starts again (to the list's tail)
+    enter_wait(Wait::kWs);
+    ws_->set_ping_outstanding(false);
+  }
+  Bridge* br = srv_->bridge();
+  br->enter();
+  ws_->consume(reinterpret_cast<const uint8_t*>(p), n);
+  if (!closed_) flush();
+  if (!closed_) update_reading();
+  br->leave();
+}
+
+void Connection::ws_take_buffered() {
+  if (in_len_ == 0 || closed_ || closing_) return;
+  std::string b(in_, in_len_);
+  in_len_ = 0;
+  std::free(in_);
+  in_ = nullptr;
+  in_cap_ = 0;
+  ws_input(b.data(), b.size());
+}
+
+void Connection::ws_shutdown() {
+  if (ws_ == nullptr || closed_ || closing_) return;
+  static const char kReason[] = "server shutting down";
+  ws_->end(1001, kReason, sizeof kReason - 1);
 }
 
 // ---- HTTP/2 (h2_session.h) -------------------------------------------------------------

@@ -22,17 +22,21 @@ namespace gts {
 
 class H2Session;
 class H2Stream;
+class WsSession;
+struct WsHandshake;
 class Server;
 struct WaitList;
 
 // Which of the Server's wait lists a connection is on (each has its own timeout).
 enum class Wait : uint8_t {
   kNone = 0,
-  kIdle,    // between requests, waiting for the next one (keepalive)
-  kHead,    // new connection or partial head (header_timeout)
-  kLinger,  // closing: our side shut down, reading until the client closes
-  kDrain,   // graceful close: a last chance for a request already in flight
-  kBusy,    // a request in flight, or output still leaving (request/body/write timeouts)
+  kIdle,       // between requests, waiting for the next one (keepalive)
+  kHead,       // new connection or partial head (header_timeout)
+  kLinger,     // closing: our side shut down, reading until the client closes
+  kDrain,      // graceful close: a last chance for a request already in flight
+  kBusy,       // a request in flight, or output still leaving (request/body/write timeouts)
+  kWsClosing,  // WebSocket: our close frame sent, waiting for the peer's (linger time)
+  kWs,         // WebSocket: open, silent since wait_since_ (websocket_ping_interval)
 };
 
 // The HTTP/1 state machine of one connection, over a Transport (transport.h):
@@ -102,6 +106,16 @@ class Connection final : public Endpoint, public TransportEvents {
   friend class Server;
   friend class H2Session;
   friend class H2Stream;
+  friend class WsSession;
+
+  // WebSocket (ws_session.h): the application accepts the handshake of the request in flight (`extra`:
+  // validated header lines for the 101). The new id (the connection's from now on), or < 0: -1 not a
+  // valid handshake in flight (or already answered), -2 the server is stopping, -3 a subprotocol the
+  // client did not offer.
+  int64_t ws_upgrade(const char* proto, size_t plen, const std::string& extra);
+  WsSession* ws() const { return ws_; }
+  size_t ws_buffered() const { return out_.size() + io_->pending(); }
+  void ws_shutdown();  // graceful stop: close 1001
 
   // HTTP/2 (h2_session.h): the shutdown notice of a graceful stop; the final GOAWAY (then close once the
   // streams it lets finish are done)
@@ -140,6 +154,8 @@ class Connection final : public Endpoint, public TransportEvents {
   void switch_h2(const char* p, size_t n);
   bool h2c_upgrade(const char* data, size_t avail, size_t* used);
   void h2_take_buffered();
+  void ws_input(const char* p, size_t n);
+  void ws_take_buffered();
 
   Server* srv_;
   StreamTransport stream_;  // the socket
@@ -188,6 +204,8 @@ class Connection final : public Endpoint, public TransportEvents {
   bool h2_sniff_ = false;      // cleartext prior knowledge: the first bytes may be the HTTP/2 preface
   bool alpn_checked_ = false;  // TLS: ALPN looked at (h2 or HTTP/1)
   H2Session* h2_ = nullptr;    // this connection speaks HTTP/2
+  WsSession* ws_ = nullptr;    // this connection speaks WebSocket (after the 101)
+  WsHandshake* hs_ = nullptr;  // a valid WebSocket handshake is in the application's hands
 };
 
 }  // namespace gts

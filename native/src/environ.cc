@@ -160,6 +160,7 @@ void pack_environ(const RequestHead& h, const PeerFacts& peer, bool body_follows
   if (h.is_head) flags |= kFlagHead;
   if (h.upgrade) flags |= kFlagUpgrade;
   if (h.http2) flags |= kFlagHttp2;
+  if (h.websocket) flags |= kFlagWebSocket;
   if (h.body == BodyKind::kLength) {
     flags |= kFlagHasLength;
     m[kMetaContentLengthLo] = static_cast<uint32_t>(h.content_length & 0xffffffffu);

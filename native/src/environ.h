@@ -46,7 +46,8 @@ enum Flag : uint32_t {
   kFlagUpgrade = 1u << 16,
   kFlagScriptName = 1u << 17,
   kFlagHasLength = 1u << 18,
-  kFlagHttp2 = 1u << 19,  // an HTTP/2 stream (h2_session.cc)
+  kFlagHttp2 = 1u << 19,      // an HTTP/2 stream (h2_session.cc)
+  kFlagWebSocket = 1u << 20,  // a valid WebSocket handshake: the application may upgrade
 };
 
 // A key slot with this bit set holds an index into known_header_keys() instead of an end offset.

@@ -27,6 +27,8 @@ enum class Err : uint8_t {
   kInvalidSchemeHeaders = 18,      // raised by the JS environ builder, listed here for the status table
   kBodyTimeout = 19,               // body_timeout / body_min_rate: the client sends its body too slowly (408)
   kRequestTimeout = 20,            // request_timeout, when JS did not answer it itself (503)
+  kBadWebSocketHandshake = 21,     // Upgrade: websocket that breaks RFC 6455 §4.2.1 (400)
+  kWebSocketVersion = 22,          // Sec-WebSocket-Version other than 13 (426, with Sec-WebSocket-Version: 13)
   kCount
 };
 
@@ -68,6 +70,8 @@ inline const ErrInfo& err_info(Err e) {
       {"GTS_ERR_INVALID_SCHEME_HEADERS", 400, "Bad Request"},
       {"GTS_ERR_BODY_TIMEOUT", 408, "Request Timeout"},
       {"GTS_ERR_REQUEST_TIMEOUT", 503, "Service Unavailable"},
+      {"GTS_ERR_BAD_WEBSOCKET_HANDSHAKE", 400, "Bad Request"},
+      {"GTS_ERR_WEBSOCKET_VERSION", 426, "Upgrade Required"},
   };
   static_assert(sizeof(kTable) / sizeof(kTable[0]) == static_cast<size_t>(Err::kCount),
                 "error table out of step with Err");

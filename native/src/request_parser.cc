@@ -511,7 +511,7 @@ bool RequestParser::finish_head(const char* buf) {
   head.body = BodyKind::kNone;
   head.content_length = 0;
   head.keep_alive = head.must_close = head.expect_continue = false;
-  head.is_head = head.is_connect = head.upgrade = false;
+  head.is_head = head.is_connect = head.upgrade = head.websocket = false;
   head.method = Slice{buf + m_off_, m_len_};
   head.target = Slice{buf + t_off_, t_len_};
   if (cfg_->casefold_http_method) {

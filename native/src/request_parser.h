@@ -123,6 +123,7 @@ struct RequestHead {
   bool is_head = false;
   bool is_connect = false;
   bool upgrade = false;           // Connection: upgrade + Upgrade header present
+  bool websocket = false;         // a valid WebSocket handshake (set by Connection::dispatch, ws_handshake.h)
   bool http2 = false;             // an HTTP/2 stream's head (h2_head.h), never set by this parser
   std::string casefolded_method;  // storage when casefold_http_method rewrites it
 };
@@ -167,6 +168,7 @@ class RequestParser {
   // True when parse_head has seen at least one byte of a request (not just idle).
   bool head_started() const { return pos_ > 0; }
   const RequestHead& head() const { return sh_->head; }
+  RequestHead& mutable_head() { return sh_->head; }
   // PROXY protocol data received on this connection, or nullptr.
   const ProxyInfo* proxy() const { return proxy_.get(); }
   Err error() const { return err_; }

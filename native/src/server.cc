@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "connection.h"
+#include "ws_session.h"
 
 namespace gts {
 namespace {
@@ -532,6 +533,18 @@ void Server::sweep() {
   }
 #endif
   expire(drain_list, kDrainGraceMs);
+  // WebSockets silent for a ping interval get a ping; still silent one interval later, they are gone
+  while (cfg_.ws_ping_ms > 0 && ws_list.head != nullptr && now - ws_list.head->wait_since_ >= cfg_.ws_ping_ms) {
+    Connection* c = ws_list.head;
+    if (c->ws_->ping_outstanding()) {
+      ws_list.remove(c);
+      c->wait_list_ = Wait::kNone;
+      c->close_now();  // the app hears close(1006)
+    } else {
+      c->ws_->ping();
+      c->enter_wait(Wait::kWs);
+    }
+  }
   if (busy_list.head != nullptr) sweep_busy(now);
 }
 
@@ -591,6 +604,13 @@ void Server::close(bool graceful) {
     }
     for (Connection* c : h2) c->h2_drain();
 #endif
+    // WebSockets: close 1001 now; the peers' replies (or the linger time) end them
+    std::vector<Connection*> ws;
+    for (Endpoint* e : slots_) {
+      Connection* c = e != nullptr ? e->connection() : nullptr;
+      if (c != nullptr && c == e && c->ws() != nullptr) ws.push_back(c);
+    }
+    for (Connection* c : ws) c->ws_shutdown();
   }
   if (!graceful) {
     std::vector<Connection*> conns;

@@ -56,7 +56,10 @@ struct ServerConfig {
 #ifndef GTS_NO_HTTP2
   H2Config h2;  // http_protocols, http2_cleartext, http2_*
 #endif
-  SSL_CTX* tls_ctx = nullptr;  // certfile set: every connection is TLS (the Server frees it)
+  uint64_t ws_max_message = 0;       // websocket_max_message_size
+  uint64_t ws_max_backpressure = 0;  // websocket_max_backpressure
+  uint64_t ws_ping_ms = 0;           // websocket_ping_interval (0 = no pings)
+  SSL_CTX* tls_ctx = nullptr;        // certfile set: every connection is TLS (the Server frees it)
   bool tls_suppress_ragged_eofs = true;
 };
 
@@ -74,6 +77,11 @@ class Bridge {
   virtual void on_protocol_error(Connection* c, Err err, const char* detail) = 0;
   virtual void on_closed() = 0;
   virtual void on_notice(const char* msg) = 0;  // logged as an error (accept failures)
+  // WebSocket (ws_session.h): a whole message; everything queued has left after a send() said -1; the
+  // connection is done (the peer's close code and reason, the code we failed it with, or 1006)
+  virtual void on_ws_message(uint64_t id, const char* p, size_t n, bool binary) = 0;
+  virtual void on_ws_drain(uint64_t id) = 0;
+  virtual void on_ws_close(uint64_t id, int code, const char* reason, size_t n) = 0;
   // RAII scope for libuv callbacks that may call into JS.
   virtual void enter() = 0;
   virtual void leave() = 0;
@@ -144,6 +152,7 @@ class Server {
   WaitList head_list;    // new connection or partial head, waiting header_timeout
   WaitList linger_list;  // closing: our side is shut down, reading until the client closes
   WaitList drain_list;   // graceful close: a last chance to send a request (already in flight)
+  WaitList ws_list;      // open WebSockets, the longest silent first (websocket_ping_interval)
   WaitList busy_list;    // a request in flight, or a response still being written (request/body/write timeouts)
 
   // Corking: responses written outside a read callback (promises, timers,

@@ -1,0 +1,316 @@
+// WebSockets served by the native core (docs/design/websocket.md §4): the
+// `ws` object an application gets (the uWebSockets.js / Bun shape), its
+// handlers, and the table that routes the native callbacks (message, drain,
+// close) to them. The protocol (framing, UTF-8, ping/pong, the close handshake,
+// limits) is native/src/ws_session.cc's; this file only crosses to JS.
+import type { Logger } from '../logging/logger.js';
+import { inspect } from 'node:util';
+
+import { WS_UPGRADE, type NativeServer } from '../native.js';
+
+/** a request id's connection slot bits (native/src/server.cc kSlotBits) */
+const SLOT_MASK = (1 << 20) - 1;
+
+export interface WebSocketHandlers<T = unknown> {
+  open?(ws: ServerWebSocket<T>): unknown;
+  message?(ws: ServerWebSocket<T>, data: Buffer, isBinary: boolean): unknown;
+  drain?(ws: ServerWebSocket<T>): unknown;
+  close?(ws: ServerWebSocket<T>, code: number, reason: string): unknown;
+}
+
+export interface UpgradeOptions<T = unknown> {
+  /** per-connection user data: `ws.data` */
+  data?: T;
+  /** the subprotocol chosen (one the client offered in Sec-WebSocket-Protocol) */
+  protocol?: string;
+  /** extra headers of the 101 response, as [name, value] pairs */
+  headers?: readonly (readonly [string, string])[];
+}
+
+/** environ['gunicorn.websocket'] */
+export type UpgradeFn = <T>(handlers: WebSocketHandlers<T>, options?: UpgradeOptions<T>) => ServerWebSocket<T>;
+
+const enum State {
+  Open = 1,
+  Closing = 2,
+  Closed = 3,
+}
+
+export class ServerWebSocket<T = unknown> {
+  /** 1 open, 2 closing (our close frame sent), 3 closed */
+  readyState: State = State.Open;
+  /** the topics this connection is subscribed to (created on the first subscribe) */
+  topics: Set<string> | undefined = undefined;
+
+  constructor(
+    private readonly table: WebSocketTable,
+    readonly id: number,
+    readonly handlers: WebSocketHandlers<T>,
+    readonly data: T,
+    readonly protocol: string,
+    readonly remoteAddress: string,
+  ) {}
+
+  /** the negotiated Sec-WebSocket-Extensions: none (permessage-deflate is not implemented yet) */
+  get extensions(): string {
+    return '';
+  }
+
+  /**
+   * Sends a message (text for a string unless isBinary, binary for bytes unless isBinary is false).
+   * Returns > 0 when queued, -1 when queued above the high-water mark (wait for the `drain` handler),
+   * 0 when dropped (websocket_max_backpressure reached, or the connection is closing).
+   */
+  send(data: string | ArrayBufferView | ArrayBuffer, isBinary?: boolean): number {
+    if (this.readyState !== State.Open) return 0;
+    let bytes: string | Uint8Array;
+    if (typeof data === 'string') bytes = data;
+    else if (data instanceof Uint8Array) bytes = data;
+    else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+    else throw new TypeError(`ws.send() takes a string, ArrayBuffer or ArrayBufferView, got ${inspect(data)}`);
+    const binary = isBinary ?? typeof data !== 'string';
+    return this.table.native.wsSend(this.id, bytes, binary);
+  }
+
+  /** bytes queued for the client and not yet taken by the kernel */
+  getBufferedAmount(): number {
+    return this.readyState === State.Closed ? 0 : this.table.native.wsBuffered(this.id);
+  }
+
+  /** the close handshake: close(code, reason) follows when the client answers (or the connection drops) */
+  end(code = 1000, reason = ''): void {
+    if (this.readyState !== State.Open) return;
+    if (
+      !Number.isInteger(code) ||
+      !(
+        code === 1000 ||
+        (code >= 3000 && code <= 4999) ||
+        (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006)
+      )
+    ) {
+      throw new RangeError(`ws.end(): invalid close code ${inspect(code)}`);
+    }
+    if (Buffer.byteLength(reason) > 123) throw new RangeError('ws.end(): the reason is over 123 bytes');
+    this.readyState = State.Closing;
+    this.table.native.wsEnd(this.id, code, reason);
+  }
+
+  /** closes the connection at once, without the close handshake: close(1006) follows */
+  close(): void {
+    if (this.readyState === State.Closed) return;
+    this.table.native.wsClose(this.id);
+  }
+
+  /** the `ws` library's name for close() */
+  terminate(): void {
+    this.close();
+  }
+
+  /**
+   * Pub/sub within this worker process: messages published to `topic` reach this connection. Exact names, no
+   * wildcards. Across workers and machines it is a broker's job (Redis, NATS): each worker subscribes there
+   * and republishes locally.
+   */
+  subscribe(topic: string): void {
+    if (typeof topic !== 'string') throw new TypeError(`ws.subscribe(): topic must be a string, got ${inspect(topic)}`);
+    if (this.readyState === State.Closed) return;
+    (this.topics ??= new Set()).add(topic);
+    this.table.subscribe(this, topic);
+  }
+
+  unsubscribe(topic: string): void {
+    if (this.topics?.delete(topic) === true) this.table.unsubscribe(this, topic);
+  }
+
+  isSubscribed(topic: string): boolean {
+    return this.topics?.has(topic) ?? false;
+  }
+
+  /** sends to every subscriber of `topic` in this worker except this connection; returns how many took it */
+  publish(topic: string, data: string | ArrayBufferView | ArrayBuffer, isBinary?: boolean): number {
+    return this.table.publish(topic, data, isBinary, this);
+  }
+
+  /** runs fn: sends are always corked (one write per read or per loop turn) */
+  cork(fn: () => void): void {
+    fn();
+  }
+}
+
+/** The WebSockets of one worker's server, by connection slot (as the dispatchers' exchanges are). */
+export class WebSocketTable {
+  native!: NativeServer;
+  private readonly bySlot: (ServerWebSocket<unknown> | undefined)[] = [];
+  private readonly topics = new Map<string, Set<ServerWebSocket<unknown>>>();
+
+  constructor(private readonly log: Logger) {}
+
+  /**
+   * Accepts the handshake of request `requestId` (its environ had gunicorn.websocket) and calls open(ws).
+   * Throws a TypeError for bad handlers or options and an Error when the request can no longer be upgraded.
+   */
+  upgrade<T>(
+    requestId: number,
+    remoteAddress: string,
+    handlers: WebSocketHandlers<T>,
+    options: UpgradeOptions<T> = {},
+  ): ServerWebSocket<T> {
+    if (handlers === null || typeof handlers !== 'object') {
+      throw new TypeError(
+        `gunicorn.websocket(handlers, options): handlers must be an object, got ${inspect(handlers)}`,
+      );
+    }
+    for (const k of ['open', 'message', 'drain', 'close'] as const) {
+      const fn: unknown = (handlers as Record<string, unknown>)[k];
+      if (fn !== undefined && typeof fn !== 'function') {
+        throw new TypeError(`gunicorn.websocket(): handlers.${k} must be a function, got ${inspect(fn)}`);
+      }
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`gunicorn.websocket(): options must be an object, got ${inspect(options)}`);
+    }
+    const protocol = options.protocol;
+    if (protocol !== undefined && (typeof protocol !== 'string' || protocol === '')) {
+      throw new TypeError(
+        `gunicorn.websocket(): options.protocol must be a non-empty string, got ${inspect(protocol)}`,
+      );
+    }
+    let block: string | undefined;
+    let n = 0;
+    if (options.headers !== undefined) {
+      if (!Array.isArray(options.headers)) {
+        throw new TypeError(`gunicorn.websocket(): options.headers must be an array of [name, value] pairs`);
+      }
+      block = '';
+      for (const h of options.headers) {
+        if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
+          throw new TypeError(
+            `gunicorn.websocket(): each header must be a [name, value] pair of strings, got ${inspect(h)}`,
+          );
+        }
+        block += `${h[0]}\0${h[1]}\n`;
+        n++;
+      }
+    }
+    const id = this.native.wsUpgrade(requestId, protocol, block, n);
+    if (id < 0) {
+      switch (id) {
+        case WS_UPGRADE.protocol:
+          throw new TypeError(`gunicorn.websocket(): the client did not offer the subprotocol ${inspect(protocol)}`);
+        case WS_UPGRADE.badHeader:
+          throw new TypeError(`gunicorn.websocket(): invalid header in ${inspect(options.headers)}`);
+        case WS_UPGRADE.draining:
+          throw new Error('gunicorn.websocket(): the worker is stopping');
+        default:
+          throw new Error(
+            'gunicorn.websocket(): the request can no longer be upgraded (answered, or the client is gone)',
+          );
+      }
+    }
+    const ws = new ServerWebSocket<T>(this, id, handlers, options.data as T, protocol ?? '', remoteAddress);
+    this.bySlot[id & SLOT_MASK] = ws;
+    if (handlers.open !== undefined) {
+      try {
+        this.settle(ws, handlers.open(ws));
+      } catch (e) {
+        this.failed(ws, e);
+      }
+    }
+    return ws;
+  }
+
+  subscribe(ws: ServerWebSocket<unknown>, topic: string): void {
+    let set = this.topics.get(topic);
+    if (set === undefined) this.topics.set(topic, (set = new Set()));
+    set.add(ws);
+  }
+
+  unsubscribe(ws: ServerWebSocket<unknown>, topic: string): void {
+    const set = this.topics.get(topic);
+    if (set === undefined) return;
+    set.delete(ws);
+    if (set.size === 0) this.topics.delete(topic);
+  }
+
+  /** the message to every subscriber of `topic` (but `except`); the number that took it (send() != 0) */
+  publish(
+    topic: string,
+    data: string | ArrayBufferView | ArrayBuffer,
+    isBinary?: boolean,
+    except?: ServerWebSocket<unknown>,
+  ): number {
+    const set = this.topics.get(topic);
+    if (set === undefined) return 0;
+    const binary = isBinary ?? typeof data !== 'string';
+    // encoded once for all the subscribers
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    let n = 0;
+    for (const ws of set) {
+      if (ws !== except && ws.send(bytes, binary) !== 0) n++;
+    }
+    return n;
+  }
+
+  private find(id: number): ServerWebSocket<unknown> | undefined {
+    const ws = this.bySlot[id & SLOT_MASK];
+    return ws !== undefined && ws.id === id ? ws : undefined;
+  }
+
+  /** a handler's result: a rejected promise is logged and closes the connection with 1011, as a throw does */
+  private settle(ws: ServerWebSocket<unknown>, r: unknown): void {
+    if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') {
+      (r as PromiseLike<unknown>).then(undefined, (e: unknown) => this.failed(ws, e));
+    }
+  }
+
+  private failed(ws: ServerWebSocket<unknown>, e: unknown): void {
+    this.log.exception('Error handling WebSocket', e);
+    if (ws.readyState === State.Open) ws.end(1011, 'internal error');
+  }
+
+  onMessage(id: number, data: Buffer, isBinary: boolean): void {
+    const ws = this.find(id);
+    if (ws === undefined || ws.readyState !== State.Open) return;
+    const h = ws.handlers;
+    if (h.message === undefined) return;
+    try {
+      this.settle(ws, h.message(ws, data, isBinary));
+    } catch (e) {
+      this.failed(ws, e);
+    }
+  }
+
+  onDrain(id: number): void {
+    const ws = this.find(id);
+    if (ws === undefined) return;
+    const h = ws.handlers;
+    if (h.drain === undefined) return;
+    try {
+      this.settle(ws, h.drain(ws));
+    } catch (e) {
+      this.failed(ws, e);
+    }
+  }
+
+  onClose(id: number, code: number, reason: string): void {
+    const ws = this.find(id);
+    if (ws === undefined) return;
+    this.bySlot[id & SLOT_MASK] = undefined;
+    ws.readyState = State.Closed;
+    if (ws.topics !== undefined) {
+      for (const topic of ws.topics) this.unsubscribe(ws, topic);
+      ws.topics = undefined;
+    }
+    const h = ws.handlers;
+    if (h.close === undefined) return;
+    try {
+      const r = h.close(ws, code, reason);
+      if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') {
+        (r as PromiseLike<unknown>).then(undefined, (e: unknown) => this.log.exception('Error handling WebSocket', e));
+      }
+    } catch (e) {
+      this.log.exception('Error handling WebSocket', e);
+    }
+  }
+}
