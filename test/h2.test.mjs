@@ -164,11 +164,19 @@ t.test('h2c prior knowledge through the CLI (curl, h2load, node:http2, httpx)', 
     t.equal(r.stdout[65536 * 3], 97 + 3);
   });
 
-  t.test('HTTP/1.1 on the same port', async (t) => {
-    const r = await tool('curl', ['-sS', `${base}/`, '-w', '\n%{http_version} %{http_code}']);
-    t.equal(r.code, 0, r.stderr);
-    t.equal(r.stdout.toString(), 'Hello, World!\n1.1 200');
-  });
+  t.test(
+    "prior-knowledge only: HTTP/1.1 from a trusted peer is Gunicorn's InvalidH2CPreface (400, closed)",
+    async (t) => {
+      const r = await tool('curl', ['-sS', '-i', `${base}/`, '-w', '\n%{http_version} %{http_code}']);
+      t.equal(r.code, 0, r.stderr);
+      const out = r.stdout.toString();
+      t.match(out, /^HTTP\/1\.1 400 Bad Request\r\n/);
+      t.match(out, /\r\nConnection: close\r\n/i);
+      t.match(out, /1\.1 400$/);
+      t.notMatch(out, /Hello, World!/, 'the application is not called');
+      await g.waitFor(/Invalid request from ip=127\.0\.0\.1.*GTS_ERR_INVALID_H2C_PREFACE/);
+    },
+  );
 
   t.test('h2load -n 2000 -c 4 -m 16: every request answered', async (t) => {
     const r = await tool('h2load', ['-n', '2000', '-c', '4', '-m', '16', `${base}/`], { timeoutMs: 60000 });

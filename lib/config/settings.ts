@@ -1071,7 +1071,8 @@ export const SETTINGS = [
     desc:
       'HTTP/2 without TLS (h2c) when http_protocols has h2: off, prior-knowledge (the client starts with the ' +
       'HTTP/2 preface), upgrade (an HTTP/1.1 request with Upgrade: h2c), or both. Only for peers in ' +
-      'forwarded_allow_ips and unix sockets; ignored on TLS binds.',
+      'forwarded_allow_ips and unix sockets; ignored on TLS binds. With prior-knowledge alone, such a peer ' +
+      'that does not send the preface gets 400 (InvalidH2CPreface), as in Gunicorn; both serves HTTP/1.1 too.',
   }),
   def({
     name: 'http2_max_concurrent_streams',

@@ -24,7 +24,8 @@ export type ErrorName =
   | 'BODY_TIMEOUT'
   | 'REQUEST_TIMEOUT'
   | 'BAD_WEBSOCKET_HANDSHAKE'
-  | 'WEBSOCKET_VERSION';
+  | 'WEBSOCKET_VERSION'
+  | 'INVALID_H2C_PREFACE';
 
 /** Error numbers by name, read from the table the addon exports (its index is the number). */
 export const ErrorCode: Readonly<Record<ErrorName, number>> = Object.freeze(

@@ -1045,6 +1045,15 @@ bool Connection::h2_input(const char* p, size_t n) {
     switch_h2(bytes.data(), bytes.size());
     return true;
   }
+  if (!srv_->cfg().h2.upgrade) {
+    // prior-knowledge only: a trusted peer on this port must speak HTTP/2; anything else is Gunicorn's
+    // InvalidH2CPreface (400), not a silent downgrade to HTTP/1 (with `both`, HTTP/1 may still upgrade)
+    in_len_ = 0;
+    br->enter();
+    send_error(Err::kInvalidH2CPreface, "expected the HTTP/2 client preface (http2_cleartext prior-knowledge)");
+    br->leave();
+    return true;
+  }
   if (in_len_ == 0) return false;  // HTTP/1, as these bytes would have gone anyway
   br->enter();
   run_buffered();

@@ -29,6 +29,7 @@ enum class Err : uint8_t {
   kRequestTimeout = 20,            // request_timeout, when JS did not answer it itself (503)
   kBadWebSocketHandshake = 21,     // Upgrade: websocket that breaks RFC 6455 §4.2.1 (400)
   kWebSocketVersion = 22,          // Sec-WebSocket-Version other than 13 (426, with Sec-WebSocket-Version: 13)
+  kInvalidH2CPreface = 23,         // InvalidH2CPreface: no HTTP/2 preface on a prior-knowledge port (400)
   kCount
 };
 
@@ -72,6 +73,7 @@ inline const ErrInfo& err_info(Err e) {
       {"GTS_ERR_REQUEST_TIMEOUT", 503, "Service Unavailable"},
       {"GTS_ERR_BAD_WEBSOCKET_HANDSHAKE", 400, "Bad Request"},
       {"GTS_ERR_WEBSOCKET_VERSION", 426, "Upgrade Required"},
+      {"GTS_ERR_INVALID_H2C_PREFACE", 400, "Bad Request"},
   };
   static_assert(sizeof(kTable) / sizeof(kTable[0]) == static_cast<size_t>(Err::kCount),
                 "error table out of step with Err");

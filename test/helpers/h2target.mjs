@@ -1,5 +1,5 @@
 // The server under test for the HTTP/2 conformance and attack tests. By default gunicorn-ts (the CLI, one
-// worker, h2c by prior knowledge next to HTTP/1 on one port, the app test/fixtures/apps/h2_raw_app.mjs);
+// worker, h2c by prior knowledge next to HTTP/1 on one port (http2_cleartext both: prior-knowledge alone answers HTTP/1 with 400), the app test/fixtures/apps/h2_raw_app.mjs);
 // GTS_BIN=/path/to/bin/gunicorn-ts.js runs another checkout's CLI. GTS_H2_TARGET=node runs
 // test/fixtures/h2-node-server.mjs instead (node:http2, the same routes): the same RFC cases must hold there,
 // and the cases where gunicorn-ts deliberately does more than nghttp2's defaults are skipped in that mode.
@@ -137,9 +137,7 @@ export async function startH2(t, { settings = {}, args = [] } = {}) {
       [
         '--http-protocols',
         'h2,h1',
-        ...(certs
-          ? ['--certfile', certs.server.cert, '--keyfile', certs.server.key]
-          : ['--http2-cleartext', 'prior-knowledge']),
+        ...(certs ? ['--certfile', certs.server.cert, '--keyfile', certs.server.key] : ['--http2-cleartext', 'both']),
         ...sargs,
         '-w',
         '1',
