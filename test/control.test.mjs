@@ -165,8 +165,16 @@ t.test(
   async (t) => {
     const dir = tmpdir(t, 0o755); // the directory lets anyone through: the socket's own mode decides
     const sock = path.join(dir, 'gunicorn.ctl');
-    const h = run(t, ['--chdir', APPS, 'ops:application', '-b', '127.0.0.1:0', '--control-socket', sock]);
-    await h.waitFor(/Control socket listening at/);
+    /** a master with its control socket at `sock` (and `--control-socket-mode` when given), once it listens */
+    const master = async (mode) => {
+      const m = run(t, [
+        ...['--chdir', APPS, 'ops:application', '-b', '127.0.0.1:0', '--control-socket', sock],
+        ...(mode === undefined ? [] : ['--control-socket-mode', mode]),
+      ]);
+      await m.waitFor(/Control socket listening at/);
+      return m;
+    };
+    const h = await master();
     const nobody = 65534;
     let r = await ctl(['--socket', sock, 'status'], { uid: nobody });
     t.equal(r.code, 1);
@@ -177,35 +185,13 @@ t.test(
     h.kill('SIGKILL');
     await h.exit;
     t.ok(fs.existsSync(sock), 'left behind');
-    const h2 = run(t, [
-      '--chdir',
-      APPS,
-      'ops:application',
-      '-b',
-      '127.0.0.1:0',
-      '--control-socket',
-      sock,
-      '--control-socket-mode',
-      '0o660',
-    ]);
-    await h2.waitFor(/Control socket listening at/);
+    const h2 = await master('0o660');
     t.equal(fs.statSync(sock).mode & 0o777, 0o660, 'control_socket_mode');
     t.equal(JSON.parse((await ctl(['--socket', sock, '--json', 'status'])).stdout).master.pid, h2.pid);
     h2.kill('SIGTERM');
     await h2.exit;
     // a mode that lets everyone connect: the peer-credential check still refuses another user
-    const h3 = run(t, [
-      '--chdir',
-      APPS,
-      'ops:application',
-      '-b',
-      '127.0.0.1:0',
-      '--control-socket',
-      sock,
-      '--control-socket-mode',
-      '0o666',
-    ]);
-    await h3.waitFor(/Control socket listening at/);
+    const h3 = await master('0o666');
     t.equal(fs.statSync(sock).mode & 0o777, 0o666);
     r = await ctl(['--socket', sock, '--json', 'stop'], { uid: nobody });
     t.equal(r.code, 1, 'another user is refused');
