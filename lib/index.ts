@@ -3,6 +3,16 @@ export type { Application, Environ, StartResponse, ResponseBody, ResponseHeaders
 export { Input } from './http/input.js';
 export { earlyHints } from './http/fetch-request.js';
 export type { FetchHandler } from './http/shape.js';
+export { publish, WebSocketNotEnabled } from './http/websocket.js';
+export type {
+  FetchServer,
+  FetchUpgradeOptions,
+  ServerWebSocket,
+  UpgradeFn,
+  UpgradeOptions,
+  WebSocketData,
+  WebSocketHandlers,
+} from './http/websocket.js';
 export { FileWrapper, type FileLike } from './http/file-wrapper.js';
 export { ClientDisconnected, RequestError, ErrorCode } from './http/errors.js';
 export { SettingError } from './config/validators.js';

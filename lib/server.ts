@@ -240,7 +240,7 @@ export function startServer(
   let d: Dispatcher | FetchDispatcher;
   if (shape.kind === 'fetch') {
     installLightResponse();
-    d = new FetchDispatcher(shape.fetch, ctx, log, cfg.limit_request_fields, opts.hooks);
+    d = new FetchDispatcher(shape.fetch, ctx, log, cfg.limit_request_fields, opts.hooks, shape.websocket);
   } else {
     d = new Dispatcher(shape.app, ctx, log, cfg.limit_request_fields, opts.hooks);
   }

@@ -45,6 +45,14 @@ import { FlowControl, Input, type InputControl } from './input.js';
 import type { RequestHooks } from './handler.js';
 import { LightResponse, NativeResponse } from './fetch-response.js';
 import type { FetchHandler } from './shape.js';
+import {
+  WebSocketNotEnabled,
+  type FetchServer,
+  type FetchUpgradeOptions,
+  type WebSocketData,
+  type WebSocketHandlers,
+  type WebSocketTable,
+} from './websocket.js';
 
 const FLAGS_SLOT = M.flags;
 const HOST_KEY = KNOWN_KEY + HEADER_KEYS.indexOf('HTTP_HOST');
@@ -83,10 +91,78 @@ function statusLine(code: number, text: string): string {
   return (STATUS_LINES[code] ??= `${code} ${STATUS_CODES[code] ?? 'Unknown'}`);
 }
 
+/** The client's address of a request (the PROXY protocol's source when it gave one), as REMOTE_ADDR. */
+function remoteAddr(blob: string, meta: Uint32Array, flags: number): string {
+  if ((flags & F.proxy) !== 0) {
+    const proto = blob.substring(meta[M.remotePortEnd]!, meta[M.proxyProtoEnd]);
+    if (proto === 'TCP4' || proto === 'TCP6') return blob.substring(meta[M.proxyProtoEnd]!, meta[M.proxySrcEnd]);
+  }
+  return blob.substring(meta[M.queryEnd]!, meta[M.remoteEnd]);
+}
+
+/** A handshake's 101 headers as server.upgrade() takes them (Bun's HeadersInit), and the subprotocol among them. */
+function upgradeHeaders(headers: FetchUpgradeOptions['headers']): {
+  pairs: [string, string][] | undefined;
+  protocol: string | undefined;
+} {
+  if (headers === undefined) return { pairs: undefined, protocol: undefined };
+  let list: [string, string][];
+  if (headers instanceof Headers) list = [...headers];
+  else if (Array.isArray(headers)) list = headers as [string, string][];
+  else if (headers !== null && typeof headers === 'object') list = Object.entries(headers as Record<string, string>);
+  else throw new TypeError(`server.upgrade(): options.headers must be a Headers, a record or [name, value] pairs`);
+  const pairs: [string, string][] = [];
+  let protocol: string | undefined;
+  for (const h of list) {
+    if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
+      throw new TypeError(`server.upgrade(): each header must be a [name, value] pair of strings, got ${inspect(h)}`);
+    }
+    if (h[0].toLowerCase() === 'sec-websocket-protocol') protocol = h[1];
+    else pairs.push([h[0], h[1]]);
+  }
+  return { pairs, protocol };
+}
+
+/**
+ * `fetch(request, server)`'s second argument (Bun's Server, its WebSocket part): one per dispatcher, made
+ * once, so passing it costs a request nothing.
+ */
+export class FetchWorkerServer implements FetchServer {
+  constructor(
+    private readonly table: WebSocketTable,
+    private readonly handlers: WebSocketHandlers | undefined,
+  ) {}
+
+  upgrade<T = undefined>(request: Request, options: FetchUpgradeOptions<T> = {}): boolean {
+    const handlers = this.handlers;
+    if (handlers === undefined) throw new WebSocketNotEnabled();
+    if (!(request instanceof FetchRequest)) return false;
+    const ex = FetchRequest.hints(request);
+    if (!(ex instanceof FetchExchange) || ex.wsRemote === undefined) return false; // no handshake (or HTTP/2)
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`server.upgrade(): options must be an object, got ${inspect(options)}`);
+    }
+    const { pairs, protocol } = upgradeHeaders(options.headers);
+    if (protocol !== undefined && options.protocol !== undefined && protocol !== options.protocol) {
+      throw new TypeError(
+        `server.upgrade(): options.protocol ${inspect(options.protocol)} and the Sec-WebSocket-Protocol header ${inspect(protocol)} differ`,
+      );
+    }
+    return ex.upgrade(handlers, { data: options.data, protocol: options.protocol ?? protocol, headers: pairs });
+  }
+
+  publish(topic: string, data: WebSocketData, isBinary?: boolean, compress?: boolean): number {
+    void compress; // no permessage-deflate yet
+    return this.table.publish(topic, data, isBinary);
+  }
+}
+
 /** The fetch dispatcher: the native callbacks and the slot table are ExchangeTable's (exchange-table.ts). */
 export class FetchDispatcher extends ExchangeTable<FetchExchange> {
   private readonly envCtx: EnvironContext;
   private readonly wantEnviron: boolean;
+  /** the handler's second argument */
+  readonly server: FetchWorkerServer;
 
   constructor(
     readonly handler: FetchHandler,
@@ -94,8 +170,10 @@ export class FetchDispatcher extends ExchangeTable<FetchExchange> {
     log: Logger,
     fieldsLimit: number,
     readonly hooks: FetchHooks = {},
+    websocket?: WebSocketHandlers,
   ) {
     super(ctx, log, fieldsLimit);
+    this.server = new FetchWorkerServer(this.ws, websocket);
     // the environ the hooks see: SCRIPT_NAME does not apply to a fetch app (its URL is the whole target)
     this.envCtx = { ...ctx, scriptName: '' };
     this.wantEnviron = hooks.environ ?? hooks.after !== undefined;
@@ -128,6 +206,8 @@ export class FetchDispatcher extends ExchangeTable<FetchExchange> {
     };
     const ex = new FetchExchange(this, id, f, (flags & F.head) !== 0);
     f.hints = ex;
+    // a valid WebSocket handshake (F.websocket): server.upgrade() may take it
+    if ((flags & F.websocket) !== 0) ex.wsRemote = remoteAddr(blob, meta, flags);
     const control = follows
       ? (flags & F.http2) !== 0
         ? new FlowControl(ex, (n) => this.native.consume(id, n))
@@ -193,6 +273,8 @@ export class FetchExchange implements TableExchange, InputControl {
   sent = 0;
   environ: Environ | undefined = undefined;
   request: FetchRequest | null = null;
+  /** a valid WebSocket handshake: the client's address (for ws.remoteAddress); undefined for other requests */
+  wsRemote: string | undefined = undefined;
   private respHeaders: ResponseHeaders = [];
   private reader: ReadableStreamDefaultReader<unknown> | null = null;
 
@@ -242,7 +324,7 @@ export class FetchExchange implements TableExchange, InputControl {
       if (hooks.pre !== undefined) hooks.pre(this.environ);
       const req = new FetchRequest(this.f, this.input === EMPTY_INPUT ? null : this.input);
       this.request = req;
-      result = this.d.handler(req as unknown as Request);
+      result = this.d.handler(req as unknown as Request, this.d.server);
     } catch (e) {
       this.fail(e);
       return;
@@ -267,7 +349,10 @@ export class FetchExchange implements TableExchange, InputControl {
   }
 
   private respond(res: unknown): void {
-    if (this.aborted) {
+    // aborted (the client went, a timeout answered), or headSent: server.upgrade() took the request (nothing
+    // else sends a head before the handler's result) and the 101 was its response. Either way what the
+    // handler returned (after an upgrade nothing, as in Bun) is let go.
+    if (this.aborted || this.headSent) {
       if (res instanceof NativeResponse && LightResponse.parts(res) === undefined && res.body !== null && !res.bodyUsed)
         res.body.cancel().catch(() => {});
       this.finish();
@@ -397,6 +482,19 @@ export class FetchExchange implements TableExchange, InputControl {
       reader.cancel(e).catch(() => {});
       this.fail(e);
     }
+  }
+
+  /** server.upgrade(request, options): the 101 and open(ws); false when the native core says no handshake */
+  upgrade(handlers: WebSocketHandlers, options: FetchUpgradeOptions & { headers?: [string, string][] }): boolean {
+    if (this.headSent || this.finished || this.aborted) {
+      throw new Error('server.upgrade(): the request can no longer be upgraded (answered, or the client is gone)');
+    }
+    const ws = this.d.ws.upgrade(this.id, this.wsRemote!, handlers, options, 'server.upgrade');
+    if (ws === undefined) return false;
+    this.headSent = true;
+    this.status = '101 Switching Protocols';
+    this.respHeaders = [];
+    return true;
   }
 
   /** earlyHints(request, headers) (lib/http/fetch-request.ts): a 103 Early Hints head before the response */

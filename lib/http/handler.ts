@@ -372,6 +372,9 @@ export class Exchange implements TableExchange, InputControl {
       throw new Error('gunicorn.websocket(): the request can no longer be upgraded (answered, or the client is gone)');
     }
     const ws = this.d.ws.upgrade(this.id, this.environ.REMOTE_ADDR, handlers, options);
+    if (ws === undefined) {
+      throw new Error('gunicorn.websocket(): the request can no longer be upgraded (answered, or the client is gone)');
+    }
     this.upgraded = true;
     this.headSent = true;
     this.statusSet = true;

@@ -21,15 +21,29 @@ import http from 'node:http';
 import https from 'node:https';
 
 import type { Application, NodeExtras, NodeHandler } from '../types.js';
+import { checkHandlers, type FetchServer, type WebSocketHandlers } from './websocket.js';
 
-/** A fetch-style handler: WinterTC's `fetch(request)`; the second argument is the worker's context. */
-export type FetchHandler = (request: Request, ctx?: unknown) => Response | PromiseLike<Response>;
+/**
+ * A fetch-style handler: WinterTC's `fetch(request)`. The second argument is the worker's server (Bun's):
+ * `server.upgrade(request, { data })` accepts a WebSocket, after which the handler returns nothing.
+ */
+export type FetchHandler = (
+  request: Request,
+  server: FetchServer,
+) => Response | undefined | PromiseLike<Response | undefined>;
 
 /** What an application module gives: any of the shapes appShape() tells apart. */
-export type AppObject = Application | FetchHandler | { fetch: FetchHandler };
+export type AppObject = Application | FetchHandler | { fetch: FetchHandler; websocket?: WebSocketHandlers<never> };
 
 export type AppShape =
-  { kind: 'wsgi'; app: Application; how: string } | { kind: 'fetch'; fetch: FetchHandler; how: string };
+  | { kind: 'wsgi'; app: Application; how: string }
+  | {
+      kind: 'fetch';
+      fetch: FetchHandler;
+      how: string;
+      /** the app's `websocket` handlers (Bun's shape), for server.upgrade() */
+      websocket?: WebSocketHandlers;
+    };
 
 /**
  * What a worker serves (lib/app/shape.ts servedApp() decides): an AppShape on the native core, or a
@@ -130,24 +144,19 @@ function boundFetch(app: { fetch: FetchHandler }): FetchHandler {
  */
 function appShape(app: unknown, workerClass: string): AppShape {
   if (workerClass === 'fetch') {
-    if (hasFetch(app))
-      return { kind: 'fetch', fetch: boundFetch(app), how: 'an object with a fetch method (-k fetch)' };
+    if (hasFetch(app)) return fetchShape(app, boundFetch(app), 'an object with a fetch method (-k fetch)');
     if (typeof app === 'function') {
       if (looksLikeNodeHandler(app))
         throw new AppShapeError(
           'The application looks like an Express-style (req, res, next) handler, not a fetch handler: run it with -k node',
         );
-      return { kind: 'fetch', fetch: app as FetchHandler, how: 'a function (request) => Response (-k fetch)' };
+      return fetchShape(app, app as FetchHandler, 'a function (request) => Response (-k fetch)');
     }
     throw new AppShapeError('-k fetch needs a function (request) => Response or an object with a fetch method');
   }
   if (typeof app !== 'function') {
     if (hasFetch(app))
-      return {
-        kind: 'fetch',
-        fetch: boundFetch(app),
-        how: 'an object with a fetch method (auto-detected; -k fetch to say so)',
-      };
+      return fetchShape(app, boundFetch(app), 'an object with a fetch method (auto-detected; -k fetch to say so)');
     throw new AppShapeError('Application object must be callable.');
   }
   if (looksLikeNodeHandler(app))
@@ -155,4 +164,13 @@ function appShape(app: unknown, workerClass: string): AppShape {
       'The application looks like an Express-style (req, res) handler, which the WSGI-style worker cannot run: run it with -k node',
     );
   return { kind: 'wsgi', app: app as Application, how: 'a function (environ, start_response)' };
+}
+
+/** A fetch AppShape, with the app's `websocket` handlers (Bun's `{ fetch, websocket }`) when it has them. */
+function fetchShape(app: unknown, fetch: FetchHandler, how: string): AppShape {
+  const ws: unknown = (app as { websocket?: unknown }).websocket;
+  if (ws === undefined) return { kind: 'fetch', fetch, how };
+  const handlers = checkHandlers(ws);
+  if (typeof handlers === 'string') throw new AppShapeError(handlers);
+  return { kind: 'fetch', fetch, how: `${how}, with websocket handlers`, websocket: handlers };
 }

@@ -30,6 +30,107 @@ export interface UpgradeOptions<T = unknown> {
 /** environ['gunicorn.websocket'] */
 export type UpgradeFn = <T>(handlers: WebSocketHandlers<T>, options?: UpgradeOptions<T>) => ServerWebSocket<T>;
 
+/** What a message can be: a string is sent as UTF-8 (text unless isBinary), bytes as they are. */
+export type WebSocketData = string | ArrayBufferView | ArrayBuffer;
+
+/** server.upgrade()'s options (Bun's): `headers` as a Headers, a record or [name, value] pairs */
+export interface FetchUpgradeOptions<T = unknown> {
+  /** per-connection user data: `ws.data` */
+  data?: T;
+  /**
+   * the subprotocol chosen (one the client offered in Sec-WebSocket-Protocol); a `Sec-WebSocket-Protocol`
+   * in `headers` (as Bun apps set it) is taken as this
+   */
+  protocol?: string;
+  /** extra headers of the 101 response */
+  headers?: Headers | Record<string, string> | readonly (readonly [string, string])[];
+}
+
+/**
+ * The second argument of a fetch-style handler, `fetch(request, server)`: one object per worker (Bun's
+ * Server, the WebSocket part of it).
+ */
+export interface FetchServer {
+  /**
+   * Accepts `request`'s WebSocket handshake with the app's `websocket` handlers: the 101 goes out, `open(ws)`
+   * runs, and the handler returns nothing (`undefined`). False when `request` is not a valid WebSocket
+   * handshake (a plain request, HTTP/2, a Request gunicorn-ts did not make). Throws WebSocketNotEnabled
+   * (code GTS_ERR_NO_WEBSOCKET_HANDLERS) when the app has no `websocket` handlers, a TypeError for bad
+   * options or a subprotocol the client did not offer, an Error when the request was already answered.
+   */
+  upgrade<T = undefined>(request: Request, options?: FetchUpgradeOptions<T>): boolean;
+  /**
+   * Sends to every subscriber of `topic` in this worker; returns how many took it. `compress` is accepted for
+   * uWebSockets.js/Bun compatibility and has no effect until permessage-deflate is implemented.
+   */
+  publish(topic: string, data: WebSocketData, isBinary?: boolean, compress?: boolean): number;
+}
+
+/** server.upgrade() in a fetch-style app that has no `websocket` handlers */
+export class WebSocketNotEnabled extends Error {
+  readonly code = 'GTS_ERR_NO_WEBSOCKET_HANDLERS';
+  constructor() {
+    super(
+      'GTS_ERR_NO_WEBSOCKET_HANDLERS: server.upgrade() in a fetch app without websocket handlers: give them beside fetch, ' +
+        '`export default { fetch, websocket: { open, message, drain, close } }`',
+    );
+  }
+}
+
+const HANDLER_NAMES = ['open', 'message', 'drain', 'close'] as const;
+
+/**
+ * Checks a fetch app's `websocket` (Bun's shape: `{ fetch, websocket: { open, message, drain, close } }`):
+ * the handlers object, or a one-line reason it cannot be used (Bun's options and ping/pong handlers are not
+ * taken silently: the limits are settings here, and pings are answered by the server).
+ */
+export function checkHandlers(h: unknown): WebSocketHandlers | string {
+  if (h === null || typeof h !== 'object') {
+    return `websocket must be an object of handlers { open, message, drain, close }, got ${inspect(h)}`;
+  }
+  for (const k of Object.keys(h)) {
+    const v: unknown = (h as Record<string, unknown>)[k];
+    if ((HANDLER_NAMES as readonly string[]).includes(k)) {
+      if (v !== undefined && typeof v !== 'function') return `websocket.${k} must be a function, got ${inspect(v)}`;
+    } else if (k === 'ping' || k === 'pong') {
+      return `websocket.${k}: no ping/pong handlers here (the server answers pings itself and sends its own every websocket_ping_interval)`;
+    } else {
+      return (
+        `websocket.${k} is not supported: the handlers are open, message, drain and close; the limits are the ` +
+        'settings websocket_max_message_size, websocket_max_backpressure and websocket_ping_interval'
+      );
+    }
+  }
+  return h;
+}
+
+/** data as send() takes it, or a TypeError naming `what` */
+function checkData(data: unknown, what: string): void {
+  if (typeof data !== 'string' && !ArrayBuffer.isView(data) && !(data instanceof ArrayBuffer)) {
+    throw new TypeError(`${what}: data must be a string, ArrayBuffer or ArrayBufferView, got ${inspect(data)}`);
+  }
+}
+
+// The WebSocketTables of this process that have subscribers (one per native server: a worker has one;
+// serve() in-process, one per call): the package-level publish() goes through them.
+const withTopics = new Set<WebSocketTable>();
+
+/**
+ * Sends to every subscriber of `topic` in this process (a worker: its own WebSockets, not other workers');
+ * for HTTP handlers of any shape ("POST /notify" broadcasts). Returns how many subscribers took it: 0 where
+ * nothing is subscribed, and in a process that serves no native WebSockets (the arbiter, `-k node`).
+ */
+export function publish(topic: string, data: WebSocketData, isBinary?: boolean): number {
+  if (typeof topic !== 'string') throw new TypeError(`publish(): topic must be a string, got ${inspect(topic)}`);
+  checkData(data, 'publish()');
+  if (withTopics.size === 0) return 0;
+  const binary = isBinary ?? typeof data !== 'string';
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data; // encoded once for all the tables
+  let n = 0;
+  for (const table of withTopics) n += table.publish(topic, bytes, binary);
+  return n;
+}
+
 const enum State {
   Open = 1,
   Closing = 2,
@@ -147,47 +248,44 @@ export class WebSocketTable {
   constructor(private readonly log: Logger) {}
 
   /**
-   * Accepts the handshake of request `requestId` (its environ had gunicorn.websocket) and calls open(ws).
-   * Throws a TypeError for bad handlers or options and an Error when the request can no longer be upgraded.
+   * Accepts the handshake of request `requestId` (its environ had gunicorn.websocket, or server.upgrade() of
+   * a fetch app) and calls open(ws); undefined when the request is no WebSocket handshake in flight. Throws
+   * a TypeError for bad handlers or options and an Error when the worker is stopping. `api` names the caller
+   * in the messages.
    */
   upgrade<T>(
     requestId: number,
     remoteAddress: string,
     handlers: WebSocketHandlers<T>,
     options: UpgradeOptions<T> = {},
-  ): ServerWebSocket<T> {
+    api = 'gunicorn.websocket',
+  ): ServerWebSocket<T> | undefined {
     if (handlers === null || typeof handlers !== 'object') {
-      throw new TypeError(
-        `gunicorn.websocket(handlers, options): handlers must be an object, got ${inspect(handlers)}`,
-      );
+      throw new TypeError(`${api}(handlers, options): handlers must be an object, got ${inspect(handlers)}`);
     }
-    for (const k of ['open', 'message', 'drain', 'close'] as const) {
+    for (const k of HANDLER_NAMES) {
       const fn: unknown = (handlers as Record<string, unknown>)[k];
       if (fn !== undefined && typeof fn !== 'function') {
-        throw new TypeError(`gunicorn.websocket(): handlers.${k} must be a function, got ${inspect(fn)}`);
+        throw new TypeError(`${api}(): handlers.${k} must be a function, got ${inspect(fn)}`);
       }
     }
     if (options === null || typeof options !== 'object') {
-      throw new TypeError(`gunicorn.websocket(): options must be an object, got ${inspect(options)}`);
+      throw new TypeError(`${api}(): options must be an object, got ${inspect(options)}`);
     }
     const protocol = options.protocol;
     if (protocol !== undefined && (typeof protocol !== 'string' || protocol === '')) {
-      throw new TypeError(
-        `gunicorn.websocket(): options.protocol must be a non-empty string, got ${inspect(protocol)}`,
-      );
+      throw new TypeError(`${api}(): options.protocol must be a non-empty string, got ${inspect(protocol)}`);
     }
     let block: string | undefined;
     let n = 0;
     if (options.headers !== undefined) {
       if (!Array.isArray(options.headers)) {
-        throw new TypeError(`gunicorn.websocket(): options.headers must be an array of [name, value] pairs`);
+        throw new TypeError(`${api}(): options.headers must be an array of [name, value] pairs`);
       }
       block = '';
       for (const h of options.headers) {
         if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
-          throw new TypeError(
-            `gunicorn.websocket(): each header must be a [name, value] pair of strings, got ${inspect(h)}`,
-          );
+          throw new TypeError(`${api}(): each header must be a [name, value] pair of strings, got ${inspect(h)}`);
         }
         block += `${h[0]}\0${h[1]}\n`;
         n++;
@@ -197,15 +295,13 @@ export class WebSocketTable {
     if (id < 0) {
       switch (id) {
         case WS_UPGRADE.protocol:
-          throw new TypeError(`gunicorn.websocket(): the client did not offer the subprotocol ${inspect(protocol)}`);
+          throw new TypeError(`${api}(): the client did not offer the subprotocol ${inspect(protocol)}`);
         case WS_UPGRADE.badHeader:
-          throw new TypeError(`gunicorn.websocket(): invalid header in ${inspect(options.headers)}`);
+          throw new TypeError(`${api}(): invalid header in ${inspect(options.headers)}`);
         case WS_UPGRADE.draining:
-          throw new Error('gunicorn.websocket(): the worker is stopping');
+          throw new Error(`${api}(): the worker is stopping`);
         default:
-          throw new Error(
-            'gunicorn.websocket(): the request can no longer be upgraded (answered, or the client is gone)',
-          );
+          return undefined;
       }
     }
     const ws = new ServerWebSocket<T>(this, id, handlers, options.data as T, protocol ?? '', remoteAddress);
@@ -222,7 +318,10 @@ export class WebSocketTable {
 
   subscribe(ws: ServerWebSocket<unknown>, topic: string): void {
     let set = this.topics.get(topic);
-    if (set === undefined) this.topics.set(topic, (set = new Set()));
+    if (set === undefined) {
+      this.topics.set(topic, (set = new Set()));
+      withTopics.add(this);
+    }
     set.add(ws);
   }
 
@@ -230,16 +329,16 @@ export class WebSocketTable {
     const set = this.topics.get(topic);
     if (set === undefined) return;
     set.delete(ws);
-    if (set.size === 0) this.topics.delete(topic);
+    if (set.size === 0) {
+      this.topics.delete(topic);
+      if (this.topics.size === 0) withTopics.delete(this);
+    }
   }
 
   /** the message to every subscriber of `topic` (but `except`); the number that took it (send() != 0) */
-  publish(
-    topic: string,
-    data: string | ArrayBufferView | ArrayBuffer,
-    isBinary?: boolean,
-    except?: ServerWebSocket<unknown>,
-  ): number {
+  publish(topic: string, data: WebSocketData, isBinary?: boolean, except?: ServerWebSocket<unknown>): number {
+    if (typeof topic !== 'string') throw new TypeError(`publish(): topic must be a string, got ${inspect(topic)}`);
+    checkData(data, 'publish()');
     const set = this.topics.get(topic);
     if (set === undefined) return 0;
     const binary = isBinary ?? typeof data !== 'string';
