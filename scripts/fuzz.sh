@@ -8,6 +8,9 @@
 #                                                 preambles, the environ packer alone)
 #   FUZZ_TARGET=ws                               (the WebSocket frame parser with incremental
 #                                                 UTF-8 checks, split-invariant outcome)
+#   FUZZ_TARGET=h2c / h2head                     (HTTP/2 without nghttp2: the client preface,
+#                                                 HTTP2-Settings and the Upgrade: h2c checks; the
+#                                                 request head builder and the response fields)
 #   FUZZ_TARGET=tls                              (the transport read path: StreamTransport and
 #                                                 TlsTransport over a socketpair against an OpenSSL
 #                                                 client, arbitrary record and chunk cuts; links
@@ -55,16 +58,16 @@ case "$TARGET" in
     fi ;;
   chunked)
     BIN="$OUT/fuzz_chunked"; CORPUS="$OUT/corpus-chunked"; SEEDS=""; DICT=()
-    if stale "$BIN" test/native/fuzz_chunked.cc native/src/chunked_decoder.cc native/src/chunked_decoder.h \
-        native/src/ascii.h native/src/errors.h scripts/fuzz.sh; then
+    if stale "$BIN" test/native/fuzz_chunked.cc test/native/fuzz_check.h native/src/chunked_decoder.cc \
+        native/src/chunked_decoder.h native/src/ascii.h native/src/errors.h scripts/fuzz.sh; then
       $CXX $CXXFLAGS_F native/src/chunked_decoder.cc test/native/fuzz_chunked.cc -o "$BIN.tmp"
       mv "$BIN.tmp" "$BIN"
       echo "fuzz: built $BIN" >&2
     fi ;;
   proxy)
     BIN="$OUT/fuzz_proxy"; CORPUS="$OUT/corpus-proxy"; SEEDS=""; DICT=()
-    if stale "$BIN" test/native/fuzz_proxy.cc native/src/proxy_protocol.cc native/src/proxy_protocol.h \
-        native/src/errors.h scripts/fuzz.sh; then
+    if stale "$BIN" test/native/fuzz_proxy.cc test/native/fuzz_check.h native/src/proxy_protocol.cc \
+        native/src/proxy_protocol.h native/src/errors.h scripts/fuzz.sh; then
       $CXX $CXXFLAGS_F native/src/proxy_protocol.cc test/native/fuzz_proxy.cc -o "$BIN.tmp"
       mv "$BIN.tmp" "$BIN"
       echo "fuzz: built $BIN" >&2
@@ -74,6 +77,20 @@ case "$TARGET" in
     if stale "$BIN" test/native/fuzz_ws.cc native/src/ws_parser.cc native/src/ws_parser.h native/src/ws_utf8.h \
         scripts/fuzz.sh; then
       $CXX $CXXFLAGS_F native/src/ws_parser.cc test/native/fuzz_ws.cc -o "$BIN.tmp"
+      mv "$BIN.tmp" "$BIN"
+      echo "fuzz: built $BIN" >&2
+    fi ;;
+  h2c | h2head)
+    # h2c.cc and h2_head.cc use the HTTP/1 parser's types and limits (request_parser.cc, so llhttp), no nghttp2
+    BIN="$OUT/fuzz_$TARGET"; CORPUS="$OUT/corpus-$TARGET"; SEEDS=""; DICT=(-dict=test/native/h2.dict)
+    H2_CC="native/src/h2c.cc native/src/h2_head.cc native/src/request_parser.cc native/src/chunked_decoder.cc native/src/proxy_protocol.cc"
+    if stale "$BIN" "test/native/fuzz_$TARGET.cc" test/native/fuzz_check.h test/native/h2.dict $H2_CC native/src/*.h \
+        scripts/fuzz.sh $LLHTTP_C; then
+      for f in $LLHTTP_C; do
+        $CC -O2 -g $SAN -fsanitize=fuzzer-no-link -fvisibility=hidden -I"$LLHTTP_INC" -c "$f" \
+          -o "$OUT/llhttp_$(basename "$f" .c).o"
+      done
+      $CXX $CXXFLAGS_F -I"$LLHTTP_INC" $H2_CC "test/native/fuzz_$TARGET.cc" "$OUT"/llhttp_*.o -o "$BIN.tmp"
       mv "$BIN.tmp" "$BIN"
       echo "fuzz: built $BIN" >&2
     fi ;;
@@ -89,7 +106,7 @@ case "$TARGET" in
       exit 1
     fi
     TLS_CC="native/src/transport.cc native/src/tls.cc native/src/request_parser.cc native/src/chunked_decoder.cc native/src/proxy_protocol.cc native/src/environ.cc"
-    if stale "$BIN" test/native/fuzz_tls.cc test/native/parser_harness.h $TLS_CC native/src/*.h scripts/fuzz.sh \
+    if stale "$BIN" test/native/fuzz_tls.cc test/native/fuzz_check.h test/native/parser_harness.h $TLS_CC native/src/*.h scripts/fuzz.sh \
         $LLHTTP_C; then
       for f in $LLHTTP_C; do
         $CC -O2 -g $SAN -fsanitize=fuzzer-no-link -fvisibility=hidden -I"$LLHTTP_INC" -c "$f" \
@@ -100,7 +117,7 @@ case "$TARGET" in
       mv "$BIN.tmp" "$BIN"
       echo "fuzz: built $BIN" >&2
     fi ;;
-  *) echo "fuzz: FUZZ_TARGET is parser, response, chunked, proxy, ws or tls" >&2; exit 2 ;;
+  *) echo "fuzz: FUZZ_TARGET is parser, response, chunked, proxy, ws, h2c, h2head or tls" >&2; exit 2 ;;
 esac
 mkdir -p "$CORPUS"
 if [ "$TARGET" = tls ] && [ -z "$(ls -A "$CORPUS")" ]; then
@@ -110,6 +127,22 @@ if [ "$TARGET" = tls ] && [ -z "$(ls -A "$CORPUS")" ]; then
   printf "\x43\x02\x05\x06\x07\x08$req" >"$CORPUS/seed-tls12"
   printf "\xb1\x00\x09\x0a\x0b\x0c$req" >"$CORPUS/seed-tls13-fin"
   printf "\x80\x00\x0d\x0e\x0f\x10$req" >"$CORPUS/seed-plain"
+fi
+if [ "$TARGET" = h2c ] && [ -z "$(ls -A "$CORPUS")" ]; then
+  # Starting points (byte 0 % 3: preface, HTTP2-Settings, an HTTP/1.1 head; see fuzz_h2c.cc)
+  printf '\000PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' >"$CORPUS/seed-preface"
+  printf '\001AAMAAABkAAQAAP__' >"$CORPUS/seed-settings"
+  printf '\002\000\000Host:x\nConnection: Upgrade, HTTP2-Settings\nUpgrade: h2c\nHTTP2-Settings: AAMAAABk' \
+    >"$CORPUS/seed-upgrade"
+fi
+if [ "$TARGET" = h2head ] && [ -z "$(ls -A "$CORPUS")" ]; then
+  # Starting points (fuzz_h2head.cc): selector bytes index its kNames (0 :method, 1 :path, 2 :authority,
+  # 3 :scheme, 7 host, 8 cookie, 9 content-length, 10 script_name), each value length-prefixed
+  printf '\010\000\000\000\003GET\003\005https\002\013example.com\001\006/a?b#c\010\003a=1\010\003b=2\007\001h' \
+    >"$CORPUS/seed-get"
+  printf '\034\004\040\000\004POST\001\001/\011\00212\012\004/app\201\003x-y\001z' >"$CORPUS/seed-post"
+  printf '\200Content-Type: text/plain\r\nConnection: close\r\nX-A:  v \r\nContent-Length: 5\r\n' \
+    >"$CORPUS/seed-response"
 fi
 # a file argument re-runs inputs instead of fuzzing
 for a in "$@"; do

@@ -14,7 +14,6 @@ import {
   E,
   S,
   T,
-  connect,
   continuation,
   data,
   describe,
@@ -31,7 +30,7 @@ import {
   settings,
   windowUpdate,
 } from './helpers/h2frames.mjs';
-import { NODE_MODE, TARGET, gtsOnly, rss, startH2 } from './helpers/h2target.mjs';
+import { NODE_MODE, TARGET, gtsOnly, openH2, rss, startH2 } from './helpers/h2target.mjs';
 
 const MiB = 1024 * 1024;
 const RSS_BOUND = 64 * MiB; // growth over the start allowed during an attack
@@ -99,9 +98,7 @@ const hello = () => hpack.request({ method: 'GET', path: '/' });
 t.test(`Rapid Reset (CVE-2023-44487): 5000 HEADERS + RST_STREAM (${TARGET})`, async (t) => {
   const srv = await target(t);
   const before = await srv.count();
-  const c = await connect(srv.port);
-  t.teardown(() => c.close());
-  await c.handshake();
+  const c = await openH2(t, srv);
   const frames = [];
   for (let i = 0; i < 5000; i++) {
     const id = 1 + 2 * i;
@@ -132,9 +129,7 @@ t.test(`Rapid Reset (CVE-2023-44487): 5000 HEADERS + RST_STREAM (${TARGET})`, as
 
 t.test(`CONTINUATION flood (CVE-2024-27316): HEADERS + 10,000 CONTINUATION (${TARGET})`, async (t) => {
   const srv = await target(t);
-  const c = await connect(srv.port);
-  t.teardown(() => c.close());
-  await c.handshake();
+  const c = await openH2(t, srv);
   const piece = hpack.literal('x-flood', 'a'.repeat(64));
   const frames = [headers(1, hello(), { endStream: true, endHeaders: false })];
   for (let i = 0; i < 10000; i++) frames.push(continuation(1, piece, { endHeaders: false }));
@@ -160,9 +155,7 @@ t.test(`CONTINUATION flood (CVE-2024-27316): HEADERS + 10,000 CONTINUATION (${TA
 
 t.test(`HPACK bomb: 16 MB of header fields from one 8 KB block (${TARGET})`, async (t) => {
   const srv = await target(t);
-  const c = await connect(srv.port);
-  t.teardown(() => c.close());
-  await c.handshake();
+  const c = await openH2(t, srv);
   // one 4000-octet field into the dynamic table (entry 62), then 4000 one-octet references to it
   const bomb = Buffer.concat([
     hello(),
@@ -197,9 +190,7 @@ for (const [name, count, make] of [
 ]) {
   t.test(`${name} flood: ${count} frames from a client that does not read (${TARGET})`, async (t) => {
     const srv = await target(t);
-    const c = await connect(srv.port);
-    t.teardown(() => c.close());
-    await c.handshake();
+    const c = await openH2(t, srv);
     c.sock.pause(); // we never read the ACKs
     const frame = make(0);
     const buf = Buffer.alloc(frame.length * count);
@@ -223,9 +214,7 @@ t.test(`zero-window stall: INITIAL_WINDOW_SIZE 0 and a 10 MB response (${TARGET}
   // the stall bound: the design names Gunicorn's `timeout`, the h2 branch uses `write_timeout` (as HTTP/1 does
   // for a client that does not read); both are 3 s here
   const srv = await target(t, { args: ['--timeout', '3', '--write-timeout', '3'] });
-  const c = await connect(srv.port);
-  t.teardown(() => c.close());
-  await c.handshake([[S.INITIAL_WINDOW_SIZE, 0]]);
+  const c = await openH2(t, srv, [[S.INITIAL_WINDOW_SIZE, 0]]);
   c.write(headers(1, hpack.request({ path: '/big?n=10485760' }), { endStream: true }));
   const h = await c.waitFrame((f) => f.type === T.HEADERS && f.stream === 1, { from: c.mark });
   t.equal(h.type, T.HEADERS, `response headers sent (${describe(h)})`);
@@ -248,9 +237,7 @@ t.test(`zero-window stall: INITIAL_WINDOW_SIZE 0 and a 10 MB response (${TARGET}
 
 t.test(`too many streams: 150 open streams, limit 100 (${TARGET})`, async (t) => {
   const srv = await target(t, { settings: { maxConcurrentStreams: 100 } });
-  const c = await connect(srv.port);
-  t.teardown(() => c.close());
-  await c.handshake();
+  const c = await openH2(t, srv);
   t.equal(c.serverSettings[S.MAX_CONCURRENT_STREAMS], 100, 'SETTINGS_MAX_CONCURRENT_STREAMS 100');
   const frames = [];
   for (let i = 0; i < 150; i++) frames.push(headers(1 + 2 * i, hpack.request({ method: 'POST', path: '/echo' })));
@@ -276,9 +263,7 @@ t.test(`too many streams: 150 open streams, limit 100 (${TARGET})`, async (t) =>
 t.test(`2000 malformed HEADERS (uppercase field names), 50 at a time (${TARGET})`, async (t) => {
   const srv = await target(t);
   const before = await srv.count();
-  const c = await connect(srv.port);
-  t.teardown(() => c.close());
-  await c.handshake();
+  const c = await openH2(t, srv);
   // in batches below the concurrency limit, each batch after the server reset the previous one: what stops
   // this client must be the abuse limit, not SETTINGS_MAX_CONCURRENT_STREAMS
   const bad = (id) => headers(id, hpack.request({ fields: [['X-Bad', 'y']] }), { endStream: true });
@@ -339,9 +324,7 @@ t.test(`connection errors followed by a bad frame in the same write (CVE-2026-27
     'GOAWAY on a stream': goaway(0, E.NO_ERROR, '', { stream: 1 }),
   };
   for (const [name, seq] of Object.entries(sequences)) {
-    const c = await connect(srv.port);
-    t.teardown(() => c.close());
-    await c.handshake();
+    const c = await openH2(t, srv);
     c.write(seq, bad, bad);
     const o = await c.outcome({ timeoutMs: 10000 });
     t.ok(o.type === T.GOAWAY || o.type === T.RST_STREAM || o.closed, `${name}: answered (${describe(o)})`);

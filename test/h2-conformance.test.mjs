@@ -33,21 +33,13 @@ import {
   settings,
   windowUpdate,
 } from './helpers/h2frames.mjs';
-import { LABEL, NODE_MODE, startH2 } from './helpers/h2target.mjs';
+import { LABEL, NODE_MODE, openH2, startH2 } from './helpers/h2target.mjs';
 
 const MAX_STREAMS = 100;
 let srv;
 t.before(async () => {
   srv = await startH2(t, { settings: { maxConcurrentStreams: MAX_STREAMS } });
 });
-
-/** a fresh connection after the handshake; closed at the end of the test */
-async function open(t, entries = []) {
-  const c = await srv.connect();
-  t.teardown(() => c.close());
-  await c.handshake(entries);
-  return c;
-}
 
 const GET = (o = {}) => hpack.request({ method: 'GET', path: '/', ...o });
 const POST = (o = {}) => hpack.request({ method: 'POST', path: '/echo', ...o });
@@ -1053,7 +1045,7 @@ h2spec('extra', 'RFC 7541 §2.3.2', 'a dynamic table entry reused by the next re
 for (const k of cases) {
   t.test(`${k.section}: ${k.title} [${k.id}] (${LABEL})`, async (t) => {
     if (NODE_MODE && k.nodeSkip) return t.skip(k.nodeSkip);
-    const c = k.raw ? null : await open(t);
+    const c = k.raw ? null : await openH2(t, srv);
     await k.fn(t, c);
   });
 }

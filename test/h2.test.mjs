@@ -58,6 +58,22 @@ async function startCli(t, extra = []) {
   return { g, port };
 }
 
+/**
+ * serve(h2app) on a free loopback port, HTTP/2 and HTTP/1 with h2c by prior knowledge, plus `extra` settings;
+ * closed when `t` ends unless `close: false` (the test stops it itself)
+ */
+async function serveH2(t, extra = {}, { close = true } = {}) {
+  const srv = await serve(h2app, {
+    bind: '127.0.0.1:0',
+    errorlog: '/dev/null',
+    http_protocols: ['h2', 'h1'],
+    http2_cleartext: 'prior-knowledge',
+    ...extra,
+  });
+  if (close) t.teardown(() => srv.close());
+  return srv;
+}
+
 /** one HTTP/2 session; returns request(headers, body) -> { headers, body, trailers } */
 function h2session(url, opts = {}) {
   const s = http2.connect(url, opts);
@@ -259,14 +275,7 @@ t.test('Upgrade: h2c (http2_cleartext both): curl --http2 on cleartext', async (
 });
 
 t.test('serve() with http_protocols and http2_cleartext', async (t) => {
-  const srv = await serve(h2app, {
-    bind: '127.0.0.1:0',
-    errorlog: '/dev/null',
-    http_protocols: ['h2', 'h1'],
-    http2_cleartext: 'prior-knowledge',
-    http2_max_concurrent_streams: 50,
-  });
-  t.teardown(() => srv.close());
+  const srv = await serveH2(t, { http2_max_concurrent_streams: 50 });
   const c = h2session(srv.url);
   t.teardown(() => c.close());
   const settings = await new Promise((resolve) => c.s.once('remoteSettings', resolve));
@@ -285,12 +294,7 @@ t.test('serve() with http_protocols and http2_cleartext', async (t) => {
 });
 
 t.test('graceful stop: GOAWAY(2^31-1), then GOAWAY(last stream); the stream in flight finishes', async (t) => {
-  const srv = await serve(h2app, {
-    bind: '127.0.0.1:0',
-    errorlog: '/dev/null',
-    http_protocols: 'h2,h1',
-    http2_cleartext: 'prior-knowledge',
-  });
+  const srv = await serveH2(t, { http_protocols: 'h2,h1' }, { close: false }); // the setting as a string; stopped below
   const c = h2session(srv.url);
   t.teardown(() => c.close());
   const goaways = [];
@@ -309,14 +313,7 @@ t.test('graceful stop: GOAWAY(2^31-1), then GOAWAY(last stream); the stream in f
 });
 
 t.test('idle HTTP/2 connection: GOAWAY(NO_ERROR) after keepalive, then closed', async (t) => {
-  const srv = await serve(h2app, {
-    bind: '127.0.0.1:0',
-    errorlog: '/dev/null',
-    http_protocols: ['h2', 'h1'],
-    http2_cleartext: 'prior-knowledge',
-    keepalive: 1,
-  });
-  t.teardown(() => srv.close());
+  const srv = await serveH2(t, { keepalive: 1 });
   const c = h2session(srv.url);
   const goaway = new Promise((resolve) => c.s.once('goaway', (code, last) => resolve([code, last])));
   const closed = new Promise((resolve) => c.s.once('close', resolve));
@@ -329,14 +326,7 @@ t.test('idle HTTP/2 connection: GOAWAY(NO_ERROR) after keepalive, then closed', 
 });
 
 t.test('zero-window stall: a stream whose client keeps its window shut is cancelled after write_timeout', async (t) => {
-  const srv = await serve(h2app, {
-    bind: '127.0.0.1:0',
-    errorlog: '/dev/null',
-    http_protocols: ['h2', 'h1'],
-    http2_cleartext: 'prior-knowledge',
-    write_timeout: 1,
-  });
-  t.teardown(() => srv.close());
+  const srv = await serveH2(t, { write_timeout: 1 });
   const s = http2.connect(srv.url, { settings: { initialWindowSize: 0 } });
   s.on('error', () => {});
   t.teardown(() => s.destroy());

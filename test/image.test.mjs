@@ -1,7 +1,7 @@
 // The Dockerfile's runtime image, run without a container engine: scripts/image-rootfs.mjs builds the same
 // filesystem from Debian's packages (mmdebstrap) and the Dockerfile's runtime-stage instructions; here the
 // image's ENTRYPOINT + CMD run in it with chroot, as the image's non-root user, as PID 1 of a PID namespace.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -14,14 +14,21 @@ import { buildImage } from '../scripts/image-rootfs.mjs';
 const isRoot = process.getuid?.() === 0;
 const hasMmdebstrap = spawnSync('sh', ['-c', 'command -v mmdebstrap']).status === 0;
 const skip = !isRoot ? 'needs root (chroot)' : !hasMmdebstrap ? 'needs mmdebstrap (apt-get install mmdebstrap)' : false;
+// the default bind (127.0.0.1:8000) is tested in a network namespace of its own: port 8000 on this machine may be
+// taken (another checkout running this test at the same time), and there the image's 8000 is its own
+const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => fs.existsSync(p));
+const skipNetns = skip || (!IP && 'needs ip (apt-get install iproute2) for a network namespace of its own');
 t.setTimeout(600000); // a first run downloads Debian's base packages (about 80 s here)
 
 let rootfs;
 let image;
-let port; // a free port for $PORT (the second test needs Gunicorn's default, 8000)
+let port; // a free port for $PORT (the second test runs Gunicorn's default, 8000, in a network namespace)
 
-/** starts the image's ENTRYPOINT + CMD like `docker run`: its user, workdir and ENV, plus `env` */
-function runImage(t, env) {
+/**
+ * starts the image's ENTRYPOINT + CMD like `docker run`: its user, workdir and ENV, plus `env`; with `netns`, in a
+ * network namespace of its own (only its loopback, brought up first), as a container without published ports
+ */
+function runImage(t, env, { netns = false } = {}) {
   const vars = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HOME: '/nonexistent',
@@ -34,8 +41,11 @@ function runImage(t, env) {
   const argv = [
     'unshare',
     '--pid',
+    ...(netns ? ['--net'] : []),
     '--fork',
     `--mount-proc=${path.join(rootfs, 'proc')}`,
+    // PID 1 stays the image's process: the shell execs chroot, which execs the rest
+    ...(netns ? ['/bin/sh', '-c', `${IP} link set lo up && exec "$@"`, 'sh'] : []),
     'chroot',
     `--userspec=${image.uid}:${image.gid}`,
     rootfs,
@@ -65,6 +75,27 @@ function runImage(t, env) {
     }
   });
   return h;
+}
+
+/** GET http://127.0.0.1:port/path from inside the network namespace of process `pid` (nsenter): {status, body} */
+function getInNetns(pid, port, p = '/') {
+  const script = `fetch('http://127.0.0.1:${port}${p}', { signal: AbortSignal.timeout(5000) })
+    .then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })))
+    .catch((e) => console.log(JSON.stringify({ error: String(e.cause?.code ?? e.message) })))`;
+  return new Promise((resolve) => {
+    execFile(
+      'nsenter',
+      [`--net=/proc/${pid}/ns/net`, process.execPath, '-e', script],
+      { timeout: 10000 },
+      (err, out) => {
+        try {
+          resolve(JSON.parse(out));
+        } catch {
+          resolve({ error: err?.message ?? 'no answer' });
+        }
+      },
+    );
+  });
 }
 
 const healthcheck = (env) => {
@@ -127,13 +158,13 @@ t.test('the image runs as its non-root user, PID 1, on 0.0.0.0:$PORT (ENV PORT=8
   t.not(healthcheck({ PORT: String(port) }).status, 0, 'HEALTHCHECK fails once stopped');
 });
 
-t.test('with $PORT unset it answers on 127.0.0.1:8000, as Gunicorn', { skip }, async (t) => {
-  const h = runImage(t, { PORT: undefined });
+t.test('with $PORT unset it answers on 127.0.0.1:8000, as Gunicorn', { skip: skipNetns }, async (t) => {
+  const h = runImage(t, { PORT: undefined }, { netns: true });
   await until(() => /Listening at: http:\/\/127\.0\.0\.1:8000/.test(h.out), { timeoutMs: 20000 });
   t.match(h.out, /Listening at: http:\/\/127\.0\.0\.1:8000 \(1\)/);
   const r = await until(
     async () => {
-      const x = await get(8000, '/');
+      const x = await getInNetns(h.child.pid, 8000, '/');
       return x.status === 200 && x;
     },
     { timeoutMs: 10000 },

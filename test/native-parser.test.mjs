@@ -1,5 +1,5 @@
 // The pure C++ request parser on its own (no N-API, no sockets): builds
-// test/native/build/unit/parser_test with g++ (scripts/fuzz-unit.sh) and
+// test/native/build/unit/parser_test with g++ (scripts/unit.sh) and
 //  * replays every fuzz regression in test/native/regressions/ under every
 //    split mode (whole, byte by byte, random and fixed pieces, interleaved with
 //    another connection's parser), with the harness's invariants
@@ -14,7 +14,13 @@ import path from 'node:path';
 import t from 'tap';
 
 const root = path.resolve(import.meta.dirname, '..');
-const build = spawnSync('bash', [path.join(root, 'scripts/fuzz-unit.sh')], { cwd: root, encoding: 'utf8' });
+const sources = ['test/native/parser_test.cc', 'test/native/parser_harness.h'].concat(
+  ['request_parser', 'chunked_decoder', 'proxy_protocol', 'environ'].map((n) => `native/src/${n}.cc`),
+);
+const build = spawnSync('bash', [path.join(root, 'scripts/unit.sh'), 'parser_test', ...sources], {
+  cwd: root,
+  encoding: 'utf8',
+});
 if (build.status !== 0) {
   t.fail(`building the unit driver failed:\n${build.stderr}`);
   process.exit(1);

@@ -84,6 +84,17 @@ async function startNghttpd(t, settings, certs) {
   };
 }
 
+/**
+ * A fresh raw connection to `srv` (what startH2 returned: TLS with ALPN h2 in TLS mode) after the handshake
+ * (preface + SETTINGS with `entries`, the server's SETTINGS, both ACKs); closed when `t` ends.
+ */
+export async function openH2(t, srv, entries = []) {
+  const c = await srv.connect();
+  t.teardown(() => c.close());
+  await c.handshake(entries);
+  return c;
+}
+
 /** VmRSS of a process in bytes (0 if it is gone) */
 export function rss(pid) {
   try {

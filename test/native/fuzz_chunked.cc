@@ -14,6 +14,9 @@
 
 #include "chunked_decoder.h"
 
+#define FUZZ_NAME "fuzz_chunked"
+#include "fuzz_check.h"
+
 namespace {
 
 struct Result {
@@ -22,14 +25,6 @@ struct Result {
   bool done = false;
   size_t consumed = 0;
 };
-
-#define CHECK(c, what)                                  \
-  do {                                                  \
-    if (!(c)) {                                         \
-      std::fprintf(stderr, "fuzz_chunked: %s\n", what); \
-      std::abort();                                     \
-    }                                                   \
-  } while (0)
 
 // Feeds p[0..n) in pieces of the given sizes (0: the rest), as a connection
 // does: unconsumed bytes are kept and offered again with the next piece.

@@ -18,13 +18,8 @@
 
 #include "proxy_protocol.h"
 
-#define CHECK(c, what)                                \
-  do {                                                \
-    if (!(c)) {                                       \
-      std::fprintf(stderr, "fuzz_proxy: %s\n", what); \
-      std::abort();                                   \
-    }                                                 \
-  } while (0)
+#define FUZZ_NAME "fuzz_proxy"
+#include "fuzz_check.h"
 
 namespace {
 

@@ -46,15 +46,10 @@
 #include "tls.h"
 #include "transport.h"
 
-namespace {
+#define FUZZ_NAME "fuzz_tls"
+#include "fuzz_check.h"
 
-#define CHECK(c, what)                                                  \
-  do {                                                                  \
-    if (!(c)) {                                                         \
-      std::fprintf(stderr, "fuzz_tls: %s (line %d)\n", what, __LINE__); \
-      std::abort();                                                     \
-    }                                                                   \
-  } while (0)
+namespace {
 
 const size_t kSizes[8] = {1, 7, 64, 500, 1500, 4096, 16384, 65536};
 

@@ -9,21 +9,9 @@
 
 #include "h2_head.h"
 #include "h2c.h"
+#include "unit.h"
 
 using namespace gts;
-
-static int failures = 0;
-static int checks = 0;
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    checks++;                                                           \
-    if (cond) {                                                         \
-      std::printf("ok %d %s\n", checks, #cond);                         \
-    } else {                                                            \
-      failures++;                                                       \
-      std::printf("not ok %d %s (line %d)\n", checks, #cond, __LINE__); \
-    }                                                                   \
-  } while (0)
 
 static std::string s(Slice x) { return std::string(x.p, x.n); }
 

@@ -1,5 +1,5 @@
 // Plain unit driver for the pure C++ request parser (g++, no sanitizer needed;
-// built by scripts/fuzz-unit.sh, run by test/native-parser.test.mjs).
+// built by scripts/unit.sh, run by test/native-parser.test.mjs).
 //
 //   parser_test replay FILE...   fuzz-format files (test/native/regressions/*):
 //                                byte 0 config, byte 1 delivery, rest = bytes.
