@@ -303,6 +303,25 @@ t.test('Prometheus: the master answers /metrics on its own bind, the whole serve
   t.equal((await h.exit).code, 0, 'graceful stop');
 });
 
+t.test('Prometheus: a worker replaced for max_worker_memory counts as a memory restart, not a crash', async (t) => {
+  // every worker is over 1 MiB of RSS: the master replaces it once its replacement has booted, again and again
+  const h = run(t, [...APP, '--metrics-bind', '127.0.0.1:0', '--max-worker-memory', '1M', '--timeout', '10']);
+  const mport = Number((await h.waitFor(/Metrics at: http:\/\/127\.0\.0\.1:(\d+)\/metrics/))[1]);
+  await h.waitFor(/over max_worker_memory 1\.0 MiB: replacing it/, { timeoutMs: 30000 });
+  const restarts = async (reason) =>
+    sample(
+      parsePrometheus((await scrape(mport)).body),
+      'gunicorn_ts_worker_restarts_total',
+      'gunicorn_ts_worker_restarts_total',
+      { reason },
+    );
+  t.ok(await until(async () => (await restarts('memory')) >= 1, { timeoutMs: 30000, everyMs: 250 }), 'memory');
+  t.equal(await restarts('crash'), 0, 'no crash');
+  t.equal(await restarts('max_requests'), 0, 'no max_requests');
+  h.kill('SIGTERM');
+  t.equal((await h.exit).code, 0, 'graceful stop');
+});
+
 t.test(
   'enable_backlog_metric: the kernel accept queue of the listener, while the only worker is blocked',
   async (t) => {

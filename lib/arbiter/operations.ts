@@ -154,8 +154,17 @@ export class Operations implements ControlTarget {
 
   /** a worker is gone: count a restart by reason (a stop the master asked for is none) */
   exited(w: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void {
-    const said = this.exitReasons.get(w.pid);
-    const reason = said ?? (w.aborted ? 'timeout' : !w.terminating && (code !== 0 || signal !== null) ? 'crash' : null);
+    // a worker that said why it leaves (max_requests, memory) but then died by a signal or a non-zero exit the
+    // master did not ask for crashed on its way out: the crash is the reason (its last request may be the cause)
+    const crashed = !w.terminating && (code !== 0 || signal !== null);
+    // max_worker_memory: the master stops a worker over the limit once its replacement has booted (w.recycle)
+    const reason = w.aborted
+      ? 'timeout'
+      : crashed
+        ? 'crash'
+        : w.recycle
+          ? 'memory'
+          : (this.exitReasons.get(w.pid) ?? null);
     if (reason !== null) this.registry?.restart(reason);
     this.samples.delete(w.pid);
     this.spawnedAt.delete(w.pid);
