@@ -51,17 +51,18 @@ export class ServerWebSocket<T = unknown> {
     readonly remoteAddress: string,
   ) {}
 
-  /** the negotiated Sec-WebSocket-Extensions: none (permessage-deflate is not implemented yet) */
+  /** the negotiated Sec-WebSocket-Extensions (permessage-deflate with its parameters), or '' */
   get extensions(): string {
-    return '';
+    return this.readyState === State.Closed ? '' : this.table.native.wsExtensions(this.id);
   }
 
   /**
    * Sends a message (text for a string unless isBinary, binary for bytes unless isBinary is false).
    * Returns > 0 when queued, -1 when queued above the high-water mark (wait for the `drain` handler),
-   * 0 when dropped (websocket_max_backpressure reached, or the connection is closing).
+   * 0 when dropped (websocket_max_backpressure reached, or the connection is closing). With permessage-deflate
+   * negotiated (websocket_compression), messages of 128 bytes or more are compressed unless `compress` is false.
    */
-  send(data: string | ArrayBufferView | ArrayBuffer, isBinary?: boolean): number {
+  send(data: string | ArrayBufferView | ArrayBuffer, isBinary?: boolean, compress = true): number {
     if (this.readyState !== State.Open) return 0;
     let bytes: string | Uint8Array;
     if (typeof data === 'string') bytes = data;
@@ -70,7 +71,7 @@ export class ServerWebSocket<T = unknown> {
     else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
     else throw new TypeError(`ws.send() takes a string, ArrayBuffer or ArrayBufferView, got ${inspect(data)}`);
     const binary = isBinary ?? typeof data !== 'string';
-    return this.table.native.wsSend(this.id, bytes, binary);
+    return this.table.native.wsSend(this.id, bytes, binary, compress);
   }
 
   /** bytes queued for the client and not yet taken by the kernel */
@@ -128,8 +129,8 @@ export class ServerWebSocket<T = unknown> {
   }
 
   /** sends to every subscriber of `topic` in this worker except this connection; returns how many took it */
-  publish(topic: string, data: string | ArrayBufferView | ArrayBuffer, isBinary?: boolean): number {
-    return this.table.publish(topic, data, isBinary, this);
+  publish(topic: string, data: string | ArrayBufferView | ArrayBuffer, isBinary?: boolean, compress = true): number {
+    return this.table.publish(topic, data, isBinary, this, compress);
   }
 
   /** runs fn: sends are always corked (one write per read or per loop turn) */
@@ -239,15 +240,17 @@ export class WebSocketTable {
     data: string | ArrayBufferView | ArrayBuffer,
     isBinary?: boolean,
     except?: ServerWebSocket<unknown>,
+    compress = true,
   ): number {
     const set = this.topics.get(topic);
     if (set === undefined) return 0;
     const binary = isBinary ?? typeof data !== 'string';
-    // encoded once for all the subscribers
+    // encoded once for all the subscribers (and, with websocket_compression shared, deflated once: the
+    // native side keeps the last compressed message)
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     let n = 0;
     for (const ws of set) {
-      if (ws !== except && ws.send(bytes, binary) !== 0) n++;
+      if (ws !== except && ws.send(bytes, binary, compress) !== 0) n++;
     }
     return n;
   }
