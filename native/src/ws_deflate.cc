@@ -247,7 +247,7 @@ WsDeflater::~WsDeflater() {
 
 bool WsDeflater::init() {
   std::memset(&z_, 0, sizeof z_);
-  ready_ = deflateInit2(&z_, kLevel, Z_DEFLATED, -bits_, kMemLevel, Z_DEFAULT_STRATEGY) == Z_OK;
+  ready_ = deflateInit2(&z_, kLevel, Z_DEFLATED, -bits_, mem_level(bits_), Z_DEFAULT_STRATEGY) == Z_OK;
   return ready_;
 }
 

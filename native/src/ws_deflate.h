@@ -75,9 +75,10 @@ class WsDeflater {
   bool deflate(const char* p, size_t n, std::string& out);
   void reset();
   // Level 1 (Z_BEST_SPEED): an echo/chat server's messages are small, and level 6 costs ~2× the CPU for a
-  // few per cent less output. memLevel 8: 2^(bits+2) + 2^17 bytes per deflater (256 KiB at 15).
+  // few per cent less output. memLevel falls with the window (bits - 7: 8 at 15, 3 at 10, as uWS pairs
+  // them): a deflater takes 2^(bits+2) + 2^(memLevel+9) bytes (256 KiB at 15, 8 KiB at 10).
   static constexpr int kLevel = 1;
-  static constexpr int kMemLevel = 8;
+  static int mem_level(int bits) { return bits - 7 < 1 ? 1 : bits - 7 > 8 ? 8 : bits - 7; }
 
  private:
   bool init();
@@ -99,7 +100,8 @@ struct WsDeflatePool {
   std::unique_ptr<WsInflater> inflater;
   std::string last_in, last_out;  // the last message deflated in shared mode and its compressed form
   int last_bits = 0;
-  std::string scratch;  // dedicated mode: a message's compressed form on its way to the frame
+  std::string scratch;   // dedicated mode: a message's compressed form on its way to the frame
+  std::string inflated;  // shared mode: the message being inflated (swapped with the session's buffer)
   WsDeflater* deflater(int bits);
   WsInflater* shared_inflater();
 };

@@ -11,6 +11,7 @@ namespace {
 
 constexpr size_t kOutHighWater = 64 * 1024;  // send() says -1 (wait for drain) above this
 constexpr size_t kMsgKeepMax = 64 * 1024;    // a message buffer that grew above this is released after use
+constexpr size_t kZKeepMax = 4 * 1024;       // compressed input / inflated output kept per connection
 
 // RFC 6455 §7.4: the codes an endpoint may send (as `ws` has it).
 bool valid_close_code(uint16_t c) {
@@ -79,6 +80,15 @@ WsClose WsSession::on_data(uint8_t* p, size_t n, bool msg_end) {
   if (msg_op_ == kWsText && !utf8_.complete()) return WsClose::kInvalidData;
   last_msg_ms_ = c_->srv_->now_ms();
   c_->srv_->bridge()->on_ws_message(id_, msg_.data(), msg_.size(), msg_op_ == kWsBinary);
+  if (msg_compressed_) {
+    if (z_->shared) {  // the worker's buffer goes back to the pool, this connection's (empty) one comes back
+      msg_.clear();
+      msg_.swap(z_->pool->inflated);
+      if (z_->pool->inflated.capacity() > kMsgKeepMax * 16) std::string().swap(z_->pool->inflated);
+    } else if (msg_.capacity() > kZKeepMax) {  // inflation grew it in 16 KiB steps: not kept per connection
+      std::string().swap(msg_);
+    }
+  }
   if (msg_.capacity() > kMsgKeepMax) std::string().swap(msg_);
   else msg_.clear();
   return gone() ? WsClose::kDone : WsClose::kNone;
@@ -94,6 +104,9 @@ WsClose WsSession::inflate(const uint8_t* p, size_t n, bool msg_end) {
     inf = z.pool->shared_inflater();
     p = reinterpret_cast<const uint8_t*>(z.zin.data());
     n = z.zin.size();
+    // inflated into the worker's buffer (swapped in here, back out after delivery): no per-connection copy
+    msg_.swap(z.pool->inflated);
+    msg_.clear();
   } else {
     if (!z.inf) z.inf.reset(new (std::nothrow) WsInflater(z.params.inflate_bits));
     inf = z.inf.get();
@@ -103,8 +116,10 @@ WsClose WsSession::inflate(const uint8_t* p, size_t n, bool msg_end) {
   WsInflater::Result r = inf->inflate(p, n, msg_end, msg_, lim_.max_message);
   if (z.shared || r != WsInflater::kOk) {
     if (z.shared) inf->reset();
-    if (z.zin.capacity() > kMsgKeepMax) std::string().swap(z.zin);
+    if (z.zin.capacity() > kZKeepMax) std::string().swap(z.zin);
     else z.zin.clear();
+  } else if (msg_end && z.zin.capacity() > kZKeepMax) {  // a piece can be a whole read: not kept after it
+    std::string().swap(z.zin);
   } else {
     z.zin.clear();
   }
