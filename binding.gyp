@@ -17,6 +17,7 @@
         "native/src/sockets.cc",
         "native/src/transport.cc",
         "native/src/tls.cc",
+        "native/src/ws_deflate.cc",
         "native/src/ws_handshake.cc",
         "native/src/ws_parser.cc",
         "native/src/ws_session.cc",

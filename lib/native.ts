@@ -109,13 +109,15 @@ export interface NativeServer {
    */
   wsUpgrade(id: number, protocol: string | undefined, headers: string | undefined, nHeaders: number): number;
   /** a message: > 0 queued, -1 queued above the high-water mark (wait for onWsDrain), 0 dropped */
-  wsSend(id: number, data: string | Uint8Array, binary: boolean): number;
+  wsSend(id: number, data: string | Uint8Array, binary: boolean, compress?: boolean): number;
   /** the close handshake: a close frame with this code and reason */
   wsEnd(id: number, code: number, reason: string): void;
   /** closes the TCP connection at once (onWsClose(id, 1006) follows) */
   wsClose(id: number): void;
   /** bytes queued for the client, not yet taken by the kernel */
   wsBuffered(id: number): number;
+  /** the negotiated Sec-WebSocket-Extensions ('' when none) */
+  wsExtensions(id: number): string;
 }
 
 export interface NativeBinding {

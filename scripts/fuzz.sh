@@ -7,7 +7,8 @@
 #   FUZZ_TARGET=chunked / proxy / environ        (the chunked decoder, the PROXY
 #                                                 preambles, the environ packer alone)
 #   FUZZ_TARGET=ws                               (the WebSocket frame parser with incremental
-#                                                 UTF-8 checks, split-invariant outcome)
+#                                                 UTF-8 checks and inflation, split-invariant
+#                                                 outcome; permessage-deflate negotiation)
 #   FUZZ_TARGET=h2c / h2head                     (HTTP/2 without nghttp2: the client preface,
 #                                                 HTTP2-Settings and the Upgrade: h2c checks; the
 #                                                 request head builder and the response fields)
@@ -75,8 +76,9 @@ case "$TARGET" in
   ws)
     BIN="$OUT/fuzz_ws"; CORPUS="$OUT/corpus-ws"; SEEDS=""; DICT=()
     if stale "$BIN" test/native/fuzz_ws.cc native/src/ws_parser.cc native/src/ws_parser.h native/src/ws_utf8.h \
-        scripts/fuzz.sh; then
-      $CXX $CXXFLAGS_F native/src/ws_parser.cc test/native/fuzz_ws.cc -o "$BIN.tmp"
+        native/src/ws_deflate.cc native/src/ws_deflate.h scripts/fuzz.sh; then
+      # Debian's zlib here (-lz in this build only: the addon binds to the zlib node exports)
+      $CXX $CXXFLAGS_F native/src/ws_parser.cc native/src/ws_deflate.cc test/native/fuzz_ws.cc -lz -o "$BIN.tmp"
       mv "$BIN.tmp" "$BIN"
       echo "fuzz: built $BIN" >&2
     fi ;;

@@ -148,6 +148,9 @@ t.test("the harness's base config is the registry's (every parser setting, gener
     'websocket_max_message_size',
     'websocket_max_backpressure',
     'websocket_ping_interval',
+    'websocket_idle_timeout',
+    'websocket_compression',
+    'websocket_compression_window_bits',
   ]);
   const args = NATIVE_SETTINGS.filter((s) => !serverOnly.has(s.name)).map((s) => {
     const v = cfg[s.name];

@@ -3,8 +3,8 @@
 // that test/ws-node-autobahn.test.mjs runs against `-k node` + the `ws` library): sections 1–7 and 9, and
 // section 9's limits as configured (websocket_max_message_size 1 MiB: close 1009 as soon as a header crosses
 // it). Fail-fast UTF-8 is required (6.4.x must be Autobahn's OK, not NON-STRICT). The server is the echo
-// example through the CLI. permessage-deflate (sections 12–13) is not implemented yet: the handshake offering
-// it gets a 101 without the extension.
+// example through the CLI, with websocket_compression at its default (off): a permessage-deflate offer gets a
+// 101 without the extension. Sections 12–13 (permessage-deflate) run in test/websocket-deflate.test.mjs.
 import t from 'tap';
 
 import { autobahnCases, connect, deflateOffer, limitCases, runCase } from './helpers/autobahn.mjs';
@@ -61,7 +61,7 @@ t.test('Autobahn cases 1–7 and 9 against the native WebSocket', async (t) => {
 
 t.test('Autobahn 9.x with websocket_max_message_size 1 MiB: close 1009 before the message is through', async (t) => {
   const { g, port } = await start(t, ['--websocket-max-message-size', String(MiB), APP]);
-  // (the compressed bomb case waits for permessage-deflate)
+  // (the compressed bomb: test/websocket-deflate.test.mjs)
   const cases = limitCases(MiB).filter((k) => !k.offer);
   t.equal(cases.length, 2, '9.1.4 and 9.3.1 with the limit');
   for (const kase of cases) {
@@ -75,7 +75,7 @@ t.test('Autobahn 9.x with websocket_max_message_size 1 MiB: close 1009 before th
   t.equal((await g.exit).code, 0);
 });
 
-t.test('a permessage-deflate offer is declined (not implemented yet): 101 without the extension', async (t) => {
+t.test('websocket_compression off (the default): a permessage-deflate offer is declined', async (t) => {
   const { g, port } = await start(t, [APP]);
   const c = await connect({ port, extensions: deflateOffer() });
   t.same(c.extensions, [], 'no Sec-WebSocket-Extensions in the 101');

@@ -4,8 +4,9 @@
 // Python's websockets (Debian's python3-websockets) against the same server, and a check that the cases can
 // fail (servers that break the protocol on purpose).
 //
-// The server under test is SERVER below. Issue 16's native WebSocket is tested by pointing SERVER at
-// SERVERS.native (one line) once examples/websocket_echo.mjs and the websocket_* settings exist.
+// The server under test is SERVER below. Issue 16's native WebSocket runs the same table in
+// test/websocket-autobahn.test.mjs (sections 1–7, 9) and test/websocket-deflate.test.mjs (12–13, in dedicated
+// and shared mode); pointing SERVER at SERVERS.native runs all 516 here against it too.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -38,7 +39,7 @@ const SERVERS = {
     limitedArgs: ['-k', 'node', 'test.fixtures.apps.node.ws_autobahn:limited'],
     profile: { maxMessageSize: 16 * MiB, maxFragments: 16384, strict: [] },
   },
-  // Issue 16's native server (not built yet; design §5): the echo example with compression on and the
+  // Issue 16's native server (design §5): the echo example with compression on and the
   // default 16 MiB limit; fail-fast UTF-8 is required (6.4.x must be Autobahn's OK).
   native: {
     args: ['--websocket-compression', 'shared', 'examples.websocket_echo:application'],

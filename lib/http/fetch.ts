@@ -152,8 +152,7 @@ export class FetchWorkerServer implements FetchServer {
   }
 
   publish(topic: string, data: WebSocketData, isBinary?: boolean, compress?: boolean): number {
-    void compress; // no permessage-deflate yet
-    return this.table.publish(topic, data, isBinary);
+    return this.table.publish(topic, data, isBinary, undefined, compress);
   }
 }
 

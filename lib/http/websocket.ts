@@ -60,8 +60,8 @@ export interface FetchServer {
    */
   upgrade<T = undefined>(request: Request, options?: FetchUpgradeOptions<T>): boolean;
   /**
-   * Sends to every subscriber of `topic` in this worker; returns how many took it. `compress` is accepted for
-   * uWebSockets.js/Bun compatibility and has no effect until permessage-deflate is implemented.
+   * Sends to every subscriber of `topic` in this worker; returns how many took it. With websocket_compression
+   * negotiated, messages of 128 bytes or more are compressed unless `compress` is false.
    */
   publish(topic: string, data: WebSocketData, isBinary?: boolean, compress?: boolean): number;
 }
@@ -97,7 +97,8 @@ export function checkHandlers(h: unknown): WebSocketHandlers | string {
     } else {
       return (
         `websocket.${k} is not supported: the handlers are open, message, drain and close; the limits are the ` +
-        'settings websocket_max_message_size, websocket_max_backpressure and websocket_ping_interval'
+        'settings websocket_max_message_size, websocket_max_backpressure, websocket_ping_interval, ' +
+        'websocket_idle_timeout and websocket_compression'
       );
     }
   }
@@ -120,14 +121,14 @@ const withTopics = new Set<WebSocketTable>();
  * for HTTP handlers of any shape ("POST /notify" broadcasts). Returns how many subscribers took it: 0 where
  * nothing is subscribed, and in a process that serves no native WebSockets (the arbiter, `-k node`).
  */
-export function publish(topic: string, data: WebSocketData, isBinary?: boolean): number {
+export function publish(topic: string, data: WebSocketData, isBinary?: boolean, compress = true): number {
   if (typeof topic !== 'string') throw new TypeError(`publish(): topic must be a string, got ${inspect(topic)}`);
   checkData(data, 'publish()');
   if (withTopics.size === 0) return 0;
   const binary = isBinary ?? typeof data !== 'string';
   const bytes = typeof data === 'string' ? Buffer.from(data) : data; // encoded once for all the tables
   let n = 0;
-  for (const table of withTopics) n += table.publish(topic, bytes, binary);
+  for (const table of withTopics) n += table.publish(topic, bytes, binary, undefined, compress);
   return n;
 }
 
@@ -152,17 +153,18 @@ export class ServerWebSocket<T = unknown> {
     readonly remoteAddress: string,
   ) {}
 
-  /** the negotiated Sec-WebSocket-Extensions: none (permessage-deflate is not implemented yet) */
+  /** the negotiated Sec-WebSocket-Extensions (permessage-deflate with its parameters), or '' */
   get extensions(): string {
-    return '';
+    return this.readyState === State.Closed ? '' : this.table.native.wsExtensions(this.id);
   }
 
   /**
    * Sends a message (text for a string unless isBinary, binary for bytes unless isBinary is false).
    * Returns > 0 when queued, -1 when queued above the high-water mark (wait for the `drain` handler),
-   * 0 when dropped (websocket_max_backpressure reached, or the connection is closing).
+   * 0 when dropped (websocket_max_backpressure reached, or the connection is closing). With permessage-deflate
+   * negotiated (websocket_compression), messages of 128 bytes or more are compressed unless `compress` is false.
    */
-  send(data: string | ArrayBufferView | ArrayBuffer, isBinary?: boolean): number {
+  send(data: string | ArrayBufferView | ArrayBuffer, isBinary?: boolean, compress = true): number {
     if (this.readyState !== State.Open) return 0;
     let bytes: string | Uint8Array;
     if (typeof data === 'string') bytes = data;
@@ -171,7 +173,7 @@ export class ServerWebSocket<T = unknown> {
     else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
     else throw new TypeError(`ws.send() takes a string, ArrayBuffer or ArrayBufferView, got ${inspect(data)}`);
     const binary = isBinary ?? typeof data !== 'string';
-    return this.table.native.wsSend(this.id, bytes, binary);
+    return this.table.native.wsSend(this.id, bytes, binary, compress);
   }
 
   /** bytes queued for the client and not yet taken by the kernel */
@@ -229,8 +231,8 @@ export class ServerWebSocket<T = unknown> {
   }
 
   /** sends to every subscriber of `topic` in this worker except this connection; returns how many took it */
-  publish(topic: string, data: string | ArrayBufferView | ArrayBuffer, isBinary?: boolean): number {
-    return this.table.publish(topic, data, isBinary, this);
+  publish(topic: string, data: string | ArrayBufferView | ArrayBuffer, isBinary?: boolean, compress = true): number {
+    return this.table.publish(topic, data, isBinary, this, compress);
   }
 
   /** runs fn: sends are always corked (one write per read or per loop turn) */
@@ -336,17 +338,24 @@ export class WebSocketTable {
   }
 
   /** the message to every subscriber of `topic` (but `except`); the number that took it (send() != 0) */
-  publish(topic: string, data: WebSocketData, isBinary?: boolean, except?: ServerWebSocket<unknown>): number {
+  publish(
+    topic: string,
+    data: WebSocketData,
+    isBinary?: boolean,
+    except?: ServerWebSocket<unknown>,
+    compress = true,
+  ): number {
     if (typeof topic !== 'string') throw new TypeError(`publish(): topic must be a string, got ${inspect(topic)}`);
     checkData(data, 'publish()');
     const set = this.topics.get(topic);
     if (set === undefined) return 0;
     const binary = isBinary ?? typeof data !== 'string';
-    // encoded once for all the subscribers
+    // encoded once for all the subscribers (and, with websocket_compression shared, deflated once: the
+    // native side keeps the last compressed message)
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     let n = 0;
     for (const ws of set) {
-      if (ws !== except && ws.send(bytes, binary) !== 0) n++;
+      if (ws !== except && ws.send(bytes, binary, compress) !== 0) n++;
     }
     return n;
   }

@@ -213,7 +213,7 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
          InstanceMethod("consume", &JsServer::Consume), InstanceMethod("trailers", &JsServer::Trailers),
          InstanceMethod("wsUpgrade", &JsServer::WsUpgrade), InstanceMethod("wsSend", &JsServer::WsSend),
          InstanceMethod("wsEnd", &JsServer::WsEnd), InstanceMethod("wsClose", &JsServer::WsClose),
-         InstanceMethod("wsBuffered", &JsServer::WsBuffered)});
+         InstanceMethod("wsBuffered", &JsServer::WsBuffered), InstanceMethod("wsExtensions", &JsServer::WsExtensions)});
   }
 
   explicit JsServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsServer>(info) {
@@ -246,6 +246,16 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       cfg.ws_ping_ms = static_cast<uint64_t>(ws_ping * 1000);
       cfg.ws_max_message = static_cast<uint64_t>(ws_max_message);
       cfg.ws_max_backpressure = static_cast<uint64_t>(ws_max_backpressure);
+      double ws_idle = 0, ws_bits = 0;
+      std::string ws_compression;
+      r.get("websocket_idle_timeout", &ws_idle);
+      r.get("websocket_compression", &ws_compression);
+      r.get("websocket_compression_window_bits", &ws_bits);
+      cfg.ws_idle_ms = static_cast<uint64_t>(ws_idle * 1000);
+      cfg.ws_compression = static_cast<uint8_t>(ws_compression == "shared"      ? WsCompression::kShared
+                                                : ws_compression == "dedicated" ? WsCompression::kDedicated
+                                                                                : WsCompression::kOff);
+      cfg.ws_window_bits = static_cast<uint8_t>(ws_bits);
       r.get("worker_connections", &cfg.max_connections);
       r.get("balance_fd", &balance_fd);
       r.get("balance_slot", &cfg.balance_slot);
@@ -684,7 +694,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     return Napi::Number::New(env, static_cast<double>(c->ws_upgrade(proto.data(), proto.size(), extra)));
   }
 
-  // wsSend(id, data: string|Uint8Array, binary) -> >0 queued, -1 queued over the high-water mark, 0 dropped
+  // wsSend(id, data: string|Uint8Array, binary, compress = true) -> >0 queued, -1 queued over the high-water
+  // mark, 0 dropped
   Napi::Value WsSend(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Connection* c = ws_conn(info, true);
@@ -696,7 +707,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       return env.Undefined();
     }
     bool binary = info.Length() > 2 && info[2].ToBoolean().Value();
-    return Napi::Number::New(env, static_cast<double>(c->ws()->send(bp, bn, binary)));
+    bool compress = info.Length() <= 3 || info[3].ToBoolean().Value();
+    return Napi::Number::New(env, static_cast<double>(c->ws()->send(bp, bn, binary, compress)));
   }
 
   // wsEnd(id, code, reason): the close handshake
@@ -715,6 +727,13 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     Connection* c = ws_conn(info, true);
     if (c != nullptr) c->close_now();
     return info.Env().Undefined();
+  }
+
+  // wsExtensions(id) -> the negotiated Sec-WebSocket-Extensions ('' when none)
+  Napi::Value WsExtensions(const Napi::CallbackInfo& info) {
+    Connection* c = ws_conn(info, true);
+    const std::string& e = c != nullptr ? c->ws()->extensions() : std::string();
+    return Napi::String::New(info.Env(), e.data(), e.size());
   }
 
   // wsBuffered(id) -> bytes queued and not yet taken by the kernel

@@ -950,10 +950,29 @@ int64_t Connection::ws_upgrade(const char* proto, size_t plen, const std::string
   WsLimits lim;
   lim.max_message = cfg.ws_max_message;
   lim.max_backpressure = cfg.ws_max_backpressure;
+  std::unique_ptr<WsZ> z;
+  WsDeflateParams dp;
+  WsDeflatePool* pool = nullptr;
+  if (cfg.ws_compression != 0 && !hs_->extensions.empty() &&
+      ws_negotiate(hs_->extensions.data(), hs_->extensions.size(), static_cast<WsCompression>(cfg.ws_compression),
+                   cfg.ws_window_bits, &dp) &&
+      (pool = srv_->ws_pool()) != nullptr) {
+    z.reset(new (std::nothrow) WsZ());
+    if (z) {
+      z->params = std::move(dp);
+      z->shared = cfg.ws_compression == static_cast<uint8_t>(WsCompression::kShared);
+      z->pool = pool;
+    }
+  }
   std::string head;
-  ws_build_101(head, *hs_, proto, plen, extra.data(), extra.size());
+  if (z) {
+    std::string lines = "Sec-WebSocket-Extensions: " + z->params.response + "\r\n" + extra;
+    ws_build_101(head, *hs_, proto, plen, lines.data(), lines.size());
+  } else {
+    ws_build_101(head, *hs_, proto, plen, extra.data(), extra.size());
+  }
   uint64_t id = srv_->next_request_id(slot_);
-  ws_ = new (std::nothrow) WsSession(this, lim, id);
+  ws_ = new (std::nothrow) WsSession(this, lim, id, std::move(z), srv_->now_ms());
   if (ws_ == nullptr) return -1;
   delete hs_;
   hs_ = nullptr;
@@ -978,6 +997,9 @@ void Connection::ws_input(const char* p, size_t n) {
   Bridge* br = srv_->bridge();
   br->enter();
   ws_->consume(reinterpret_cast<const uint8_t*>(p), n);
+  // websocket_idle_timeout also here: a client that pings on its own is never silent long enough for ours
+  uint64_t idle = srv_->cfg().ws_idle_ms;
+  if (idle > 0 && !closed_ && !closing_ && srv_->now_ms() - ws_->last_message_ms() >= idle) ws_idle();
   if (!closed_) flush();
   if (!closed_) update_reading();
   br->leave();
@@ -991,6 +1013,13 @@ void Connection::ws_take_buffered() {
   in_ = nullptr;
   in_cap_ = 0;
   ws_input(b.data(), b.size());
+}
+
+void Connection::ws_idle() {
+  static const char kReason[] = "idle timeout";
+  if (ws_ != nullptr && !closed_ && !closing_) ws_->end(1001, kReason, sizeof kReason - 1);
+  // end() waits on the linger list for the peer's answer; in any case off the ws_list (the sweep's loop)
+  if (wait_list_ == Wait::kWs) leave_wait();
 }
 
 void Connection::ws_shutdown() {

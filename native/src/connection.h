@@ -116,6 +116,7 @@ class Connection final : public Endpoint, public TransportEvents {
   WsSession* ws() const { return ws_; }
   size_t ws_buffered() const { return out_.size() + io_->pending(); }
   void ws_shutdown();  // graceful stop: close 1001
+  void ws_idle();      // websocket_idle_timeout: close 1001
 
   // HTTP/2 (h2_session.h): the shutdown notice of a graceful stop; the final GOAWAY (then close once the
   // streams it lets finish are done)

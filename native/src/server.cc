@@ -221,6 +221,11 @@ Server::~Server() {
   if (cfg_.tls_ctx != nullptr) SSL_CTX_free(cfg_.tls_ctx);
 }
 
+WsDeflatePool* Server::ws_pool() {
+  if (!ws_pool_) ws_pool_.reset(new (std::nothrow) WsDeflatePool());
+  return ws_pool_.get();
+}
+
 int Server::add_listener(int fd, bool is_unix, int backlog, std::string* err) {
   // listen() again sets our backlog; the poll handle makes the fd non-blocking
   // (shared with the other processes, as uv_listen did).
@@ -540,6 +545,8 @@ void Server::sweep() {
       ws_list.remove(c);
       c->wait_list_ = Wait::kNone;
       c->close_now();  // the app hears close(1006)
+    } else if (cfg_.ws_idle_ms > 0 && now - c->ws_->last_message_ms() >= cfg_.ws_idle_ms) {
+      c->ws_idle();  // websocket_idle_timeout: close 1001 (off the ws_list, onto the linger list)
     } else {
       c->ws_->ping();
       c->enter_wait(Wait::kWs);

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ namespace gts {
 
 class Connection;
 class Server;
+struct WsDeflatePool;
 
 struct Cidr {
   int af = 0;  // AF_INET / AF_INET6
@@ -59,6 +61,9 @@ struct ServerConfig {
   uint64_t ws_max_message = 0;       // websocket_max_message_size
   uint64_t ws_max_backpressure = 0;  // websocket_max_backpressure
   uint64_t ws_ping_ms = 0;           // websocket_ping_interval (0 = no pings)
+  uint64_t ws_idle_ms = 0;           // websocket_idle_timeout (0 = off)
+  uint8_t ws_compression = 0;        // websocket_compression: WsCompression (0 off, 1 shared, 2 dedicated)
+  uint8_t ws_window_bits = 15;       // websocket_compression_window_bits
   SSL_CTX* tls_ctx = nullptr;        // certfile set: every connection is TLS (the Server frees it)
   bool tls_suppress_ragged_eofs = true;
 };
@@ -147,6 +152,7 @@ class Server {
   const ReadBuffer* read_buffer() const { return &read_buf_; }
   const ReadBuffer* plain_buffer() const { return &plain_buf_; }  // TLS: decrypted bytes
   std::string* cipher_spare() { return &cipher_spare_; }          // TLS: see TlsTransport
+  WsDeflatePool* ws_pool();  // permessage-deflate's per-worker streams and buffers (made on first use)
 
   WaitList idle_list;    // between requests, waiting keepalive
   WaitList head_list;    // new connection or partial head, waiting header_timeout
@@ -209,6 +215,7 @@ class Server {
   ReadBuffer read_buf_;
   ReadBuffer plain_buf_;
   std::string cipher_spare_;
+  std::unique_ptr<WsDeflatePool> ws_pool_;
   size_t nconns_ = 0;
   bool draining_ = false;
   bool closed_ = false;

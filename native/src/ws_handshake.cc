@@ -47,6 +47,7 @@ WsHandshakeResult ws_check_handshake(const RequestHead& h, WsHandshake* hs) {
   int keys = 0, versions = 0;
   bool host = false, v13 = false;
   hs->protocols.clear();
+  hs->extensions.clear();
   for (const HeaderField& f : h.headers) {
     if (name_is(f.name, "host")) {
       host = true;
@@ -63,6 +64,9 @@ WsHandshakeResult ws_check_handshake(const RequestHead& h, WsHandshake* hs) {
     } else if (name_is(f.name, "sec-websocket-protocol")) {
       if (!hs->protocols.empty()) hs->protocols.push_back(',');
       hs->protocols.append(f.value.p, f.value.n);
+    } else if (name_is(f.name, "sec-websocket-extensions")) {
+      if (!hs->extensions.empty()) hs->extensions.push_back(',');
+      hs->extensions.append(f.value.p, f.value.n);
     }
   }
   if (!host || keys != 1) return WsHandshakeResult::kBad;

@@ -22,7 +22,8 @@ enum class WsHandshakeResult : uint8_t {
 // The facts of a valid handshake, kept while the application decides.
 struct WsHandshake {
   char key[24];
-  std::string protocols;  // Sec-WebSocket-Protocol lines, joined with ','
+  std::string protocols;   // Sec-WebSocket-Protocol lines, joined with ','
+  std::string extensions;  // Sec-WebSocket-Extensions lines, joined with ',' (ws_negotiate())
 };
 
 WsHandshakeResult ws_check_handshake(const RequestHead& h, WsHandshake* hs);

@@ -18,7 +18,14 @@ struct WsParserConfig {
 };
 
 // kDone: not a close code; a sink returns it to stop the parser (the close handshake is over).
-enum class WsClose : uint16_t { kNone = 0, kDone = 1, kProtocol = 1002, kInvalidData = 1007, kTooBig = 1009 };
+enum class WsClose : uint16_t {
+  kNone = 0,
+  kDone = 1,
+  kProtocol = 1002,
+  kInvalidData = 1007,
+  kTooBig = 1009,
+  kInternal = 1011,
+};
 
 enum WsOp : uint8_t { kWsCont = 0, kWsText = 1, kWsBinary = 2, kWsClose = 8, kWsPing = 9, kWsPong = 10 };
 

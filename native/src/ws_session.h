@@ -4,13 +4,15 @@
 // operations JS calls (send, end, close). The Connection stays the socket owner:
 // it hands the session its input (Connection::ws_input) and the session appends
 // frames to the Connection's corked output. No N-API here: JS is reached through
-// the Server's Bridge. No compression yet (permessage-deflate is not offered).
+// the Server's Bridge. permessage-deflate (ws_deflate.h) when the handshake negotiated it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "ws_deflate.h"
 #include "ws_parser.h"
 #include "ws_utf8.h"
 
@@ -23,16 +25,34 @@ struct WsLimits {
   uint64_t max_backpressure = 16u << 20;  // websocket_max_backpressure: send() drops above this
 };
 
+// A connection's permessage-deflate state (only when negotiated): the parameters, its own zlib streams in
+// `dedicated` mode (made at the first compressed message in each direction), and the compressed bytes of
+// the message being received.
+struct WsZ {
+  WsDeflateParams params;
+  bool shared = false;
+  WsDeflatePool* pool = nullptr;  // the worker's (shared streams; the deflate scratch buffer)
+  std::unique_ptr<WsInflater> inf;
+  std::unique_ptr<WsDeflater> def;
+  std::string zin;  // compressed input: the current piece (dedicated) or the whole message (shared)
+};
+
 class WsSession final : public WsFrameSink {
  public:
-  WsSession(Connection* c, const WsLimits& lim, uint64_t id);
+  // z: the negotiated permessage-deflate (or null), taken over
+  WsSession(Connection* c, const WsLimits& lim, uint64_t id, std::unique_ptr<WsZ> z, uint64_t now_ms);
   uint64_t id() const { return id_; }
 
   // Client bytes (the Connection's read path).
   void consume(const uint8_t* p, size_t n);
   // JS: a data message. >0 bytes queued, -1 queued above the high-water mark (wait for drain), 0 dropped
   // (over websocket_max_backpressure, or the connection is closing).
-  int64_t send(const char* p, size_t n, bool binary);
+  // compress: deflate it when permessage-deflate was negotiated and it is not tiny (kWsCompressMin).
+  int64_t send(const char* p, size_t n, bool binary, bool compress = true);
+  // the negotiated Sec-WebSocket-Extensions value ("" when none)
+  const std::string& extensions() const;
+  // websocket_idle_timeout: when the last text/binary message (or the upgrade) came
+  uint64_t last_message_ms() const { return last_msg_ms_; }
   // JS: the close handshake (code 0: a close frame without a code).
   void end(uint16_t code, const char* reason, size_t n);
   // The connection is going away (closed or failed): the app's close(1006) unless it had its close.
@@ -50,7 +70,8 @@ class WsSession final : public WsFrameSink {
   WsClose on_control(uint8_t op, const uint8_t* p, size_t n) override;
 
  private:
-  void send_frame(uint8_t op, const char* p, size_t n);
+  void send_frame(uint8_t op, const char* p, size_t n, bool rsv1 = false);
+  WsClose inflate(const uint8_t* p, size_t n, bool msg_end);
   void send_close(uint16_t code, const char* reason, size_t n);
   void fail(WsClose code);
   void report(uint16_t code, const char* reason, size_t n);
@@ -63,7 +84,10 @@ class WsSession final : public WsFrameSink {
   std::string msg_;  // the message being assembled
   size_t msg_off_ = 0;
   Utf8Validator utf8_;
+  std::unique_ptr<WsZ> z_;
+  uint64_t last_msg_ms_;
   uint8_t msg_op_ = 0;
+  bool msg_compressed_ = false;
   bool close_sent_ = false;
   bool close_recv_ = false;
   bool reported_ = false;  // the app's close() was called

@@ -1,5 +1,4 @@
-// The check macros of the pure C++ unit drivers (h2_test.cc; ws_test.cc carries
-// the same two, and can include this instead): one "ok N ..." or "not ok N ...
+// The check macros of the pure C++ unit drivers (h2_test.cc, ws_test.cc): one "ok N ..." or "not ok N ...
 // (line L)" line per check on stdout, counted in `checks` and `failures`, which
 // the driver's main() reports and turns into its exit status. One translation
 // unit per driver, so the counters are file-static.

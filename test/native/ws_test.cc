@@ -1,44 +1,23 @@
 // Unit tests of the pure C++ WebSocket pieces: the UTF-8 DFA (ws_utf8.h) against
 // an independent reference written here from RFC 3629's ranges, the frame parser
 // (ws_parser.h) under every split of its input, the unmask against a byte-wise
-// reference and the frame header writer. Built and run by test/native-ws.test.mjs;
+// reference and the frame header writer, permessage-deflate's negotiation (ws_negotiate()) and its
+// inflater/deflater (ws_deflate.h) against zlib used directly. Built and run by test/native-ws.test.mjs;
 // prints one "ok"/"not ok" line per check.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "unit.h"
+#include "ws_deflate.h"
 #include "ws_handshake.h"
 #include "ws_parser.h"
 #include "ws_utf8.h"
 
 using namespace gts;
-
-static int failures = 0;
-static int checks = 0;
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    checks++;                                                           \
-    if (cond) {                                                         \
-      std::printf("ok %d %s\n", checks, #cond);                         \
-    } else {                                                            \
-      failures++;                                                       \
-      std::printf("not ok %d %s (line %d)\n", checks, #cond, __LINE__); \
-    }                                                                   \
-  } while (0)
-#define CHECK_MSG(cond, ...)                                 \
-  do {                                                       \
-    checks++;                                                \
-    if (cond) {                                              \
-      std::printf("ok %d ", checks);                         \
-    } else {                                                 \
-      failures++;                                            \
-      std::printf("not ok %d (line %d) ", checks, __LINE__); \
-    }                                                        \
-    std::printf(__VA_ARGS__);                                \
-    std::printf("\n");                                       \
-  } while (0)
 
 // ---- UTF-8 reference: decode by RFC 3629 §4's table ----
 // Returns the length of the longest prefix of b[0..n) that is a viable start of a
@@ -498,11 +477,215 @@ static void test_handshake() {
         "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\nX-A: b\r\n\r\n");
 }
 
+// ---- permessage-deflate (ws_deflate.h) ----
+
+static std::string neg(const char* offer, WsCompression mode = WsCompression::kDedicated, int bits = 15) {
+  WsDeflateParams p;
+  if (!ws_negotiate(offer, std::strlen(offer), mode, bits, &p)) return "-";
+  char tail[64];
+  std::snprintf(tail, sizeof tail, " [d%d i%d s%d c%d]", p.deflate_bits, p.inflate_bits,
+                p.server_no_context_takeover ? 1 : 0, p.client_no_context_takeover ? 1 : 0);
+  return p.response + tail;
+}
+
+static void test_negotiate() {
+  struct Case {
+    const char* offer;
+    WsCompression mode;
+    int bits;
+    const char* want;
+  } cases[] = {
+      {"permessage-deflate", WsCompression::kOff, 15, "-"},
+      {"permessage-deflate", WsCompression::kDedicated, 15, "permessage-deflate [d15 i15 s0 c0]"},
+      {"PerMessage-Deflate", WsCompression::kDedicated, 15, "permessage-deflate [d15 i15 s0 c0]"},
+      {"permessage-deflate", WsCompression::kShared, 15,
+       "permessage-deflate; server_no_context_takeover; client_no_context_takeover [d15 i15 s1 c1]"},
+      {"permessage-deflate; client_max_window_bits", WsCompression::kDedicated, 15,
+       "permessage-deflate [d15 i15 s0 c0]"},
+      {"permessage-deflate; client_max_window_bits", WsCompression::kDedicated, 10,
+       "permessage-deflate; server_max_window_bits=10; client_max_window_bits=10 [d10 i10 s0 c0]"},
+      {"permessage-deflate; client_max_window_bits=8", WsCompression::kDedicated, 15,
+       "permessage-deflate [d15 i9 s0 c0]"},
+      {"permessage-deflate; client_max_window_bits=12", WsCompression::kDedicated, 15,
+       "permessage-deflate [d15 i12 s0 c0]"},
+      {"permessage-deflate; client_max_window_bits=12", WsCompression::kShared, 15,
+       "permessage-deflate; server_no_context_takeover; client_no_context_takeover [d15 i15 s1 c1]"},
+      {"permessage-deflate; server_max_window_bits=9", WsCompression::kDedicated, 15,
+       "permessage-deflate; server_max_window_bits=9 [d9 i15 s0 c0]"},
+      {"permessage-deflate; server_max_window_bits=15", WsCompression::kDedicated, 15,
+       "permessage-deflate; server_max_window_bits=15 [d15 i15 s0 c0]"},
+      {"permessage-deflate; server_max_window_bits=15", WsCompression::kDedicated, 11,
+       "permessage-deflate; server_max_window_bits=11 [d11 i15 s0 c0]"},
+      {"permessage-deflate;server_max_window_bits=\"10\"", WsCompression::kDedicated, 15,
+       "permessage-deflate; server_max_window_bits=10 [d10 i15 s0 c0]"},
+      {"permessage-deflate ; server_no_context_takeover ;client_no_context_takeover", WsCompression::kDedicated, 15,
+       "permessage-deflate; server_no_context_takeover; client_no_context_takeover [d15 i15 s1 c1]"},
+      // skipped offers, then the next one
+      {"permessage-deflate; server_max_window_bits=8, permessage-deflate", WsCompression::kDedicated, 15,
+       "permessage-deflate [d15 i15 s0 c0]"},
+      {"permessage-deflate; server_max_window_bits=8", WsCompression::kDedicated, 15, "-"},
+      {"permessage-deflate; foo, permessage-deflate; server_no_context_takeover", WsCompression::kDedicated, 15,
+       "permessage-deflate; server_no_context_takeover [d15 i15 s1 c0]"},
+      {"permessage-deflate; foo=\"a,b\", permessage-deflate", WsCompression::kDedicated, 15,
+       "permessage-deflate [d15 i15 s0 c0]"},
+      {"x-webkit-deflate-frame, permessage-deflate; client_max_window_bits=9", WsCompression::kDedicated, 15,
+       "permessage-deflate [d15 i9 s0 c0]"},
+      {"permessage-deflate; server_no_context_takeover; server_no_context_takeover", WsCompression::kDedicated, 15,
+       "-"},
+      {"permessage-deflate; client_max_window_bits; client_max_window_bits=10", WsCompression::kDedicated, 15, "-"},
+      {"permessage-deflate; server_no_context_takeover=1", WsCompression::kDedicated, 15, "-"},
+      {"permessage-deflate; server_max_window_bits", WsCompression::kDedicated, 15, "-"},
+      {"permessage-deflate; server_max_window_bits=", WsCompression::kDedicated, 15, "-"},
+      {"permessage-deflate; server_max_window_bits=16", WsCompression::kDedicated, 15, "-"},
+      {"permessage-deflate; server_max_window_bits=7", WsCompression::kDedicated, 15, "-"},
+      {"permessage-deflate; server_max_window_bits=010", WsCompression::kDedicated, 15, "-"},
+      {"permessage-deflate; server_max_window_bits=+9", WsCompression::kDedicated, 15, "-"},
+      {"permessage-deflate; client_max_window_bits=\"9", WsCompression::kDedicated, 15, "-"},
+      {"permessage-deflate;", WsCompression::kDedicated, 15, "-"},
+      {"permessage-deflate x", WsCompression::kDedicated, 15, "-"},
+      {", ,permessage-deflate", WsCompression::kDedicated, 15, "permessage-deflate [d15 i15 s0 c0]"},
+      {"", WsCompression::kDedicated, 15, "-"},
+      // Autobahn 13.7.x: three offers, the first fits
+      {"permessage-deflate; client_no_context_takeover; client_max_window_bits; server_no_context_takeover; "
+       "server_max_window_bits=9, permessage-deflate; client_no_context_takeover; client_max_window_bits; "
+       "server_no_context_takeover, permessage-deflate; client_no_context_takeover; client_max_window_bits",
+       WsCompression::kDedicated, 15,
+       "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9 "
+       "[d9 i15 s1 c1]"},
+  };
+  for (const Case& c : cases) {
+    std::string got = neg(c.offer, c.mode, c.bits);
+    CHECK_MSG(got == c.want, "negotiate \"%s\" (mode %d, bits %d) -> \"%s\" (want \"%s\")", c.offer,
+              static_cast<int>(c.mode), c.bits, got.c_str(), c.want);
+  }
+}
+
+// raw deflate with a sync flush, by zlib directly (the client side), tail removed
+static std::string zdeflate(z_stream& z, const std::string& in) {
+  std::string out(in.size() * 2 + 1024, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(&out[0]);
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_SYNC_FLUSH);
+  size_t produced = out.size() - z.avail_out;  // 0 for an empty message after a flush (Z_BUF_ERROR)
+  out.resize(produced >= 4 ? produced - 4 : 0);
+  return out;
+}
+
+static std::string zinflate_all(z_stream& z, const std::string& in) {
+  std::string src = in + std::string("\x00\x00\xff\xff", 4), out(1 << 20, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(&src[0]);
+  z.avail_in = static_cast<uInt>(src.size());
+  z.next_out = reinterpret_cast<Bytef*>(&out[0]);
+  z.avail_out = static_cast<uInt>(out.size());
+  inflate(&z, Z_SYNC_FLUSH);
+  out.resize(out.size() - z.avail_out);
+  return out;
+}
+
+static void test_deflate_streams() {
+  std::mt19937 rng(7);
+  // messages: text with repeats (context takeover helps), random bytes, an empty one
+  std::vector<std::string> msgs;
+  for (int i = 0; i < 6; i++) {
+    std::string m;
+    for (int k = 0; k < 500 + i * 3000; k++) m += "abcdefghij"[rng() % (i + 2)];
+    msgs.push_back(m);
+  }
+  std::string rnd(40000, '\0');
+  for (char& ch : rnd) ch = static_cast<char>(rng());
+  msgs.push_back(rnd);
+  msgs.push_back("");
+  // client -> server: zlib deflates with context takeover, WsInflater inflates under every split
+  for (int bits : {9, 12, 15}) {
+    z_stream cz{};
+    deflateInit2(&cz, 6, Z_DEFLATED, -bits, 8, Z_DEFAULT_STRATEGY);
+    WsInflater inf(bits);
+    bool all = true;
+    for (const std::string& m : msgs) {
+      std::string c = zdeflate(cz, m);
+      std::string out;
+      size_t step = 1 + rng() % 700;
+      for (size_t off = 0; off < c.size() || off == 0; off += step) {
+        size_t k = std::min(step, c.size() - off);
+        bool end = off + k >= c.size();
+        if (inf.inflate(reinterpret_cast<const uint8_t*>(c.data()) + off, k, end, out, 1 << 20) != WsInflater::kOk) {
+          all = false;
+        }
+        if (end) break;
+      }
+      if (out != m) all = false;
+    }
+    CHECK_MSG(all, "WsInflater(%d) inflates zlib's context-takeover messages under random splits", bits);
+    deflateEnd(&cz);
+  }
+  // server -> client: WsDeflater, with and without reset, read back by zlib
+  for (bool reset : {false, true}) {
+    WsDeflater def(10);
+    z_stream iz{};
+    inflateInit2(&iz, -15);
+    bool all = true, tail_dropped = true;
+    for (const std::string& m : msgs) {
+      std::string c;
+      if (!def.deflate(m.data(), m.size(), c)) all = false;
+      if (c.size() >= 4 && c.compare(c.size() - 4, 4, std::string("\x00\x00\xff\xff", 4)) == 0) tail_dropped = false;
+      if (reset) {
+        def.reset();
+      }
+      std::string back = zinflate_all(iz, c);
+      if (reset) inflateReset(&iz);
+      if (back != m) all = false;
+    }
+    CHECK_MSG(all, "WsDeflater round trip through zlib (%s)", reset ? "reset after each message" : "context takeover");
+    CHECK_MSG(tail_dropped || reset, "the 00 00 ff ff tail is dropped");
+    inflateEnd(&iz);
+  }
+  // a bomb: 8 MiB of zeros inflates only to the limit plus one step
+  {
+    z_stream cz{};
+    deflateInit2(&cz, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+    std::string c = zdeflate(cz, std::string(8 << 20, '\0'));
+    deflateEnd(&cz);
+    WsInflater inf(15);
+    std::string out;
+    WsInflater::Result r = inf.inflate(reinterpret_cast<const uint8_t*>(c.data()), c.size(), true, out, 100000);
+    CHECK_MSG(r == WsInflater::kTooBig && out.size() <= 100000 + WsInflater::kStep,
+              "a %zu-byte bomb stops at %zu bytes (limit 100000)", c.size(), out.size());
+  }
+  // bad data
+  {
+    WsInflater inf(15);
+    std::string out;
+    const uint8_t bad[] = {0xff, 0xff, 0xff};
+    CHECK(inf.inflate(bad, sizeof bad, true, out, 1 << 20) == WsInflater::kBad);
+    WsInflater inf2(15);
+    const uint8_t empty0[] = {0x00};
+    out.clear();
+    CHECK(inf2.inflate(empty0, 1, true, out, 1 << 20) == WsInflater::kOk && out.empty());
+    CHECK(inf2.inflate(nullptr, 0, true, out, 1 << 20) == WsInflater::kOk && out.empty());
+    // a final block (BFINAL = 1) then the tail: still fine
+    std::string fin = std::string("\x03\x00", 2);  // an empty fixed-Huffman final block
+    CHECK(inf2.inflate(reinterpret_cast<const uint8_t*>(fin.data()), fin.size(), true, out, 1 << 20) ==
+              WsInflater::kOk &&
+          out.empty());
+  }
+  // the shared pool: a deflater per window size, made once
+  {
+    WsDeflatePool pool;
+    WsDeflater* a = pool.deflater(9);
+    CHECK(a != nullptr && pool.deflater(9) == a && pool.deflater(15) != a && pool.deflater(8) == a);
+    CHECK(pool.shared_inflater() != nullptr && pool.shared_inflater() == pool.shared_inflater());
+  }
+}
+
 int main() {
   test_handshake();
   test_utf8();
   test_parser();
   test_unmask_and_header();
+  test_negotiate();
+  test_deflate_streams();
   std::printf("1..%d\n", checks);
   if (failures) std::fprintf(stderr, "%d of %d checks failed\n", failures, checks);
   return failures ? 1 : 0;
