@@ -80,7 +80,8 @@ void H2HeadBuilder::add(const char* name, size_t nlen, const char* value, size_t
       if (pc->header_map == HeaderMap::kDrop) return;
     }
   }
-  if (is(name, nlen, "cookie")) {
+  if (is(name, nlen, "cookie")) {  // crumbs joined with "; " (RFC 9113 §8.2.3); an empty one carries nothing
+    if (vlen == 0) return;
     if (!cookies_.empty()) cookies_.append("; ");
     cookies_.append(value, vlen);
     return;

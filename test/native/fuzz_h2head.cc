@@ -118,10 +118,12 @@ Model model(const Fields& in, const gts::ParserConfig& pc, const gts::H2HeadLimi
   m.ok = true;
   if (has_authority) m.headers.emplace_back("host", authority);
   for (const auto& f : regular) m.headers.push_back(f);
-  // crumbs joined with "; "; as the builder does it, an empty crumb before any text adds nothing
-  // (["", "a"] gives "a", ["a", ""] gives "a; ") and only empty crumbs give no cookie field
+  // crumbs joined with "; " (RFC 9113 §8.2.3); empty crumbs are dropped (["", "a"] and ["a", ""] both give
+  // "a"), and only empty crumbs give no cookie field
   std::string joined;
-  for (const std::string& c : cookies) joined += (joined.empty() ? "" : "; ") + c;
+  for (const std::string& c : cookies) {
+    if (!c.empty()) joined += (joined.empty() ? "" : "; ") + c;
+  }
   if (!joined.empty()) m.headers.emplace_back("cookie", joined);
   return m;
 }

@@ -121,6 +121,7 @@ static void head() {
   add(b, "cookie", "a=1", lim);
   add(b, "user-agent", "t", lim);
   add(b, "cookie", "b=2", lim);
+  add(b, "cookie", "", lim);  // an empty crumb adds nothing
   add(b, "x_forwarded", "dropped", lim);
   CHECK(b.finish(&h));
   CHECK(s(h.method) == "GET");
