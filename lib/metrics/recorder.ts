@@ -50,7 +50,7 @@ export interface RequestDelta {
 /** method label index: the common methods, then 'other' (an unusual method must not grow the label set) */
 export const METHOD_LABELS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'other'] as const;
 
-/** a method other than GET (record() tests for GET inline, by its characters: the method is a fresh string) */
+/** a method's label index (record() tests for GET first) */
 function methodIndex(m: string): number {
   switch (m) {
     case 'GET':
@@ -115,6 +115,8 @@ export class RequestRecorder implements RequestCounts, RequestMeter {
   // the last status seen and its code: an application answers with the same few status strings, so the
   // code is parsed only when the string differs (an identical string compares by pointer)
   private lastStatus = '';
+  /** CODES when Prometheus needs the method (the counts' stride), 0 when StatsD alone does not */
+  private readonly byMethod: number;
   private lastCode = 0;
   private readonly hist = new Float64Array(NB + 1);
   private sum = 0;
@@ -139,6 +141,7 @@ export class RequestRecorder implements RequestCounts, RequestMeter {
     /** the clock (ms); tests pass their own */
     private readonly now: () => number = () => performance.now(),
   ) {
+    this.byMethod = aggregate ? CODES : 0;
     this.takenCounts = new Float64Array(aggregate ? this.counts.length : 0);
     this.pulledCounts = new Float64Array(statsd !== null ? this.counts.length : 0);
     statsd?.attach(this);
@@ -191,15 +194,8 @@ export class RequestRecorder implements RequestCounts, RequestMeter {
       this.lastStatus = status;
       this.lastCode = code;
     }
-    const i =
-      (!this.aggregate
-        ? 0
-        : method.length === 3 &&
-            method.charCodeAt(0) === 71 &&
-            method.charCodeAt(1) === 69 &&
-            method.charCodeAt(2) === 84
-          ? 0
-          : methodIndex(method) * CODES) + code;
+    // GET by one string comparison (the method is a fresh slice of the request: compared by content)
+    const i = (this.byMethod === 0 ? 0 : method === 'GET' ? 0 : methodIndex(method) * CODES) + code;
     if (this.counts[i]!++ === 0) this.seen.push(i);
     if (startedAt >= 0) this.timed(startedAt);
   }
