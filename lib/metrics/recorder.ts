@@ -31,7 +31,7 @@
 import { performance } from 'node:perf_hooks';
 
 import type { RequestMeter } from '../http/handler.js';
-import type { StatsdClient } from './statsd.js';
+import type { RequestCounts, StatsdClient } from './statsd.js';
 
 /** upper bounds (seconds) of the request duration histogram; +Inf is implied */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -88,16 +88,6 @@ function statusCode(status: string): number {
   const d1 = status.charCodeAt(1) - 48;
   const d2 = status.charCodeAt(2) - 48;
   return d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9 ? d0 * 100 + d1 * 10 + d2 : 0;
-}
-
-/**
- * What StatsD's client reads of the request counts at its flush (lib/metrics/statsd.ts): the recorder
- * counts each request once, by method and status code, and both StatsD and Prometheus take their
- * differences from those counts when they send, not per request.
- */
-export interface RequestCounts {
-  /** adds the requests finished since the last call: total, and by status code (code 100-999) */
-  pull(add: (code: number, n: number) => void): number;
 }
 
 export class RequestRecorder implements RequestCounts, RequestMeter {

@@ -17,7 +17,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { UnixDatagram } from '../unix-datagram.js';
-import type { RequestCounts } from './recorder.js';
 
 const MAX_DATAGRAM = 1432;
 const MAX_QUEUE = 64;
@@ -34,6 +33,16 @@ function rateSuffix(w: number): string {
 const RATES = Array.from({ length: 257 }, (_, w) => rateSuffix(w));
 
 export class StatsdUnavailable extends Error {}
+
+/**
+ * What StatsD's client reads of the request counts at its flush (here): the recorder (lib/metrics/recorder.ts)
+ * counts each request once, by method and status code, and both StatsD and Prometheus take their
+ * differences from those counts when they send, not per request.
+ */
+export interface RequestCounts {
+  /** adds the requests finished since the last call: total, and by status code (code 100-999) */
+  pull(add: (code: number, n: number) => void): number;
+}
 
 export type StatsdAddress = { host: string; port: number } | { path: string };
 
