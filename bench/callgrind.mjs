@@ -173,6 +173,20 @@ const total = Number(/summary: (\d+)/.exec(fs.readFileSync(dump, 'utf8'))?.[1] ?
 console.log(
   `${server} ${workload}${TLS ? ' over TLS' : ''}${CLOSE ? ' (a new connection per request)' : ''}${OPS ? ` (GTS_BENCH_OPS=${OPS})` : ''}: ${(total / N).toFixed(0)} instructions per request (user space, steady state: ${N} requests after ${WARM})`,
 );
+// Scavenges come every few MB of allocation, so a window of N requests holds a whole number of them: the
+// same server gives figures a few hundred instructions apart run to run (2 or 4 scavenges of ~1.4M each in
+// 10,000 requests). The figure without them (Heap::CollectGarbage, inclusive) compares better; GC cost per
+// request is better read from the number of scavenges in a long run (node --trace-gc).
+{
+  const incl = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', dump], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  const gc = Number(/^\s*([\d,]+) .*Heap::CollectGarbage\(/m.exec(incl)?.[1]?.replaceAll(',', '') ?? 0);
+  console.log(
+    `  of which GC ${(gc / N).toFixed(0)}; without GC: ${((total - gc) / N).toFixed(0)} instructions per request`,
+  );
+}
 if (TOP > 0) {
   const ann = execFileSync('callgrind_annotate', ['--threshold=100', '--inclusive=no', dump], {
     encoding: 'utf8',

@@ -65,16 +65,18 @@ export async function serve(
   // StatsD / metrics_bind: null when both are off (then no per-request hook at all)
   let connections = () => 0;
   const metrics = await startLocalMetrics(cfg, log, () => connections());
+  // the WSGI dispatcher calls the recorder itself (hooks.meter: no closure per request, an untimed request
+  // is a counter decrement); the fetch-style one through `after`
+  const recorder = metrics?.recorder;
   const hooks =
-    metrics === null
+    recorder === undefined
       ? {}
-      : {
-          after: (env: { REQUEST_METHOD: string }, status: string, _sent: number, startedAt: number) =>
-            metrics.recorder.record(env.REQUEST_METHOD, status, startedAt),
-          // the recorder times a sample of the requests under load (lib/metrics/recorder.ts)
-          begin: () => metrics.recorder.begin(),
-          sent: false,
-        };
+      : shape.kind === 'fetch'
+        ? {
+            after: (env: { REQUEST_METHOD: string }, status: string, _sent: number, startedAt: number) =>
+              recorder.record(env.REQUEST_METHOD, status, startedAt),
+          }
+        : { meter: recorder };
   const app = shape as Exclude<ShapeDecision, { kind: 'node' }>;
   log.info(`Application: ${app.how}`);
   const { server, closed } = startServer(app, cfg, listeners, log, { hooks });

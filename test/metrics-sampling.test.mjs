@@ -131,3 +131,59 @@ t.test('back to a low rate: every request timed again', async (t) => {
     5000 + 2 * k + 40,
   );
 });
+
+t.test('StatsD counters are summed per flush from the recorder counts (no StatsD work per request)', async (t) => {
+  const rx = await udpListener(t);
+  const statsd = new StatsdClient(`127.0.0.1:${rx.port}`, '', '');
+  t.teardown(() => statsd.close());
+  await statsd.ready;
+  const clock = { t: 1000 };
+  const rec = new RequestRecorder(statsd, true, () => clock.t);
+  // 3,000 untimed requests (a full batch of timers would be sent with the counters so far)
+  const methods = ['GET', 'HEAD', 'PUT', 'PROPFIND'];
+  const statuses = ['200 OK', '304 Not Modified', '503 Busy', 'xyz'];
+  for (let i = 0; i < 3000; i++) rec.record(methods[i % 4], statuses[i % 4], -1);
+  statsd.flush();
+  const lines = () => rx.got.flatMap((d) => d.split('\n'));
+  await until(() => lines().some((l) => l.startsWith('gunicorn.requests:')), { timeoutMs: 5000 });
+  const requests = lines().filter((l) => l.startsWith('gunicorn.requests:'));
+  t.same(requests, ['gunicorn.requests:3000|c|@1.0'], 'one counter line for the batch, every request in it');
+  const status = lines()
+    .filter((l) => l.startsWith('gunicorn.request.status.'))
+    .sort();
+  t.same(
+    status,
+    [
+      'gunicorn.request.status.200:750|c|@1.0',
+      'gunicorn.request.status.304:750|c|@1.0',
+      'gunicorn.request.status.503:750|c|@1.0',
+    ],
+    'status codes summed; a status without a code is not one',
+  );
+  const d = rec.take();
+  t.same(
+    d.by,
+    {
+      'GET 2xx': 750,
+      'HEAD 3xx': 750,
+      'PUT 5xx': 750,
+      'other other': 750,
+    },
+    'Prometheus: by method and status class, from the same counts',
+  );
+  t.equal(rec.done, 3000);
+  // the next flush sends only what came since
+  rec.record('GET', '200 OK', -1);
+  statsd.flush();
+  await until(() => lines().filter((l) => l.startsWith('gunicorn.requests:')).length === 2, { timeoutMs: 5000 });
+  t.same(
+    lines().filter((l) => l.startsWith('gunicorn.requests:') || l.startsWith('gunicorn.request.status.200')),
+    [
+      'gunicorn.requests:3000|c|@1.0',
+      'gunicorn.request.status.200:750|c|@1.0',
+      'gunicorn.requests:1|c|@1.0',
+      'gunicorn.request.status.200:1|c|@1.0',
+    ],
+  );
+  t.same(rec.take().by, { 'GET 2xx': 1 });
+});

@@ -42,16 +42,27 @@ const NO_HEADERS: ResponseHeaders = [];
 export interface RequestHooks {
   /**
    * called after each response (Gunicorn post_request / access log); may be undefined.
-   * `headers`: the response headers, from a fetch-style exchange (lib/http/fetch.ts)
+   * `startedAt`: performance.now() when the request started; `headers`: the response headers, from a
+   * fetch-style exchange (lib/http/fetch.ts)
    */
   after?: (environ: Environ, status: string, sent: number, startedAt: number, headers?: ResponseHeaders) => void;
-  /**
-   * with `after`: a request's startedAt (a performance.now() reading, or -1 when this request is not to be
-   * timed: lib/metrics/recorder.ts samples under load); default performance.now() for every request
-   */
-  begin?: () => number;
   /** with `after`: whether it reads `sent` (bytes of body sent; counting them costs a byteLength per chunk); default true */
   sent?: boolean;
+  /**
+   * the request metrics without an `after` hook (lib/metrics/recorder.ts; this dispatcher only, a fetch-style
+   * one takes `after`): no closure between the request and the recorder, no call for an untimed start
+   */
+  meter?: RequestMeter;
+}
+
+/** what the dispatcher calls for the request metrics (RequestRecorder) */
+export interface RequestMeter {
+  /** counted down per request: at 0 the request is timed (start()), otherwise its startedAt is -1 */
+  skip: number;
+  /** a request to be timed starts: sets the next skip, returns performance.now() */
+  start(): number;
+  /** a request finished (startedAt: from start(), or -1) */
+  record(method: string, status: string, startedAt: number): void;
 }
 
 function joinChunks(list: readonly unknown[]): Chunk | undefined {
@@ -120,6 +131,8 @@ export class Dispatcher extends ExchangeTable<Exchange> {
   private readonly reactions: (Reaction | undefined)[] = [];
   /** hooks.after counts the body bytes sent */
   readonly countSent: boolean;
+  /** hooks.after or hooks.meter is set: one test per request when neither is */
+  readonly hooked: boolean;
 
   constructor(
     readonly app: Application,
@@ -130,6 +143,7 @@ export class Dispatcher extends ExchangeTable<Exchange> {
   ) {
     super(ctx, log, fieldsLimit);
     this.countSent = hooks.after !== undefined && hooks.sent !== false;
+    this.hooked = hooks.after !== undefined || hooks.meter !== undefined;
   }
 
   /** the slot's Reaction, told that `ex` waits on it */
@@ -267,8 +281,12 @@ export class Exchange implements TableExchange, InputControl {
 
   start(environ: Environ): void {
     this.environ = environ;
-    const hooks = this.d.hooks;
-    if (hooks.after !== undefined) this.startedAt = hooks.begin !== undefined ? hooks.begin() : performance.now();
+    if (this.d.hooked) {
+      const hooks = this.d.hooks;
+      const m = hooks.meter;
+      if (m !== undefined) this.startedAt = --m.skip > 0 ? -1 : m.start();
+      else this.startedAt = performance.now();
+    }
     let result: ResponseBody | Promise<ResponseBody>;
     try {
       result = this.d.app(environ, this.startResponse);
@@ -539,8 +557,10 @@ export class Exchange implements TableExchange, InputControl {
     this.finished = true;
     this.closeBody();
     if (this.tracked) this.d.untrack(this);
-    const after = this.d.hooks.after;
-    if (after !== undefined && this.environ !== undefined) {
+    if (!this.d.hooked || this.environ === undefined) return;
+    const { after, meter } = this.d.hooks;
+    if (meter !== undefined) meter.record(this.environ.REQUEST_METHOD, this.status, this.startedAt);
+    if (after !== undefined) {
       try {
         after(this.environ, this.status, this.sent, this.startedAt);
       } catch (e) {

@@ -1,20 +1,27 @@
 // StatsD client (Gunicorn's gunicorn/instrument/statsd.py names and types).
-// Never blocks or slows a request: a request adds numbers to typed arrays
-// (no string, no Map per request); a batch is formatted and sent when it
-// holds about one datagram's worth of timers or at the next FLUSH_MS tick, counters summed over the batch, in datagrams of at most
-// MAX_DATAGRAM bytes; a request duration timed as a sample of w requests
-// (lib/metrics/recorder.ts, under load) carries StatsD's sample rate `|@1/w`;
-// when the socket's send queue is full the batch is
-// dropped and counted (`dropped`). statsd_host HOST:PORT is UDP; unix://PATH
-// (Gunicorn's form; unix:PATH too) a unix datagram socket, sent through the
-// addon (lib/unix-datagram.ts), where a full receiver queue is a drop as well.
+// Never blocks or slows a request. Gunicorn sends one datagram per metric per
+// request; here the request metrics are aggregated as a StatsD server would:
+// the counters (gunicorn.requests, gunicorn.request.status.<code>) are summed
+// and sent as one line each per flush, read from the recorder's counts
+// (lib/metrics/recorder.ts: pull()) at the flush, so a request does no StatsD
+// work at all; the request timers go out as lines of their own, as many as fit
+// one datagram (MAX_DATAGRAM), a batch sent when full or at the next FLUSH_MS
+// tick. A StatsD server sums counters and collects timers over its own flush
+// interval (10 s by default), so the figures it computes are the same; only
+// the arrival is up to FLUSH_MS later. A request duration timed as a sample of
+// w requests (lib/metrics/recorder.ts, under load) carries StatsD's sample rate
+// `|@1/w`; when the socket's send queue is full the batch is dropped and
+// counted (`dropped`). statsd_host HOST:PORT is UDP; unix://PATH (Gunicorn's
+// form; unix:PATH too) a unix datagram socket, sent through the addon
+// (lib/unix-datagram.ts), where a full receiver queue is a drop as well.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { UnixDatagram } from '../unix-datagram.js';
 
 const MAX_DATAGRAM = 1432;
 const MAX_QUEUE = 64;
-const FLUSH_MS = 100;
+/** the flush interval: counters summed over it, a partial batch of timers sent at it */
+const FLUSH_MS = 1000;
 /** request timers per batch: at most 64, and what fits one datagram with a few counter lines */
 const MAX_TIMERS = 64;
 /** "000" ... "999": the milliseconds' fraction without number-to-string work per request */
@@ -26,6 +33,16 @@ function rateSuffix(w: number): string {
 const RATES = Array.from({ length: 257 }, (_, w) => rateSuffix(w));
 
 export class StatsdUnavailable extends Error {}
+
+/**
+ * What StatsD's client reads of the request counts at its flush (here): the recorder (lib/metrics/recorder.ts)
+ * counts each request once, by method and status code, and both StatsD and Prometheus take their
+ * differences from those counts when they send, not per request.
+ */
+export interface RequestCounts {
+  /** adds the requests finished since the last call: total, and by status code (code 100-999) */
+  pull(add: (code: number, n: number) => void): number;
+}
 
 export type StatsdAddress = { host: string; port: number } | { path: string };
 
@@ -55,7 +72,8 @@ export class StatsdClient {
   private timer: NodeJS.Timeout | null = null;
   // the request metrics (gunicorn.requests, .request.duration, .request.status.<code>) as numbers
   private requests = 0;
-  private readonly statusCounts = new Int32Array(1000);
+  private readonly statusCounts = new Float64Array(1000);
+  private source: RequestCounts | null = null;
   private readonly statusSeen: number[] = [];
   private readonly durationsUs = new Float64Array(MAX_TIMERS);
   private readonly weights = new Float64Array(MAX_TIMERS);
@@ -113,33 +131,35 @@ export class StatsdClient {
     this.schedule();
   }
 
+  /** the request counts are read from `source` at each flush (RequestRecorder: pull()); the interval runs from now */
+  attach(source: RequestCounts): void {
+    this.source = source;
+    this.schedule();
+  }
+
   /**
-   * one finished request: status code (100-999, else not counted), duration in seconds, and the weight of
-   * that duration: 1 for a request timed on its own, w > 1 for a sample standing for w requests (sent as
-   * `|@1/w`), 0 when the request was not timed (counted only; lib/metrics/recorder.ts samples under load)
+   * a request duration in seconds, and its weight: 1 for a request timed on its own, w > 1 for a sample
+   * standing for w requests (sent as `|@1/w`; lib/metrics/recorder.ts samples under load)
    */
-  request(code: number, seconds: number, weight = 1): void {
-    this.requests++;
-    if (code >= 100 && code <= 999) {
-      if (this.statusCounts[code] === 0) this.statusSeen.push(code);
-      this.statusCounts[code]!++;
-    }
-    if (weight === 0) {
-      this.schedule();
-      return;
-    }
+  duration(seconds: number, weight = 1): void {
     this.weights[this.nDurations] = weight;
     this.durationsUs[this.nDurations++] = seconds * 1e6;
     if (this.nDurations === this.timersPerBatch) this.flush();
     else this.schedule();
   }
 
+  /** the source's request counts since the last flush, into `requests` and the status counts */
+  private readonly addStatus = (code: number, n: number): void => {
+    if (this.statusCounts[code] === 0) this.statusSeen.push(code);
+    this.statusCounts[code]! += n;
+  };
+
   /** one interval timer for the client's life (no timer set and cleared per batch) */
   private schedule(): void {
     this.scheduled = true;
     if (this.timer === null) {
       this.timer = setInterval(() => {
-        if (this.scheduled) this.flush();
+        if (this.scheduled || this.source !== null) this.flush();
       }, FLUSH_MS);
       this.timer.unref();
     }
@@ -147,6 +167,7 @@ export class StatsdClient {
 
   /** the request metrics, as one string of lines (no trailing newline), '' if none */
   private requestLines(): string {
+    if (this.source !== null) this.requests += this.source.pull(this.addStatus);
     const p = this.prefix;
     const tags = this.tags;
     const name = `${p}gunicorn.request.duration:`;

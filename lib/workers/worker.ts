@@ -184,12 +184,8 @@ export class Worker {
       } else {
         let hooks: RequestHooks = {};
         if (capture) hooks = { after: (env, status, sent, started) => this.afterRequest(env, status, sent, started) };
-        else if (recorder !== null)
-          hooks = {
-            after: (env, status, _sent, started) => recorder.record(env.REQUEST_METHOD, status, started),
-            begin: () => recorder.begin(),
-            sent: false,
-          };
+        // the dispatcher calls the recorder itself: an untimed request is a counter decrement (RequestMeter)
+        else if (recorder !== null) hooks = { meter: recorder };
         native = startServer(
           { ...served, app: this.handler(served.app, capture) },
           this.cfg.all,
