@@ -65,7 +65,8 @@ export type NativeCallbacks = [
   onProtocolError: (errCode: number, remoteAddr: string, detail: string) => void,
   onClosed: () => void,
   onNotice: (message: string) => void,
-  onWsMessage: (id: number, data: Buffer, isBinary: boolean) => void,
+  /** a whole message: `length` bytes at `offset` in `slab`, shared by consecutive messages (never reused) */
+  onWsMessage: (id: number, slab: ArrayBuffer, offset: number, length: number, isBinary: boolean) => void,
   onWsDrain: (id: number) => void,
   onWsClose: (id: number, code: number, reason: string) => void,
 ];

@@ -377,13 +377,18 @@ export class WebSocketTable {
     if (ws.readyState === State.Open) ws.end(1011, 'internal error');
   }
 
-  onMessage(id: number, data: Buffer, isBinary: boolean): void {
+  /**
+   * A message: `length` bytes at `offset` in a slab the native core shares between consecutive messages
+   * (docs/design/websocket.md §4). The handler gets a Buffer view, no copy; the slab is never reused, so
+   * an app may keep it (which keeps the slab's 64 KiB alive).
+   */
+  onMessage(id: number, slab: ArrayBuffer, offset: number, length: number, isBinary: boolean): void {
     const ws = this.find(id);
     if (ws === undefined || ws.readyState !== State.Open) return;
     const h = ws.handlers;
     if (h.message === undefined) return;
     try {
-      this.settle(ws, h.message(ws, data, isBinary));
+      this.settle(ws, h.message(ws, Buffer.from(slab, offset, length), isBinary));
     } catch (e) {
       this.failed(ws, e);
     }
