@@ -18,6 +18,7 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -745,8 +746,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     return Napi::Number::New(env, static_cast<double>(c->ws_upgrade(proto.data(), proto.size(), extra)));
   }
 
-  // wsSend(id, data: string|Uint8Array, binary, compress = true) -> >0 queued, -1 queued over the high-water
-  // mark, 0 dropped
+  // wsSend(id, data: string|Uint8Array, flags: 1 binary | 2 compress) -> >0 queued, -1 queued over the
+  // high-water mark, 0 dropped (one number for both: each boolean coerced costs more than the flags)
   Napi::Value WsSend(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Connection* c = ws_conn(info, true);
@@ -757,9 +758,13 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       Napi::TypeError::New(env, "WebSocket data must be a string or Uint8Array").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    bool binary = info.Length() > 2 && info[2].ToBoolean().Value();
-    bool compress = info.Length() <= 3 || info[3].ToBoolean().Value();
-    return Napi::Number::New(env, static_cast<double>(c->ws()->send(bp, bn, binary, compress)));
+    uint32_t flags = 0;
+    if (info.Length() > 2) napi_get_value_uint32(env, info[2], &flags);
+    int64_t r = c->ws()->send(bp, bn, (flags & 1) != 0, (flags & 2) != 0);
+    napi_value out;
+    if (r <= INT32_MAX) napi_create_int32(env, static_cast<int32_t>(r), &out);
+    else napi_create_double(env, static_cast<double>(r), &out);
+    return Napi::Value(env, out);
   }
 
   // wsEnd(id, code, reason): the close handshake
