@@ -17,10 +17,15 @@
 // h2c-hello: GET / over h2c (prior knowledge) driven by h2load with a fixed count (-n, 8 connections x 32
 // concurrent streams); gunicorn-ts serve() with GTS_BENCH_H2=1, or --server servers/node-http2.mjs
 // (node:http2) for the baseline: node bench/callgrind.mjs --workload h2c-hello [--server servers/node-http2.mjs]
+// ws-echo64, ws-echo16k: WebSocket echo of 64-byte / 16 KiB binary messages (examples/websocket_echo.mjs
+// through serve(); the `ws` library on node:http with --server servers/ws-echo-node.mjs): 8 handshaken
+// connections, one masked message in flight on each; the figure is per message (one echoed message).
+//   node bench/callgrind.mjs --workload ws-echo64 [--server servers/ws-echo-node.mjs] [--warm 20000 --n 10000]
 // Request ids pass 2^31 after 2,048 requests per connection (about 16,400 of the warm-up): the code
 // holding them deoptimizes once and is compiled again. If that compilation lands in the measured window
 // (clone/start_thread and v8::internal::compiler functions in --top), warm up longer (--warm 30000).
 import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -37,6 +42,7 @@ const opt = (n, d) => {
 const server = opt('server', 'servers/gunicorn-ts-serve.mjs');
 const workload = opt('workload', 'hello');
 const H2 = workload === 'h2c-hello';
+const WS = { 'ws-echo64': 64, 'ws-echo16k': 16384 }[workload] ?? 0;
 const WARM = Number(opt('warm', 20000));
 const N = Number(opt('n', 10000));
 const TOP = Number(opt('top', 0));
@@ -90,8 +96,87 @@ function loadH2(n) {
   if (!ok || Number(ok[1]) !== n) throw new Error(`h2load: not every request succeeded:\n${outText}`);
 }
 
+// WebSocket echo: 8 connections (handshake checked), a masked binary message of WS bytes in flight on each,
+// the next sent when its echo is whole
+function wsFrame(size) {
+  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  const len = size < 126 ? Buffer.from([0x82, 0x80 | size]) : Buffer.from([0x82, 0x80 | 126, size >> 8, size & 255]);
+  const payload = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) payload[i] = (i & 0xff) ^ mask[i & 3];
+  return Buffer.concat([len, mask, payload]);
+}
+let wsConns = null;
+async function openWs() {
+  const key = Buffer.from('gunicorn-ts-bench').subarray(0, 16).toString('base64'); // 16 bytes (RFC 6455 §4.1)
+  const accept = crypto
+    .createHash('sha1')
+    .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+    .digest('base64');
+  return Promise.all(
+    Array.from(
+      { length: 8 },
+      () =>
+        new Promise((resolve, reject) => {
+          const s = net.connect(PORT, '127.0.0.1');
+          s.setNoDelay(true);
+          s.write(
+            `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          );
+          let head = '';
+          const onData = (d) => {
+            head += d.toString('latin1');
+            const he = head.indexOf('\r\n\r\n');
+            if (he < 0) return;
+            s.off('data', onData);
+            if (!/^HTTP\/1\.1 101/.test(head) || !head.includes(accept)) {
+              reject(new Error(`WebSocket handshake failed:\n${head}`));
+              return;
+            }
+            if (head.length > he + 4) reject(new Error('data after the 101'));
+            resolve(s);
+          };
+          s.on('data', onData);
+          s.on('error', reject);
+        }),
+    ),
+  );
+}
+async function loadWs(n) {
+  wsConns ??= await openWs();
+  const frame = wsFrame(WS);
+  const echoLen = WS + (WS < 126 ? 2 : 4);
+  const per = Math.ceil(n / wsConns.length);
+  await Promise.all(
+    wsConns.map(
+      (s) =>
+        new Promise((resolve, reject) => {
+          let left = per;
+          let got = 0;
+          const onData = (d) => {
+            got += d.length;
+            while (got >= echoLen) {
+              got -= echoLen;
+              if (--left === 0) {
+                if (got !== 0) reject(new Error('more bytes than echoed'));
+                s.off('data', onData);
+                s.off('error', reject);
+                resolve();
+                return;
+              }
+              s.write(frame);
+            }
+          };
+          s.on('data', onData);
+          s.on('error', reject);
+          s.write(frame);
+        }),
+    ),
+  );
+}
+
 async function load(n) {
   if (H2) return loadH2(n);
+  if (WS) return loadWs(n);
   if (CLOSE) return loadClose(n);
   // 8 keep-alive connections, one request in flight on each
   const per = Math.ceil(n / 8);
@@ -162,6 +247,7 @@ await load(WARM);
 execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
 await load(N);
 execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+for (const s of wsConns ?? []) s.destroy();
 child.kill('SIGTERM');
 await new Promise((r) => child.on('exit', r));
 const dumps = fs
@@ -171,7 +257,7 @@ const dumps = fs
 const dump = dumps.sort().at(0);
 const total = Number(/summary: (\d+)/.exec(fs.readFileSync(dump, 'utf8'))?.[1] ?? NaN);
 console.log(
-  `${server} ${workload}${TLS ? ' over TLS' : ''}${CLOSE ? ' (a new connection per request)' : ''}${OPS ? ` (GTS_BENCH_OPS=${OPS})` : ''}: ${(total / N).toFixed(0)} instructions per request (user space, steady state: ${N} requests after ${WARM})`,
+  `${server} ${workload}${TLS ? ' over TLS' : ''}${CLOSE ? ' (a new connection per request)' : ''}${OPS ? ` (GTS_BENCH_OPS=${OPS})` : ''}: ${(total / N).toFixed(0)} instructions per ${WS ? 'message' : 'request'} (user space, steady state: ${N} ${WS ? 'messages' : 'requests'} after ${WARM})`,
 );
 // Scavenges come every few MB of allocation, so a window of N requests holds a whole number of them: the
 // same server gives figures a few hundred instructions apart run to run (2 or 4 scavenges of ~1.4M each in

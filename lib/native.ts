@@ -65,7 +65,8 @@ export type NativeCallbacks = [
   onProtocolError: (errCode: number, remoteAddr: string, detail: string) => void,
   onClosed: () => void,
   onNotice: (message: string) => void,
-  onWsMessage: (id: number, data: Buffer, isBinary: boolean) => void,
+  /** a whole message: `length` bytes at `offset` in `slab`, shared by consecutive messages (never reused) */
+  onWsMessage: (id: number, slab: ArrayBuffer, offset: number, length: number, isBinary: boolean) => void,
   onWsDrain: (id: number) => void,
   onWsClose: (id: number, code: number, reason: string) => void,
 ];
@@ -108,8 +109,11 @@ export interface NativeServer {
    * headers, a block as respond()'s). The WebSocket's own id, or WS_UPGRADE error (< 0).
    */
   wsUpgrade(id: number, protocol: string | undefined, headers: string | undefined, nHeaders: number): number;
-  /** a message: > 0 queued, -1 queued above the high-water mark (wait for onWsDrain), 0 dropped */
-  wsSend(id: number, data: string | Uint8Array, binary: boolean, compress?: boolean): number;
+  /**
+   * a message (flags: WS_SEND_BINARY | WS_SEND_COMPRESS): > 0 queued, -1 queued above the high-water mark
+   * (wait for onWsDrain), 0 dropped
+   */
+  wsSend(id: number, data: string | Uint8Array, flags: number): number;
   /** the close handshake: a close frame with this code and reason */
   wsEnd(id: number, code: number, reason: string): void;
   /** closes the TCP connection at once (onWsClose(id, 1006) follows) */
@@ -233,6 +237,9 @@ export const CB = {
   wsClose: 10,
 } as const;
 
+/** wsSend flags */
+export const WS_SEND_BINARY = 1;
+export const WS_SEND_COMPRESS = 2;
 /** wsUpgrade() errors */
 export const WS_UPGRADE = { notHandshake: -1, draining: -2, protocol: -3, badHeader: -4 } as const;
 

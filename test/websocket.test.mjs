@@ -216,6 +216,30 @@ t.test('the API: subprotocol, 101 headers, user data, end(), close(), a throwing
   t.equal((await g.exit).code, 0);
 });
 
+t.test('a message an app keeps stays intact: views into slabs that are never reused', async (t) => {
+  const { g, port } = await start(t, ['test.fixtures.apps.ws_api:application']);
+  const { ws, messages, closed } = await open(`ws://127.0.0.1:${port}/keep`);
+  // small ones share slabs (64 KiB each, so several slabs), big ones (> 16 KiB) get their own; some
+  // fragmented (assembled natively, then copied)
+  const sent = [];
+  for (let i = 0; i < 3000; i++) {
+    const size = i % 500 === 7 ? 20000 + i : i % 97 === 3 ? 16384 : 1 + (i % 200);
+    const b = crypto.randomBytes(size);
+    sent.push(b);
+    if (i % 61 === 5) (ws.send(b, { fin: false }), ws.send(Buffer.alloc(0), { fin: true }));
+    else ws.send(b, { binary: true });
+  }
+  ws.send('check');
+  t.ok(await waitFor(() => messages.length === 1, 20000), 'the check answered');
+  const h = crypto.createHash('sha256');
+  for (const b of sent) h.update(b);
+  t.same(JSON.parse(messages[0].data.toString()), { count: sent.length, sha: h.digest('hex') });
+  ws.close();
+  await closed;
+  g.kill('SIGTERM');
+  t.equal((await g.exit).code, 0);
+});
+
 t.test('backpressure: a client that never reads gets send() -1 then 0; drain once it reads', async (t) => {
   const { g, port } = await start(t, [
     '--websocket-max-backpressure',

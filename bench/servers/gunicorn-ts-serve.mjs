@@ -11,7 +11,12 @@ import { wsgi } from './apps.mjs';
 const port = Number(process.argv[2] || 0);
 const workload = process.argv[3] || 'hello';
 // fetch-style workloads: an object with a fetch method (detected as fetch-style)
-const app = workload in wsgi ? wsgi[workload] : (await import('./fetch-apps.mjs')).fetchApps[workload];
+// ws-echo64 / ws-echo16k (bench/callgrind.mjs): the WebSocket echo example
+const app = workload.startsWith('ws-')
+  ? (await import('../../examples/websocket_echo.mjs')).application
+  : workload in wsgi
+    ? wsgi[workload]
+    : (await import('./fetch-apps.mjs')).fetchApps[workload];
 const ops = {};
 const OPS = process.argv[4] ?? process.env.GTS_BENCH_OPS ?? ''; // argv: bench/run.mjs's 'gunicorn-ts serve() +ops'
 if (OPS === '1' || OPS === 'statsd') {

@@ -232,7 +232,8 @@ export abstract class ExchangeTable<X extends TableExchange & { timeout(answer: 
     };
     cbs[CB.closed] = () => this.onClosed();
     cbs[CB.notice] = (message: string) => this.log.error(message);
-    cbs[CB.wsMessage] = (id: number, data: Buffer, isBinary: boolean) => this.ws.onMessage(id, data, isBinary);
+    cbs[CB.wsMessage] = (id: number, slab: ArrayBuffer, offset: number, length: number, isBinary: boolean) =>
+      this.ws.onMessage(id, slab, offset, length, isBinary);
     cbs[CB.wsDrain] = (id: number) => this.ws.onDrain(id);
     cbs[CB.wsClose] = (id: number, code: number, reason: string) => this.ws.onClose(id, code, reason);
     return cbs;

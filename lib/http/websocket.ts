@@ -6,7 +6,7 @@
 import type { Logger } from '../logging/logger.js';
 import { inspect } from 'node:util';
 
-import { WS_UPGRADE, type NativeServer } from '../native.js';
+import { WS_SEND_BINARY, WS_SEND_COMPRESS, WS_UPGRADE, type NativeServer } from '../native.js';
 
 /** a request id's connection slot bits (native/src/server.cc kSlotBits) */
 const SLOT_MASK = (1 << 20) - 1;
@@ -173,7 +173,7 @@ export class ServerWebSocket<T = unknown> {
     else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
     else throw new TypeError(`ws.send() takes a string, ArrayBuffer or ArrayBufferView, got ${inspect(data)}`);
     const binary = isBinary ?? typeof data !== 'string';
-    return this.table.native.wsSend(this.id, bytes, binary, compress);
+    return this.table.native.wsSend(this.id, bytes, (binary ? WS_SEND_BINARY : 0) | (compress ? WS_SEND_COMPRESS : 0));
   }
 
   /** bytes queued for the client and not yet taken by the kernel */
@@ -377,13 +377,18 @@ export class WebSocketTable {
     if (ws.readyState === State.Open) ws.end(1011, 'internal error');
   }
 
-  onMessage(id: number, data: Buffer, isBinary: boolean): void {
+  /**
+   * A message: `length` bytes at `offset` in a slab the native core shares between consecutive messages
+   * (docs/design/websocket.md §4). The handler gets a Buffer view, no copy; the slab is never reused, so
+   * an app may keep it (which keeps the slab's 64 KiB alive).
+   */
+  onMessage(id: number, slab: ArrayBuffer, offset: number, length: number, isBinary: boolean): void {
     const ws = this.find(id);
     if (ws === undefined || ws.readyState !== State.Open) return;
     const h = ws.handlers;
     if (h.message === undefined) return;
     try {
-      this.settle(ws, h.message(ws, data, isBinary));
+      this.settle(ws, h.message(ws, Buffer.from(slab, offset, length), isBinary));
     } catch (e) {
       this.failed(ws, e);
     }

@@ -10,7 +10,7 @@
 //   callbacks[3] onAbort(id)                 callbacks[4] onDrain(id)
 //   callbacks[5] onProtocolError(code, remoteAddr, detail)
 //   callbacks[6] onClosed()                  callbacks[7] onNotice(message)
-//   callbacks[8] onWsMessage(id, Buffer, isBinary)   callbacks[9] onWsDrain(id)
+//   callbacks[8] onWsMessage(id, slab: ArrayBuffer, offset, length, isBinary)   callbacks[9] onWsDrain(id)
 //   callbacks[10] onWsClose(id, code, reason)
 // `blob` is one latin-1 string holding method, target, decoded path, query,
 // remote address, PROXY fields, then environ key/value pairs; meta[] holds the
@@ -18,6 +18,7 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -435,14 +436,65 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
   void on_body_end(uint64_t id, Err err) override { call_id_int(kCbBodyEnd, id, static_cast<int>(err)); }
   void on_abort(uint64_t id, Abort why) override { call_id_int(kCbAbort, id, static_cast<int>(why)); }
   void on_drain(uint64_t id) override { call_id_int(kCbDrain, id, -1); }
-  void on_ws_message(uint64_t id, const char* p, size_t n, bool binary) override {
-    napi_value args[3], data;
-    void* dst;
+  // WebSocket messages cross as (slab, offset, length): one 64 KiB ArrayBuffer shared by consecutive
+  // messages, never reused (the views JS keeps hold it; GC frees it), and JS makes the Buffer view.
+  // A message above a quarter of a slab gets an ArrayBuffer of its own. docs/design/websocket.md §4.
+  static constexpr size_t kSlabSize = 64 * 1024;
+  uint8_t* ws_reserve(size_t n) override {
+    if (n > kSlabSize / 4) return nullptr;
+    if (slab_data_ == nullptr || kSlabSize - slab_off_ < n) {
+      // napi_create_buffer: not zero-filled, like the pool behind Node's Buffer.allocUnsafe (JS sees only
+      // bytes written into it, through views; napi_create_arraybuffer would clear 64 KiB per slab)
+      napi_value buf, ab;
+      void* data;
+      if (napi_create_buffer(env_, kSlabSize, &data, &buf) != napi_ok ||
+          napi_get_typedarray_info(env_, buf, nullptr, nullptr, nullptr, &ab, nullptr) != napi_ok) {
+        napi_value ex;
+        napi_get_and_clear_last_exception(env_, &ex);
+        slab_data_ = nullptr;
+        slab_.Reset();
+        return nullptr;
+      }
+      slab_ = Napi::Persistent(Napi::ArrayBuffer(env_, ab));
+      slab_data_ = static_cast<uint8_t*>(data);
+      slab_off_ = 0;
+    }
+    uint8_t* p = slab_data_ + slab_off_;
+    slab_off_ += (n + 7) & ~size_t(7);  // 8-byte aligned starts (the unmask's 8-byte loads and stores)
+    if (slab_off_ > kSlabSize) slab_off_ = kSlabSize;
+    return p;
+  }
+  void on_ws_message(uint64_t id, const uint8_t* p, size_t n, bool binary) override {
+    napi_value args[5];
+    uintptr_t a = reinterpret_cast<uintptr_t>(p), base = reinterpret_cast<uintptr_t>(slab_data_);
+    bool in_slab = slab_data_ != nullptr && a >= base && a + n <= base + kSlabSize;
+    if (!in_slab) {  // assembled natively (fragmented, compressed or split across reads): copied once
+      uint8_t* d = ws_reserve(n);
+      if (d != nullptr) {
+        if (n > 0) std::memcpy(d, p, n);
+        a = reinterpret_cast<uintptr_t>(d);
+        base = reinterpret_cast<uintptr_t>(slab_data_);
+        in_slab = true;
+      }
+    }
+    if (in_slab) {
+      args[1] = slab_.Value();
+      napi_create_uint32(env_, static_cast<uint32_t>(a - base), &args[2]);
+    } else {
+      void* data;
+      if (napi_create_arraybuffer(env_, n, &data, &args[1]) != napi_ok) {  // no memory: the message is lost
+        napi_value ex;
+        napi_get_and_clear_last_exception(env_, &ex);
+        std::fprintf(stderr, "gunicorn-ts: no memory for a WebSocket message of %zu bytes\n", n);
+        return;
+      }
+      if (n > 0) std::memcpy(data, p, n);
+      napi_create_uint32(env_, 0, &args[2]);
+    }
     napi_create_double(env_, static_cast<double>(id), &args[0]);
-    napi_create_buffer_copy(env_, n, p, &dst, &data);
-    args[1] = data;
-    napi_get_boolean(env_, binary, &args[2]);
-    call(kCbWsMessage, 3, args);
+    napi_create_double(env_, static_cast<double>(n), &args[3]);
+    napi_get_boolean(env_, binary, &args[4]);
+    call(kCbWsMessage, 5, args);
   }
   void on_ws_drain(uint64_t id) override { call_id_int(kCbWsDrain, id, -1); }
   void on_ws_close(uint64_t id, int code, const char* reason, size_t n) override {
@@ -694,8 +746,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     return Napi::Number::New(env, static_cast<double>(c->ws_upgrade(proto.data(), proto.size(), extra)));
   }
 
-  // wsSend(id, data: string|Uint8Array, binary, compress = true) -> >0 queued, -1 queued over the high-water
-  // mark, 0 dropped
+  // wsSend(id, data: string|Uint8Array, flags: 1 binary | 2 compress) -> >0 queued, -1 queued over the
+  // high-water mark, 0 dropped (one number for both: each boolean coerced costs more than the flags)
   Napi::Value WsSend(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Connection* c = ws_conn(info, true);
@@ -706,9 +758,13 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       Napi::TypeError::New(env, "WebSocket data must be a string or Uint8Array").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    bool binary = info.Length() > 2 && info[2].ToBoolean().Value();
-    bool compress = info.Length() <= 3 || info[3].ToBoolean().Value();
-    return Napi::Number::New(env, static_cast<double>(c->ws()->send(bp, bn, binary, compress)));
+    uint32_t flags = 0;
+    if (info.Length() > 2) napi_get_value_uint32(env, info[2], &flags);
+    int64_t r = c->ws()->send(bp, bn, (flags & 1) != 0, (flags & 2) != 0);
+    napi_value out;
+    if (r <= INT32_MAX) napi_create_int32(env, static_cast<int32_t>(r), &out);
+    else napi_create_double(env, static_cast<double>(r), &out);
+    return Napi::Value(env, out);
   }
 
   // wsEnd(id, code, reason): the close handshake
@@ -801,6 +857,9 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
   Server* server_ = nullptr;
   Napi::FunctionReference callbacks_[kCbCount];
   Napi::Reference<Napi::Uint32Array> meta_ref_;
+  Napi::Reference<Napi::ArrayBuffer> slab_;  // the current WebSocket message slab (ws_reserve)
+  uint8_t* slab_data_ = nullptr;
+  size_t slab_off_ = 0;
   Napi::ObjectReference resource_;
   napi_async_context async_ctx_ = nullptr;
   std::vector<napi_handle_scope> scopes_;

@@ -83,8 +83,14 @@ class Bridge {
   virtual void on_closed() = 0;
   virtual void on_notice(const char* msg) = 0;  // logged as an error (accept failures)
   // WebSocket (ws_session.h): a whole message; everything queued has left after a send() said -1; the
-  // connection is done (the peer's close code and reason, the code we failed it with, or 1006)
-  virtual void on_ws_message(uint64_t id, const char* p, size_t n, bool binary) = 0;
+  // connection is done (the peer's close code and reason, the code we failed it with, or 1006).
+  // Messages reach JS as views into a slab (docs/design/websocket.md §4): ws_reserve(n) is room for a whole
+  // message of n bytes in the current slab, or nullptr (above a quarter of a slab, or no memory). Room is
+  // valid until the next ws_reserve() or on_ws_message(); the session unmasks into it, and on_ws_message() of
+  // that pointer is then a view without a copy. Any other p is copied (into the slab, or into an
+  // ArrayBuffer of its own when large).
+  virtual uint8_t* ws_reserve(size_t n) = 0;
+  virtual void on_ws_message(uint64_t id, const uint8_t* p, size_t n, bool binary) = 0;
   virtual void on_ws_drain(uint64_t id) = 0;
   virtual void on_ws_close(uint64_t id, int code, const char* reason, size_t n) = 0;
   // RAII scope for libuv callbacks that may call into JS.

@@ -48,6 +48,13 @@ uint8_t* WsSession::data_dest(size_t n, uint64_t frame_len, bool msg_start, uint
     msg_compressed_ = compressed;
     msg_.clear();
     utf8_.reset();
+    direct_ = nullptr;
+    // The frame is whole in this read: unmasked into the slab JS gets, the only copy (if it is the
+    // message's only frame; on_data() moves it to msg_ otherwise).
+    if (!compressed && n == frame_len && !close_sent_) {
+      direct_ = c_->srv_->bridge()->ws_reserve(n);
+      if (direct_ != nullptr) return direct_;
+    }
     // One frame, whole message: reserve it at once (bounded by the limit, checked on the header).
     if (!compressed && frame_len > msg_.capacity() && frame_len <= lim_.max_message) {
       msg_.reserve(static_cast<size_t>(frame_len));
@@ -66,6 +73,7 @@ uint8_t* WsSession::data_dest(size_t n, uint64_t frame_len, bool msg_start, uint
 
 WsClose WsSession::on_data(uint8_t* p, size_t n, bool msg_end) {
   if (close_sent_) {  // after our close: parsed, not delivered
+    direct_ = nullptr;
     if (msg_end || msg_.size() > kMsgKeepMax) msg_.clear();
     if (msg_compressed_ && (msg_end || !z_->shared)) z_->zin.clear();
     return WsClose::kNone;
@@ -76,10 +84,23 @@ WsClose WsSession::on_data(uint8_t* p, size_t n, bool msg_end) {
   } else if (msg_op_ == kWsText && !utf8_.feed(p, n)) {
     return WsClose::kInvalidData;  // fail fast (6.4.x)
   }
-  if (!msg_end) return WsClose::kNone;
+  if (!msg_end) {
+    if (direct_ != nullptr) {  // a fragmented message: assembled here from its first frame on
+      msg_.assign(reinterpret_cast<const char*>(direct_), n);
+      direct_ = nullptr;
+    }
+    return WsClose::kNone;
+  }
   if (msg_op_ == kWsText && !utf8_.complete()) return WsClose::kInvalidData;
   last_msg_ms_ = c_->srv_->now_ms();
-  c_->srv_->bridge()->on_ws_message(id_, msg_.data(), msg_.size(), msg_op_ == kWsBinary);
+  if (direct_ != nullptr) {
+    uint8_t* d = direct_;
+    direct_ = nullptr;
+    c_->srv_->bridge()->on_ws_message(id_, d, n, msg_op_ == kWsBinary);
+    return gone() ? WsClose::kDone : WsClose::kNone;
+  }
+  c_->srv_->bridge()->on_ws_message(id_, reinterpret_cast<const uint8_t*>(msg_.data()), msg_.size(),
+                                    msg_op_ == kWsBinary);
   if (msg_compressed_) {
     if (z_->shared) {  // the worker's buffer goes back to the pool, this connection's (empty) one comes back
       msg_.clear();

@@ -81,7 +81,9 @@ class WsSession final : public WsFrameSink {
   uint64_t id_;
   WsParser parser_;
   WsLimits lim_;
-  std::string msg_;  // the message being assembled
+  std::string msg_;  // the message being assembled (when it is not whole in one read)
+  // a message whose only frame came whole in this read: unmasked straight into the Bridge's slab
+  uint8_t* direct_ = nullptr;
   size_t msg_off_ = 0;
   Utf8Validator utf8_;
   std::unique_ptr<WsZ> z_;
