@@ -263,7 +263,8 @@ function notifyListener(t, sock) {
     buf = lines.pop();
     for (const l of lines) got.push(JSON.parse(l));
   });
-  t.teardown(() => py.kill());
+  t.teardown(() => py.kill('SIGKILL'));
+  got.process = py;
   return got;
 }
 
@@ -295,6 +296,26 @@ t.test('systemd: WATCHDOG=1, RELOADING=1 with MONOTONIC_USEC then READY=1, STOPP
     got.slice(n).some(([, m]) => m === 'STOPPING=1'),
     'STOPPING=1 on TERM',
   );
+});
+
+t.test('systemd: a NOTIFY_SOCKET that stops reading never blocks the master', async (t) => {
+  const dir = tmpdir(t);
+  const sock = path.join(dir, 'notify.sock');
+  const got = notifyListener(t, sock);
+  await until(() => fs.existsSync(sock));
+  // WATCHDOG=1 every 10 ms: with the reader stopped its queue (net.unix.max_dgram_qlen, 10 here) is full at once
+  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', APP], { env: { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '20000' } });
+  const port = await g.port();
+  await until(() => got.some(([, m]) => m === 'WATCHDOG=1'));
+  got.process.kill('SIGSTOP');
+  await sleep(1000);
+  g.kill('SIGTTIN');
+  t.ok(await g.waitFor(/Booting worker/, { count: 2, timeoutMs: 15000 }), 'the master still handles signals (TTIN)');
+  t.equal((await get(port, '/')).status, 200);
+  g.kill('SIGTERM');
+  const exited = await Promise.race([g.exit, sleep(20000).then(() => null)]);
+  t.ok(exited !== null, 'TERM stops it');
+  t.equal(exited?.code, 0);
 });
 
 t.test('no WATCHDOG=1 when WATCHDOG_PID names another process', async (t) => {

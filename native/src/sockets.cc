@@ -128,7 +128,9 @@ bool unix_address(const std::string& path, sockaddr_un* sa, socklen_t* len) {
 int sd_notify(const std::string& state) {
   const char* path = getenv("NOTIFY_SOCKET");
   if (path == nullptr || path[0] == 0) return 0;
-  int fd = platform::socket_cloexec(AF_UNIX, SOCK_DGRAM, false);
+  // non-blocking: a NOTIFY_SOCKET whose reader stopped (its queue holds net.unix.max_dgram_qlen datagrams, 10 by
+  // default) must not stop the master's loop; the send then fails with EAGAIN and the caller logs it
+  int fd = platform::socket_cloexec(AF_UNIX, SOCK_DGRAM, true);
   if (fd < 0) return -errno;
   long r = unix_dgram_send(fd, path, state.data(), state.size());
   close(fd);
