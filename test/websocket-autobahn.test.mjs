@@ -8,18 +8,13 @@
 import t from 'tap';
 
 import { autobahnCases, connect, deflateOffer, limitCases, runCase } from './helpers/autobahn.mjs';
-import { run } from './helpers/gts.mjs';
+import { startOneWorker } from './helpers/gts.mjs';
 
 const MiB = 1024 * 1024;
 const APP = 'examples.websocket_echo:application';
 const PROFILE = { timeScale: 3, compressionCount: 20, maxMessageSize: 16 * MiB, maxFragments: 0, strict: [/^6\.4\./] };
 
-async function start(t, args) {
-  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '5', ...args]);
-  const port = await g.port();
-  await g.waitFor(/Booting worker/);
-  return { g, port };
-}
+const start = startOneWorker;
 
 const describe = (r) =>
   `${r.behavior} / close ${r.behaviorClose}${r.remoteCloseCode ? ` (server sent ${r.remoteCloseCode})` : ''}`;

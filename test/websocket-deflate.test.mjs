@@ -16,7 +16,7 @@ import t from 'tap';
 import WebSocket from 'ws';
 
 import { OP, autobahnCases, connect, deflateOffer, limitCases, runCase } from './helpers/autobahn.mjs';
-import { ROOT, run } from './helpers/gts.mjs';
+import { ROOT, startOneWorker } from './helpers/gts.mjs';
 
 const MiB = 1024 * 1024;
 const PY = '/usr/bin/python3';
@@ -24,13 +24,7 @@ const ECHO = 'examples.websocket_echo:application';
 const APP = 'test.fixtures.apps.ws_deflate:application';
 const PROFILE = { timeScale: 3, compressionCount: 20, maxMessageSize: 16 * MiB, maxFragments: 0, strict: [/^6\.4\./] };
 
-async function start(t, args) {
-  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '5', ...args]);
-  const port = await g.port();
-  await g.waitFor(/Booting worker with pid: \d+/);
-  const pid = Number(/Booting worker with pid: (\d+)/.exec(g.stderr)[1]);
-  return { g, port, pid };
-}
+const start = startOneWorker;
 
 const describe = (r) =>
   `${r.behavior} / close ${r.behaviorClose}${r.remoteCloseCode ? ` (server sent ${r.remoteCloseCode})` : ''}`;

@@ -10,17 +10,12 @@ import t from 'tap';
 import WebSocket from 'ws';
 
 import { publish, serve } from '../dist/index.js';
-import { ROOT, run, sleep } from './helpers/gts.mjs';
+import { ROOT, sleep, startOneWorker } from './helpers/gts.mjs';
 import { app as fetchApp, handler as fetchFn } from './fixtures/apps/ws_fetch.mjs';
 
 const PY = '/usr/bin/python3';
 
-async function start(t, args) {
-  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '5', ...args]);
-  const port = await g.port();
-  await g.waitFor(/Booting worker/);
-  return { g, port };
-}
+const start = startOneWorker;
 
 /** opens a `ws` client; resolves once open, with its messages, the 101's headers and its close as a promise */
 function open(url, protocols) {

@@ -5,26 +5,11 @@
 import t from 'tap';
 
 import { OP, connect } from './helpers/autobahn.mjs';
-import { run, sleep } from './helpers/gts.mjs';
+import { sleep, startOneWorker } from './helpers/gts.mjs';
 
 const APP = 'examples.websocket_echo:application';
 
-async function start(t, args) {
-  const g = run(t, [
-    '-w',
-    '1',
-    '-b',
-    '127.0.0.1:0',
-    '--graceful-timeout',
-    '5',
-    '--websocket-ping-interval',
-    '0.4',
-    ...args,
-  ]);
-  const port = await g.port();
-  await g.waitFor(/Booting worker/);
-  return { g, port };
-}
+const start = (t, args) => startOneWorker(t, ['--websocket-ping-interval', '0.4', ...args]);
 
 t.test('websocket_idle_timeout 1.5 s', async (t) => {
   const { g, port } = await start(t, ['--websocket-idle-timeout', '1.5', APP]);

@@ -11,17 +11,12 @@ import path from 'node:path';
 import t from 'tap';
 import WebSocket from 'ws';
 
-import { ROOT, run, sleep, until } from './helpers/gts.mjs';
+import { ROOT, sleep, until, startOneWorker } from './helpers/gts.mjs';
 import { makeCerts, tlsArgs } from './helpers/tls.mjs';
 
 const PY = '/usr/bin/python3';
 
-async function start(t, args) {
-  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '5', ...args]);
-  const port = await g.port();
-  await g.waitFor(/Booting worker/);
-  return { g, port };
-}
+const start = startOneWorker;
 
 /** opens a `ws` client; resolves once open, with its messages, and its close as a promise */
 function open(url, protocols, opts) {

@@ -16,7 +16,7 @@ import t from 'tap';
 import { WebSocketServer } from 'ws';
 
 import { acceptKey, autobahnCases, limitCases, runCase } from './helpers/autobahn.mjs';
-import { ROOT, run } from './helpers/gts.mjs';
+import { ROOT, startOneWorker } from './helpers/gts.mjs';
 
 const MiB = 1024 * 1024;
 const PY = '/usr/bin/python3';
@@ -56,12 +56,7 @@ const SERVERS = {
 const SERVER = SERVERS['ws-node'];
 const PROFILE = { timeScale: 3, compressionCount: 20, ...SERVER.profile };
 
-async function start(t, args) {
-  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '5', ...args]);
-  const port = await g.port();
-  await g.waitFor(/Booting worker/);
-  return { g, port };
-}
+const start = startOneWorker;
 
 const describe = (r) =>
   `${r.behavior} / close ${r.behaviorClose}${r.remoteCloseCode ? ` (server sent ${r.remoteCloseCode})` : ''}`;

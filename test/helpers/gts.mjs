@@ -175,6 +175,17 @@ export function load(port, { concurrency = 4, maxMs = 20000, path: p = '/' } = {
 }
 
 /** Polls fn() until it returns truthy or timeoutMs passes; returns the last value. */
+/**
+ * The CLI with one worker on a free loopback port (`--graceful-timeout 5`, then `args`), once the worker has
+ * booted: { g, port, pid } (pid: the worker's).
+ */
+export async function startOneWorker(t, args) {
+  const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '5', ...args]);
+  const port = await g.port();
+  const m = await g.waitFor(/Booting worker with pid: (\d+)/);
+  return { g, port, pid: Number(m[1]) };
+}
+
 export async function until(fn, { timeoutMs = 10000, everyMs = 50 } = {}) {
   const end = Date.now() + timeoutMs;
   let v;
