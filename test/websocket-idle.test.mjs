@@ -5,7 +5,7 @@
 import t from 'tap';
 
 import { OP, connect } from './helpers/autobahn.mjs';
-import { sleep, startOneWorker } from './helpers/gts.mjs';
+import { checkRefused, sleep, startOneWorker } from './helpers/gts.mjs';
 
 const APP = 'examples.websocket_echo:application';
 
@@ -54,4 +54,15 @@ t.test('websocket_idle_timeout 0 (the default): a silent client that answers pin
   await c.closed;
   g.kill('SIGTERM');
   t.equal((await g.exit).code, 0);
+});
+
+t.test('bad values of the WebSocket settings: one error line naming the setting, exit 1, no worker', async (t) => {
+  const app = 'examples/websocket_echo.mjs:application';
+  for (const [name, args, want] of [
+    ['compression mode', ['--websocket-compression', 'foo'], /websocket_compression: foo/],
+    ['window bits', ['--websocket-compression-window-bits', '8'], /websocket_compression_window_bits: 8/],
+    ['idle timeout', ['--websocket-idle-timeout', '-1'], /websocket_idle_timeout: -1/],
+  ]) {
+    checkRefused(t, name, ['-b', '127.0.0.1:0', ...args, app], want);
+  }
 });
