@@ -25,13 +25,14 @@
 // holding them deoptimizes once and is compiled again. If that compilation lands in the measured window
 // (clone/start_thread and v8::internal::compiler functions in --top), warm up longer (--warm 30000).
 import { execFileSync, spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { benchCert } from './tls-cert.mjs';
 import os from 'node:os';
 import path from 'node:path';
+
+import { OP, encodeFrame, handshake } from '../test/helpers/ws-client.mjs';
+import { benchCert } from './tls-cert.mjs';
 
 const here = import.meta.dirname;
 const args = process.argv.slice(2);
@@ -96,49 +97,23 @@ function loadH2(n) {
   if (!ok || Number(ok[1]) !== n) throw new Error(`h2load: not every request succeeded:\n${outText}`);
 }
 
-// WebSocket echo: 8 connections (handshake checked), a masked binary message of WS bytes in flight on each,
-// the next sent when its echo is whole
+// WebSocket echo: 8 connections (handshake checked: test/helpers/ws-client.mjs), a masked binary message of WS
+// bytes in flight on each, the next sent when its echo is whole
 function wsFrame(size) {
-  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
-  const len = size < 126 ? Buffer.from([0x82, 0x80 | size]) : Buffer.from([0x82, 0x80 | 126, size >> 8, size & 255]);
   const payload = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) payload[i] = (i & 0xff) ^ mask[i & 3];
-  return Buffer.concat([len, mask, payload]);
+  for (let i = 0; i < size; i++) payload[i] = i & 0xff;
+  return encodeFrame({ opcode: OP.BINARY, payload, maskKey: Buffer.from([0x12, 0x34, 0x56, 0x78]) });
 }
 let wsConns = null;
-async function openWs() {
-  const key = Buffer.from('gunicorn-ts-bench').subarray(0, 16).toString('base64'); // 16 bytes (RFC 6455 §4.1)
-  const accept = crypto
-    .createHash('sha1')
-    .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
-    .digest('base64');
+function openWs() {
   return Promise.all(
-    Array.from(
-      { length: 8 },
-      () =>
-        new Promise((resolve, reject) => {
-          const s = net.connect(PORT, '127.0.0.1');
-          s.setNoDelay(true);
-          s.write(
-            `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-          );
-          let head = '';
-          const onData = (d) => {
-            head += d.toString('latin1');
-            const he = head.indexOf('\r\n\r\n');
-            if (he < 0) return;
-            s.off('data', onData);
-            if (!/^HTTP\/1\.1 101/.test(head) || !head.includes(accept)) {
-              reject(new Error(`WebSocket handshake failed:\n${head}`));
-              return;
-            }
-            if (head.length > he + 4) reject(new Error('data after the 101'));
-            resolve(s);
-          };
-          s.on('data', onData);
-          s.on('error', reject);
-        }),
-    ),
+    Array.from({ length: 8 }, async () => {
+      // under valgrind the server may take long to answer its first handshakes
+      const { socket, rest } = await handshake({ port: PORT, timeoutMs: 300_000 });
+      if (rest.length) throw new Error('data after the 101');
+      socket.on('error', () => {}); // errors fail the load that is running (loadWs)
+      return socket;
+    }),
   );
 }
 async function loadWs(n) {

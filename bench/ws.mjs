@@ -20,12 +20,12 @@
 // delta / N after a full GC (GET /__gc under --expose-gc; the native row has no such route, so its figure is
 // without a forced GC). Loopback only; every run is bounded in time.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+
+import { handshake as wsHandshake } from '../test/helpers/ws-client.mjs';
 
 const here = import.meta.dirname;
 const root = path.join(here, '..');
@@ -125,45 +125,12 @@ const SERVERS = {
   },
 };
 
-/** one raw WebSocket handshake; resolves the socket after a checked 101, or rejects */
-function handshake(port) {
-  return new Promise((resolve, reject) => {
-    const key = crypto.randomBytes(16).toString('base64');
-    const want = crypto
-      .createHash('sha1')
-      .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
-      .digest('base64');
-    const s = net.connect(port, '127.0.0.1');
-    let head = '';
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error('handshake timeout'));
-    }, 10000);
-    s.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    s.on('connect', () =>
-      s.write(
-        `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      ),
-    );
-    const onData = (d) => {
-      head += d.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      clearTimeout(timer);
-      s.off('data', onData);
-      if (!/^HTTP\/1\.1 101/.test(head) || !head.includes(`\r\nSec-WebSocket-Accept: ${want}\r\n`)) {
-        s.destroy();
-        reject(new Error(`bad handshake answer: ${head.split('\r\n')[0]}`));
-        return;
-      }
-      s.on('data', () => {}); // an idle connection: nothing is expected
-      resolve(s);
-    };
-    s.on('data', onData);
-  });
+/** one raw WebSocket handshake (test/helpers/ws-client.mjs); resolves the socket after a checked 101, or rejects */
+async function handshake(port) {
+  const { socket } = await wsHandshake({ port, timeoutMs: 10000 });
+  socket.on('error', () => {});
+  socket.on('data', () => {}); // an idle connection: nothing is expected
+  return socket;
 }
 
 async function startServer(name) {

@@ -1,14 +1,23 @@
 // Issue 16's native WebSocket (native/src/ws_*.cc, environ['gunicorn.websocket']) against Autobahn|Testsuite's
-// cases, each named by its Autobahn number (test/helpers/autobahn.mjs, the same table and raw-socket client
-// that test/ws-node-autobahn.test.mjs runs against `-k node` + the `ws` library): sections 1–7 and 9, and
-// section 9's limits as configured (websocket_max_message_size 1 MiB: close 1009 as soon as a header crosses
-// it). Fail-fast UTF-8 is required (6.4.x must be Autobahn's OK, not NON-STRICT). The server is the echo
-// example through the CLI, with websocket_compression at its default (off): a permessage-deflate offer gets a
-// 101 without the extension. Sections 12–13 (permessage-deflate) run in test/websocket-deflate.test.mjs.
+// cases, each named by its Autobahn number (test/helpers/autobahn.mjs, the same table and raw-socket client,
+// test/helpers/ws-client.mjs, that test/ws-node-autobahn.test.mjs runs against `-k node` + the `ws` library):
+// sections 1–7 and 9, and section 9's limits as configured (websocket_max_message_size 1 MiB: close 1009 as
+// soon as a header crosses it). Fail-fast UTF-8 is required (6.4.x must be Autobahn's OK, not NON-STRICT). The
+// server is the echo example through the CLI, with websocket_compression at its default (off): a
+// permessage-deflate offer gets a 101 without the extension. Sections 12–13 (permessage-deflate) run in
+// test/websocket-deflate.test.mjs.
 import t from 'tap';
 
-import { autobahnCases, connect, deflateOffer, limitCases, runCase } from './helpers/autobahn.mjs';
+import {
+  SECTIONS,
+  autobahnCases,
+  checkCase,
+  checkExactlyAtLimit,
+  limitCases,
+  runSections,
+} from './helpers/autobahn.mjs';
 import { startOneWorker } from './helpers/gts.mjs';
+import { connect, deflateOffer } from './helpers/ws-client.mjs';
 
 const MiB = 1024 * 1024;
 const APP = 'examples.websocket_echo:application';
@@ -16,37 +25,13 @@ const PROFILE = { timeScale: 3, compressionCount: 20, maxMessageSize: 16 * MiB, 
 
 const start = startOneWorker;
 
-const describe = (r) =>
-  `${r.behavior} / close ${r.behaviorClose}${r.remoteCloseCode ? ` (server sent ${r.remoteCloseCode})` : ''}`;
-
-const sections = [
-  ['1 framing', 1],
-  ['2 pings and pongs', 2],
-  ['3 reserved bits', 3],
-  ['4 opcodes', 4],
-  ['5 fragmentation', 5],
-  ['6 UTF-8', 6],
-  ['7 close handling', 7],
-  ['9 limits and performance', 9],
-];
+const sections = SECTIONS.filter(([, n]) => n < 12); // 12–13: test/websocket-deflate.test.mjs
 
 t.setTimeout(900_000);
 
 t.test('Autobahn cases 1–7 and 9 against the native WebSocket', async (t) => {
   const { g, port } = await start(t, [APP]);
-  const cases = autobahnCases(PROFILE);
-  const counts = { cases: 0, passed: 0, nonStrict: [] };
-  for (const [name, section] of sections) {
-    await t.test(name, async (t) => {
-      for (const kase of cases.filter((k) => k.section === section)) {
-        const r = await runCase(kase, { port, path: `/autobahn/${kase.id}` }, PROFILE);
-        counts.cases++;
-        if (r.passed) counts.passed++;
-        if (r.behavior === 'NON-STRICT') counts.nonStrict.push(r.id);
-        t.ok(r.passed, `Autobahn ${kase.id}: ${kase.title}: ${describe(r)}`, r.passed ? {} : { result: r });
-      }
-    });
-  }
+  const counts = await runSections(t, port, autobahnCases(PROFILE), sections, PROFILE);
   t.equal(counts.cases, 300, 'all 300 numbered cases of sections 1–7 and 9 ran');
   t.comment(`${counts.passed}/${counts.cases} passed; NON-STRICT: ${counts.nonStrict.join(' ') || 'none'}`);
   t.notMatch(g.stderr, /Error|exited with code/, 'the worker logged no errors');
@@ -59,13 +44,8 @@ t.test('Autobahn 9.x with websocket_max_message_size 1 MiB: close 1009 before th
   // (the compressed bomb: test/websocket-deflate.test.mjs)
   const cases = limitCases(MiB).filter((k) => !k.offer);
   t.equal(cases.length, 2, '9.1.4 and 9.3.1 with the limit');
-  for (const kase of cases) {
-    const r = await runCase(kase, { port }, PROFILE);
-    t.ok(r.passed, `Autobahn ${kase.id}: ${kase.title}: ${describe(r)}`, r.passed ? {} : { result: r });
-  }
-  const fits = autobahnCases({ ...PROFILE, maxMessageSize: MiB }).find((k) => k.id === '9.1.3');
-  const r = await runCase(fits, { port }, PROFILE);
-  t.ok(r.passed, `Autobahn 9.1.3 (1 MiB, exactly the limit) echoes: ${describe(r)}`, r.passed ? {} : { result: r });
+  for (const kase of cases) await checkCase(t, kase, { port }, PROFILE);
+  await checkExactlyAtLimit(t, port, PROFILE);
   g.kill('SIGTERM');
   t.equal((await g.exit).code, 0);
 });

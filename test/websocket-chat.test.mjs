@@ -2,26 +2,20 @@
 // a message reaches the subscribers of its room (the sender hears it by ws.send), not other rooms; join and
 // leave lines; a closed connection is unsubscribed.
 import t from 'tap';
-import WebSocket from 'ws';
 
 import { run, sleep } from './helpers/gts.mjs';
+import { openWs, waitFor } from './helpers/ws-client.mjs';
 
-function client(port, path) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
-    const lines = [];
-    const closed = new Promise((r) => ws.on('close', r));
-    ws.on('message', (d) => lines.push(d.toString()));
-    ws.once('open', () => resolve({ ws, lines, closed }));
-    ws.once('error', reject);
-  });
+/** a `ws` client of the chat; `lines`: the messages it got so far, as text */
+async function client(port, path) {
+  const c = await openWs(`ws://127.0.0.1:${port}${path}`);
+  return {
+    ...c,
+    get lines() {
+      return c.messages.map((m) => m.data.toString());
+    },
+  };
 }
-
-const waitFor = async (cond, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await sleep(10);
-  return cond();
-};
 
 t.test('chat rooms: publish reaches the room only', async (t) => {
   const g = run(t, ['-w', '1', '-b', '127.0.0.1:0', 'examples.websocket_chat:application']);

@@ -8,26 +8,21 @@
 // invalid UTF-8 (1007), RSV1 without negotiation (1002), what the server compresses (not below 128 bytes, not
 // with send(data, isBinary, false)), and two independent clients that offer permessage-deflate: the `ws` npm
 // client and Python's websockets (Debian's python3-websockets).
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import zlib from 'node:zlib';
 import t from 'tap';
 import WebSocket from 'ws';
 
-import { OP, autobahnCases, connect, deflateOffer, limitCases, runCase } from './helpers/autobahn.mjs';
-import { ROOT, startOneWorker } from './helpers/gts.mjs';
+import { autobahnCases, checkCase, limitCases } from './helpers/autobahn.mjs';
+import { startOneWorker } from './helpers/gts.mjs';
+import { OP, connect, deflateOffer, havePython, pythonClient } from './helpers/ws-client.mjs';
 
 const MiB = 1024 * 1024;
-const PY = '/usr/bin/python3';
 const ECHO = 'examples.websocket_echo:application';
 const APP = 'test.fixtures.apps.ws_deflate:application';
 const PROFILE = { timeScale: 3, compressionCount: 20, maxMessageSize: 16 * MiB, maxFragments: 0, strict: [/^6\.4\./] };
 
 const start = startOneWorker;
-
-const describe = (r) =>
-  `${r.behavior} / close ${r.behaviorClose}${r.remoteCloseCode ? ` (server sent ${r.remoteCloseCode})` : ''}`;
 
 t.setTimeout(600_000);
 
@@ -38,9 +33,7 @@ for (const mode of ['dedicated', 'shared']) {
     t.equal(cases.length, 216, '90 cases of section 12 and 126 of section 13');
     let passed = 0;
     for (const kase of cases) {
-      const r = await runCase(kase, { port, path: `/autobahn/${kase.id}` }, PROFILE);
-      if (r.passed) passed++;
-      t.ok(r.passed, `Autobahn ${kase.id}: ${kase.title}: ${describe(r)}`, r.passed ? {} : { result: r });
+      if ((await checkCase(t, kase, { port, path: `/autobahn/${kase.id}` }, PROFILE)).passed) passed++;
     }
     t.comment(`${passed}/${cases.length} passed (${mode})`);
     t.notMatch(g.stderr, /Error|exited with code/, 'the worker logged no errors');
@@ -137,10 +130,7 @@ for (const mode of ['dedicated', 'shared']) {
       String(MiB),
       APP,
     ]);
-    for (const kase of limitCases(MiB).filter((k) => k.offer)) {
-      const r = await runCase(kase, { port }, PROFILE);
-      t.ok(r.passed, `Autobahn ${kase.id}: ${kase.title}: ${describe(r)}`, r.passed ? {} : { result: r });
-    }
+    for (const kase of limitCases(MiB).filter((k) => k.offer)) await checkCase(t, kase, { port }, PROFILE);
     const before = mem(pid);
     const payload = bomb(64 * MiB); // ~64 KB that would inflate to 64 MiB
     for (let i = 0; i < 3; i++) {
@@ -282,22 +272,10 @@ t.test('the ws npm client (permessage-deflate on) gets compressed echoes', async
 });
 
 t.test('Python websockets (its default permessage-deflate offer) gets compressed echoes', async (t) => {
-  if (!fs.existsSync(PY)) {
-    t.fail(`${PY} is missing (apt-get install python3-websockets)`);
-    return;
-  }
+  if (!havePython(t)) return;
   for (const mode of ['dedicated', 'shared']) {
     const { g, port } = await start(t, ['--websocket-compression', mode, ECHO]);
-    const out = await new Promise((resolve) =>
-      execFile(
-        PY,
-        [path.join(ROOT, 'test/fixtures/ws_autobahn_client.py'), `ws://127.0.0.1:${port}/py`],
-        { timeout: 90_000 },
-        (err, stdout, stderr) => resolve({ err, stdout, stderr }),
-      ),
-    );
-    t.error(out.err, `python ran (${out.stderr.trim()})`);
-    const r = JSON.parse(out.stdout);
+    const r = await pythonClient(t, `ws://127.0.0.1:${port}/py`);
     t.match(
       r.extensions,
       /^permessage-deflate\b/,

@@ -3,7 +3,6 @@
 // and the package's publish() from HTTP handlers (fetch-style and WSGI-style). Real processes (the CLI) and
 // serve() in this process, with the `ws` npm client and Python's websockets (Debian's python3-websockets).
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import t from 'tap';
@@ -11,24 +10,10 @@ import WebSocket from 'ws';
 
 import { publish, serve } from '../dist/index.js';
 import { ROOT, sleep, startOneWorker } from './helpers/gts.mjs';
+import { PY, havePython, openWs as open, waitFor } from './helpers/ws-client.mjs';
 import { app as fetchApp, handler as fetchFn } from './fixtures/apps/ws_fetch.mjs';
 
-const PY = '/usr/bin/python3';
-
 const start = startOneWorker;
-
-/** opens a `ws` client; resolves once open, with its messages, the 101's headers and its close as a promise */
-function open(url, protocols) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols);
-    const messages = [];
-    const closed = new Promise((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
-    ws.on('message', (d, isBinary) => messages.push({ data: d, isBinary }));
-    ws.on('upgrade', (res) => (ws.upgradeHeaders = res.headers));
-    ws.once('open', () => resolve({ ws, messages, closed }));
-    ws.once('error', reject);
-  });
-}
 
 /** a handshake the server refuses: the status it answered with */
 function refused(url) {
@@ -42,12 +27,6 @@ function refused(url) {
     ws.once('error', () => {});
   });
 }
-
-const waitFor = async (cond, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await sleep(10);
-  return cond();
-};
 
 /** POST body to p: the recipients the app reports */
 const post = async (base, p, body) => {
@@ -180,10 +159,7 @@ t.test('-k fetch with a bare function carrying .websocket', async (t) => {
 });
 
 t.test('Python websockets against the fetch app through the CLI', async (t) => {
-  if (!fs.existsSync(PY)) {
-    t.fail(`${PY} is missing (apt-get install python3-websockets)`);
-    return;
-  }
+  if (!havePython(t)) return;
   const { g, port } = await start(t, ['test.fixtures.apps.ws_fetch:app']);
   const py = spawn(PY, [path.join(ROOT, 'test/fixtures/ws_fetch_client.py'), `ws://127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,11 +1,11 @@
 // websocket_idle_timeout (native core): a WebSocket on which the client sends no text or binary message for
 // that long is closed with 1001 'idle timeout', whether the client is silent (our pings answered: checked when a
 // ping is due) or pings on its own (checked on its reads); a client that keeps sending messages stays; the
-// default (0) closes nothing. Raw-socket clients (test/helpers/autobahn.mjs) that answer pings.
+// default (0) closes nothing. Raw-socket clients (test/helpers/ws-client.mjs) that answer pings.
 import t from 'tap';
 
-import { OP, connect } from './helpers/autobahn.mjs';
 import { checkRefused, sleep, startOneWorker } from './helpers/gts.mjs';
+import { OP, connect } from './helpers/ws-client.mjs';
 
 const APP = 'examples.websocket_echo:application';
 

@@ -3,51 +3,16 @@
 // echo example; the handshake answers the core gives itself (400, 426); the API: subprotocol, extra 101
 // headers, user data, a throwing handler (1011), ws.end(), ws.close(), send() results under backpressure,
 // an async upgrade; graceful stop (close 1001); worker_connections counting WebSocket connections.
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import t from 'tap';
 import WebSocket from 'ws';
 
-import { ROOT, sleep, until, startOneWorker } from './helpers/gts.mjs';
+import { sleep, until, startOneWorker } from './helpers/gts.mjs';
 import { makeCerts, tlsArgs } from './helpers/tls.mjs';
-
-const PY = '/usr/bin/python3';
+import { havePython, openWs as open, pythonClient, rawRequest, upgradeRequest, waitFor } from './helpers/ws-client.mjs';
 
 const start = startOneWorker;
-
-/** opens a `ws` client; resolves once open, with its messages, and its close as a promise */
-function open(url, protocols, opts) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols, opts);
-    const messages = [];
-    const closed = new Promise((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
-    ws.on('message', (d, isBinary) => messages.push({ data: d, isBinary }));
-    ws.on('upgrade', (res) => (ws.upgradeHeaders = res.headers));
-    ws.once('open', () => resolve({ ws, messages, closed }));
-    ws.once('error', reject);
-  });
-}
-
-const waitFor = async (cond, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await sleep(10);
-  return cond();
-};
-
-/** a raw handshake request; resolves with the whole answer (the server closes after an error) */
-function rawRequest(port, head) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(head));
-    let out = '';
-    s.on('data', (d) => (out += d.toString('latin1')));
-    s.on('close', () => resolve(out));
-    s.on('error', () => resolve(out));
-    setTimeout(() => s.destroy(), 3000);
-  });
-}
 
 async function closes(port) {
   const r = await fetch(`http://127.0.0.1:${port}/closes`);
@@ -89,21 +54,9 @@ t.test('the ws client against the echo example: text, binary, 1 MiB, ping, close
 });
 
 t.test('Python websockets against the echo example', async (t) => {
-  if (!fs.existsSync(PY)) {
-    t.fail(`${PY} is missing (apt-get install python3-websockets)`);
-    return;
-  }
+  if (!havePython(t)) return;
   const { g, port } = await start(t, ['examples.websocket_echo:application']);
-  const out = await new Promise((resolve) =>
-    execFile(
-      PY,
-      [path.join(ROOT, 'test/fixtures/ws_autobahn_client.py'), `ws://127.0.0.1:${port}/py`],
-      { timeout: 90_000 },
-      (err, stdout, stderr) => resolve({ err, stdout, stderr }),
-    ),
-  );
-  t.error(out.err, `python ran (${out.stderr.trim()})`);
-  const r = JSON.parse(out.stdout);
+  const r = await pythonClient(t, `ws://127.0.0.1:${port}/py`);
   t.equal(r.extensions, null, `no extension negotiated with websockets ${r.version} (no permessage-deflate yet)`);
   t.same(r.echoes, [true, true, true, true], 'text, binary, 1 MiB text and 64 KiB binary echoed');
   t.equal(r.pong, true, 'ping answered');
@@ -116,31 +69,20 @@ t.test('Python websockets against the echo example', async (t) => {
 
 t.test('the core answers broken handshakes itself: 400, and 426 for another version', async (t) => {
   const { g, port } = await start(t, ['examples.websocket_echo:application']);
-  const head = (extra) => `GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${extra}\r\n`;
-  const badKey = await rawRequest(port, head('Sec-WebSocket-Key: short==\r\nSec-WebSocket-Version: 13\r\n'));
+  const ask = (opts) => rawRequest(port, upgradeRequest({ path: '/ws', ...opts }));
+  const badKey = await ask({ key: 'short==' });
   t.match(badKey, /^HTTP\/1\.1 400 /, 'a bad key: 400');
-  const noKey = await rawRequest(port, head('Sec-WebSocket-Version: 13\r\n'));
+  const noKey = await ask({ key: null });
   t.match(noKey, /^HTTP\/1\.1 400 /, 'no key: 400');
-  const post = await rawRequest(
-    port,
-    'POST /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nContent-Length: 0\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  );
+  const post = await ask({ method: 'POST', headers: { 'Content-Length': '0' } });
   t.match(post, /^HTTP\/1\.1 400 /, 'POST: 400');
-  const v8 = await rawRequest(
-    port,
-    head('Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n'),
-  );
+  const v8 = await ask({ version: '8' });
   t.match(v8, /^HTTP\/1\.1 426 Upgrade Required\r\n/, 'version 8: 426');
   t.match(v8, /\r\nSec-WebSocket-Version: 13\r\n/i, 'naming version 13');
   t.match(g.stderr, /GTS_ERR_BAD_WEBSOCKET_HANDSHAKE/);
   t.match(g.stderr, /GTS_ERR_WEBSOCKET_VERSION/);
   // Upgrade: websocket without Connection: upgrade is no handshake: an ordinary request (the app's 426)
-  const plain = await rawRequest(
-    port,
-    'GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: close\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  );
+  const plain = await ask({ connection: 'close' });
   t.match(plain, /^HTTP\/1\.1 426 .*\r\n[^]*this is a WebSocket echo server/, 'the app decides');
   g.kill('SIGTERM');
   t.equal((await g.exit).code, 0);
@@ -168,8 +110,7 @@ t.test('the API: subprotocol, 101 headers, user data, end(), close(), a throwing
     await r.text();
     const c = await rawRequest(
       port,
-      'GET /badproto HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: chat\r\n' +
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      upgradeRequest({ path: '/badproto', headers: { 'Sec-WebSocket-Protocol': 'chat' } }),
     );
     t.match(c, /^HTTP\/1\.1 400 [^]*TypeError: gunicorn.websocket\(\): the client did not offer the subprotocol/);
   }
@@ -326,10 +267,7 @@ t.test('websocket_ping_interval: a silent peer gets pings; one that never answer
   raw.on('data', (d) => (got = Buffer.concat([got, d])));
   raw.on('error', () => {});
   const rawClosed = new Promise((r) => raw.on('close', r));
-  raw.write(
-    'GET /end HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  );
+  raw.write(upgradeRequest({ path: '/end' }));
   await rawClosed;
   const took = Date.now() - t0;
   t.match(got.toString('latin1'), /^HTTP\/1\.1 101 /, 'handshake done');

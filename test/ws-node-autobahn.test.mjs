@@ -7,19 +7,25 @@
 // The server under test is SERVER below. Issue 16's native WebSocket runs the same table in
 // test/websocket-autobahn.test.mjs (sections 1–7, 9) and test/websocket-deflate.test.mjs (12–13, in dedicated
 // and shared mode); pointing SERVER at SERVERS.native runs all 516 here against it too.
-import { execFile } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
 import t from 'tap';
 import { WebSocketServer } from 'ws';
 
-import { acceptKey, autobahnCases, limitCases, runCase } from './helpers/autobahn.mjs';
-import { ROOT, startOneWorker } from './helpers/gts.mjs';
+import {
+  SECTIONS,
+  autobahnCases,
+  checkCase,
+  checkExactlyAtLimit,
+  describeResult as describe,
+  limitCases,
+  runCase,
+  runSections,
+} from './helpers/autobahn.mjs';
+import { startOneWorker } from './helpers/gts.mjs';
+import { acceptKey, havePython, pythonClient } from './helpers/ws-client.mjs';
 
 const MiB = 1024 * 1024;
-const PY = '/usr/bin/python3';
 
 /**
  * Each server: how to start it (gunicorn-ts arguments) for the main cases and for section 9's limits as
@@ -58,40 +64,13 @@ const PROFILE = { timeScale: 3, compressionCount: 20, ...SERVER.profile };
 
 const start = startOneWorker;
 
-const describe = (r) =>
-  `${r.behavior} / close ${r.behaviorClose}${r.remoteCloseCode ? ` (server sent ${r.remoteCloseCode})` : ''}`;
-
 const cases = autobahnCases(PROFILE);
-const sections = [
-  ['1 framing', 1],
-  ['2 pings and pongs', 2],
-  ['3 reserved bits', 3],
-  ['4 opcodes', 4],
-  ['5 fragmentation', 5],
-  ['6 UTF-8', 6],
-  ['7 close handling', 7],
-  ['9 limits and performance', 9],
-  ['12 permessage-deflate, five kinds of data', 12],
-  ['13 permessage-deflate, negotiated parameters', 13],
-];
 
 t.setTimeout(900_000);
 
 t.test('Autobahn cases 1–7, 9, 12, 13 against gunicorn-ts -k node + ws', async (t) => {
   const { g, port } = await start(t, SERVER.args);
-  const counts = { cases: 0, passed: 0, nonStrict: [], informational: [] };
-  for (const [name, section] of sections) {
-    await t.test(name, async (t) => {
-      for (const kase of cases.filter((k) => k.section === section)) {
-        const r = await runCase(kase, { port, path: `/autobahn/${kase.id}` }, PROFILE);
-        counts.cases++;
-        if (r.passed) counts.passed++;
-        if (r.behavior === 'NON-STRICT') counts.nonStrict.push(r.id);
-        if (r.behavior === 'INFORMATIONAL') counts.informational.push(r.id);
-        t.ok(r.passed, `Autobahn ${kase.id}: ${kase.title}: ${describe(r)}`, r.passed ? {} : { result: r });
-      }
-    });
-  }
+  const counts = await runSections(t, port, cases, SECTIONS, PROFILE);
   t.equal(counts.cases, 516, 'all 516 numbered cases ran');
   t.comment(
     `${counts.passed}/${counts.cases} passed; NON-STRICT: ${counts.nonStrict.join(' ') || 'none'}; ` +
@@ -104,34 +83,17 @@ t.test('Autobahn cases 1–7, 9, 12, 13 against gunicorn-ts -k node + ws', async
 
 t.test('Autobahn 9.x with the limits as configured (1 MiB): close 1009 before the message is through', async (t) => {
   const { g, port } = await start(t, SERVER.limitedArgs);
-  for (const kase of limitCases(MiB)) {
-    const r = await runCase(kase, { port }, PROFILE);
-    t.ok(r.passed, `Autobahn ${kase.id}: ${kase.title}: ${describe(r)}`, r.passed ? {} : { result: r });
-  }
+  for (const kase of limitCases(MiB)) await checkCase(t, kase, { port }, PROFILE);
   // and a message just under the limit still echoes
-  const fits = autobahnCases({ ...PROFILE, maxMessageSize: MiB }).find((k) => k.id === '9.1.3');
-  const r = await runCase(fits, { port }, PROFILE);
-  t.ok(r.passed, `Autobahn 9.1.3 (1 MiB, exactly the limit) echoes: ${describe(r)}`, r.passed ? {} : { result: r });
+  await checkExactlyAtLimit(t, port, PROFILE);
   g.kill('SIGTERM');
   t.equal((await g.exit).code, 0);
 });
 
 t.test('Python websockets against the same server: compression, big messages, ping, close, 1009', async (t) => {
-  if (!fs.existsSync(PY)) {
-    t.fail(`${PY} is missing (apt-get install python3-websockets)`);
-    return;
-  }
+  if (!havePython(t)) return;
   const { g, port } = await start(t, SERVER.args);
-  const out = await new Promise((resolve) =>
-    execFile(
-      PY,
-      [path.join(ROOT, 'test/fixtures/ws_autobahn_client.py'), `ws://127.0.0.1:${port}/py`],
-      { timeout: 90_000 },
-      (err, stdout, stderr) => resolve({ err, stdout, stderr }),
-    ),
-  );
-  t.error(out.err, `python ran (${out.stderr.trim()})`);
-  const r = JSON.parse(out.stdout);
+  const r = await pythonClient(t, `ws://127.0.0.1:${port}/py`);
   t.match(r.extensions, /^permessage-deflate\b/, `compression negotiated with websockets ${r.version}`);
   t.same(r.echoes, [true, true, true, true], 'text, binary, 1 MiB text and 64 KiB binary echoed');
   t.equal(r.pong, true, 'ping answered');
