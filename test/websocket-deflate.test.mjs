@@ -18,6 +18,7 @@ import { startOneWorker } from './helpers/gts.mjs';
 import { OP, connect, deflateOffer, havePython, pythonClient } from './helpers/ws-client.mjs';
 
 const MiB = 1024 * 1024;
+const MODES = ['dedicated', 'shared'];
 const ECHO = 'examples.websocket_echo:application';
 const APP = 'test.fixtures.apps.ws_deflate:application';
 const PROFILE = { timeScale: 3, compressionCount: 20, maxMessageSize: 16 * MiB, maxFragments: 0, strict: [/^6\.4\./] };
@@ -26,7 +27,20 @@ const start = startOneWorker;
 
 t.setTimeout(600_000);
 
-for (const mode of ['dedicated', 'shared']) {
+/** VmRSS/VmHWM of a process in KiB */
+function mem(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return { rss: Number(/VmRSS:\s+(\d+)/.exec(s)[1]), hwm: Number(/VmHWM:\s+(\d+)/.exec(s)[1]) };
+}
+
+/** a compressed message (without the 00 00 ff ff tail) that inflates to `size` zero bytes */
+function bomb(size) {
+  const z = zlib.deflateRawSync(Buffer.alloc(size), { level: 9, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  return z.subarray(0, z.length - 4);
+}
+
+// Per mode: Autobahn 12.x and 13.x, then the 9.x limits with a compressed bomb, then what the server compresses.
+for (const mode of MODES) {
   t.test(`Autobahn 12.x and 13.x against the native WebSocket, websocket_compression ${mode}`, async (t) => {
     const { g, port } = await start(t, ['--websocket-compression', mode, ECHO]);
     const cases = autobahnCases(PROFILE).filter((k) => k.section === 12 || k.section === 13);
@@ -37,6 +51,83 @@ for (const mode of ['dedicated', 'shared']) {
     }
     t.comment(`${passed}/${cases.length} passed (${mode})`);
     t.notMatch(g.stderr, /Error|exited with code/, 'the worker logged no errors');
+    g.kill('SIGTERM');
+    t.equal((await g.exit).code, 0);
+  });
+
+  t.test(`${mode}: a decompression bomb gets 1009 and the worker's memory stays bounded by the limit`, async (t) => {
+    const { g, port, pid } = await start(t, [
+      '--websocket-compression',
+      mode,
+      '--websocket-max-message-size',
+      String(MiB),
+      APP,
+    ]);
+    for (const kase of limitCases(MiB).filter((k) => k.offer)) await checkCase(t, kase, { port }, PROFILE);
+    const before = mem(pid);
+    const payload = bomb(64 * MiB); // ~64 KB that would inflate to 64 MiB
+    for (let i = 0; i < 3; i++) {
+      const c = await connect({ port, extensions: deflateOffer() });
+      await c.sendFrame({ opcode: OP.BINARY, payload, rsv: 4 });
+      await c.closed;
+      t.equal(c.remoteCloseCode, 1009, `a ${payload.length}-byte bomb of 64 MiB: close 1009 (${i + 1})`);
+      t.notOk(
+        c.events.some((e) => e.type === 'message'),
+        'nothing delivered',
+      );
+    }
+    const after = mem(pid);
+    t.ok(
+      after.hwm - before.rss < 24 * 1024,
+      `worker peak RSS grew ${after.hwm - before.rss} KiB over ${before.rss} KiB (< 24 MiB for three 64 MiB bombs)`,
+    );
+    // a message just under the limit still echoes, compressed both ways
+    const c = await connect({ port, extensions: deflateOffer() });
+    const big = Buffer.alloc(MiB, 'a');
+    await c.sendMessage(big);
+    const m = await c.next('message', 20_000);
+    t.ok(m.data.equals(big) && m.compressed, '1 MiB (exactly the limit) echoes compressed');
+    c.sendClose(1000);
+    await c.closed;
+    g.kill('SIGTERM');
+    t.equal((await g.exit).code, 0);
+  });
+
+  t.test(`${mode}: what the server compresses`, async (t) => {
+    const { g, port } = await start(t, ['--websocket-compression', mode, APP]);
+    const c = await connect({ port, extensions: deflateOffer() });
+    const text = 'compress me '.repeat(100);
+    for (const [msg, compressed, what] of [
+      [text, true, '1,200 bytes of text: compressed'],
+      ['short', false, '5 bytes: sent uncompressed (below 128)'],
+      [`plain:${text}`, false, 'send(data, isBinary, false): uncompressed'],
+      ['', false, 'an empty message'],
+      [text, true, 'the same text again (context takeover in dedicated mode)'],
+    ]) {
+      await c.sendMessage(msg);
+      const m = await c.next('message');
+      t.equal(m.data.toString(), msg, `echo: ${what}`);
+      t.equal(m.compressed, compressed, what);
+    }
+    // a client message sent uncompressed (RSV1 = 0) is fine too
+    await c.sendMessage(text, { compress: false });
+    t.equal(
+      (await c.next('message')).data.toString(),
+      text,
+      'an uncompressed client message on a compressed connection',
+    );
+    // publish: every subscriber gets the compressed message (once deflated in shared mode)
+    const c2 = await connect({ port, extensions: deflateOffer() });
+    const c3 = await connect({ port });
+    const pub = `publish:${'to everyone '.repeat(40)}`;
+    await c.sendMessage(pub);
+    const [m1, m2, m3] = await Promise.all([c.next('message'), c2.next('message'), c3.next('message')]);
+    t.ok(m1.data.toString() === pub && m2.data.toString() === pub && m3.data.toString() === pub, 'published to all');
+    t.ok(m1.compressed && m2.compressed, 'compressed to the subscribers that negotiated it');
+    t.notOk(m3.compressed, 'and plain to the one that did not');
+    t.same(c.protocolErrors, [], 'no protocol errors seen by the client');
+    for (const x of [c, c2, c3]) x.sendClose(1000);
+    await Promise.all([c.closed, c2.closed, c3.closed]);
     g.kill('SIGTERM');
     t.equal((await g.exit).code, 0);
   });
@@ -109,58 +200,6 @@ t.test('negotiation: offers skipped, window bits, shared mode answers no context
   }
 });
 
-/** VmRSS/VmHWM of a process in KiB */
-function mem(pid) {
-  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return { rss: Number(/VmRSS:\s+(\d+)/.exec(s)[1]), hwm: Number(/VmHWM:\s+(\d+)/.exec(s)[1]) };
-}
-
-/** a compressed message (without the 00 00 ff ff tail) that inflates to `size` zero bytes */
-function bomb(size) {
-  const z = zlib.deflateRawSync(Buffer.alloc(size), { level: 9, finishFlush: zlib.constants.Z_SYNC_FLUSH });
-  return z.subarray(0, z.length - 4);
-}
-
-for (const mode of ['dedicated', 'shared']) {
-  t.test(`${mode}: a decompression bomb gets 1009 and the worker's memory stays bounded by the limit`, async (t) => {
-    const { g, port, pid } = await start(t, [
-      '--websocket-compression',
-      mode,
-      '--websocket-max-message-size',
-      String(MiB),
-      APP,
-    ]);
-    for (const kase of limitCases(MiB).filter((k) => k.offer)) await checkCase(t, kase, { port }, PROFILE);
-    const before = mem(pid);
-    const payload = bomb(64 * MiB); // ~64 KB that would inflate to 64 MiB
-    for (let i = 0; i < 3; i++) {
-      const c = await connect({ port, extensions: deflateOffer() });
-      await c.sendFrame({ opcode: OP.BINARY, payload, rsv: 4 });
-      await c.closed;
-      t.equal(c.remoteCloseCode, 1009, `a ${payload.length}-byte bomb of 64 MiB: close 1009 (${i + 1})`);
-      t.notOk(
-        c.events.some((e) => e.type === 'message'),
-        'nothing delivered',
-      );
-    }
-    const after = mem(pid);
-    t.ok(
-      after.hwm - before.rss < 24 * 1024,
-      `worker peak RSS grew ${after.hwm - before.rss} KiB over ${before.rss} KiB (< 24 MiB for three 64 MiB bombs)`,
-    );
-    // a message just under the limit still echoes, compressed both ways
-    const c = await connect({ port, extensions: deflateOffer() });
-    const big = Buffer.alloc(MiB, 'a');
-    await c.sendMessage(big);
-    const m = await c.next('message', 20_000);
-    t.ok(m.data.equals(big) && m.compressed, '1 MiB (exactly the limit) echoes compressed');
-    c.sendClose(1000);
-    await c.closed;
-    g.kill('SIGTERM');
-    t.equal((await g.exit).code, 0);
-  });
-}
-
 t.test('bad compressed data and compressed invalid UTF-8: 1007; RSV1 without negotiation: 1002', async (t) => {
   const { g, port } = await start(t, ['--websocket-compression', 'dedicated', APP]);
   // BTYPE 11 is reserved: zlib's "invalid block type"
@@ -199,49 +238,8 @@ t.test('bad compressed data and compressed invalid UTF-8: 1007; RSV1 without neg
   t.equal((await g.exit).code, 0);
 });
 
-for (const mode of ['dedicated', 'shared']) {
-  t.test(`${mode}: what the server compresses`, async (t) => {
-    const { g, port } = await start(t, ['--websocket-compression', mode, APP]);
-    const c = await connect({ port, extensions: deflateOffer() });
-    const text = 'compress me '.repeat(100);
-    for (const [msg, compressed, what] of [
-      [text, true, '1,200 bytes of text: compressed'],
-      ['short', false, '5 bytes: sent uncompressed (below 128)'],
-      [`plain:${text}`, false, 'send(data, isBinary, false): uncompressed'],
-      ['', false, 'an empty message'],
-      [text, true, 'the same text again (context takeover in dedicated mode)'],
-    ]) {
-      await c.sendMessage(msg);
-      const m = await c.next('message');
-      t.equal(m.data.toString(), msg, `echo: ${what}`);
-      t.equal(m.compressed, compressed, what);
-    }
-    // a client message sent uncompressed (RSV1 = 0) is fine too
-    await c.sendMessage(text, { compress: false });
-    t.equal(
-      (await c.next('message')).data.toString(),
-      text,
-      'an uncompressed client message on a compressed connection',
-    );
-    // publish: every subscriber gets the compressed message (once deflated in shared mode)
-    const c2 = await connect({ port, extensions: deflateOffer() });
-    const c3 = await connect({ port });
-    const pub = `publish:${'to everyone '.repeat(40)}`;
-    await c.sendMessage(pub);
-    const [m1, m2, m3] = await Promise.all([c.next('message'), c2.next('message'), c3.next('message')]);
-    t.ok(m1.data.toString() === pub && m2.data.toString() === pub && m3.data.toString() === pub, 'published to all');
-    t.ok(m1.compressed && m2.compressed, 'compressed to the subscribers that negotiated it');
-    t.notOk(m3.compressed, 'and plain to the one that did not');
-    t.same(c.protocolErrors, [], 'no protocol errors seen by the client');
-    for (const x of [c, c2, c3]) x.sendClose(1000);
-    await Promise.all([c.closed, c2.closed, c3.closed]);
-    g.kill('SIGTERM');
-    t.equal((await g.exit).code, 0);
-  });
-}
-
 t.test('the ws npm client (permessage-deflate on) gets compressed echoes', async (t) => {
-  for (const mode of ['dedicated', 'shared']) {
+  for (const mode of MODES) {
     const { g, port } = await start(t, ['--websocket-compression', mode, ECHO]);
     const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: { threshold: 0 } });
     const messages = [];
@@ -273,7 +271,7 @@ t.test('the ws npm client (permessage-deflate on) gets compressed echoes', async
 
 t.test('Python websockets (its default permessage-deflate offer) gets compressed echoes', async (t) => {
   if (!havePython(t)) return;
-  for (const mode of ['dedicated', 'shared']) {
+  for (const mode of MODES) {
     const { g, port } = await start(t, ['--websocket-compression', mode, ECHO]);
     const r = await pythonClient(t, `ws://127.0.0.1:${port}/py`);
     t.match(
