@@ -10,13 +10,23 @@ import { RequestRecorder, TICK_MS, TIMED_PER_TICK } from '../dist/metrics/record
 import { StatsdClient } from '../dist/metrics/statsd.js';
 import { until } from './helpers/gts.mjs';
 
-async function udpListener(t) {
+/**
+ * A RequestRecorder on a clock the test sets (`clock.t`, ms), its StatsD client sending to a real UDP listener on
+ * 127.0.0.1 (closed at the test's end): { rec, clock, statsd, lines() } (lines: every StatsD line received so far).
+ */
+async function recorderWithStatsd(t, prefix = '', tags = '') {
   const sock = dgram.createSocket('udp4');
   const got = [];
   sock.on('message', (m) => got.push(m.toString('latin1')));
   await new Promise((r) => sock.bind(0, '127.0.0.1', r));
   t.teardown(() => sock.close());
-  return { port: sock.address().port, got };
+  const statsd = new StatsdClient(`127.0.0.1:${sock.address().port}`, prefix, tags);
+  t.teardown(() => statsd.close());
+  await statsd.ready;
+  const clock = { t: 1000 };
+  const rec = new RequestRecorder(statsd, true, () => clock.t);
+  const lines = () => got.flatMap((d) => d.split('\n'));
+  return { rec, clock, statsd, lines };
 }
 
 /** runs `n` requests through the recorder, `perTick` of them per simulated TICK_MS, each lasting `ms(i)` */
@@ -34,17 +44,11 @@ async function drive(rec, clock, n, perTick, ms) {
 }
 
 t.test('at a low rate every request is timed: one plain timer per request', async (t) => {
-  const rx = await udpListener(t);
-  const statsd = new StatsdClient(`127.0.0.1:${rx.port}`, '', '');
-  t.teardown(() => statsd.close());
-  await statsd.ready;
-  const clock = { t: 1000 };
-  const rec = new RequestRecorder(statsd, true, () => clock.t);
+  const { rec, clock, statsd, lines } = await recorderWithStatsd(t);
   const timed = await drive(rec, clock, 200, TIMED_PER_TICK / 2, () => 2);
   t.equal(timed, 200, 'all timed');
   t.equal(rec.sampling, 1);
   statsd.flush();
-  const lines = () => rx.got.flatMap((d) => d.split('\n'));
   await until(() => lines().filter((l) => l.startsWith('gunicorn.request.duration:')).length >= 200, {
     timeoutMs: 5000,
   });
@@ -64,12 +68,7 @@ t.test('at a low rate every request is timed: one plain timer per request', asyn
 });
 
 t.test('under load 1 in k is timed; counts and weights add up exactly', async (t) => {
-  const rx = await udpListener(t);
-  const statsd = new StatsdClient(`127.0.0.1:${rx.port}`, 'shop', 'env:test');
-  t.teardown(() => statsd.close());
-  await statsd.ready;
-  const clock = { t: 1000 };
-  const rec = new RequestRecorder(statsd, true, () => clock.t);
+  const { rec, clock, statsd, lines } = await recorderWithStatsd(t, 'shop', 'env:test');
   const N = 20000;
   const perTick = 1000; // 10,000 requests a second: k = 32 (32 * TIMED_PER_TICK >= 1000)
   // durations 0.05 ms (90 %) and 30 ms (10 %), in a fixed pattern
@@ -78,7 +77,6 @@ t.test('under load 1 in k is timed; counts and weights add up exactly', async (t
   t.ok(timed < N / 10, `${timed} of ${N} timed`);
   t.ok(timed > N / 64, 'but a fair sample');
   statsd.flush();
-  const lines = () => rx.got.flatMap((d) => d.split('\n'));
   const sum = (name) =>
     lines()
       .filter((l) => l.startsWith(`shop.${name}:`))
@@ -133,18 +131,12 @@ t.test('back to a low rate: every request timed again', async (t) => {
 });
 
 t.test('StatsD counters are summed per flush from the recorder counts (no StatsD work per request)', async (t) => {
-  const rx = await udpListener(t);
-  const statsd = new StatsdClient(`127.0.0.1:${rx.port}`, '', '');
-  t.teardown(() => statsd.close());
-  await statsd.ready;
-  const clock = { t: 1000 };
-  const rec = new RequestRecorder(statsd, true, () => clock.t);
+  const { rec, statsd, lines } = await recorderWithStatsd(t);
   // 3,000 untimed requests (a full batch of timers would be sent with the counters so far)
   const methods = ['GET', 'HEAD', 'PUT', 'PROPFIND'];
   const statuses = ['200 OK', '304 Not Modified', '503 Busy', 'xyz'];
   for (let i = 0; i < 3000; i++) rec.record(methods[i % 4], statuses[i % 4], -1);
   statsd.flush();
-  const lines = () => rx.got.flatMap((d) => d.split('\n'));
   await until(() => lines().some((l) => l.startsWith('gunicorn.requests:')), { timeoutMs: 5000 });
   const requests = lines().filter((l) => l.startsWith('gunicorn.requests:'));
   t.same(requests, ['gunicorn.requests:3000|c|@1.0'], 'one counter line for the batch, every request in it');
