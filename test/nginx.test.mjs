@@ -9,13 +9,12 @@ import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 
-import { APPS, ROOT, alive, run, sleep, until } from './helpers/gts.mjs';
+import { APPS, ROOT, alive, httpRequest, run, sleep, until } from './helpers/gts.mjs';
 import { makeCerts } from './helpers/tls.mjs';
 
 const APP = path.join(APPS, 'resilience.mjs');
@@ -29,27 +28,8 @@ const freePort = () =>
     });
   });
 
-/** one request; resolves {status, body, headers} or {error} */
-function request(opts, body) {
-  const mod = opts.tls ? https : http;
-  return new Promise((resolve) => {
-    const req = mod.request(
-      { host: '127.0.0.1', method: 'GET', rejectUnauthorized: false, timeout: 15000, ...opts },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-        );
-        res.on('error', (e) => resolve({ error: e.code ?? e.message }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => resolve({ error: e.code ?? e.message }));
-    if (typeof body === 'function') body(req);
-    else req.end(body);
-  });
-}
+/** one request (15 s at most); resolves {status, body, headers} or {error} */
+const request = (opts, body) => httpRequest({ timeout: 15000, ...opts }, body);
 
 t.test(
   'nginx in front of two gunicorn-ts instances',

@@ -10,28 +10,15 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 
-import { alive, get, load, run, sleep, until } from './helpers/gts.mjs';
+import { alive, get, httpRequest, load, run, sleep, until } from './helpers/gts.mjs';
 import { makeCerts } from './helpers/tls.mjs';
 
 const APP = 'test.fixtures.apps.node';
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gts-node-'));
 
 /** One request; resolves {status, headers, body} or {error}. */
-function request(port, { method = 'GET', path: p = '/', headers = {}, body, agent = false } = {}) {
-  return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: p, headers, agent, timeout: 10000 }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-      );
-      res.on('error', (e) => resolve({ error: e.code ?? e.message }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => resolve({ error: e.code ?? e.message }));
-    req.end(body);
-  });
-}
+const request = (port, { method = 'GET', path: p = '/', headers = {}, body, agent = false } = {}) =>
+  httpRequest({ port, method, path: p, headers, agent }, body);
 
 const postJson = (port, p, obj) =>
   request(port, {

@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -118,18 +119,15 @@ export function alive(pid) {
   }
 }
 
-/** One GET over a fresh connection (Connection: close). Resolves {status, body, headers} or {error}. */
-export function get(port, p = '/', { timeoutMs = 5000, headers = {} } = {}) {
+/**
+ * One request to 127.0.0.1 (http, or https with `tls: true`; certificates not verified): node's request options
+ * over the defaults (GET, timeout 10 s), then `body` (data, or a function given the request to write and end
+ * it). Resolves {status, headers, body} or {error}.
+ */
+export function httpRequest({ tls = false, ...opts } = {}, body) {
   return new Promise((resolve) => {
-    const req = http.get(
-      {
-        host: '127.0.0.1',
-        port,
-        path: p,
-        agent: false,
-        headers: { Connection: 'close', ...headers },
-        timeout: timeoutMs,
-      },
+    const req = (tls ? https : http).request(
+      { host: '127.0.0.1', method: 'GET', rejectUnauthorized: false, timeout: 10000, ...opts },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -141,7 +139,14 @@ export function get(port, p = '/', { timeoutMs = 5000, headers = {} } = {}) {
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e) => resolve({ error: e.code ?? e.message }));
+    if (typeof body === 'function') body(req);
+    else req.end(body);
   });
+}
+
+/** One GET over a fresh connection (Connection: close). Resolves {status, body, headers} or {error}. */
+export function get(port, p = '/', { timeoutMs = 5000, headers = {} } = {}) {
+  return httpRequest({ port, path: p, agent: false, headers: { Connection: 'close', ...headers }, timeout: timeoutMs });
 }
 
 /**
@@ -174,7 +179,6 @@ export function load(port, { concurrency = 4, maxMs = 20000, path: p = '/' } = {
   };
 }
 
-/** Polls fn() until it returns truthy or timeoutMs passes; returns the last value. */
 /**
  * The CLI with one worker on a free loopback port (`--graceful-timeout 5`, then `args`), once the worker has
  * booted: { g, port, pid } (pid: the worker's).
@@ -186,6 +190,7 @@ export async function startOneWorker(t, args) {
   return { g, port, pid: Number(m[1]) };
 }
 
+/** Polls fn() until it returns truthy or timeoutMs passes; returns the last value. */
 export async function until(fn, { timeoutMs = 10000, everyMs = 50 } = {}) {
   const end = Date.now() + timeoutMs;
   let v;
