@@ -156,6 +156,9 @@ static void test_utf8() {
 }
 
 // ---- parser ----
+// a string's bytes, as the parser and the inflater take them
+static const uint8_t* u8(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+
 static void mask_bytes(std::string& out, const std::string& payload, const uint8_t m[4]) {
   for (size_t i = 0; i < payload.size(); i++) out += char(uint8_t(payload[i]) ^ m[i & 3]);
 }
@@ -234,7 +237,7 @@ static Outcome run(const std::string& in, const std::vector<size_t>& cuts, WsPar
   c.push_back(in.size());
   for (size_t end : c) {
     if (end < at) continue;
-    WsClose r = parser.feed(reinterpret_cast<const uint8_t*>(in.data()) + at, end - at, sink);
+    WsClose r = parser.feed(u8(in) + at, end - at, sink);
     at = end;
     if (r != WsClose::kNone && o.close == WsClose::kNone) o.close = r;
   }
@@ -291,15 +294,15 @@ static void test_parser() {
   }
   // Protocol errors: the events before the bad frame, then 1002, nothing after.
   std::string hello = frame(kWsText, "Hello");
-  std::string after = frame(kWsPing, "after");
-  CHECK(split_invariant(hello + frame(kWsText, "x", true, 0, false) + after, failed({"T:Hello"}, WsClose::kProtocol)));
-  CHECK(split_invariant(hello + frame(kWsText, "x", true, 1) + after, failed({"T:Hello"}, WsClose::kProtocol)));
-  CHECK(
-      split_invariant(hello + frame(kWsText, "x", true, 4) + after, failed({"T:Hello"}, WsClose::kProtocol)));  // RSV1
-  CHECK(split_invariant(hello + frame(kWsText, "x", true, 2) + after, failed({"T:Hello"}, WsClose::kProtocol)));
+  auto fails_after_hello = [&](const std::string& bad) {
+    return split_invariant(hello + bad + frame(kWsPing, "after"), failed({"T:Hello"}, WsClose::kProtocol));
+  };
+  CHECK(fails_after_hello(frame(kWsText, "x", true, 0, false)));  // unmasked
+  CHECK(fails_after_hello(frame(kWsText, "x", true, 1)));         // RSV3
+  CHECK(fails_after_hello(frame(kWsText, "x", true, 4)));         // RSV1
+  CHECK(fails_after_hello(frame(kWsText, "x", true, 2)));         // RSV2
   for (uint8_t op : {3, 4, 5, 6, 7, 11, 12, 13, 14, 15})
-    CHECK_MSG(split_invariant(hello + frame(op, "x") + after, failed({"T:Hello"}, WsClose::kProtocol)),
-              "opcode %d -> 1002", op);
+    CHECK_MSG(fails_after_hello(frame(op, "x")), "opcode %d -> 1002", op);
   CHECK(split_invariant(frame(kWsPing, s126), failed({}, WsClose::kProtocol)));                              // 2.5
   CHECK(split_invariant(frame(kWsPing, "a", false), failed({}, WsClose::kProtocol)));                        // 5.1
   CHECK(split_invariant(frame(kWsClose, "", true, 4), failed({}, WsClose::kProtocol)));                      // 3.7
@@ -347,7 +350,7 @@ static void test_parser() {
     hdr += "mask";
     WsParser p(c);
     RecSink s;
-    CHECK(p.feed(reinterpret_cast<const uint8_t*>(hdr.data()), hdr.size(), s) == WsClose::kTooBig);
+    CHECK(p.feed(u8(hdr), hdr.size(), s) == WsClose::kTooBig);
     CHECK(s.pieces == 0);
     CHECK(p.failed());
   }
@@ -356,9 +359,9 @@ static void test_parser() {
     std::string f = frame(kWsText, "abcdefgh");
     WsParser p({});
     RecSink s;
-    p.feed(reinterpret_cast<const uint8_t*>(f.data()), f.size() - 3, s);
+    p.feed(u8(f), f.size() - 3, s);
     CHECK(s.pieces == 1 && s.cur == "abcde" && s.events.empty());
-    p.feed(reinterpret_cast<const uint8_t*>(f.data()) + f.size() - 3, 3, s);
+    p.feed(u8(f) + f.size() - 3, 3, s);
     CHECK(s.pieces == 2 && s.events.size() == 1 && s.events[0] == "T:abcdefgh");
     CHECK(!p.in_message());
   }
@@ -373,9 +376,9 @@ static void test_parser() {
     } r;
     std::string in = frame(kWsText, "a") + frame(kWsText, "b");
     WsParser p({});
-    CHECK(p.feed(reinterpret_cast<const uint8_t*>(in.data()), in.size(), r) == WsClose::kInvalidData);
+    CHECK(p.feed(u8(in), in.size(), r) == WsClose::kInvalidData);
     CHECK(r.calls == 1);
-    CHECK(p.feed(reinterpret_cast<const uint8_t*>(in.data()), in.size(), r) == WsClose::kNone && r.calls == 1);
+    CHECK(p.feed(u8(in), in.size(), r) == WsClose::kNone && r.calls == 1);
   }
 }
 
@@ -584,6 +587,20 @@ static std::string zinflate_all(z_stream& z, const std::string& in) {
   return out;
 }
 
+// Each message compressed by `compress(m, c)` and read back by `decompress(c, back)` (both called for every
+// message, in order: the streams keep their context) is the message again, and neither reported a failure.
+template <typename Compress, typename Decompress>
+static bool round_trips(const std::vector<std::string>& msgs, Compress compress, Decompress decompress) {
+  bool all = true;
+  for (const std::string& m : msgs) {
+    std::string c, back;
+    bool ok = compress(m, c);
+    ok = decompress(c, back) && ok;
+    if (!ok || back != m) all = false;
+  }
+  return all;
+}
+
 static void test_deflate_streams() {
   std::mt19937 rng(7);
   // messages: text with repeats (context takeover helps), random bytes, an empty one
@@ -602,21 +619,23 @@ static void test_deflate_streams() {
     z_stream cz{};
     deflateInit2(&cz, 6, Z_DEFLATED, -bits, 8, Z_DEFAULT_STRATEGY);
     WsInflater inf(bits);
-    bool all = true;
-    for (const std::string& m : msgs) {
-      std::string c = zdeflate(cz, m);
-      std::string out;
-      size_t step = 1 + rng() % 700;
-      for (size_t off = 0; off < c.size() || off == 0; off += step) {
-        size_t k = std::min(step, c.size() - off);
-        bool end = off + k >= c.size();
-        if (inf.inflate(reinterpret_cast<const uint8_t*>(c.data()) + off, k, end, out, 1 << 20) != WsInflater::kOk) {
-          all = false;
-        }
-        if (end) break;
-      }
-      if (out != m) all = false;
-    }
+    bool all = round_trips(
+        msgs,
+        [&](const std::string& m, std::string& c) {
+          c = zdeflate(cz, m);
+          return true;
+        },
+        [&](const std::string& c, std::string& out) {
+          bool ok = true;
+          size_t step = 1 + rng() % 700;
+          for (size_t off = 0; off < c.size() || off == 0; off += step) {
+            size_t k = std::min(step, c.size() - off);
+            bool end = off + k >= c.size();
+            if (inf.inflate(u8(c) + off, k, end, out, 1 << 20) != WsInflater::kOk) ok = false;
+            if (end) break;
+          }
+          return ok;
+        });
     CHECK_MSG(all, "WsInflater(%d) inflates zlib's context-takeover messages under random splits", bits);
     deflateEnd(&cz);
   }
@@ -625,18 +644,21 @@ static void test_deflate_streams() {
     WsDeflater def(10);
     z_stream iz{};
     inflateInit2(&iz, -15);
-    bool all = true, tail_dropped = true;
-    for (const std::string& m : msgs) {
-      std::string c;
-      if (!def.deflate(m.data(), m.size(), c)) all = false;
-      if (c.size() >= 4 && c.compare(c.size() - 4, 4, std::string("\x00\x00\xff\xff", 4)) == 0) tail_dropped = false;
-      if (reset) {
-        def.reset();
-      }
-      std::string back = zinflate_all(iz, c);
-      if (reset) inflateReset(&iz);
-      if (back != m) all = false;
-    }
+    bool tail_dropped = true;
+    bool all = round_trips(
+        msgs,
+        [&](const std::string& m, std::string& c) {
+          bool ok = def.deflate(m.data(), m.size(), c);
+          if (c.size() >= 4 && c.compare(c.size() - 4, 4, std::string("\x00\x00\xff\xff", 4)) == 0)
+            tail_dropped = false;
+          if (reset) def.reset();
+          return ok;
+        },
+        [&](const std::string& c, std::string& back) {
+          back = zinflate_all(iz, c);
+          if (reset) inflateReset(&iz);
+          return true;
+        });
     CHECK_MSG(all, "WsDeflater round trip through zlib (%s)", reset ? "reset after each message" : "context takeover");
     CHECK_MSG(tail_dropped || reset, "the 00 00 ff ff tail is dropped");
     inflateEnd(&iz);
@@ -649,7 +671,7 @@ static void test_deflate_streams() {
     deflateEnd(&cz);
     WsInflater inf(15);
     std::string out;
-    WsInflater::Result r = inf.inflate(reinterpret_cast<const uint8_t*>(c.data()), c.size(), true, out, 100000);
+    WsInflater::Result r = inf.inflate(u8(c), c.size(), true, out, 100000);
     CHECK_MSG(r == WsInflater::kTooBig && out.size() <= 100000 + WsInflater::kStep,
               "a %zu-byte bomb stops at %zu bytes (limit 100000)", c.size(), out.size());
   }
@@ -666,9 +688,7 @@ static void test_deflate_streams() {
     CHECK(inf2.inflate(nullptr, 0, true, out, 1 << 20) == WsInflater::kOk && out.empty());
     // a final block (BFINAL = 1) then the tail: still fine
     std::string fin = std::string("\x03\x00", 2);  // an empty fixed-Huffman final block
-    CHECK(inf2.inflate(reinterpret_cast<const uint8_t*>(fin.data()), fin.size(), true, out, 1 << 20) ==
-              WsInflater::kOk &&
-          out.empty());
+    CHECK(inf2.inflate(u8(fin), fin.size(), true, out, 1 << 20) == WsInflater::kOk && out.empty());
   }
   // the shared pool: a deflater per window size, made once
   {
