@@ -24,7 +24,7 @@
 // Request ids pass 2^31 after 2,048 requests per connection (about 16,400 of the warm-up): the code
 // holding them deoptimizes once and is compiled again. If that compilation lands in the measured window
 // (clone/start_thread and v8::internal::compiler functions in --top), warm up longer (--warm 30000).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -32,14 +32,10 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { OP, encodeFrame, handshake } from '../test/helpers/ws-client.mjs';
+import { flag, loadKeepAlive, option as opt, startServer, stopServer } from './harness.mjs';
 import { benchCert } from './tls-cert.mjs';
 
 const here = import.meta.dirname;
-const args = process.argv.slice(2);
-const opt = (n, d) => {
-  const i = args.indexOf(`--${n}`);
-  return i >= 0 ? args[i + 1] : d;
-};
 const server = opt('server', 'servers/gunicorn-ts-serve.mjs');
 const workload = opt('workload', 'hello');
 const H2 = workload === 'h2c-hello';
@@ -47,16 +43,15 @@ const WS = { 'ws-echo64': 64, 'ws-echo16k': 16384 }[workload] ?? 0;
 const WARM = Number(opt('warm', 20000));
 const N = Number(opt('n', 10000));
 const TOP = Number(opt('top', 0));
-const TLS = args.includes('--tls');
-const CLOSE = args.includes('--close');
+const TLS = flag('tls');
+const CLOSE = flag('close');
 const OPS = opt('ops', process.env.GTS_BENCH_OPS ?? '');
 const cert = TLS ? benchCert() : null;
+let PORT = 0; // the kernel's pick: the server listens on port 0 and names its port (startServer below)
 const connect = () =>
   TLS
     ? tls.connect({ port: PORT, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] })
     : net.connect(PORT, '127.0.0.1');
-const PORT = 19900 + (process.pid % 90);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const REQ =
   workload === 'environ'
     ? 'GET /echo/path?x=1&y=two HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: text/html,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\nCookie: session=0123456789abcdef\r\nReferer: http://127.0.0.1/previous\r\nX-Request-Id: 3f0c5a8e-9d1b-4c2e\r\nX-Forwarded-For: 203.0.113.7\r\nCache-Control: no-cache\r\n\r\n'
@@ -149,46 +144,20 @@ async function loadWs(n) {
   );
 }
 
-async function load(n) {
+// under valgrind a load of 20,000 requests takes minutes: at most 30
+const LOAD_MS = 30 * 60_000;
+
+function load(n) {
   if (H2) return loadH2(n);
   if (WS) return loadWs(n);
   if (CLOSE) return loadClose(n);
   // 8 keep-alive connections, one request in flight on each
-  const per = Math.ceil(n / 8);
-  await Promise.all(
-    Array.from(
-      { length: 8 },
-      () =>
-        new Promise((resolve, reject) => {
-          const s = connect();
-          let left = per;
-          let buf = '';
-          s.on(TLS ? 'secureConnect' : 'connect', () => s.write(REQ));
-          s.on('data', (d) => {
-            buf += d;
-            for (;;) {
-              const he = buf.indexOf('\r\n\r\n');
-              if (he < 0) return;
-              const m = /content-length: (\d+)/i.exec(buf.slice(0, he));
-              const end = he + 4 + Number(m ? m[1] : 0);
-              if (buf.length < end) return;
-              buf = buf.slice(end);
-              if (--left === 0) {
-                s.destroy();
-                resolve();
-                return;
-              }
-              s.write(REQ);
-            }
-          });
-          s.on('error', reject);
-        }),
-    ),
-  );
+  return loadKeepAlive(n, { req: REQ, connect, connectEvent: TLS ? 'secureConnect' : 'connect', timeoutMs: LOAD_MS });
 }
 
 const out = path.join(os.tmpdir(), `callgrind.${process.pid}.out`);
-const child = spawn(
+// node under valgrind starts in tens of seconds, minutes on a loaded machine
+const { child, port } = await startServer(
   'valgrind',
   [
     '--tool=callgrind',
@@ -197,34 +166,22 @@ const child = spawn(
     process.execPath,
     '--max-semi-space-size=8',
     path.join(here, server),
-    String(PORT),
+    '0',
     H2 ? 'hello' : workload,
   ],
   {
-    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, GTS_BENCH_OPS: OPS, ...(H2 ? { GTS_BENCH_H2: '1' } : {}), ...(cert?.env ?? {}) },
+    timeoutMs: 300_000,
+    name: `${server} under valgrind`,
   },
 );
-let log = '';
-child.stdout.on('data', (d) => {
-  log += d;
-});
-child.stderr.on('data', (d) => {
-  log += d;
-});
-// node under valgrind starts in tens of seconds, minutes on a loaded machine
-for (let i = 0; i < 3000 && !/listening/i.test(log) && child.exitCode === null; i++) await sleep(100);
-if (!/listening/i.test(log)) {
-  child.kill('SIGKILL');
-  throw new Error(`server did not start under valgrind:\n${log}`);
-}
+PORT = port;
 await load(WARM);
 execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
 await load(N);
 execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
 for (const s of wsConns ?? []) s.destroy();
-child.kill('SIGTERM');
-await new Promise((r) => child.on('exit', r));
+await stopServer(child);
 const dumps = fs
   .readdirSync(os.tmpdir())
   .filter((f) => f.startsWith(`callgrind.${process.pid}.out.`))

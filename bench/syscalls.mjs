@@ -7,72 +7,26 @@
 //   node bench/syscalls.mjs [--workload hello] [--ops 1|statsd|prometheus] [--warm 20000] [--n 20000]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
+import { loadKeepAlive, option, sleep, startServer, stopServer } from './harness.mjs';
+
 const here = import.meta.dirname;
-const args = process.argv.slice(2);
-const opt = (n, d) => {
-  const i = args.indexOf(`--${n}`);
-  return i >= 0 ? args[i + 1] : d;
-};
-const workload = opt('workload', 'hello');
-const OPS = opt('ops', '');
-const WARM = Number(opt('warm', 20000));
-const N = Number(opt('n', 20000));
-const PORT = 19800 + (process.pid % 90);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const workload = option('workload', 'hello');
+const OPS = option('ops', '');
+const WARM = Number(option('warm', 20000));
+const N = Number(option('n', 20000));
 const REQ = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
 
-const child = spawn(process.execPath, [path.join(here, 'servers/gunicorn-ts-serve.mjs'), String(PORT), workload], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, GTS_BENCH_OPS: OPS },
-});
-let log = '';
-child.stdout.on('data', (d) => (log += d));
-for (let i = 0; i < 300 && !/listening/.test(log); i++) await sleep(100);
-if (!/listening/.test(log)) {
-  child.kill('SIGKILL');
-  throw new Error(`server did not start:\n${log}`);
-}
+const { child, port } = await startServer(
+  process.execPath,
+  [path.join(here, 'servers/gunicorn-ts-serve.mjs'), '0', workload],
+  { env: { ...process.env, GTS_BENCH_OPS: OPS }, name: 'servers/gunicorn-ts-serve.mjs' },
+);
 
 // 8 keep-alive connections, one request in flight on each; at most 60 s
-function load(n) {
-  const per = Math.ceil(n / 8);
-  return Promise.all(
-    Array.from(
-      { length: 8 },
-      () =>
-        new Promise((resolve, reject) => {
-          const s = net.connect(PORT, '127.0.0.1');
-          const timer = setTimeout(() => reject(new Error('load: 60 s passed')), 60000);
-          let left = per;
-          let buf = '';
-          s.on('connect', () => s.write(REQ));
-          s.on('data', (d) => {
-            buf += d;
-            for (;;) {
-              const he = buf.indexOf('\r\n\r\n');
-              if (he < 0) return;
-              const m = /content-length: (\d+)/i.exec(buf.slice(0, he));
-              const end = he + 4 + Number(m ? m[1] : 0);
-              if (buf.length < end) return;
-              buf = buf.slice(end);
-              if (--left === 0) {
-                clearTimeout(timer);
-                s.destroy();
-                resolve();
-                return;
-              }
-              s.write(REQ);
-            }
-          });
-          s.on('error', reject);
-        }),
-    ),
-  );
-}
+const load = (n) => loadKeepAlive(n, { port, req: REQ });
 
 try {
   await load(WARM);
@@ -96,5 +50,5 @@ try {
   );
   console.log(`  ${rows.join(', ')}`);
 } finally {
-  child.kill('SIGTERM');
+  await stopServer(child);
 }

@@ -10,8 +10,9 @@ const workers = Number(process.argv[4] || 2);
 if (cluster.isPrimary) {
   let up = 0;
   for (let i = 0; i < workers; i++) cluster.fork();
-  cluster.on('listening', () => {
-    if (++up === workers) console.log(`listening http://127.0.0.1:${port}`);
+  // the address the workers share (with port 0, the one the kernel picked)
+  cluster.on('listening', (worker, address) => {
+    if (++up === workers) console.log(`listening http://127.0.0.1:${address.port}`);
   });
   process.on('SIGTERM', () => {
     for (const w of Object.values(cluster.workers)) w.kill('SIGKILL');
