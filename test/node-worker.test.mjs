@@ -11,7 +11,7 @@ import path from 'node:path';
 import t from 'tap';
 
 import { alive, get, httpRequest, load, run, sleep, until } from './helpers/gts.mjs';
-import { makeCerts } from './helpers/tls.mjs';
+import { makeCerts, tlsArgs } from './helpers/tls.mjs';
 
 const APP = 'test.fixtures.apps.node';
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gts-node-'));
@@ -293,17 +293,7 @@ t.test("limits: limit_request_line, limit_request_fields, limit_request_body; Gu
 
 t.test('TLS binds under -k node: node:https with certfile/keyfile', async (t) => {
   const certs = makeCerts();
-  const g = run(t, [
-    '-k',
-    'node',
-    '--certfile',
-    certs.server.cert,
-    '--keyfile',
-    certs.server.key,
-    '-b',
-    '127.0.0.1:0',
-    `${APP}.plain:handler`,
-  ]);
+  const g = run(t, ['-k', 'node', ...tlsArgs(certs), '-b', '127.0.0.1:0', `${APP}.plain:handler`]);
   const port = await g.port();
   const body = await new Promise((resolve, reject) => {
     https

@@ -9,7 +9,7 @@ import t from 'tap';
 import { WebSocket } from 'ws';
 
 import { ROOT, alive, get, load, run, sleep, until } from './helpers/gts.mjs';
-import { makeCerts } from './helpers/tls.mjs';
+import { makeCerts, tlsArgs } from './helpers/tls.mjs';
 
 const APP = 'test.fixtures.apps.node.ws_app';
 const PY = '/usr/bin/python3';
@@ -209,10 +209,7 @@ t.test('wss:// with certfile; limit_request_line refuses a long handshake', asyn
   const g = run(t, [
     '-k',
     'node',
-    '--certfile',
-    certs.server.cert,
-    '--keyfile',
-    certs.server.key,
+    ...tlsArgs(certs),
     '--limit-request-line',
     '200',
     '-b',
