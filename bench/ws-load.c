@@ -4,7 +4,8 @@
 // counted and answered with the next message. Runs WARMUP seconds, then DURATION measured seconds (bounded:
 // it stops at the deadline whatever the server does), and prints one JSON line: messages in the measured
 // window, messages/s, and, with -P, the CPU seconds the server process used in that window (utime + stime from
-// /proc/PID/stat, the process and its threads), so messages per server CPU-second. A C client because a JS
+// /proc/PID/stat, the process and its threads; stime alone as server_sys_s), so messages per server CPU-second
+// and the kernel's part of it. A C client because a JS
 // client costs more CPU per message than the servers being measured (docs/design/websocket.md §6).
 //
 //   cc -O2 -o build/bench/ws-load bench/ws-load.c
@@ -102,8 +103,8 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-// utime + stime of a process (all its threads), in seconds; -1 if it cannot be read
-static double proc_cpu(int pid) {
+// utime + stime of a process (all its threads), in seconds, and stime alone in *sys; -1 if it cannot be read
+static double proc_cpu(int pid, double* sys) {
   if (pid <= 0) return -1;
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
@@ -117,6 +118,7 @@ static double proc_cpu(int pid) {
   unsigned long utime = 0, stime = 0;
   // after ")": state(3) ... utime is field 14, stime 15
   if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return -1;
+  *sys = (double)stime / (double)sysconf(_SC_CLK_TCK);
   return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -349,14 +351,14 @@ int main(int argc, char** argv) {
   struct epoll_event evs[256];
   double t0 = now();
   double start = t0 + warmup, deadline = start + duration;
-  double cpu0 = -1, self0 = 0, tstart = 0;
+  double cpu0 = -1, sys0 = 0, self0 = 0, tstart = 0;
   int closed = 0;
   for (;;) {
     double t = now();
     if (!measuring && t >= start) {
       measuring = 1;
       tstart = t;
-      cpu0 = proc_cpu(pid);
+      cpu0 = proc_cpu(pid, &sys0);
       self0 = self_cpu();
     }
     if (t >= deadline || closed == nconns) break;
@@ -389,7 +391,7 @@ int main(int argc, char** argv) {
     }
   }
   double t1 = now();
-  double cpu1 = proc_cpu(pid);
+  double sys1 = 0, cpu1 = proc_cpu(pid, &sys1);
   double self1 = self_cpu();
   double secs = measuring ? t1 - tstart : 0;
   for (int i = 0; i < nconns; i++)
@@ -397,9 +399,10 @@ int main(int argc, char** argv) {
   double server_cpu = (cpu0 >= 0 && cpu1 >= 0) ? cpu1 - cpu0 : -1;
   printf(
       "{\"connections\":%d,\"size\":%ld,\"opcode\":%d,\"seconds\":%.3f,\"messages\":%ld,\"messages_total\":%ld,"
-      "\"msgs_per_s\":%.1f,\"server_pid\":%d,\"server_cpu_s\":%.3f,\"msgs_per_server_cpu_s\":%.1f,"
-      "\"client_cpu_s\":%.3f,\"errors\":%ld,\"closed\":%d}\n",
+      "\"msgs_per_s\":%.1f,\"server_pid\":%d,\"server_cpu_s\":%.3f,\"server_sys_s\":%.3f,"
+      "\"msgs_per_server_cpu_s\":%.1f,\"client_cpu_s\":%.3f,\"errors\":%ld,\"closed\":%d}\n",
       nconns, size, expect_op, secs, counted, total, secs > 0 ? counted / secs : 0, pid, server_cpu,
+      server_cpu >= 0 ? sys1 - sys0 : -1,
       server_cpu > 0 ? counted / server_cpu : 0, measuring ? self1 - self0 : 0, errors, closed);
   return errors > 0 ? 1 : 0;
 }

@@ -214,6 +214,37 @@ t.test('backpressure: a client that never reads gets send() -1 then 0; drain onc
   t.equal((await g.exit).code, 0);
 });
 
+t.test('big and small sends interleaved arrive whole and in order, to a reading and to a paused client', async (t) => {
+  const { SEQUENCE_SIZES } = await import('./fixtures/apps/ws_api.mjs');
+  const { g, port } = await start(t, ['test.fixtures.apps.ws_api:application']);
+  for (const paused of [false, true]) {
+    const { ws, messages, closed } = await open(`ws://127.0.0.1:${port}/sequence`);
+    // paused: the kernel takes part of a big frame, the rest is queued behind it (and the small ones after)
+    if (paused) ws.pause();
+    ws.send('go');
+    if (paused) {
+      await sleep(300);
+      ws.resume();
+    }
+    t.ok(await waitFor(() => messages.some((m) => !m.isBinary), 20000), `'done' arrived (paused: ${paused})`);
+    const bin = messages.filter((m) => m.isBinary);
+    t.equal(bin.length, SEQUENCE_SIZES.length * 8, 'every message arrived');
+    let bad = -1;
+    for (let i = 0; i < bin.length && bad < 0; i++) {
+      const d = bin[i].data;
+      const want = Buffer.alloc(SEQUENCE_SIZES[i % SEQUENCE_SIZES.length], i % 251);
+      if (want.length >= 4) want.writeUInt32BE(i, 0);
+      if (!d.equals(want)) bad = i;
+    }
+    t.equal(bad, -1, 'each message has its size and its bytes, in the order sent');
+    t.equal(messages[messages.length - 1].data.toString(), 'done', "'done' came last");
+    ws.close();
+    await closed;
+  }
+  g.kill('SIGTERM');
+  t.equal((await g.exit).code, 0);
+});
+
 t.test('graceful stop: open WebSockets get close 1001, the worker exits', async (t) => {
   const { g, port } = await start(t, ['examples.websocket_echo:application']);
   const a = await open(`ws://127.0.0.1:${port}/a`);

@@ -705,6 +705,22 @@ void Connection::out_append(const char* p, size_t n) {
   out_.append(p, n);
 }
 
+// The corked bytes and then p..p+n handed to the transport now, without copying p into out_ when the kernel
+// takes everything (a big WebSocket message: its header is corked, its payload is the application's
+// memory). Nothing else happens here (no drain event, no close): that is flush()'s business, later.
+void Connection::write_direct(const char* p, size_t n) {
+  if (closed_ || (file_fd_ >= 0 && file_started_)) {
+    out_append(p, n);
+    schedule_flush();
+    return;
+  }
+  switch (io_->write2(out_, p, n)) {
+    case Transport::WriteStatus::kDone: out_.clear(); return;
+    case Transport::WriteStatus::kPending: update_reading(); return;
+    case Transport::WriteStatus::kError: fail_io(); return;
+  }
+}
+
 // Hands the corked bytes to the transport: one write per read callback or
 // per loop iteration (Server's check phase), however many pieces were appended.
 void Connection::flush() {

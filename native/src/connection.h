@@ -145,7 +145,7 @@ class Connection final : public Endpoint, public TransportEvents {
   void flush();
   void schedule_flush();
   void maybe_drain();
-  void write_out(const char* p, size_t n);
+  void write_direct(const char* p, size_t n);
   void close_graceful();
   void fail_io();
   void keep_input(const char* p, size_t n);

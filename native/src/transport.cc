@@ -86,6 +86,34 @@ Transport::WriteStatus StreamTransport::write(std::string& data) {
     if (r < 0 && r != UV_EAGAIN) return WriteStatus::kError;
     if (r > 0) data.erase(0, static_cast<size_t>(r));
   }
+  return queue(data);
+}
+
+Transport::WriteStatus StreamTransport::write2(std::string& data, const char* tail, size_t tail_len) {
+  if (closed_) return WriteStatus::kError;
+  if (pending_ == 0) {
+    // Nothing queued: one writev(2) of both pieces, straight from the caller's memory.
+    uv_buf_t b[2] = {uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size())),
+                     uv_buf_init(const_cast<char*>(tail), static_cast<unsigned>(tail_len))};
+    int r = uv_try_write(&h_.stream, b, 2);
+    size_t total = data.size() + tail_len;
+    if (r >= 0 && static_cast<size_t>(r) == total) return WriteStatus::kDone;
+    if (r < 0 && r != UV_EAGAIN) return WriteStatus::kError;
+    size_t took = r > 0 ? static_cast<size_t>(r) : 0;
+    if (took >= data.size()) {
+      data.assign(tail + (took - data.size()), total - took);
+    } else {
+      data.erase(0, took);
+      data.append(tail, tail_len);
+    }
+    return queue(data);
+  }
+  data.append(tail, tail_len);
+  return queue(data);
+}
+
+// Queues data (swapped out: the caller's string is left empty) behind what is pending.
+Transport::WriteStatus StreamTransport::queue(std::string& data) {
   auto* w = new (std::nothrow) WriteReq();
   if (w == nullptr) return WriteStatus::kError;
   w->t = this;

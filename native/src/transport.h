@@ -76,6 +76,13 @@ class Transport {
   bool reading() const { return reading_; }
   // Hands over the corked bytes of one flush (see WriteStatus).
   virtual WriteStatus write(std::string& data) = 0;
+  // write(data + tail) without copying tail when the kernel takes it all (kDone: data left as it was, tail
+  // sent); only what the kernel did not take is copied and queued. Transports that must copy anyway (TLS
+  // encrypts) append tail and write().
+  virtual WriteStatus write2(std::string& data, const char* tail, size_t tail_len) {
+    data.append(tail, tail_len);
+    return write(data);
+  }
   // Bytes handed over by write() whose completion has not been reported yet.
   // (State every transport keeps, read on every request: not virtual.)
   size_t pending() const { return pending_; }
@@ -115,12 +122,14 @@ class StreamTransport final : public Transport {
   void set_events(TransportEvents* events) { events_ = events; }
 
   WriteStatus write(std::string& data) override;
+  WriteStatus write2(std::string& data, const char* tail, size_t tail_len) override;
   bool shutdown() override;
   void close() override;
   bool peer(sockaddr_storage* ss) const override;
 
  private:
   void set_reading_impl(bool on) override;
+  WriteStatus queue(std::string& data);
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void on_write(uv_write_t* req, int status);

@@ -12,6 +12,9 @@ namespace {
 constexpr size_t kOutHighWater = 64 * 1024;  // send() says -1 (wait for drain) above this
 constexpr size_t kMsgKeepMax = 64 * 1024;    // a message buffer that grew above this is released after use
 constexpr size_t kZKeepMax = 4 * 1024;       // compressed input / inflated output kept per connection
+// A payload this big is written at once from the caller's memory (Connection::write_direct) instead of being
+// copied behind the corked bytes: the copy costs more than the write(2) it might share with a later send.
+constexpr size_t kWsDirectMin = 8 * 1024;
 
 // RFC 6455 §7.4: the codes an endpoint may send (as `ws` has it).
 bool valid_close_code(uint16_t c) {
@@ -190,6 +193,10 @@ void WsSession::send_frame(uint8_t op, const char* p, size_t n, bool rsv1) {
   uint8_t h[kWsMaxHeader];
   size_t hl = ws_frame_header(h, op, n, rsv1);
   c_->out_append(reinterpret_cast<const char*>(h), hl);
+  if (n >= kWsDirectMin) {  // big: written now from the caller's memory, not copied into out_ first
+    c_->write_direct(p, n);
+    return;
+  }
   if (n > 0) c_->out_append(p, n);
   if (!in_consume_) c_->schedule_flush();
 }
