@@ -123,6 +123,24 @@ const SERVERS = {
         ? null
         : 'native WebSocket not built yet (issue 16: examples/websocket_echo.mjs)',
   },
+  // The same echo with the opt-in transientMessages (a message Buffer valid only during message()).
+  'gunicorn-ts native (transientMessages)': {
+    argv: (port) => [
+      process.execPath,
+      cli,
+      '-w',
+      '1',
+      '-b',
+      `127.0.0.1:${port}`,
+      '--worker-connections',
+      '20000',
+      '--graceful-timeout',
+      '1',
+      path.join(here, 'servers', 'ws-echo-transient.mjs') + ':application',
+    ],
+    worker: true,
+    gc: false,
+  },
 };
 
 /** one raw WebSocket handshake (test/helpers/ws-client.mjs); resolves the socket after a checked 101, or rejects */

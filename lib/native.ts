@@ -65,7 +65,10 @@ export type NativeCallbacks = [
   onProtocolError: (errCode: number, remoteAddr: string, detail: string) => void,
   onClosed: () => void,
   onNotice: (message: string) => void,
-  /** a whole message: `length` bytes at `offset` in `slab`, shared by consecutive messages (never reused) */
+  /**
+   * a whole message: `length` bytes at `offset` in `slab`, shared by consecutive messages (never reused); for
+   * a WebSocket upgraded with WS_UPGRADE_TRANSIENT, the message's own ArrayBuffer, detached once this returns
+   */
   onWsMessage: (id: number, slab: ArrayBuffer, offset: number, length: number, isBinary: boolean) => void,
   onWsDrain: (id: number) => void,
   onWsClose: (id: number, code: number, reason: string) => void,
@@ -108,7 +111,13 @@ export interface NativeServer {
    * WebSocket: accepts the valid handshake of request `id` (the 101 goes out with `protocol` and the extra
    * headers, a block as respond()'s). The WebSocket's own id, or WS_UPGRADE error (< 0).
    */
-  wsUpgrade(id: number, protocol: string | undefined, headers: string | undefined, nHeaders: number): number;
+  wsUpgrade(
+    id: number,
+    protocol: string | undefined,
+    headers: string | undefined,
+    nHeaders: number,
+    flags: number,
+  ): number;
   /**
    * a message (flags: WS_SEND_BINARY | WS_SEND_COMPRESS): > 0 queued, -1 queued above the high-water mark
    * (wait for onWsDrain), 0 dropped
@@ -242,6 +251,8 @@ export const WS_SEND_BINARY = 1;
 export const WS_SEND_COMPRESS = 2;
 /** wsUpgrade() errors */
 export const WS_UPGRADE = { notHandshake: -1, draining: -2, protocol: -3, badHeader: -4 } as const;
+/** wsUpgrade()'s flags: each message in an ArrayBuffer of its own, detached once message() returns */
+export const WS_UPGRADE_TRANSIENT = 1;
 
 /** why abort(id, why) came (native Abort) */
 export const ABORT = { gone: -1, timeout: 1, timeoutClosed: 2 } as const;

@@ -6,7 +6,7 @@
 import type { Logger } from '../logging/logger.js';
 import { inspect } from 'node:util';
 
-import { WS_SEND_BINARY, WS_SEND_COMPRESS, WS_UPGRADE, type NativeServer } from '../native.js';
+import { WS_SEND_BINARY, WS_SEND_COMPRESS, WS_UPGRADE, WS_UPGRADE_TRANSIENT, type NativeServer } from '../native.js';
 
 /** a request id's connection slot bits (native/src/server.cc kSlotBits) */
 const SLOT_MASK = (1 << 20) - 1;
@@ -16,6 +16,14 @@ export interface WebSocketHandlers<T = unknown> {
   message?(ws: ServerWebSocket<T>, data: Buffer, isBinary: boolean): unknown;
   drain?(ws: ServerWebSocket<T>): unknown;
   close?(ws: ServerWebSocket<T>, code: number, reason: string): unknown;
+  /**
+   * `data` is valid only until message() returns: then it is empty (length 0), as uWebSockets.js has it. An
+   * async message() must not count on it after its first await. Copy what you keep (`Buffer.from(data)`).
+   * The server can then reuse
+   * the memory while it is still in the CPU cache: cheaper for messages of a few KiB and up, dearer for
+   * small ones. Default false: `data` is the app's to keep.
+   */
+  transientMessages?: boolean;
 }
 
 export interface UpgradeOptions<T = unknown> {
@@ -79,6 +87,13 @@ export class WebSocketNotEnabled extends Error {
 
 const HANDLER_NAMES = ['open', 'message', 'drain', 'close'] as const;
 
+/** handlers.transientMessages, checked: a boolean or absent */
+function transientOf(h: WebSocketHandlers<unknown>): boolean | string {
+  const v: unknown = h.transientMessages;
+  if (v === undefined || typeof v === 'boolean') return v === true;
+  return `transientMessages must be a boolean, got ${inspect(v)}`;
+}
+
 /**
  * Checks a fetch app's `websocket` (Bun's shape: `{ fetch, websocket: { open, message, drain, close } }`):
  * the handlers object, or a one-line reason it cannot be used (Bun's options and ping/pong handlers are not
@@ -92,11 +107,15 @@ export function checkHandlers(h: unknown): WebSocketHandlers | string {
     const v: unknown = (h as Record<string, unknown>)[k];
     if ((HANDLER_NAMES as readonly string[]).includes(k)) {
       if (v !== undefined && typeof v !== 'function') return `websocket.${k} must be a function, got ${inspect(v)}`;
+    } else if (k === 'transientMessages') {
+      const t = transientOf(h);
+      if (typeof t === 'string') return `websocket.${t}`;
     } else if (k === 'ping' || k === 'pong') {
       return `websocket.${k}: no ping/pong handlers here (the server answers pings itself and sends its own every websocket_ping_interval)`;
     } else {
       return (
-        `websocket.${k} is not supported: the handlers are open, message, drain and close; the limits are the ` +
+        `websocket.${k} is not supported: the handlers are open, message, drain and close (and the option ` +
+        'transientMessages); the limits are the ' +
         'settings websocket_max_message_size, websocket_max_backpressure, websocket_ping_interval, ' +
         'websocket_idle_timeout and websocket_compression'
       );
@@ -271,6 +290,8 @@ export class WebSocketTable {
         throw new TypeError(`${api}(): handlers.${k} must be a function, got ${inspect(fn)}`);
       }
     }
+    const transient = transientOf(handlers);
+    if (typeof transient === 'string') throw new TypeError(`${api}(): handlers.${transient}`);
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`${api}(): options must be an object, got ${inspect(options)}`);
     }
@@ -293,7 +314,7 @@ export class WebSocketTable {
         n++;
       }
     }
-    const id = this.native.wsUpgrade(requestId, protocol, block, n);
+    const id = this.native.wsUpgrade(requestId, protocol, block, n, transient ? WS_UPGRADE_TRANSIENT : 0);
     if (id < 0) {
       switch (id) {
         case WS_UPGRADE.protocol:
@@ -380,7 +401,8 @@ export class WebSocketTable {
   /**
    * A message: `length` bytes at `offset` in a slab the native core shares between consecutive messages
    * (docs/design/websocket.md §4). The handler gets a Buffer view, no copy; the slab is never reused, so
-   * an app may keep it (which keeps the slab's 64 KiB alive).
+   * an app may keep it (which keeps the slab's 64 KiB alive). With transientMessages the ArrayBuffer is the
+   * message's own and the native side detaches it once this returns.
    */
   onMessage(id: number, slab: ArrayBuffer, offset: number, length: number, isBinary: boolean): void {
     const ws = this.find(id);

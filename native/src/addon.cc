@@ -10,8 +10,8 @@
 //   callbacks[3] onAbort(id)                 callbacks[4] onDrain(id)
 //   callbacks[5] onProtocolError(code, remoteAddr, detail)
 //   callbacks[6] onClosed()                  callbacks[7] onNotice(message)
-//   callbacks[8] onWsMessage(id, slab: ArrayBuffer, offset, length, isBinary)   callbacks[9] onWsDrain(id)
-//   callbacks[10] onWsClose(id, code, reason)
+//   callbacks[8] onWsMessage(id, slab: ArrayBuffer, offset, length, isBinary) (transient: the message's own, detached
+//   after)   callbacks[9] onWsDrain(id) callbacks[10] onWsClose(id, code, reason)
 // `blob` is one latin-1 string holding method, target, decoded path, query,
 // remote address, PROXY fields, then environ key/value pairs; meta[] holds the
 // end offset of each piece (layout: MetaSlot in environ.h).
@@ -398,6 +398,7 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     scopes_.push_back(hs);
   }
   void leave() override {
+    transient_data_ = nullptr;  // its napi_value dies with the scope
     napi_close_handle_scope(env_, scopes_.back());
     scopes_.pop_back();
   }
@@ -440,7 +441,21 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
   // messages, never reused (the views JS keeps hold it; GC frees it), and JS makes the Buffer view.
   // A message above a quarter of a slab gets an ArrayBuffer of its own. docs/design/websocket.md §4.
   static constexpr size_t kSlabSize = 64 * 1024;
-  uint8_t* ws_reserve(size_t n) override {
+  uint8_t* ws_reserve(size_t n, bool transient) override {
+    if (transient) {
+      // transientMessages: an ArrayBuffer of the message's own, detached once message() returns, so that
+      // its memory goes back to the allocator at once and the next message's is still in the cache.
+      // Valid in this handle scope (the libuv callback's) until on_ws_message() takes it.
+      void* data = nullptr;
+      transient_data_ = nullptr;
+      if (napi_create_arraybuffer(env_, n, &data, &transient_ab_) != napi_ok) {
+        napi_value ex;
+        napi_get_and_clear_last_exception(env_, &ex);
+        return nullptr;
+      }
+      transient_data_ = static_cast<uint8_t*>(data);
+      return transient_data_;
+    }
     if (n > kSlabSize / 4) return nullptr;
     if (slab_data_ == nullptr || kSlabSize - slab_off_ < n) {
       // napi_create_buffer: not zero-filled, like the pool behind Node's Buffer.allocUnsafe (JS sees only
@@ -464,12 +479,34 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     if (slab_off_ > kSlabSize) slab_off_ = kSlabSize;
     return p;
   }
-  void on_ws_message(uint64_t id, const uint8_t* p, size_t n, bool binary) override {
+  void on_ws_message(uint64_t id, const uint8_t* p, size_t n, bool binary, bool transient) override {
     napi_value args[5];
+    if (transient) {
+      if (p != nullptr && p == transient_data_) {
+        args[1] = transient_ab_;
+      } else {  // assembled natively (fragmented, compressed or split across reads): copied once
+        void* data;
+        if (napi_create_arraybuffer(env_, n, &data, &args[1]) != napi_ok) {
+          napi_value ex;
+          napi_get_and_clear_last_exception(env_, &ex);
+          std::fprintf(stderr, "gunicorn-ts: no memory for a WebSocket message of %zu bytes\n", n);
+          return;
+        }
+        if (n > 0) std::memcpy(data, p, n);
+      }
+      transient_data_ = nullptr;
+      napi_create_double(env_, static_cast<double>(id), &args[0]);
+      napi_create_uint32(env_, 0, &args[2]);
+      napi_create_double(env_, static_cast<double>(n), &args[3]);
+      napi_get_boolean(env_, binary, &args[4]);
+      call(kCbWsMessage, 5, args);
+      napi_detach_arraybuffer(env_, args[1]);  // what the app kept of it is empty from now on
+      return;
+    }
     uintptr_t a = reinterpret_cast<uintptr_t>(p), base = reinterpret_cast<uintptr_t>(slab_data_);
     bool in_slab = slab_data_ != nullptr && a >= base && a + n <= base + kSlabSize;
     if (!in_slab) {  // assembled natively (fragmented, compressed or split across reads): copied once
-      uint8_t* d = ws_reserve(n);
+      uint8_t* d = ws_reserve(n, false);
       if (d != nullptr) {
         if (n > 0) std::memcpy(d, p, n);
         a = reinterpret_cast<uintptr_t>(d);
@@ -724,7 +761,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     return c;
   }
 
-  // wsUpgrade(requestId, protocol|undefined, headerBlock|undefined, nHeaders) -> the WebSocket's id, or
+  // wsUpgrade(requestId, protocol|undefined, headerBlock|undefined, nHeaders, flags: 1 transient messages)
+  //   -> the WebSocket's id, or
   // -1 not a valid handshake in flight, -2 stopping, -3 subprotocol not offered, -4 a bad header
   Napi::Value WsUpgrade(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -743,7 +781,8 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
       if (e != HeadError::kOk) return Napi::Number::New(env, -4);
       extra = std::move(h.lines);
     }
-    return Napi::Number::New(env, static_cast<double>(c->ws_upgrade(proto.data(), proto.size(), extra)));
+    bool transient = info.Length() > 4 && info[4].IsNumber() && (info[4].As<Napi::Number>().Uint32Value() & 1) != 0;
+    return Napi::Number::New(env, static_cast<double>(c->ws_upgrade(proto.data(), proto.size(), extra, transient)));
   }
 
   // wsSend(id, data: string|Uint8Array, flags: 1 binary | 2 compress) -> >0 queued, -1 queued over the
@@ -859,6 +898,9 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
   Napi::Reference<Napi::Uint32Array> meta_ref_;
   Napi::Reference<Napi::ArrayBuffer> slab_;  // the current WebSocket message slab (ws_reserve)
   uint8_t* slab_data_ = nullptr;
+  // transientMessages: the ArrayBuffer ws_reserve(n, true) made, until on_ws_message() takes it
+  napi_value transient_ab_ = nullptr;
+  uint8_t* transient_data_ = nullptr;
   size_t slab_off_ = 0;
   Napi::ObjectReference resource_;
   napi_async_context async_ctx_ = nullptr;

@@ -958,7 +958,7 @@ WaitList& Connection::list_of(Wait list) {
 
 // ---- WebSocket (ws_session.h) -------------------------------------------------------------
 
-int64_t Connection::ws_upgrade(const char* proto, size_t plen, const std::string& extra) {
+int64_t Connection::ws_upgrade(const char* proto, size_t plen, const std::string& extra, bool transient) {
   if (hs_ == nullptr || ws_ != nullptr || !active_ || head_sent_ || resp_done_ || closing_ || closed_) return -1;
   if (srv_->draining()) return -2;
   if (plen > 0 && !ws_protocol_offered(hs_->protocols, proto, plen)) return -3;
@@ -966,6 +966,7 @@ int64_t Connection::ws_upgrade(const char* proto, size_t plen, const std::string
   WsLimits lim;
   lim.max_message = cfg.ws_max_message;
   lim.max_backpressure = cfg.ws_max_backpressure;
+  lim.transient = transient;
   std::unique_ptr<WsZ> z;
   WsDeflateParams dp;
   WsDeflatePool* pool = nullptr;

@@ -112,7 +112,8 @@ class Connection final : public Endpoint, public TransportEvents {
   // validated header lines for the 101). The new id (the connection's from now on), or < 0: -1 not a
   // valid handshake in flight (or already answered), -2 the server is stopping, -3 a subprotocol the
   // client did not offer.
-  int64_t ws_upgrade(const char* proto, size_t plen, const std::string& extra);
+  // transient: the app's messages are detached after its message() returns (WsLimits::transient).
+  int64_t ws_upgrade(const char* proto, size_t plen, const std::string& extra, bool transient = false);
   WsSession* ws() const { return ws_; }
   size_t ws_buffered() const { return out_.size() + io_->pending(); }
   void ws_shutdown();  // graceful stop: close 1001

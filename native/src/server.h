@@ -88,9 +88,10 @@ class Bridge {
   // message of n bytes in the current slab, or nullptr (above a quarter of a slab, or no memory). Room is
   // valid until the next ws_reserve() or on_ws_message(); the session unmasks into it, and on_ws_message() of
   // that pointer is then a view without a copy. Any other p is copied (into the slab, or into an
-  // ArrayBuffer of its own when large).
-  virtual uint8_t* ws_reserve(size_t n) = 0;
-  virtual void on_ws_message(uint64_t id, const uint8_t* p, size_t n, bool binary) = 0;
+  // ArrayBuffer of its own when large). transient (WsLimits::transient): the room is an ArrayBuffer of its
+  // own, whatever n, detached when on_ws_message() has returned from JS.
+  virtual uint8_t* ws_reserve(size_t n, bool transient) = 0;
+  virtual void on_ws_message(uint64_t id, const uint8_t* p, size_t n, bool binary, bool transient) = 0;
   virtual void on_ws_drain(uint64_t id) = 0;
   virtual void on_ws_close(uint64_t id, int code, const char* reason, size_t n) = 0;
   // RAII scope for libuv callbacks that may call into JS.

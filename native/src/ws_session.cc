@@ -55,7 +55,7 @@ uint8_t* WsSession::data_dest(size_t n, uint64_t frame_len, bool msg_start, uint
     // The frame is whole in this read: unmasked into the slab JS gets, the only copy (if it is the
     // message's only frame; on_data() moves it to msg_ otherwise).
     if (!compressed && n == frame_len && !close_sent_) {
-      direct_ = c_->srv_->bridge()->ws_reserve(n);
+      direct_ = c_->srv_->bridge()->ws_reserve(n, lim_.transient);
       if (direct_ != nullptr) return direct_;
     }
     // One frame, whole message: reserve it at once (bounded by the limit, checked on the header).
@@ -99,11 +99,11 @@ WsClose WsSession::on_data(uint8_t* p, size_t n, bool msg_end) {
   if (direct_ != nullptr) {
     uint8_t* d = direct_;
     direct_ = nullptr;
-    c_->srv_->bridge()->on_ws_message(id_, d, n, msg_op_ == kWsBinary);
+    c_->srv_->bridge()->on_ws_message(id_, d, n, msg_op_ == kWsBinary, lim_.transient);
     return gone() ? WsClose::kDone : WsClose::kNone;
   }
   c_->srv_->bridge()->on_ws_message(id_, reinterpret_cast<const uint8_t*>(msg_.data()), msg_.size(),
-                                    msg_op_ == kWsBinary);
+                                    msg_op_ == kWsBinary, lim_.transient);
   if (msg_compressed_) {
     if (z_->shared) {  // the worker's buffer goes back to the pool, this connection's (empty) one comes back
       msg_.clear();

@@ -23,6 +23,9 @@ class Connection;
 struct WsLimits {
   uint64_t max_message = 16u << 20;       // websocket_max_message_size (inclusive)
   uint64_t max_backpressure = 16u << 20;  // websocket_max_backpressure: send() drops above this
+  // the app's handlers asked for transientMessages: each message in an ArrayBuffer of its own that is detached
+  // once message() returns (Bridge::on_ws_message), instead of a view into a slab it may keep
+  bool transient = false;
 };
 
 // A connection's permessage-deflate state (only when negotiated): the parameters, its own zlib streams in
