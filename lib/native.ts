@@ -156,6 +156,8 @@ export interface NativeBinding {
   balanceCreate(slots: number): number;
   /** marks a worker slot as empty (master, when a worker exits) */
   balanceVacate(fd: number, slot: number): boolean;
+  /** the value of a native promise already fulfilled, else the promise itself (V8 reads its state; no then()) */
+  promiseValue<T>(this: void, p: Promise<T>): T | Promise<T>;
   /** sd_notify(3) over $NOTIFY_SOCKET: 1 sent, 0 when NOTIFY_SOCKET is unset */
   sdNotify(state: string): number;
   /** a non-blocking unix datagram socket (StatsD and syslog to unix paths): its fd */
