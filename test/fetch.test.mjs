@@ -326,6 +326,27 @@ t.test('errors in the application: a 500 with the error page, logged', async (t)
   t.match(logged, /Error handling request GET \/stream-fails\nError: stream failure/);
 });
 
+t.test('an async handler that returns without waiting: answered from its fulfilled promise, in order', async (t) => {
+  const handler = async (req) => {
+    const p = new URL(req.url).pathname;
+    if (p === '/wait') await sleep(5);
+    if (p === '/nothing') return 'not a Response';
+    return new Response(p, { headers: { 'X-Path': p } });
+  };
+  const { port, url } = await start(t, handler, { worker_class: 'fetch' });
+  const r = await exchange(
+    port,
+    'GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /wait HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n',
+    { expect: 3, timeoutMs: 3000 },
+  );
+  t.same(
+    r.responses.map((x) => `${x.status} ${x.get('x-path')} ${x.body}`),
+    ['200 /a /a', '200 /wait /wait', '200 /b /b'],
+  );
+  t.equal((await fetch(url + '/nothing')).status, 500);
+  t.equal(await (await fetch(url + '/c')).text(), '/c');
+});
+
 t.test('request.signal aborts when the client disconnects', async (t) => {
   let seen = null;
   let cancelled = null;

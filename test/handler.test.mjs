@@ -1,5 +1,6 @@
 // The WSGI handler contract over real sockets: bodies of every kind, close(),
 // errors before and after headers, framing rules, wsgi.input, environ.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import net from 'node:net';
 import t from 'tap';
 
@@ -177,6 +178,103 @@ t.test('an async application that throws after an await gets a 500; one that res
     ['200 /a', '200 /b'],
   );
 });
+
+t.test(
+  'an async application that returns without waiting: answered from its fulfilled promise, in order; its errors are 500s',
+  async (t) => {
+    let ownThen = 0;
+    const inner = async (env, sr) => {
+      if (env.PATH_INFO === '/throw') throw new Error('boom before any await');
+      if (env.PATH_INFO === '/nostart') return ['no start_response'];
+      if (env.PATH_INFO === '/notiter') {
+        sr('200 OK', []);
+        return 42;
+      }
+      if (env.PATH_INFO === '/gen') {
+        sr('200 OK', []);
+        return (function* () {
+          yield 'g1';
+          yield 'g2';
+        })();
+      }
+      if (env.PATH_INFO === '/wait') await sleep(5);
+      sr('200 OK', [['X-Path', env.PATH_INFO]]);
+      return [env.PATH_INFO];
+    };
+    const { port } = await startServer(t, (env, sr) => {
+      const p = inner(env, sr);
+      // an own then() on the promise: await does not call it on a native promise (it reads the promise
+      // itself), and neither does the server on one already fulfilled; a pending one is still waited for
+      p.then = function (...a) {
+        ownThen++;
+        return Promise.prototype.then.apply(this, a);
+      };
+      return p;
+    });
+    const r = await exchange(
+      port,
+      'GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /gen HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n',
+      { expect: 3, timeoutMs: 3000 },
+    );
+    t.same(
+      r.responses.map((x) => `${x.status} ${x.get('x-path') ?? '-'} ${x.body}`),
+      ['200 /a /a', '200 - g1g2', '200 /b /b'],
+    );
+    t.equal(r.responses[1].get('transfer-encoding'), 'chunked');
+    t.equal(ownThen, 0, 'then() not called on a fulfilled promise');
+    t.equal((await request(port, { path: '/wait' })).get('x-path'), '/wait');
+    t.equal(ownThen, 1, 'then() called on the pending one');
+    for (let i = 0; i < 10; i++) t.equal((await request(port, { path: `/c${i}` })).body.toString(), `/c${i}`);
+    t.ok(ownThen <= 3, `a pending one does not turn off reading the state for good (then() called ${ownThen} times)`);
+    for (const p of ['/throw', '/nostart', '/notiter']) {
+      const e = await request(port, { path: p });
+      t.equal(e.status, 500, `${p}: 500`);
+      t.equal(e.get('connection'), 'close', `${p}: Connection: close`);
+    }
+    t.equal((await request(port, { path: '/c' })).body.toString(), '/c');
+  },
+);
+
+t.test(
+  'AsyncLocalStorage: a store entered per request holds across its awaits, with requests interleaved; the store around the server holds in every request',
+  async (t) => {
+    const als = new AsyncLocalStorage();
+    const outer = new AsyncLocalStorage();
+    const seen = [];
+    const app = (env, sr) =>
+      als.run({ path: env.PATH_INFO }, async () => {
+        const before = als.getStore().path;
+        // /now/*: no await (answered from the fulfilled promise); /wait/*: awaits, interleaved with the others
+        if (env.PATH_INFO.startsWith('/wait/')) {
+          await sleep(Math.random() * 20);
+          await null;
+        }
+        const after = als.getStore().path;
+        seen.push(`${env.PATH_INFO} ${outer.getStore()?.srv}`);
+        sr('200 OK', []);
+        return (async function* () {
+          await sleep(1);
+          yield `${before} ${after} ${outer.getStore()?.srv}`;
+        })();
+      });
+    const { port } = await outer.run({ srv: 'outer' }, () => startServer(t, app));
+    const paths = [];
+    for (let i = 0; i < 8; i++) paths.push(`/now/${i}`, `/wait/${i}`);
+    const bodies = await Promise.all(paths.map((p) => request(port, { path: p }).then((r) => r.body.toString())));
+    t.same(
+      bodies,
+      paths.map((p) => `${p} ${p} outer`),
+    );
+    t.same(seen.sort(), paths.map((p) => `${p} outer`).sort());
+    // pipelined on one connection: each request sees its own store
+    const raw = paths.map((p) => `GET ${p} HTTP/1.1\r\nHost: a\r\n\r\n`).join('');
+    const r = await exchange(port, raw, { expect: paths.length, timeoutMs: 5000 });
+    t.same(
+      r.responses.map((x) => x.body.toString()),
+      paths.map((p) => `${p} ${p} outer`),
+    );
+  },
+);
 
 t.test(
   "a connection slot reused while an aborted request's application still runs: the new request gets its body and its answer",

@@ -15,6 +15,9 @@ import { HeadCache } from './head-cache.js';
 import { bodyError, disconnected, type Input } from './input.js';
 import { WebSocketTable } from './websocket.js';
 
+// a module constant: no property load per call
+const promiseValue = native.promiseValue;
+
 /** a request id's connection slot bits (native/src/server.cc kSlotBits) */
 export const SLOT_MASK = (1 << 20) - 1;
 const HTML_HEADER = 'Content-Type\0text/html\n';
@@ -197,6 +200,10 @@ export abstract class ExchangeTable<X extends TableExchange & { timeout(answer: 
   /** the WebSockets this server's requests upgraded to */
   readonly ws: WebSocketTable;
   onClosed: () => void = () => {};
+  /** promises still to be waited for without reading their state (fulfilled(): after a pending one) */
+  private peekSkip = 0;
+  /** what peekSkip was set to after the last pending one (0 after a fulfilled one) */
+  private peekBackoff = 0;
 
   constructor(
     readonly ctx: EnvironContext,
@@ -207,6 +214,31 @@ export abstract class ExchangeTable<X extends TableExchange & { timeout(answer: 
     this.meta = new Uint32Array(16 + 2 * Math.max(1, Math.min(fieldsLimit || 32768, 32768)) + 2);
   }
 
+  /**
+   * An application's promise already fulfilled (an async function that returned without waiting for
+   * anything): its value, read by the native core (native.promiseValue), so that the response goes out as a
+   * sync application's would, with no then(), no reaction job and no microtask turn. Otherwise (a promise
+   * still pending or rejected, or not made by Promise itself) `p`, to be waited for. Only a promise whose
+   * constructor is Promise (as an async function's): `await` does not call then() on one either, while it
+   * does on a subclass or another thenable. Reading the state costs about 250 instructions (an N-API call):
+   * after a promise found pending, the next 1, 2, 4 ... 64 are not read (an application that always waits
+   * pays about 4 a request), and one found fulfilled has every one read again.
+   */
+  fulfilled(p: PromiseLike<unknown>): unknown {
+    if ((p as Promise<unknown>).constructor !== Promise) return p;
+    if (this.peekSkip !== 0) {
+      this.peekSkip--;
+      return p;
+    }
+    const v = promiseValue(p as Promise<unknown>);
+    if (v !== p) {
+      if (this.peekBackoff !== 0) this.peekBackoff = 0;
+      return v;
+    }
+    this.peekBackoff = this.peekBackoff === 0 ? 1 : Math.min(this.peekBackoff * 2, 64);
+    this.peekSkip = this.peekBackoff;
+    return p;
+  }
   /** a request head from the native core (its offsets in `meta`) */
   protected abstract onRequest(id: number, blob: string, body: Buffer | undefined): void;
 

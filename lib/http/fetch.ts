@@ -329,6 +329,12 @@ export class FetchExchange implements TableExchange, InputControl {
       return;
     }
     if (isThenable(result) && !(result instanceof NativeResponse)) {
+      // an async handler that returned without waiting for anything: answered now (fulfilled())
+      const v = this.d.fulfilled(result);
+      if (v !== result) {
+        this.respond(v);
+        return;
+      }
       this.keep();
       void this.settle(result);
       return;
