@@ -7,7 +7,7 @@
 // (self cost per request) and the cost per object file.
 //   node bench/callgrind.mjs [--server servers/gunicorn-ts-serve.mjs] [--workload hello] [--warm 20000] [--n 10000] [--top 40]
 // Workloads: hello, hello-async, hello-await (GET /), environ, post4k (the apps in servers/apps.mjs);
-// fetch-hello, hono-hello (GET /: servers/fetch-apps.mjs; also with --server servers/hono-node-server.mjs).
+// fetch-hello, fetch-hello-async, hono-hello (GET /: servers/fetch-apps.mjs; also with --server servers/hono-node-server.mjs).
 // --ops 1|statsd|prometheus: with StatsD and/or Prometheus on (GTS_BENCH_OPS in servers/gunicorn-ts-serve.mjs).
 // Request durations are then timed for 1 in k requests, k from the rate (lib/metrics/recorder.ts): under
 // valgrind the server is slow, k small (4 to 32), and the figure higher than at a real rate.
