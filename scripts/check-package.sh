@@ -233,7 +233,10 @@ for major in "${NODE_MAJORS[@]}"; do
   run_only_node "$tmp/default" "$nb" node -e '
     const j = require("./node_modules/gunicorn-ts/prebuilds/linux-x64/gunicorn_native.json");
     const b = require("./node_modules/gunicorn-ts/prebuilds/linux-x64/gunicorn_native.node");
-    if (b.llhttpVersion !== j.llhttp) throw new Error(`llhttp ${b.llhttpVersion} != ${j.llhttp}`);'
+    if (b.llhttpVersion !== j.llhttp) throw new Error(`llhttp ${b.llhttpVersion} != ${j.llhttp}`);
+    // promiseValue() reads V8 itself (not N-API): the one prebuilt addon must read promises right on each Node
+    const v = {}, p = new Promise(() => {});
+    if (b.promiseValue(Promise.resolve(v)) !== v || b.promiseValue(p) !== p) throw new Error("promiseValue on " + process.version);'
   cli_check "$tmp/default" env -i PATH="$(only_node "$nb")" HOME="$tmp/home" ./node_modules/.bin/gunicorn-ts
   took
 done

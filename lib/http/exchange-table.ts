@@ -15,8 +15,22 @@ import { HeadCache } from './head-cache.js';
 import { bodyError, disconnected, type Input } from './input.js';
 import { WebSocketTable } from './websocket.js';
 
-// a module constant: no property load per call
-const promiseValue = native.promiseValue;
+// a module constant: no property load per call. promiseValue reads V8's own promise state (the addon's one
+// use of V8 outside N-API, native/src/addon.cc): checked once on this Node, and left unused (every promise
+// waited for with then(), as before) if it does not answer as expected.
+const promiseValue: (p: Promise<unknown>) => unknown = (() => {
+  const probe = {};
+  const pending = new Promise<never>(() => undefined);
+  const rejected = Promise.reject(new Error('probe'));
+  rejected.catch(() => undefined);
+  try {
+    const f = native.promiseValue;
+    if (f(Promise.resolve(probe)) === probe && f(pending) === pending && f(rejected) === rejected) return f;
+  } catch {
+    /* below */
+  }
+  return (p: Promise<unknown>) => p;
+})();
 
 /** a request id's connection slot bits (native/src/server.cc kSlotBits) */
 export const SLOT_MASK = (1 << 20) - 1;
