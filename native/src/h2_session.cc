@@ -680,6 +680,13 @@ int H2Session::frame_recv_cb(nghttp2_session* session, const nghttp2_frame* fram
       if (st == nullptr) return 0;
       if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST && !st->headers_done_) {
         st->headers_done_ = true;
+        // A header block our own checks rejected (h2_head: 431 limits, header_map refuse) is answered with
+        // an error page: one abuse event, as nghttp2's own rejections (RST_STREAM(PROTOCOL_ERROR), counted
+        // in invalid_frame_cb), so that a client cannot make us do that work without end.
+        if (st->head_.err() != Err::kOk && s->abuse(1)) {
+          s->calm_ = true;
+          return NGHTTP2_ERR_CALLBACK_FAILURE;  // processing stops at this frame
+        }
         if (!st->in_ready_) {
           st->in_ready_ = true;
           s->ready_.push_back(st);
@@ -736,7 +743,9 @@ int H2Session::invalid_frame_cb(nghttp2_session*, const nghttp2_frame*, int, voi
   return 0;
 }
 
-// Gunicorn's RST_STREAM_RATE_LIMIT / WINDOW: 200 per 10 s, as a token bucket.
+// Gunicorn's RST_STREAM_RATE_LIMIT / WINDOW: 200 per 10 s, as a token bucket. Events: RST_STREAM
+// received, invalid frames (nghttp2's header rejections among them: each is an invalid_frame_cb before
+// its RST_STREAM(PROTOCOL_ERROR)), and header blocks rejected by h2_head.
 bool H2Session::abuse(uint32_t cost) {
   const uint64_t now = srv_->now_ms();
   if (bucket_at_ != 0) {
