@@ -307,6 +307,59 @@ t.test(`2000 malformed HEADERS (uppercase field names), 50 at a time (${TARGET})
   await bounded(t, srv);
 });
 
+// Header blocks rejected one stream at a time, 50 streams a batch, until the server ends the connection or 300
+// were sent: each rejection is an abuse event (the RST bucket, 200 per 10 s), whether nghttp2 rejects the block
+// (RST_STREAM(PROTOCOL_ERROR)) or gunicorn-ts's own checks do (an error page: 431 over
+// http2_max_header_list_size, 400 for a '_' name under header_map refuse).
+const REJECTED = [
+  { what: 'connection: keep-alive (nghttp2: RST_STREAM)', fields: [['connection', 'keep-alive']] },
+  { what: 'a header list over http2_max_header_list_size (431)', fields: [['x-big', 'a'.repeat(6000)]] },
+  { what: "a '_' in a name under header_map refuse (400)", fields: [['x_bad', 'y']] },
+];
+for (const { what, fields } of REJECTED) {
+  t.test(`300 rejected header blocks: ${what}, 50 at a time (${TARGET})`, async (t) => {
+    const srv = await target(t, { settings: { maxHeaderListSize: 4096 }, args: ['--header-map', 'refuse'] });
+    const before = await srv.count();
+    const c = await openH2(t, srv);
+    const bad = (id) => headers(id, hpack.request({ fields }), { endStream: true });
+    const answered = (f) => (f.type === T.RST_STREAM || f.type === T.HEADERS) && f.stream > 0;
+    const end = Date.now() + ATTACK_MS;
+    let sent = 0;
+    let o = null;
+    while (sent < 300 && Date.now() < end && !c.closed) {
+      const ids = Array.from({ length: 50 }, (_, i) => 1 + 2 * (sent + i));
+      c.write(ids.map(bad));
+      sent += ids.length;
+      const last = ids.at(-1);
+      const r = await c.waitFrame((f) => f.type === T.GOAWAY || (answered(f) && f.stream === last), {
+        timeoutMs: 5000,
+        from: c.mark,
+      });
+      if (r.type === T.GOAWAY || r.closed) {
+        o = r;
+        break;
+      }
+    }
+    const resets = c.frames.filter((f) => f.type === T.RST_STREAM);
+    const pages = c.frames.filter((f) => f.type === T.HEADERS && f.stream > 0);
+    const statuses = [...new Set(pages.map((f) => f.headers?.find((x) => x[0] === ':status')?.[1]))];
+    t.comment(
+      `${sent} sent; ${resets.length} RST_STREAM, ${pages.length} error pages (${statuses}); then ${describe(o)}`,
+    );
+    t.ok(resets.length + pages.length > 0, 'the rejected streams are answered one by one');
+    gtsOnly(t, 'node:http2 (nghttp2 1.61) has no abuse budget for rejected header blocks', () => {
+      t.equal(o?.type, T.GOAWAY, `the connection is ended (${describe(o)})`);
+      t.equal(errorName(o?.code ?? -1), 'ENHANCE_YOUR_CALM', `GOAWAY(ENHANCE_YOUR_CALM) (${describe(o)})`);
+      t.ok(resets.length + pages.length <= 200, `within the abuse budget (${resets.length + pages.length} answered)`);
+    });
+    if (o?.type === T.GOAWAY) t.ok(await c.waitClosed(ATTACK_MS), 'the connection is closed in time');
+    await neighbours(t, srv, 'after the attack');
+    const after = await srv.count();
+    t.equal(after.calls - before.calls - 2, 0, 'no rejected request reached the app');
+    await bounded(t, srv);
+  });
+}
+
 t.test(`connection errors followed by a bad frame in the same write (CVE-2026-27135 shape) (${TARGET})`, async (t) => {
   const srv = await target(t);
   const bad = frame(T.PING, 0, 0, Buffer.alloc(7)); // FRAME_SIZE_ERROR, right behind the first error

@@ -860,6 +860,10 @@ bool Connection::timed_out(uint64_t now) {
       expired_why_ = 4;
       return true;
     }
+    if (h2_->streams_timed_out(now, cfg.request_timeout_ms)) {  // request_timeout, per stream
+      expired_why_ = 5;
+      return true;
+    }
     return false;
   }
 #endif
@@ -889,6 +893,11 @@ void Connection::time_out() {
 #ifndef GTS_NO_HTTP2
   if (expired_why_ == 4) {  // HTTP/2 zero-window stall: those streams are cancelled
     h2_->reset_stalled();
+    if (!closed_ && !closing_) flush();
+    return;
+  }
+  if (expired_why_ == 5) {  // HTTP/2 request_timeout: those streams answer 503 or are reset, not the connection
+    h2_->time_out_streams(srv_->now_ms(), srv_->cfg().request_timeout_ms);
     if (!closed_ && !closing_) flush();
     return;
   }

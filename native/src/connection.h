@@ -101,7 +101,7 @@ class Connection final : public Endpoint, public TransportEvents {
   uint64_t body_bytes_ = 0;  // body bytes received since body_since_ (body_min_rate)
   uint64_t write_mark_ = 0;  // output pending and not shrinking since (0: none pending)
   size_t write_pend_ = 0;    // the socket's queued bytes when write_mark_ was set
-  uint8_t expired_why_ = 0;  // timed_out(): 1 write, 2 body, 3 request, 4 HTTP/2 stall
+  uint8_t expired_why_ = 0;  // timed_out(): 1 write, 2 body, 3 request, 4 HTTP/2 stall, 5 HTTP/2 stream request_timeout
 
   friend class Server;
   friend class H2Session;

@@ -288,10 +288,12 @@ void H2Session::after_io() {
         std::string b;
         b.swap(st->body_in_);
         st->unconsumed_ += b.size();
+        st->since_ = srv_->now_ms();  // request_timeout: the wait was the client's
         br->on_body(st->req_id_, b.data(), b.size());
       }
       if (st->end_in_ && !st->end_told_ && st->js_holds()) {
         st->end_told_ = true;
+        st->since_ = srv_->now_ms();
         br->on_body_end(st->req_id_, Err::kOk);
       }
     } else if (!st->body_in_.empty()) {  // nobody reads it: give the window back
@@ -352,6 +354,7 @@ void H2Session::dispatch(H2Stream* st) {
     follows = true;
   }
   st->body_to_js_ = follows;
+  st->since_ = srv_->now_ms();
   const uint64_t id = st->req_id_;
   srv_->bridge()->on_request(c_, id, head_, body, blen, follows);
   if (body != nullptr) {  // inline: the application has it all
@@ -366,10 +369,12 @@ void H2Session::dispatch(H2Stream* st) {
   }
 }
 
-void H2Session::answer_error(H2Stream* st, Err e) {
+void H2Session::answer_error(H2Stream* st, Err e) { answer_error(st, e, st->head_.detail()); }
+
+void H2Session::answer_error(H2Stream* st, Err e, const char* detail) {
   const ErrInfo& info = err_info(e);
   std::string page;
-  build_error(page, info.status, info.reason, st->head_.detail());
+  build_error(page, info.status, info.reason, detail);
   // build_error writes a whole HTTP/1 response: keep its body only
   size_t b = page.find("\r\n\r\n");
   st->out_.assign(b == std::string::npos ? "" : page.substr(b + 4));
@@ -380,7 +385,7 @@ void H2Session::answer_error(H2Stream* st, Err e) {
   app.status = info.status;
   app.lines = "Content-Type: text/html\r\n";
   submit_head(st, info.status, &app, static_cast<int64_t>(st->out_.size()), true);
-  srv_->bridge()->on_protocol_error(c_, e, err_info(e).reason);
+  srv_->bridge()->on_protocol_error(c_, e, detail != nullptr && *detail != 0 ? detail : info.reason);
 }
 
 bool H2Session::submit_head(H2Stream* st, int status, const AppHead* app, int64_t length, bool with_body) {
@@ -466,6 +471,7 @@ void H2Session::on_written() {
     H2Stream* st = drain_wait_[i];
     if (st->out_.size() - st->out_off_ <= kStreamQueueMax / 4) {
       st->want_drain_ = false;
+      st->since_ = srv_->now_ms();  // request_timeout: the wait was the client's
       drain_wait_.erase(drain_wait_.begin() + static_cast<long>(i));
       if (st->js_holds()) br->on_drain(st->req_id_);
     } else {
@@ -513,6 +519,59 @@ void H2Session::reset_stalled() {
     return;
   }
   send();
+}
+
+// ---- request_timeout per stream (Server::sweep_busy, every 250 ms) --------------------
+
+// The application is the one we wait for: the whole request is in (or JS has body it has not read),
+// and it is not waiting for the client to take what it wrote.
+bool H2Session::expired(const H2Stream* st, uint64_t now, uint64_t limit) {
+  return st->js_holds() && !st->closed_ && (st->end_in_ || st->unconsumed_ > 0) && !st->want_drain_ &&
+         now - st->since_ >= limit;
+}
+
+bool H2Session::streams_timed_out(uint64_t now, uint64_t limit) const {
+  if (dead_ || limit == 0) return false;
+  for (const H2Stream* st : all_) {
+    if (expired(st, now, limit)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void H2Session::time_out_streams(uint64_t now, uint64_t limit) {
+  if (dead_ || limit == 0) return;
+  Bridge* br = srv_->bridge();
+  const bool nested = in_after_io_;
+  in_after_io_ = true;  // JS is called: no stream is freed meanwhile (reap_closed() waits for us)
+  for (size_t i = 0; i < all_.size() && !dead_; i++) {
+    H2Stream* st = all_[i];
+    if (!expired(st, now, limit)) {
+      continue;
+    }
+    const uint64_t id = st->req_id_;
+    if (st->head_sent_) {
+      // The response is cut short. Only this stream goes (the connection's other streams are fine):
+      // RST_STREAM INTERNAL_ERROR, as abort_response() does for an application that fails mid-body.
+      // Not CANCEL: that says the stream is no longer needed (RFC 9113 §7), which is the client's
+      // word; INTERNAL_ERROR tells the client the response it has is incomplete by the server's fault.
+      st->final_ = true;
+      release(st);
+      nghttp2_submit_rst_stream(s_, NGHTTP2_FLAG_NONE, st->sid_, NGHTTP2_INTERNAL_ERROR);
+      br->on_abort(id, Abort::kTimeoutClosed);
+      continue;
+    }
+    // Nothing sent yet: JS answers 503 itself (its error page, access log line and the iterable's
+    // close()) through respond(); if it cannot (no such request there), we do.
+    br->on_abort(id, Abort::kTimeout);
+    if (dead_ || st->closed_ || st->head_sent_ || st->req_id_ != id) continue;
+    release(st);
+    answer_error(st, Err::kRequestTimeout, "request_timeout");
+  }
+  in_after_io_ = nested;
+  reap_closed();
+  if (!dead_) send();
 }
 
 void H2Session::shutdown_notice() {
@@ -621,6 +680,13 @@ int H2Session::frame_recv_cb(nghttp2_session* session, const nghttp2_frame* fram
       if (st == nullptr) return 0;
       if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST && !st->headers_done_) {
         st->headers_done_ = true;
+        // A header block our own checks rejected (h2_head: 431 limits, header_map refuse) is answered with
+        // an error page: one abuse event, as nghttp2's own rejections (RST_STREAM(PROTOCOL_ERROR), counted
+        // in invalid_frame_cb), so that a client cannot make us do that work without end.
+        if (st->head_.err() != Err::kOk && s->abuse(1)) {
+          s->calm_ = true;
+          return NGHTTP2_ERR_CALLBACK_FAILURE;  // processing stops at this frame
+        }
         if (!st->in_ready_) {
           st->in_ready_ = true;
           s->ready_.push_back(st);
@@ -677,7 +743,9 @@ int H2Session::invalid_frame_cb(nghttp2_session*, const nghttp2_frame*, int, voi
   return 0;
 }
 
-// Gunicorn's RST_STREAM_RATE_LIMIT / WINDOW: 200 per 10 s, as a token bucket.
+// Gunicorn's RST_STREAM_RATE_LIMIT / WINDOW: 200 per 10 s, as a token bucket. Events: RST_STREAM
+// received, invalid frames (nghttp2's header rejections among them: each is an invalid_frame_cb before
+// its RST_STREAM(PROTOCOL_ERROR)), and header blocks rejected by h2_head.
 bool H2Session::abuse(uint32_t cost) {
   const uint64_t now = srv_->now_ms();
   if (bucket_at_ != 0) {

@@ -85,6 +85,7 @@ class H2Stream final : public Endpoint {
   bool closed_ = false;  // nghttp2 closed the stream
   bool is_head_ = false;
   bool no_credit_ = false;  // the Upgrade: h2c request's body came over HTTP/1: no window to reopen
+  uint64_t since_ = 0;      // request_timeout counts from here (dispatch, body bytes given to JS, a drain)
 };
 
 class H2Session {
@@ -117,6 +118,13 @@ class H2Session {
   // (RST_STREAM CANCEL; JS hears on_abort), and closes the connection when its own window is shut.
   bool stalled(uint64_t now, uint64_t limit);
   void reset_stalled();
+  // request_timeout per stream (Server's busy sweep): a stream JS holds whose application is the one we
+  // wait for (the whole request is in, or JS has unread body; not waiting for the client to drain) and
+  // has not finished its response within `limit` ms. time_out_streams() acts on them: before the head,
+  // JS hears Abort::kTimeout and answers 503 (else we do); after it, Abort::kTimeoutClosed and
+  // RST_STREAM. Other streams on the connection go on.
+  bool streams_timed_out(uint64_t now, uint64_t limit) const;
+  void time_out_streams(uint64_t now, uint64_t limit);
   // A graceful stop: GOAWAY with the last stream id we processed, then close when done.
   void goaway();
   // Its first step: GOAWAY(2^31-1), a warning that the connection will go (RFC 9113 §6.8).
@@ -138,13 +146,15 @@ class H2Session {
                          nghttp2_data_source* src, void* u);
 
   bool create();
-  void reap_closed();         // JS hears of the streams nghttp2 closed; they are freed
-  void idle_check();          // the connection's wait list from the streams left
+  void reap_closed();  // JS hears of the streams nghttp2 closed; they are freed
+  void idle_check();   // the connection's wait list from the streams left
+  static bool expired(const H2Stream* st, uint64_t now, uint64_t limit);  // request_timeout
   bool abuse(uint32_t cost);  // the RST/invalid-frame token bucket; true when exhausted
   void fatal(uint32_t code);  // our own GOAWAY bytes, close, never feed again
   void after_io();            // JS calls for what the last recv/send recorded
   void dispatch(H2Stream* st);
   void answer_error(H2Stream* st, Err e);
+  void answer_error(H2Stream* st, Err e, const char* detail);
   void release(H2Stream* st);  // JS lets go of the stream (slot back)
   void reap(H2Stream* st);     // nghttp2 closed it: free
   bool submit_head(H2Stream* st, int status, const AppHead* app, int64_t length, bool with_body);
