@@ -68,6 +68,12 @@ function loads(mod) {
   );
 }
 
+/** the CLI with one worker serving `app`'s `application` (the native rows) */
+function nativeArgv(port, app) {
+  const args = ['-w', '1', '-b', `127.0.0.1:${port}`, '--worker-connections', '20000', '--graceful-timeout', '1'];
+  return [process.execPath, cli, ...args, `${app}:application`];
+}
+
 // Each server: argv for a fresh process on `port`; `worker`: the measured process is gunicorn-ts's worker
 // (found in its log), not the master; `gc`: GET /__gc forces a full GC; `available()`: why it is skipped.
 const SERVERS = {
@@ -103,19 +109,7 @@ const SERVERS = {
   },
   // The native row (issue 16): the echo example through the CLI, one worker, compression off (the default).
   'gunicorn-ts native': {
-    argv: (port) => [
-      process.execPath,
-      cli,
-      '-w',
-      '1',
-      '-b',
-      `127.0.0.1:${port}`,
-      '--worker-connections',
-      '20000',
-      '--graceful-timeout',
-      '1',
-      path.join(root, 'examples', 'websocket_echo.mjs') + ':application',
-    ],
+    argv: (port) => nativeArgv(port, path.join(root, 'examples', 'websocket_echo.mjs')),
     worker: true,
     gc: false,
     available: () =>
@@ -125,19 +119,7 @@ const SERVERS = {
   },
   // The same echo with the opt-in transientMessages (a message Buffer valid only during message()).
   'gunicorn-ts native (transientMessages)': {
-    argv: (port) => [
-      process.execPath,
-      cli,
-      '-w',
-      '1',
-      '-b',
-      `127.0.0.1:${port}`,
-      '--worker-connections',
-      '20000',
-      '--graceful-timeout',
-      '1',
-      path.join(here, 'servers', 'ws-echo-transient.mjs') + ':application',
-    ],
+    argv: (port) => nativeArgv(port, path.join(here, 'servers', 'ws-echo-transient.mjs')),
     worker: true,
     gc: false,
   },

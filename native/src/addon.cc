@@ -480,59 +480,51 @@ class JsServer : public Napi::ObjectWrap<JsServer>, public Bridge {
     if (slab_off_ > kSlabSize) slab_off_ = kSlabSize;
     return p;
   }
+  // An ArrayBuffer of its own holding a copy of p..p+n, or false (no memory: the message is lost, said once).
+  bool ws_copy(const uint8_t* p, size_t n, napi_value* ab) {
+    void* data;
+    if (napi_create_arraybuffer(env_, n, &data, ab) != napi_ok) {
+      napi_value ex;
+      napi_get_and_clear_last_exception(env_, &ex);
+      std::fprintf(stderr, "gunicorn-ts: no memory for a WebSocket message of %zu bytes\n", n);
+      return false;
+    }
+    if (n > 0) std::memcpy(data, p, n);
+    return true;
+  }
   void on_ws_message(uint64_t id, const uint8_t* p, size_t n, bool binary, bool transient) override {
     napi_value args[5];
-    if (transient) {
-      if (p != nullptr && p == transient_data_) {
-        args[1] = transient_ab_;
-      } else {  // assembled natively (fragmented, compressed or split across reads): copied once
-        void* data;
-        if (napi_create_arraybuffer(env_, n, &data, &args[1]) != napi_ok) {
-          napi_value ex;
-          napi_get_and_clear_last_exception(env_, &ex);
-          std::fprintf(stderr, "gunicorn-ts: no memory for a WebSocket message of %zu bytes\n", n);
-          return;
-        }
-        if (n > 0) std::memcpy(data, p, n);
-      }
+    uint32_t offset = 0;
+    if (transient) {  // its own ArrayBuffer (ws_reserve's, or a copy when assembled natively), detached below
+      bool reserved = p != nullptr && p == transient_data_;
       transient_data_ = nullptr;
-      napi_create_double(env_, static_cast<double>(id), &args[0]);
-      napi_create_uint32(env_, 0, &args[2]);
-      napi_create_double(env_, static_cast<double>(n), &args[3]);
-      napi_get_boolean(env_, binary, &args[4]);
-      call(kCbWsMessage, 5, args);
-      napi_detach_arraybuffer(env_, args[1]);  // what the app kept of it is empty from now on
-      return;
-    }
-    uintptr_t a = reinterpret_cast<uintptr_t>(p), base = reinterpret_cast<uintptr_t>(slab_data_);
-    bool in_slab = slab_data_ != nullptr && a >= base && a + n <= base + kSlabSize;
-    if (!in_slab) {  // assembled natively (fragmented, compressed or split across reads): copied once
-      uint8_t* d = ws_reserve(n, false);
-      if (d != nullptr) {
-        if (n > 0) std::memcpy(d, p, n);
-        a = reinterpret_cast<uintptr_t>(d);
-        base = reinterpret_cast<uintptr_t>(slab_data_);
-        in_slab = true;
-      }
-    }
-    if (in_slab) {
-      args[1] = slab_.Value();
-      napi_create_uint32(env_, static_cast<uint32_t>(a - base), &args[2]);
+      if (reserved) args[1] = transient_ab_;
+      else if (!ws_copy(p, n, &args[1])) return;
     } else {
-      void* data;
-      if (napi_create_arraybuffer(env_, n, &data, &args[1]) != napi_ok) {  // no memory: the message is lost
-        napi_value ex;
-        napi_get_and_clear_last_exception(env_, &ex);
-        std::fprintf(stderr, "gunicorn-ts: no memory for a WebSocket message of %zu bytes\n", n);
+      uintptr_t a = reinterpret_cast<uintptr_t>(p), base = reinterpret_cast<uintptr_t>(slab_data_);
+      bool in_slab = slab_data_ != nullptr && a >= base && a + n <= base + kSlabSize;
+      if (!in_slab) {  // assembled natively (fragmented, compressed or split across reads): copied once
+        uint8_t* d = ws_reserve(n, false);
+        if (d != nullptr) {
+          if (n > 0) std::memcpy(d, p, n);
+          a = reinterpret_cast<uintptr_t>(d);
+          base = reinterpret_cast<uintptr_t>(slab_data_);
+          in_slab = true;
+        }
+      }
+      if (in_slab) {
+        args[1] = slab_.Value();
+        offset = static_cast<uint32_t>(a - base);
+      } else if (!ws_copy(p, n, &args[1])) {
         return;
       }
-      if (n > 0) std::memcpy(data, p, n);
-      napi_create_uint32(env_, 0, &args[2]);
     }
     napi_create_double(env_, static_cast<double>(id), &args[0]);
+    napi_create_uint32(env_, offset, &args[2]);
     napi_create_double(env_, static_cast<double>(n), &args[3]);
     napi_get_boolean(env_, binary, &args[4]);
     call(kCbWsMessage, 5, args);
+    if (transient) napi_detach_arraybuffer(env_, args[1]);  // what the app kept of it is empty from now on
   }
   void on_ws_drain(uint64_t id) override { call_id_int(kCbWsDrain, id, -1); }
   void on_ws_close(uint64_t id, int code, const char* reason, size_t n) override {
